@@ -1,0 +1,548 @@
+"""The engine facade: images and containers on one host, knowing nothing of the cluster.
+
+Everything the local API and the cluster agent do to containers goes through `Engine`.
+Each lifecycle step that touches the host (overlay mount, network namespace, runtime
+create) is undone in reverse order if a later step fails, so a failed start leaves no
+mount, namespace, veth or cgroup behind.
+
+Threads: calls are blocking and thread-safe; one lock per container serialises its
+lifecycle; waits use one condition; the exit watcher and the health monitor call back
+in on their own threads. Subscribers get ContainerEvents outside every lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+from svc import defaults
+from svc.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, RuntimeFailure
+from svc.units import parse_signal
+from svc.v1 import container_pb2 as pb
+
+from . import cgroups, ocispec, spec as specs
+from .container import CREATED, EXITED, RUNNING, Container, ExecContext
+from .exits import ExitWatcher
+from .health import HealthMonitor, Probe, next_health
+from .hostfiles import write_etc_files
+from .images import ImageRecord, ImageStore
+from .logs import LogEntry, read_logs
+from .monitor import Conmon
+from .mounts import is_mounted, mount_overlay, unmount
+from .network import BridgeNetwork, netns_path
+from .runtime import ContainerFiles, OciRuntime, RuncFamily
+from .users import resolve_user
+
+log = logging.getLogger(__name__)
+
+KILL_WAIT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    data_dir: str
+    run_dir: str
+    runtime: str = defaults.DEFAULT_RUNTIME
+    runtime_paths: dict[str, str] = field(default_factory=dict)  # name -> binary; default: found on PATH
+    conmon: str = "conmon"
+    cgroup_parent: str = defaults.CGROUP_PARENT
+    bridge: str = defaults.BRIDGE_NAME
+    subnet: str = defaults.BRIDGE_SUBNET
+    cni_plugin_dirs: tuple[str, ...] = defaults.CNI_PLUGIN_DIRS
+
+
+@dataclass(frozen=True)
+class ContainerEvent:
+    kind: str  # create, start, exit, health, remove
+    container: Container
+
+
+class Engine:
+    def __init__(self, cfg: EngineConfig) -> None:
+        self.cfg = cfg
+        self._containers_dir = os.path.join(cfg.data_dir, "containers")
+        os.makedirs(self._containers_dir, mode=0o700, exist_ok=True)
+        self.images = ImageStore(os.path.join(cfg.data_dir, "images"))
+        exit_dir = os.path.join(cfg.run_dir, "exits")
+        self.conmon = Conmon(cfg.conmon, exit_dir, os.path.join(cfg.run_dir, "sock"))
+        self.network = BridgeNetwork(cfg.bridge, cfg.subnet, cfg.cni_plugin_dirs, os.path.join(cfg.run_dir, "cni"))
+        self.runtimes, self.unusable = self._probe_runtimes()
+        if cfg.runtime not in defaults.KNOWN_RUNTIMES:
+            raise InvalidArgument(f"unknown runtime {cfg.runtime!r}: use one of {', '.join(defaults.KNOWN_RUNTIMES)}")
+        if cfg.runtime not in self.runtimes:
+            raise RuntimeFailure(f"runtime {cfg.runtime} cannot be used: {self.unusable.get(cfg.runtime, 'not found')}")
+        problem = self.conmon.available()
+        if problem:
+            raise RuntimeFailure(problem)
+        self._lock = threading.RLock()  # guards the maps below
+        self._changed = threading.Condition(self._lock)
+        self._containers: dict[str, Container] = {}
+        self._ctr_locks: dict[str, threading.Lock] = {}
+        self._subscribers: list[Callable[[ContainerEvent], None]] = []
+        self.health = HealthMonitor(self._run_probe, self._record_probe)
+        self._restore()
+        self._watcher = ExitWatcher(exit_dir, self._on_exit_file)
+        self._watcher.start()
+
+    # ----- set-up -----
+
+    def _probe_runtimes(self) -> tuple[dict[str, OciRuntime], dict[str, str]]:
+        usable: dict[str, OciRuntime] = {}
+        unusable: dict[str, str] = {}
+        for name in defaults.KNOWN_RUNTIMES:
+            binary = self.cfg.runtime_paths.get(name) or shutil.which(name) or ""
+            if not binary:
+                unusable[name] = f"{name} is not installed"
+                continue
+            rt = RuncFamily(name, binary, os.path.join(self.cfg.run_dir, "runtime", name), self.conmon)
+            reason = rt.probe()
+            if reason:
+                unusable[name] = reason
+                log.info("runtime %s is not used: %s", name, reason)
+            else:
+                usable[name] = rt
+        return usable, unusable
+
+    def close(self) -> None:
+        """Stop watching; containers keep running under conmon (live restore)."""
+        self._watcher.stop()
+        self.health.stop()
+
+    def subscribe(self, callback: Callable[[ContainerEvent], None]) -> None:
+        self._subscribers.append(callback)
+
+    def _emit(self, kind: str, c: Container) -> None:
+        event = ContainerEvent(kind, copy.deepcopy(c))
+        for cb in list(self._subscribers):
+            try:
+                cb(event)
+            except Exception:
+                log.exception("container event subscriber failed")
+
+    # ----- lookup -----
+
+    def _files(self, cid: str) -> ContainerFiles:
+        return ContainerFiles(os.path.join(self._containers_dir, cid))
+
+    def _find(self, ref: str) -> Container:
+        with self._lock:
+            if ref in self._containers:
+                return self._containers[ref]
+            for c in self._containers.values():
+                if c.name == ref:
+                    return c
+            found = [c for c in self._containers.values() if ref and c.id.startswith(ref)]
+            if len(found) == 1:
+                return found[0]
+        raise NotFound(f"no such container: {ref}")
+
+    def _ctr_lock(self, cid: str) -> threading.Lock:
+        with self._lock:
+            return self._ctr_locks.setdefault(cid, threading.Lock())
+
+    def get(self, ref: str) -> Container:
+        c = self._find(ref)
+        with self._lock:
+            return copy.deepcopy(c)
+
+    def list(self, all: bool = False) -> list[Container]:
+        with self._lock:
+            items = [copy.deepcopy(c) for c in self._containers.values() if all or c.running]
+        return sorted(items, key=lambda c: c.created_at, reverse=True)
+
+    def _runtime(self, name: str) -> OciRuntime:
+        if name in self.runtimes:
+            return self.runtimes[name]
+        if name in self.unusable:
+            raise InvalidArgument(f"runtime {name} cannot be used on this host: {self.unusable[name]}")
+        raise InvalidArgument(f"unknown runtime {name!r}: available: {', '.join(sorted(self.runtimes))}")
+
+    # ----- create / start -----
+
+    def create(self, spec: pb.ContainerSpec, name: str = "") -> Container:
+        specs.validate(spec)
+        specs.validate_name(name)
+        image = self.images.resolve(spec.image)
+        runtime = spec.runtime or self.cfg.runtime
+        self._runtime(runtime)
+        cid = secrets.token_hex(32)
+        resolved = specs.resolve(spec, self.images.config(image.id), cid)
+        if not name:
+            base = spec.image.rsplit("/", 1)[-1].split(":", 1)[0]
+            name = f"{base}_{cid[:6]}"
+        files = self._files(cid)
+        c = Container(
+            id=cid, name=name, image=spec.image, image_id=image.id, spec=copy.deepcopy(spec),
+            created_at=time.time(), runtime=runtime, cgroups_path=f"/{self.cfg.cgroup_parent}/{cid}",
+            network=resolved.network, command=list(resolved.args), stop_signal=resolved.stop_signal,
+            stop_grace=resolved.stop_grace,
+        )  # fmt: skip
+        with self._lock:
+            for other in self._containers.values():
+                if other.name == name:
+                    raise AlreadyExists(f"container name {name!r} is already in use by container {other.id[:12]}")
+            self._containers[cid] = c
+        try:
+            for d in (files.dir, files.upper, files.work, files.rootfs, files.etc, files.persist):
+                os.makedirs(d, mode=0o700 if d == files.dir else 0o755)
+            c.save(files.dir)
+        except BaseException:
+            with self._lock:
+                self._containers.pop(cid, None)
+            shutil.rmtree(files.dir, ignore_errors=True)
+            raise
+        self._emit("create", c)
+        return self.get(cid)
+
+    def run(self, spec: pb.ContainerSpec, name: str = "") -> Container:
+        """Create and start; on a failed start the container is removed again."""
+        c = self.create(spec, name)
+        try:
+            return self.start(c.id)
+        except BaseException:
+            try:
+                self.remove(c.id, force=True)
+            except Exception:
+                log.exception("removing container %s after a failed start", c.id[:12])
+            raise
+
+    def start(self, ref: str) -> Container:
+        c = self._find(ref)
+        with self._ctr_lock(c.id):
+            if c.state == RUNNING:
+                return self.get(c.id)
+            self._start(c)
+        self._emit("start", c)
+        return self.get(c.id)
+
+    def _start(self, c: Container) -> None:
+        files = self._files(c.id)
+        runtime = self._runtime(c.runtime)
+        resolved = specs.resolve(c.spec, self.images.config(c.image_id), c.id)
+        undo: list[Callable[[], None]] = []
+        try:
+            lowers = list(reversed(self.images.layer_dirs(c.image_id)))
+            mount_overlay(lowers, files.upper, files.work, files.rootfs)
+            undo.append(lambda: unmount(files.rootfs))
+            uid, gid, groups = resolve_user(files.rootfs, resolved.user)
+            ports = list(c.spec.ports)
+            undo.append(lambda: self.network.detach(c.id, c.network, ports))
+            attachment = self.network.attach(c.id, c.network, ports)
+            binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network)
+            bundle = ocispec.Bundle(
+                args=list(resolved.args), env=list(resolved.env), cwd=resolved.cwd, uid=uid, gid=gid,
+                additional_gids=groups, hostname=resolved.hostname, rootfs=files.rootfs,
+                read_only=c.spec.read_only, capabilities=list(resolved.capabilities),
+                cgroups_path=c.cgroups_path, netns_path=attachment.netns,
+                memory_bytes=c.spec.resources.memory_bytes, nano_cpus=c.spec.resources.nano_cpus,
+                pids_limit=c.spec.resources.pids_limit, binds=binds,
+            )  # fmt: skip
+            with open(files.config, "w") as f:
+                json.dump(ocispec.build_config(bundle), f)
+            undo.append(lambda: runtime.delete(c.id, files, force=True))
+            pid, conmon_pid = runtime.create(c.id, files)
+            runtime.start(c.id, files)
+        except BaseException as exc:
+            for step in reversed(undo):
+                try:
+                    step()
+                except Exception:
+                    log.exception("undoing a failed start of %s", c.id[:12])
+            with self._lock:
+                c.error = str(exc)
+                c.save(files.dir)
+            raise
+        with self._lock:
+            c.state, c.pid, c.conmon_pid, c.ip, c.error = RUNNING, pid, conmon_pid, attachment.ip, ""
+            c.started_at, c.finished_at, c.exit_code, c.oom_killed = time.time(), 0.0, 0, False
+            c.exec_context = ExecContext(list(resolved.env), resolved.cwd, uid, gid, list(resolved.capabilities))
+            c.health = replace(c.health, status="starting" if resolved.healthcheck else "", failing_streak=0)
+            c.save(files.dir)
+            self._changed.notify_all()
+        if resolved.healthcheck:
+            self.health.watch(c.id, resolved.healthcheck)
+
+    # ----- exit -----
+
+    def _on_exit_file(self, cid: str) -> None:
+        with self._lock:
+            c = self._containers.get(cid)
+        if c is None:
+            try:
+                os.unlink(os.path.join(self.conmon.exit_dir, cid))
+            except FileNotFoundError:
+                pass
+            return
+        with self._ctr_lock(cid):
+            if c.state == RUNNING and self._exit_code(c) is not None:
+                self._finish(c)
+            else:
+                return
+        self._emit("exit", c)
+
+    def _exit_code(self, c: Container) -> int | None:
+        for path in (os.path.join(self.conmon.exit_dir, c.id), os.path.join(self._files(c.id).persist, "exit")):
+            try:
+                with open(path) as f:
+                    text = f.read().strip()
+            except FileNotFoundError:
+                continue
+            if text.lstrip("-").isdigit():
+                return int(text)
+        return None
+
+    def _finish(self, c: Container, exit_code: int | None = None, error: str = "") -> None:
+        """Record the exit and release everything the start took. Caller holds the container lock."""
+        files = self._files(c.id)
+        code = self._exit_code(c) if exit_code is None else exit_code
+        exit_file = os.path.join(self.conmon.exit_dir, c.id)
+        try:
+            finished = os.path.getmtime(exit_file)
+        except FileNotFoundError:
+            finished = time.time()
+        oom = os.path.exists(os.path.join(files.persist, "oom"))
+        if not oom:
+            oom = cgroups.Cgroup(c.cgroups_path).usage().oom_kills > 0
+        self.health.unwatch(c.id)
+        self._release(c)
+        try:
+            os.unlink(exit_file)
+        except FileNotFoundError:
+            pass
+        with self._lock:
+            c.state, c.pid, c.conmon_pid = EXITED, 0, 0
+            c.exit_code = -1 if code is None else code
+            c.oom_killed, c.finished_at = oom, finished
+            if error:
+                c.error = error
+            c.save(files.dir)
+            self._changed.notify_all()
+
+    def _release(self, c: Container) -> None:
+        """Undo a start: runtime state, network, rootfs mount. Idempotent; logs what it cannot undo."""
+        files = self._files(c.id)
+        rt = self.runtimes.get(c.runtime)
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("network", lambda: self.network.detach(c.id, c.network, list(c.spec.ports))),
+            ("rootfs", lambda: unmount(files.rootfs)),
+        ]
+        if rt is not None:
+            steps.insert(0, ("runtime", lambda: rt.delete(c.id, files, force=True)))
+        for what, step in steps:
+            try:
+                step()
+            except Exception as exc:
+                log.warning("releasing %s of container %s: %s", what, c.id[:12], exc)
+
+    # ----- stop / kill / remove / wait -----
+
+    def _wait_exit(self, c: Container, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if c.state != RUNNING:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 0.1))
+            if self._exit_code(c) is not None:
+                self._on_exit_file(c.id)  # do not depend on inotify alone
+
+    def stop(self, ref: str, grace: float | None = None) -> Container:
+        c = self._find(ref)
+        grace = c.stop_grace if grace is None or grace < 0 else grace
+        with self._ctr_lock(c.id):
+            if c.state != RUNNING:
+                return self.get(c.id)
+            self._signal(c, c.stop_signal)
+        if not self._wait_exit(c, grace):
+            with self._ctr_lock(c.id):
+                if c.state == RUNNING:
+                    self._signal(c, signal.SIGKILL)
+            if not self._wait_exit(c, KILL_WAIT_SECONDS):
+                self._force_finish(c, "the container did not exit after SIGKILL")
+        return self.get(c.id)
+
+    def _signal(self, c: Container, sig: int) -> None:
+        try:
+            self._runtime(c.runtime).kill(c.id, self._files(c.id), sig)
+        except (RuntimeFailure, NotFound) as exc:
+            if self._exit_code(c) is None:
+                raise RuntimeFailure(str(exc)) from None
+
+    def _force_finish(self, c: Container, why: str) -> None:
+        with self._ctr_lock(c.id):
+            if c.state == RUNNING:
+                log.warning("container %s: %s; cleaning up without its exit code", c.id[:12], why)
+                self._finish(c, exit_code=137, error=why)
+        self._emit("exit", c)
+
+    def kill(self, ref: str, sig: str | int = "SIGKILL") -> Container:
+        number = sig if isinstance(sig, int) else parse_signal(sig)
+        c = self._find(ref)
+        with self._ctr_lock(c.id):
+            if c.state != RUNNING:
+                raise Conflict(f"container {ref} is not running")
+            self._signal(c, number)
+        if number == signal.SIGKILL:
+            self._wait_exit(c, KILL_WAIT_SECONDS)
+        return self.get(c.id)
+
+    def wait(self, ref: str, timeout: float | None = None) -> Container:
+        c = self._find(ref)
+        self._wait_exit(c, timeout if timeout is not None else float("inf"))
+        return self.get(c.id)
+
+    def remove(self, ref: str, force: bool = False) -> None:
+        c = self._find(ref)
+        if c.state == RUNNING:
+            if not force:
+                raise Conflict(f"container {ref} is running: stop it first, or remove it with --force")
+            with self._ctr_lock(c.id):
+                if c.state == RUNNING:
+                    self._signal(c, signal.SIGKILL)
+            if not self._wait_exit(c, KILL_WAIT_SECONDS):
+                self._force_finish(c, "the container did not exit after SIGKILL")
+        with self._ctr_lock(c.id):
+            self.health.unwatch(c.id)
+            self._release(c)  # a crashed start may have left something behind
+            shutil.rmtree(self._files(c.id).dir, ignore_errors=True)
+            with self._lock:
+                self._containers.pop(c.id, None)
+                self._ctr_locks.pop(c.id, None)
+                self._changed.notify_all()
+        self._emit("remove", c)
+
+    # ----- logs / exec / stats -----
+
+    def logs(self, ref: str, follow: bool = False, tail: int = 0) -> Iterator[LogEntry]:
+        c = self._find(ref)
+        return read_logs(self._files(c.id).log, follow, tail, running=lambda: c.state == RUNNING)
+
+    def exec(self, ref: str, cmd: list[str], env: list[str] | None = None,
+             timeout: float | None = None) -> tuple[int, bytes, bytes]:  # fmt: skip
+        if not cmd:
+            raise InvalidArgument("exec needs a command")
+        c = self._find(ref)
+        if c.state != RUNNING or c.exec_context is None:
+            raise Conflict(f"container {ref} is not running")
+        ctx = c.exec_context
+        merged = {e.partition("=")[0]: e for e in ctx.env}
+        for item in env or []:
+            if "=" not in item:
+                raise InvalidArgument(f"invalid environment variable {item!r}: use KEY=VALUE")
+            merged[item.partition("=")[0]] = item
+        process = ocispec.exec_process(cmd, list(merged.values()), ctx.cwd, ctx.uid, ctx.gid, ctx.capabilities)
+        return self._runtime(c.runtime).exec(c.id, self._files(c.id), process, timeout)
+
+    def _run_probe(self, cid: str, check: specs.HealthCheck) -> Probe:
+        start = time.time()
+        try:
+            code, out, err = self.exec(cid, list(check.argv), timeout=check.timeout)
+            output = (out + err)[: defaults.HEALTH_OUTPUT_BYTES].decode("utf-8", "replace")
+        except Exception as exc:  # timeouts and exec failures are failed probes
+            if isinstance(exc, subprocess.TimeoutExpired):
+                code, output = -1, f"Health check exceeded timeout ({check.timeout:g}s)"
+            else:
+                code, output = -1, str(exc)
+        return Probe(start=start, end=time.time(), exit_code=code, output=output)
+
+    def _record_probe(self, cid: str, probe: Probe) -> None:
+        with self._lock:
+            c = self._containers.get(cid)
+        if c is None or c.state != RUNNING:
+            return
+        resolved = specs.resolve(c.spec, self.images.config(c.image_id), c.id)
+        if resolved.healthcheck is None:
+            return
+        with self._lock:
+            before = c.health.status
+            c.health = next_health(c.health, probe, resolved.healthcheck, c.started_at)
+            c.save(self._files(c.id).dir, fsync=False)
+            changed = c.health.status != before
+        if changed:
+            self._emit("health", c)
+
+    def stats(self, refs: list[str] | None = None) -> list[tuple[Container, cgroups.Usage]]:
+        targets = [self._find(r) for r in refs] if refs else [c for c in self.list() if c.running]
+        return [(self.get(c.id), cgroups.Cgroup(c.cgroups_path).usage()) for c in targets if c.running]
+
+    # ----- images -----
+
+    def import_image(self, path: str, ref: str = "") -> list[ImageRecord]:
+        return self.images.import_archive(path, ref)
+
+    def remove_image(self, ref: str, force: bool = False) -> list[str]:
+        def in_use(image_id: str) -> bool:
+            with self._lock:
+                return any(c.image_id == image_id for c in self._containers.values())
+
+        return self.images.remove(ref, in_use, force)
+
+    # ----- live restore -----
+
+    def _restore(self) -> None:
+        """Re-adopt containers after a daemon restart; settle any that exited meanwhile."""
+        for cid in sorted(os.listdir(self._containers_dir)):
+            directory = os.path.join(self._containers_dir, cid)
+            try:
+                c = Container.load(directory)
+            except Exception as exc:
+                log.error("container %s: unreadable record (%s); leaving it alone", cid[:12], exc)
+                continue
+            if c is None:
+                shutil.rmtree(directory, ignore_errors=True)  # a create that never finished
+                continue
+            self._containers[c.id] = c
+            if c.state != RUNNING:
+                if is_mounted(self._files(c.id).rootfs) or os.path.exists(netns_path(c.id)):
+                    self._release(c)
+                continue
+            if self._exit_code(c) is not None:
+                self._finish(c)
+            elif not _alive(c.conmon_pid, "conmon"):
+                self._finish(c, error="the container's monitor (conmon) was gone after a restart")
+            else:
+                resolved = specs.resolve(c.spec, self.images.config(c.image_id), c.id)
+                if resolved.healthcheck:
+                    self.health.watch(c.id, resolved.healthcheck)
+        log.info("restored %d containers (%d running)", len(self._containers),
+                 sum(c.running for c in self._containers.values()))  # fmt: skip
+
+    def info(self) -> dict[str, object]:
+        with self._lock:
+            running = sum(c.running for c in self._containers.values())
+            total = len(self._containers)
+        return {
+            "version": defaults.VERSION,
+            "runtime": self.cfg.runtime,
+            "runtimes": sorted(self.runtimes),
+            "unusable_runtimes": [f"{k}: {v}" for k, v in sorted(self.unusable.items())],
+            "cgroup_mode": cgroups.mode(),
+            "containers_running": running,
+            "containers": total,
+            "images": len(self.images.list()),
+            "bridge": self.cfg.bridge,
+            "subnet": self.network.subnet,
+        }
+
+
+def _alive(pid: int, comm: str) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() == comm
+    except (FileNotFoundError, ProcessLookupError):
+        return False

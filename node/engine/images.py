@@ -1,0 +1,301 @@
+"""The node's image store, laid out like an OCI image layout.
+
+    images/blobs/sha256/<hex>     every blob by digest: configs, manifests, layers as received
+    images/layers/<hex>/          each layer unpacked once, by diff id, shared by every image
+    images/index.json             image records (id = config digest) and tags -> id
+
+Blobs are written to a scratch file, verified, then renamed into place; layers are
+unpacked into a scratch directory and renamed; the index is replaced atomically. A failed
+import therefore leaves no half-written blob, layer or record behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO
+
+from svc import reference
+from svc.errors import Conflict, InvalidArgument, NotFound
+from svc.fsutil import read_json, write_json
+
+from .imagearchive import ArchiveImage, ImageArchive, LayerSource
+from .imageconfig import ImageConfig, parse_image_config, rootfs_image_config
+from .layers import unpack_layer
+
+_MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: str  # sha256:<hex of config>
+    tags: tuple[str, ...]
+    layers: tuple[str, ...]  # diff ids, bottom first
+    size: int
+    created: float
+    manifest: str  # digest of the stored manifest
+
+
+class ImageStore:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._blobs = os.path.join(root, "blobs", "sha256")
+        self._layers = os.path.join(root, "layers")
+        self._tmp = os.path.join(root, "tmp")
+        self._index_path = os.path.join(root, "index.json")
+        for d in (self._blobs, self._layers, self._tmp):
+            os.makedirs(d, exist_ok=True)
+        # Scratch files from a crashed import are garbage by definition.
+        for name in os.listdir(self._tmp):
+            shutil.rmtree(os.path.join(self._tmp, name), ignore_errors=True)
+        self._lock = threading.RLock()
+        self._layer_locks: dict[str, threading.Lock] = {}
+        index = read_json(self._index_path, {})
+        self._images: dict[str, dict] = index.get("images", {})
+        self._tags: dict[str, str] = index.get("tags", {})
+        # diff id -> [uncompressed size, digest of the blob it came from]
+        self._layer_info: dict[str, list] = index.get("layers", {})
+
+    # ----- queries -----
+
+    def list(self) -> list[ImageRecord]:
+        with self._lock:
+            return [self._record(i) for i in sorted(self._images)]
+
+    def resolve(self, ref: str) -> ImageRecord:
+        """Find an image by NAME[:TAG], full id or unique id prefix."""
+        with self._lock:
+            if ref.startswith("sha256:") and ref in self._images:
+                return self._record(ref)
+            try:
+                tag = reference.normalize(ref)
+            except InvalidArgument:
+                tag = ""
+            if tag in self._tags:
+                return self._record(self._tags[tag])
+            if reference.looks_like_id(ref):
+                prefix = ref if ref.startswith("sha256:") else "sha256:" + ref
+                found = [i for i in self._images if i.startswith(prefix)]
+                if len(found) == 1:
+                    return self._record(found[0])
+                if len(found) > 1:
+                    raise InvalidArgument(f"image id prefix {ref!r} is ambiguous")
+            raise NotFound(f"no such image: {ref}")
+
+    def config_bytes(self, image_id: str) -> bytes:
+        with open(self._blob_path(image_id), "rb") as f:
+            return f.read()
+
+    def config(self, image_id: str) -> ImageConfig:
+        return parse_image_config(self.config_bytes(image_id))
+
+    def layer_dirs(self, image_id: str) -> list[str]:
+        """The unpacked layer directories of an image, bottom first."""
+        with self._lock:
+            layers = self._images[image_id]["layers"]
+        return [os.path.join(self._layers, d[7:]) for d in layers]
+
+    def _record(self, image_id: str) -> ImageRecord:
+        rec = self._images[image_id]
+        tags = tuple(sorted(t for t, i in self._tags.items() if i == image_id))
+        return ImageRecord(
+            id=image_id,
+            tags=tags,
+            layers=tuple(rec["layers"]),
+            size=sum(self._layer_info.get(d, [0])[0] for d in rec["layers"]),
+            created=rec.get("created", 0.0),
+            manifest=rec.get("manifest", ""),
+        )
+
+    def _blob_path(self, digest: str) -> str:
+        return os.path.join(self._blobs, digest[7:])
+
+    # ----- import -----
+
+    def import_archive(self, path: str, ref: str = "") -> list[ImageRecord]:
+        """Import every image in the archive; tag the first with `ref` if given."""
+        tag = reference.normalize(ref) if ref else ""
+        with ImageArchive(path) as archive:
+            if archive.kind == "rootfs":
+                source = LayerSource(archive.rootfs_opener(path), name=os.path.basename(path))
+                diff_id = self._add_layer(source, expected_diff_id="")
+                config = rootfs_image_config(diff_id)
+                images = [ArchiveImage(config=config, layers=[])]
+                ids = [self._add_image(images[0], [diff_id])]
+            else:
+                images = archive.images()
+                ids = []
+                for image in images:
+                    cfg = parse_image_config(image.config)
+                    if len(cfg.diff_ids) != len(image.layers):
+                        raise InvalidArgument(
+                            f"image config lists {len(cfg.diff_ids)} layers but the archive has {len(image.layers)}"
+                        )
+                    diff_ids = [self._add_layer(src, want) for src, want in zip(image.layers, cfg.diff_ids)]
+                    ids.append(self._add_image(image, diff_ids))
+        with self._lock:
+            for image, image_id in zip(images, ids):
+                for t in image.tags:
+                    try:
+                        self._tags[reference.normalize(t)] = image_id
+                    except InvalidArgument:
+                        continue  # a foreign tag we cannot express is dropped, not fatal
+            if tag:
+                self._tags[tag] = ids[0]
+            self._save_index()
+            return [self._record(i) for i in ids]
+
+    def _write_blob(self, data: bytes | IO[bytes], expected: str = "") -> str:
+        """Store a blob; verify it against `expected` when given. Returns its digest."""
+        fd, tmp = tempfile.mkstemp(dir=self._tmp)
+        hasher = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if isinstance(data, bytes):
+                    hasher.update(data)
+                    out.write(data)
+                else:
+                    while chunk := data.read(1 << 20):
+                        hasher.update(chunk)
+                        out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            digest = "sha256:" + hasher.hexdigest()
+            if expected and digest != expected:
+                raise InvalidArgument(f"blob digest mismatch: expected {expected}, got {digest}")
+            os.replace(tmp, self._blob_path(digest))
+            return digest
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _add_layer(self, source: LayerSource, expected_diff_id: str) -> str:
+        """Store and unpack a layer unless a layer with that diff id is present already."""
+        if expected_diff_id and os.path.isdir(os.path.join(self._layers, expected_diff_id[7:])):
+            return expected_diff_id
+        with source.open() as stream:
+            blob_digest = self._write_blob(stream, source.digest)
+        key = expected_diff_id or blob_digest
+        with self._lock:
+            lock = self._layer_locks.setdefault(key, threading.Lock())
+        with lock:
+            scratch = tempfile.mkdtemp(dir=self._tmp)
+            os.chmod(scratch, 0o755)
+            try:
+                with open(self._blob_path(blob_digest), "rb") as blob:
+                    try:
+                        diff_id, size = unpack_layer(blob, scratch)
+                    except InvalidArgument as exc:
+                        raise InvalidArgument(f"layer {source.name or blob_digest}: {exc}") from exc
+                if expected_diff_id and diff_id != expected_diff_id:
+                    raise InvalidArgument(
+                        f"layer {source.name or blob_digest}: content does not match its diff id {expected_diff_id}"
+                    )
+                final = os.path.join(self._layers, diff_id[7:])
+                if not os.path.isdir(final):
+                    os.rename(scratch, final)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        with self._lock:
+            self._layer_info[diff_id] = [size, blob_digest]
+        return diff_id
+
+    def _add_image(self, image: ArchiveImage, diff_ids: list[str]) -> str:
+        config_digest = self._write_blob(image.config, image.config_digest)
+        manifest = image.manifest or self._synthesize_manifest(config_digest, len(image.config), diff_ids)
+        manifest_digest = self._write_blob(manifest)
+        cfg = parse_image_config(image.config)
+        with self._lock:
+            if config_digest not in self._images:
+                self._images[config_digest] = {
+                    "layers": diff_ids,
+                    "manifest": manifest_digest,
+                    "created": cfg.created or time.time(),
+                }
+        return config_digest
+
+    def _synthesize_manifest(self, config_digest: str, config_size: int, diff_ids: list[str]) -> bytes:
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": _MANIFEST_TYPE,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": config_size,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": self._layer_info[d][1],
+                    "size": os.path.getsize(self._blob_path(self._layer_info[d][1])),
+                }
+                for d in diff_ids
+            ],
+        }
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+    def _save_index(self) -> None:
+        write_json(self._index_path, {"images": self._images, "tags": self._tags, "layers": self._layer_info})
+
+    # ----- tags and removal -----
+
+    def tag(self, ref: str, new_ref: str) -> None:
+        record = self.resolve(ref)
+        with self._lock:
+            self._tags[reference.normalize(new_ref)] = record.id
+            self._save_index()
+
+    def remove(self, ref: str, in_use: Callable[[str], bool], force: bool = False) -> list[str]:
+        """Untag `ref`; delete the image once no tag and no container refers to it.
+
+        Returns what was untagged and deleted, Docker-style (`Untagged: ...`, `Deleted: ...`).
+        """
+        with self._lock:
+            record = self.resolve(ref)
+            out: list[str] = []
+            by_tag = ""
+            try:
+                by_tag = reference.normalize(ref)
+            except InvalidArgument:
+                pass
+            if by_tag in self._tags and len(record.tags) > 1 and not force:
+                del self._tags[by_tag]
+                self._save_index()
+                return [f"Untagged: {by_tag}"]
+            if in_use(record.id):
+                raise Conflict(
+                    f"image {ref} is in use by a container; remove the container first (svc container rm)"
+                )
+            if not by_tag and len(record.tags) > 1 and not force:
+                raise Conflict(f"image {record.id[7:19]} has several tags; remove it by tag, or use --force")
+            for t in record.tags:
+                del self._tags[t]
+                out.append(f"Untagged: {t}")
+            del self._images[record.id]
+            self._save_index()
+            out.append(f"Deleted: {record.id}")
+            self._collect_garbage()
+            return out
+
+    def _collect_garbage(self) -> None:
+        """Delete layers and blobs that no image refers to any more."""
+        live_layers = {d for rec in self._images.values() for d in rec["layers"]}
+        for diff_id in list(self._layer_info):
+            if diff_id not in live_layers:
+                del self._layer_info[diff_id]
+        live_blobs = set(self._images) | {rec["manifest"] for rec in self._images.values()}
+        live_blobs |= {info[1] for info in self._layer_info.values()}
+        for name in os.listdir(self._layers):
+            if "sha256:" + name not in live_layers:
+                shutil.rmtree(os.path.join(self._layers, name), ignore_errors=True)
+        for name in os.listdir(self._blobs):
+            if "sha256:" + name not in live_blobs:
+                os.unlink(os.path.join(self._blobs, name))
+        self._save_index()

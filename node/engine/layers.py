@@ -1,0 +1,205 @@
+"""Unpack one image layer (a tar stream) into a directory in overlayfs format.
+
+Each layer is unpacked once, into its own directory, and stacked by overlayfs as a
+lower layer. OCI whiteouts become overlayfs whiteouts: `.wh.NAME` a 0/0 character
+device named NAME, `.wh..wh..opq` the `trusted.overlay.opaque` xattr on its directory.
+
+The archive is hostile until proven otherwise: every entry must land inside the layer
+directory, never through a symlink, and a hard link may only point at an entry of the
+same layer. A violation stops the unpack with an error naming the entry; the caller
+unpacks into a scratch directory and removes it on failure, so nothing half-made stays.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import stat
+import tarfile
+import zlib
+from typing import BinaryIO
+
+from svc.errors import InvalidArgument
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+_OPAQUE_XATTR = "trusted.overlay.opaque"
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class _HashingReader:
+    """A read-only stream that hashes what passes through it (the layer's diff id)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.hasher = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.hasher.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+def open_uncompressed(raw: BinaryIO) -> BinaryIO:
+    """Wrap `raw` so reads return the uncompressed tar, whatever the layer's compression."""
+    head = raw.read(4)
+    raw.seek(0)
+    if head.startswith(_GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if head == _ZSTD_MAGIC:
+        raise InvalidArgument("zstd-compressed layers are not supported yet; re-save the image with gzip")
+    return raw
+
+
+def clean_entry_name(name: str) -> str:
+    """The entry's path relative to the layer root, or an error if it could escape it."""
+    if name.startswith("/"):
+        raise InvalidArgument(f"layer entry {name!r} has an absolute path")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidArgument(f"layer entry {name!r} points outside the layer")
+    return "/".join(parts)
+
+
+class _Unpacker:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.dir_times: list[tuple[str, float]] = []
+
+    def _ensure_parent(self, rel: str, entry: str) -> str:
+        """Create the parent directories of `rel`, refusing to pass through a symlink."""
+        path = self.root
+        parts = rel.split("/")[:-1]
+        for part in parts:
+            path = os.path.join(path, part)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                os.mkdir(path, 0o755)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                raise InvalidArgument(f"layer entry {entry!r} would be written through a symlink")
+            if not stat.S_ISDIR(st.st_mode):
+                raise InvalidArgument(f"layer entry {entry!r} has a parent that is not a directory")
+        return os.path.join(self.root, rel)
+
+    @staticmethod
+    def _clear(path: str, keep_dir: bool) -> None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            if not keep_dir:
+                shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+    def entry(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        rel = clean_entry_name(member.name)
+        if not rel:
+            if member.isdir():
+                self._set_meta(self.root, member)
+            return
+        base = rel.rsplit("/", 1)[-1]
+        if base == OPAQUE_MARKER:
+            parent = self._ensure_parent(rel, member.name)
+            parent_dir = os.path.dirname(parent)
+            os.setxattr(parent_dir, _OPAQUE_XATTR, b"y")
+            return
+        if base.startswith(WHITEOUT_PREFIX):
+            target = self._ensure_parent(rel, member.name)
+            hidden = os.path.join(os.path.dirname(target), base[len(WHITEOUT_PREFIX) :])
+            self._clear(hidden, keep_dir=False)
+            os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+            return
+        path = self._ensure_parent(rel, member.name)
+        self._clear(path, keep_dir=member.isdir())
+        if member.isdir():
+            if not os.path.isdir(path):
+                os.mkdir(path, 0o755)
+        elif member.isreg():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                src = tar.extractfile(member)
+                if src is not None:
+                    while chunk := src.read(1 << 20):
+                        out.write(chunk)
+        elif member.issym():
+            os.symlink(member.linkname, path)
+        elif member.islnk():
+            target_rel = clean_entry_name(member.linkname)
+            target = os.path.join(self.root, target_rel)
+            self._check_no_symlink_parents(target_rel, member.name)
+            if not os.path.lexists(target):
+                raise InvalidArgument(
+                    f"layer entry {member.name!r} is a hard link to {member.linkname!r}, which is not in the layer"
+                )
+            os.link(target, path, follow_symlinks=False)
+            return
+        elif member.ischr() or member.isblk():
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            os.mknod(path, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor))
+        elif member.isfifo():
+            os.mkfifo(path, member.mode & 0o7777)
+        else:
+            raise InvalidArgument(f"layer entry {member.name!r} has an unsupported type {member.type!r}")
+        self._set_meta(path, member)
+
+    def _check_no_symlink_parents(self, rel: str, entry: str) -> None:
+        path = self.root
+        for part in rel.split("/")[:-1]:
+            path = os.path.join(path, part)
+            if os.path.islink(path):
+                raise InvalidArgument(f"layer entry {entry!r} links through a symlink")
+
+    def _set_meta(self, path: str, member: tarfile.TarInfo) -> None:
+        os.lchown(path, member.uid, member.gid)
+        if not member.issym():
+            # chmod after chown: chown clears setuid/setgid bits.
+            os.chmod(path, member.mode & 0o7777)
+        for key, value in (member.pax_headers or {}).items():
+            if key.startswith("SCHILY.xattr."):
+                try:
+                    os.setxattr(path, key[len("SCHILY.xattr.") :], value.encode("utf-8", "surrogateescape"),
+                                follow_symlinks=False)
+                except OSError:
+                    pass  # an xattr the filesystem refuses (e.g. security.selinux) is not fatal
+        if member.isdir():
+            self.dir_times.append((path, member.mtime))
+        else:
+            os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+
+    def finish(self) -> None:
+        # Directory times last: creating entries inside a directory changes its mtime.
+        for path, mtime in reversed(self.dir_times):
+            os.utime(path, (mtime, mtime), follow_symlinks=False)
+
+
+def unpack_layer(blob: BinaryIO, dest: str) -> tuple[str, int]:
+    """Unpack the layer in `blob` (gzip or plain tar) into the empty directory `dest`.
+
+    Returns the layer's diff id (`sha256:` + digest of the uncompressed tar) and its
+    uncompressed size. Raises InvalidArgument for a hostile or corrupt layer.
+    """
+    reader = _HashingReader(open_uncompressed(blob))
+    unpacker = _Unpacker(dest)
+    try:
+        with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+            for member in tar:
+                unpacker.entry(tar, member)
+        reader.drain()
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InvalidArgument(f"layer is not a valid tar archive: {exc}") from exc
+    unpacker.finish()
+    return "sha256:" + reader.hasher.hexdigest(), reader.size
+

@@ -1,0 +1,173 @@
+"""Container networking with the standard CNI plugins.
+
+bridge mode: a network namespace per container (`ip netns`, named `svc-<id12>`), wired by
+the `bridge` plugin (host-local IPAM, the node's own subnet) and `portmap` for published
+ports; `loopback` brings up lo. none mode: the namespace with lo only. host mode: no
+namespace at all. Plugins are run as CNI specifies: config on stdin, CNI_* in the
+environment, a JSON result or a JSON error on stdout.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from svc.errors import InvalidArgument, RuntimeFailure
+from svc.v1 import container_pb2 as pb
+
+CNI_VERSION = "1.0.0"
+NETNS_DIR = "/run/netns"
+
+
+def netns_name(cid: str) -> str:
+    return "svc-" + cid[:12]
+
+
+def netns_path(cid: str) -> str:
+    return os.path.join(NETNS_DIR, netns_name(cid))
+
+
+def _ip(*args: str) -> None:
+    proc = subprocess.run(["ip", *args], capture_output=True, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise RuntimeFailure(f"ip {' '.join(args)}: {proc.stderr.decode().strip()}")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    ip: str
+    netns: str | None  # None for host networking
+
+
+class BridgeNetwork:
+    def __init__(self, bridge: str, subnet: str, plugin_dirs: tuple[str, ...], state_dir: str) -> None:
+        try:
+            net = ipaddress.ip_network(subnet)
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid bridge subnet {subnet!r}: {exc}") from exc
+        if len(bridge) > 15:
+            raise InvalidArgument(f"bridge name {bridge!r} is longer than 15 characters")
+        self.bridge = bridge
+        self.subnet = str(net)
+        self.plugin_dirs = plugin_dirs
+        self.state_dir = state_dir
+        os.makedirs(state_dir, exist_ok=True)
+        self.name = "svc-" + bridge
+
+    def missing_plugins(self) -> list[str]:
+        return [p for p in ("bridge", "host-local", "portmap", "loopback") if self._find(p) is None]
+
+    def _find(self, plugin: str) -> str | None:
+        for d in self.plugin_dirs:
+            path = os.path.join(d, plugin)
+            if os.access(path, os.X_OK):
+                return path
+        return None
+
+    def _plugins(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": "bridge",
+                "bridge": self.bridge,
+                "isGateway": True,
+                "ipMasq": True,
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": self.subnet}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "dataDir": os.path.join(self.state_dir, "ipam"),
+                },
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
+        ]
+
+    def _exec(self, command: str, plugin_conf: dict[str, Any], cid: str, netns: str) -> dict[str, Any]:
+        binary = self._find(plugin_conf["type"])
+        if binary is None:
+            raise RuntimeFailure(f"CNI plugin {plugin_conf['type']!r} not found in {':'.join(self.plugin_dirs)}")
+        env = {
+            "CNI_COMMAND": command,
+            "CNI_CONTAINERID": cid,
+            "CNI_NETNS": netns,
+            "CNI_IFNAME": "eth0" if plugin_conf["type"] != "loopback" else "lo",
+            "CNI_PATH": ":".join(self.plugin_dirs),
+            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        }
+        conf = {"cniVersion": CNI_VERSION, "name": self.name, **plugin_conf}
+        proc = subprocess.run(
+            [binary], input=json.dumps(conf).encode(), env=env, capture_output=True, timeout=60
+        )
+        out: dict[str, Any] = {}
+        if proc.stdout.strip():
+            try:
+                out = json.loads(proc.stdout)
+            except ValueError:
+                out = {"msg": proc.stdout.decode("utf-8", "replace").strip()}
+        if proc.returncode != 0:
+            msg = out.get("msg") or proc.stderr.decode("utf-8", "replace").strip() or f"exit {proc.returncode}"
+            details = out.get("details")
+            raise RuntimeFailure(f"CNI {plugin_conf['type']} {command}: {msg}{': ' + details if details else ''}")
+        return out
+
+    def attach(self, cid: str, mode: str, ports: list[pb.PortMapping]) -> Attachment:
+        """Create and wire the container's network namespace. On failure nothing is left."""
+        if mode == "host":
+            return Attachment(ip="", netns=None)
+        name, path = netns_name(cid), netns_path(cid)
+        _ip("netns", "add", name)
+        try:
+            self._exec("ADD", {"type": "loopback"}, cid, path)
+            if mode == "none":
+                return Attachment(ip="", netns=path)
+            prev: dict[str, Any] | None = None
+            runtime_config = {"portMappings": [self._port(p) for p in ports if p.host_port]}
+            for plugin in self._plugins():
+                conf = dict(plugin)
+                if prev is not None:
+                    conf["prevResult"] = prev
+                if plugin["type"] == "portmap":
+                    conf["runtimeConfig"] = runtime_config
+                prev = self._exec("ADD", conf, cid, path)
+            ips = (prev or {}).get("ips") or []
+            ip = ips[0]["address"].split("/")[0] if ips else ""
+            return Attachment(ip=ip, netns=path)
+        except BaseException:
+            self.detach(cid, mode, ports)
+            raise
+
+    def detach(self, cid: str, mode: str, ports: list[pb.PortMapping]) -> None:
+        """Undo `attach`; safe to call twice, and after a partial attach."""
+        if mode == "host":
+            return
+        path = netns_path(cid)
+        errors = []
+        if mode != "none":
+            runtime_config = {"portMappings": [self._port(p) for p in ports if p.host_port]}
+            for plugin in reversed(self._plugins()):
+                conf = dict(plugin)
+                if plugin["type"] == "portmap":
+                    conf["runtimeConfig"] = runtime_config
+                try:
+                    self._exec("DEL", conf, cid, path if os.path.exists(path) else "")
+                except RuntimeFailure as exc:
+                    errors.append(str(exc))
+        if os.path.exists(path):
+            try:
+                _ip("netns", "delete", netns_name(cid))
+            except RuntimeFailure as exc:
+                errors.append(str(exc))
+        if errors:
+            raise RuntimeFailure("; ".join(errors))
+
+    @staticmethod
+    def _port(p: pb.PortMapping) -> dict[str, Any]:
+        m: dict[str, Any] = {"hostPort": p.host_port, "containerPort": p.container_port,
+                             "protocol": p.protocol or "tcp"}
+        if p.host_ip:
+            m["hostIP"] = p.host_ip
+        return m

@@ -1,0 +1,40 @@
+"""Small filesystem helpers shared by the daemons: atomic writes and JSON records."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o644, fsync: bool = True) -> None:
+    """Replace `path` with `data` so readers see the old or the new content, never a mix."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_json(path: str, doc: Any, mode: int = 0o644, fsync: bool = True) -> None:
+    write_atomic(path, json.dumps(doc, sort_keys=True, indent=1).encode(), mode, fsync)
+
+
+def read_json(path: str, default: Any = None) -> Any:
+    try:
+        with open(path, "rb") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return default
