@@ -426,9 +426,12 @@ class Engine:
 
     # ----- logs / exec / stats -----
 
-    def logs(self, ref: str, follow: bool = False, tail: int = 0) -> Iterator[LogEntry]:
+    def logs(self, ref: str, follow: bool = False, tail: int = 0,
+             stop: threading.Event | None = None) -> Iterator[LogEntry]:  # fmt: skip
+        """The container's output; with `follow`, until it exits or `stop` is set."""
         c = self._find(ref)
-        return read_logs(self._files(c.id).log, follow, tail, running=lambda: c.state == RUNNING)
+        halt = stop or threading.Event()
+        return read_logs(self._files(c.id).log, follow, tail, running=lambda: c.state == RUNNING and not halt.is_set())
 
     def exec(self, ref: str, cmd: list[str], env: list[str] | None = None,
              timeout: float | None = None) -> tuple[int, bytes, bytes]:  # fmt: skip

@@ -1,0 +1,146 @@
+"""The engine's local gRPC API (svc.v1.Engine), served by `svcd node` on a root-only unix socket."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator
+
+import grpc
+
+from svc.aioutil import iterate_in_thread
+from svc.errors import InvalidArgument
+from svc.rpc import handler
+from svc.v1 import container_pb2 as pb
+from svc.v1 import engine_pb2 as epb
+from svc.v1 import engine_pb2_grpc as epb_grpc
+
+from .convert import container_info, container_stats, image_info
+from .engine import Engine
+
+
+class EngineService(epb_grpc.EngineServicer):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    @handler
+    async def CreateContainer(self, request: epb.CreateContainerRequest, context) -> pb.ContainerInfo:  # noqa: N802
+        return container_info(await self._call(self.engine.create, request.spec, request.name))
+
+    @handler
+    async def StartContainer(self, request: epb.ContainerRef, context) -> pb.ContainerInfo:  # noqa: N802
+        return container_info(await self._call(self.engine.start, request.id))
+
+    @handler
+    async def StopContainer(self, request: epb.StopContainerRequest, context) -> pb.ContainerInfo:  # noqa: N802
+        grace = request.grace_seconds if request.HasField("grace_seconds") else None
+        return container_info(await self._call(self.engine.stop, request.id, grace))
+
+    @handler
+    async def KillContainer(self, request: epb.KillContainerRequest, context) -> pb.ContainerInfo:  # noqa: N802
+        return container_info(await self._call(self.engine.kill, request.id, request.signal or "SIGKILL"))
+
+    @handler
+    async def RemoveContainer(self, request: epb.RemoveContainerRequest, context) -> epb.Empty:  # noqa: N802
+        await self._call(self.engine.remove, request.id, request.force)
+        return epb.Empty()
+
+    @handler
+    async def ListContainers(self, request: epb.ListContainersRequest, context) -> epb.ListContainersResponse:  # noqa: N802
+        items = await self._call(self.engine.list, request.all)
+        return epb.ListContainersResponse(containers=[container_info(c) for c in items])
+
+    @handler
+    async def InspectContainer(self, request: epb.ContainerRef, context) -> pb.ContainerInfo:  # noqa: N802
+        return container_info(await self._call(self.engine.get, request.id))
+
+    @handler
+    async def WaitContainer(self, request: epb.ContainerRef, context) -> pb.ContainerInfo:  # noqa: N802
+        return container_info(await self._call(self.engine.wait, request.id))
+
+    @handler
+    async def ContainerLogs(self, request: epb.LogsRequest, context) -> AsyncIterator[epb.LogLine]:  # noqa: N802
+        self.engine.get(request.id)  # NotFound before the stream starts
+
+        def entries(stop):  # type: ignore[no-untyped-def]
+            return self.engine.logs(request.id, request.follow, request.tail, stop=stop)
+
+        async for entry in iterate_in_thread(entries):
+            yield epb.LogLine(time=entry.time, stream=entry.stream, data=entry.data)
+
+    @handler
+    async def Exec(self, request: epb.ExecRequest, context) -> epb.ExecResponse:  # noqa: N802
+        timeout = request.timeout_seconds or None
+        code, out, err = await self._call(self.engine.exec, request.id, list(request.cmd), list(request.env), timeout)
+        return epb.ExecResponse(exit_code=code, stdout=out, stderr=err)
+
+    @handler
+    async def Stats(self, request: epb.ListContainersRequest, context) -> epb.StatsResponse:  # noqa: N802
+        import psutil
+
+        items = await self._call(self.engine.stats, list(request.ids) or None)
+        vm = psutil.virtual_memory()
+        host = epb.HostStats(
+            cpu_percent=psutil.cpu_percent(interval=None), memory_total_bytes=vm.total,
+            memory_available_bytes=vm.available, cpus=psutil.cpu_count() or 1,
+        )  # fmt: skip
+        return epb.StatsResponse(containers=[container_stats(c, u) for c, u in items], host=host)
+
+    @handler
+    async def ImportImage(self, request_iterator, context) -> epb.ImageInfo:  # noqa: N802
+        tmp_dir = os.path.join(self.engine.images.root, "tmp")
+        fd, path = tempfile.mkstemp(dir=tmp_dir, suffix=".import")
+        reference = ""
+        try:
+            with os.fdopen(fd, "wb") as f:
+                async for chunk in request_iterator:
+                    reference = reference or chunk.reference
+                    f.write(chunk.data)
+            if os.path.getsize(path) == 0:
+                raise InvalidArgument("the image archive is empty")
+            records = await self._call(self.engine.import_image, path, reference)
+        finally:
+            os.unlink(path)
+        first = records[0]
+        return image_info(first, self.engine.images.config_bytes(first.id))
+
+    @handler
+    async def ListImages(self, request: epb.Empty, context) -> epb.ListImagesResponse:  # noqa: N802
+        return epb.ListImagesResponse(images=[image_info(r) for r in self.engine.images.list()])
+
+    @handler
+    async def InspectImage(self, request: epb.ImageRef, context) -> epb.ImageInfo:  # noqa: N802
+        rec = self.engine.images.resolve(request.reference)
+        return image_info(rec, self.engine.images.config_bytes(rec.id))
+
+    @handler
+    async def RemoveImage(self, request: epb.RemoveImageRequest, context) -> epb.Empty:  # noqa: N802
+        await self._call(self.engine.remove_image, request.reference, request.force)
+        return epb.Empty()
+
+    @handler
+    async def Info(self, request: epb.Empty, context) -> epb.EngineInfo:  # noqa: N802
+        return epb.EngineInfo(**self.engine.info())  # type: ignore[arg-type]
+
+
+async def serve_unix(engine: Engine, socket_path: str) -> grpc.aio.Server:
+    """Serve the engine API on `socket_path`, readable and writable by root only."""
+    os.makedirs(os.path.dirname(socket_path), mode=0o700, exist_ok=True)
+    try:
+        os.unlink(socket_path)
+    except FileNotFoundError:
+        pass
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 8 << 20)])
+    epb_grpc.add_EngineServicer_to_server(EngineService(engine), server)
+    old = os.umask(0o177)
+    try:
+        server.add_insecure_port(f"unix:{socket_path}")
+        await server.start()
+    finally:
+        os.umask(old)
+    os.chmod(socket_path, 0o600)
+    return server

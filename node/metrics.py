@@ -1,0 +1,69 @@
+"""Node metrics, built at scrape time from the engine's current state."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+
+from svc import defaults
+from svc.metrics_http import MetricsServer
+
+from .engine import cgroups
+from .engine.container import CREATED, EXITED, RUNNING
+
+TASK_LABELS = ("svc.service.name", "svc.task.slot", "svc.task.id")
+
+
+class EngineCollector(Collector):
+    def __init__(self, engine: Any, extra: list[Any] | None = None) -> None:
+        self.engine = engine
+        self.extra = extra or []
+
+    def collect(self) -> Iterator[Any]:
+        info = InfoMetricFamily("svc_build", "svc version")
+        info.add_metric([], {"version": defaults.VERSION, "role": "node"})
+        yield info
+        containers = self.engine.list(all=True)
+        by_state = collections.Counter(c.state for c in containers)
+        g = GaugeMetricFamily("svc_node_containers", "Containers on this node by state", labels=["state"])
+        for state in (CREATED, RUNNING, EXITED):
+            g.add_metric([state], by_state.get(state, 0))
+        yield g
+        cpu = CounterMetricFamily("svc_container_cpu_seconds", "CPU time used by the container",
+                                  labels=["container_name", "service_name", "task_slot"])  # fmt: skip
+        mem = GaugeMetricFamily("svc_container_memory_bytes", "Memory used by the container",
+                                labels=["container_name", "service_name", "task_slot"])  # fmt: skip
+        for c in containers:
+            if c.state != RUNNING:
+                continue
+            usage = cgroups.Cgroup(c.cgroups_path).usage()
+            labels = [c.name, c.spec.labels.get(TASK_LABELS[0], ""), c.spec.labels.get(TASK_LABELS[1], "")]
+            cpu.add_metric(labels, usage.cpu_seconds)
+            mem.add_metric(labels, usage.memory_bytes)
+        yield cpu
+        yield mem
+        for collector in self.extra:
+            yield from collector.collect()
+
+
+class NodeMetrics:
+    def __init__(self, engine: Any, addr: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.collector = EngineCollector(engine)
+        self.registry.register(self.collector)
+        self.server = MetricsServer(addr, self.registry, "svc node")
+
+    def add(self, collector: Any) -> None:
+        self.collector.extra.append(collector)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.server.start)
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.server.stop)

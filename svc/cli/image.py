@@ -1,0 +1,129 @@
+"""`svc image ...`: the node's image store, through the local engine API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from svc import defaults
+from svc.cli import output
+from svc.errors import InvalidArgument
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("image", help="manage images on this node")
+    isub = p.add_subparsers(dest="verb", required=True)
+    imp = isub.add_parser("import", help="import a `docker save` tarball, an OCI layout archive or a rootfs tarball")
+    imp.add_argument("file", help="archive path, or - for standard input")
+    imp.add_argument("reference", nargs="?", default="", help="NAME[:TAG] to give the image")
+    imp.set_defaults(func=cmd_import)
+    ls = isub.add_parser("ls", help="list images")
+    ls.add_argument("-q", "--quiet", action="store_true")
+    ls.add_argument("--format", default="")
+    ls.set_defaults(func=cmd_ls)
+    ins = isub.add_parser("inspect", help="show an image's details as JSON")
+    ins.add_argument("images", nargs="+")
+    ins.set_defaults(func=cmd_inspect)
+    rm = isub.add_parser("rm", help="remove images")
+    rm.add_argument("-f", "--force", action="store_true")
+    rm.add_argument("images", nargs="+")
+    rm.set_defaults(func=cmd_rm)
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from svc.client import EngineClient
+
+    return EngineClient()
+
+
+def archive_chunks(path: str, reference: str) -> Iterator[Any]:
+    """The archive as ImportImageChunk messages; the first one carries the name."""
+    from svc.v1 import engine_pb2 as epb
+
+    if path != "-" and not os.path.isfile(path):
+        raise InvalidArgument(f"{path}: no such file")
+    f = sys.stdin.buffer if path == "-" else open(path, "rb")
+    try:
+        first = True
+        while True:
+            data = f.read(defaults.IMAGE_CHUNK_BYTES)
+            if not data and not first:
+                return
+            yield epb.ImportImageChunk(reference=reference if first else "", data=data)
+            first = False
+            if not data:
+                return
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    if args.reference:
+        from svc import reference
+
+        reference.normalize(args.reference)
+    info = _engine().ImportImage(archive_chunks(args.file, args.reference))
+    print(info.id)
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from svc.units import format_size
+    from svc.v1 import engine_pb2 as epb
+
+    images = _engine().ListImages(epb.Empty()).images
+    if args.quiet:
+        for i in images:
+            print(i.id[7:19])
+        return 0
+    if args.format == "json":
+        output.json_lines(json_format.MessageToDict(i, preserving_proto_field_name=True) for i in images)
+        return 0
+    rows = []
+    now = time.time()
+    for i in images:
+        for tag in i.tags or ["<none>:<none>"]:
+            name, _, t = tag.rpartition(":")
+            rows.append([name, t, i.id[7:19], output.ago(i.created_at, now), format_size(i.size_bytes)])
+    output.table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows)
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from svc.v1 import engine_pb2 as epb
+
+    engine = _engine()
+    docs = []
+    for ref in args.images:
+        info = engine.InspectImage(epb.ImageRef(reference=ref))
+        doc = json_format.MessageToDict(info, preserving_proto_field_name=True)
+        doc["config"] = json.loads(doc.pop("config_json", "{}") or "{}")
+        docs.append(doc)
+    print(json.dumps(docs, indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from svc.errors import SvcError
+    from svc.v1 import engine_pb2 as epb
+
+    engine = _engine()
+    failed = 0
+    for ref in args.images:
+        try:
+            engine.RemoveImage(epb.RemoveImageRequest(reference=ref, force=args.force))
+            print(f"Deleted: {ref}")
+        except SvcError as exc:
+            print(f"svc: {ref}: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0

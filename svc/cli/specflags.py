@@ -1,0 +1,118 @@
+"""The container flags shared by `svc container run` and `svc create` (a service's task template)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from svc.errors import InvalidArgument
+from svc.ports import parse_publish
+from svc.units import parse_cpus, parse_duration, parse_signal, parse_size
+
+
+def add_container_flags(p: argparse.ArgumentParser, service: bool = False) -> None:
+    mem_flag = "--limit-memory" if service else "--memory"
+    cpu_flag = "--limit-cpu" if service else "--cpus"
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help="set an environment variable")
+    p.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOST:CONTAINER[/udp]",
+                   help="publish a container port on the host")  # fmt: skip
+    p.add_argument(mem_flag, "-m" if not service else "--memory", dest="memory", metavar="SIZE",
+                   help="memory limit, e.g. 64m")  # fmt: skip
+    p.add_argument(cpu_flag, dest="cpus", metavar="N", help="CPU limit, e.g. 0.5")
+    p.add_argument("--pids-limit", type=int, default=0, help="maximum number of processes")
+    p.add_argument("--network", default="", help="bridge (default), host or none")
+    p.add_argument("--entrypoint", help="override the image's entrypoint")
+    p.add_argument("-w", "--workdir", default="", help="working directory inside the container")
+    p.add_argument("-u", "--user", default="", help="USER[:GROUP] or UID[:GID]")
+    p.add_argument("--hostname", default="", help="container hostname")
+    p.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VALUE", help="container label")
+    p.add_argument("--cap-add", action="append", default=[], help="add a Linux capability")
+    p.add_argument("--cap-drop", action="append", default=[], help="drop a Linux capability")
+    p.add_argument("--read-only", action="store_true", help="mount the root filesystem read-only")
+    p.add_argument("--runtime", default="", help="OCI runtime: runc or crun")
+    p.add_argument("--stop-signal", default="", help="signal to stop the container (default: image's, else SIGTERM)")
+    p.add_argument("--stop-timeout", "--stop-grace-period", dest="stop_timeout", default="",
+                   help="seconds to wait before SIGKILL (default 10s)")  # fmt: skip
+    p.add_argument("--health-cmd", help="command to run to check health (run by /bin/sh -c)")
+    p.add_argument("--health-interval", help="time between checks (default 30s)")
+    p.add_argument("--health-timeout", help="maximum time for one check (default 30s)")
+    p.add_argument("--health-retries", type=int, help="consecutive failures for unhealthy (default 3)")
+    p.add_argument("--health-start-period", help="grace period before failures count")
+    p.add_argument("--no-healthcheck", action="store_true", help="disable the image's health check")
+
+
+def _kv_list(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid {what} {item!r}: use KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _env(items: list[str]) -> list[str]:
+    """Docker's rule: `-e KEY` takes KEY's value from the caller's environment, if set."""
+    out = []
+    for item in items:
+        if "=" in item:
+            out.append(item)
+        elif item in os.environ:
+            out.append(f"{item}={os.environ[item]}")
+        elif not item:
+            raise InvalidArgument("invalid environment variable '': use KEY=VALUE")
+    return out
+
+
+def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  # type: ignore[no-untyped-def]
+    from svc.v1 import container_pb2 as pb
+
+    spec = pb.ContainerSpec(
+        image=image,
+        cmd=command,
+        env=_env(args.env),
+        workdir=args.workdir,
+        user=args.user,
+        hostname=args.hostname,
+        network=args.network,
+        labels=_kv_list(args.label, "label"),
+        cap_add=args.cap_add,
+        cap_drop=args.cap_drop,
+        read_only=args.read_only,
+        runtime=args.runtime,
+        no_healthcheck=args.no_healthcheck,
+    )
+    if args.entrypoint is not None:
+        spec.entrypoint[:] = [args.entrypoint] if args.entrypoint else []
+    for p in args.publish:
+        spec.ports.append(parse_publish(p))
+    if args.memory:
+        spec.resources.memory_bytes = parse_size(args.memory, "memory limit")
+    if args.cpus:
+        spec.resources.nano_cpus = parse_cpus(args.cpus)
+    if args.pids_limit:
+        if args.pids_limit < 0:
+            raise InvalidArgument("--pids-limit must not be negative")
+        spec.resources.pids_limit = args.pids_limit
+    if args.stop_signal:
+        parse_signal(args.stop_signal)
+        spec.stop_signal = args.stop_signal
+    if args.stop_timeout:
+        spec.stop_grace_seconds = parse_duration(args.stop_timeout, "stop timeout")
+    if args.health_cmd is not None or any(
+        v is not None for v in (args.health_interval, args.health_timeout, args.health_retries, args.health_start_period)
+    ):
+        hc = spec.healthcheck
+        if args.health_cmd:
+            hc.test[:] = ["CMD-SHELL", args.health_cmd]
+        if args.health_interval:
+            hc.interval_seconds = parse_duration(args.health_interval, "health interval")
+        if args.health_timeout:
+            hc.timeout_seconds = parse_duration(args.health_timeout, "health timeout")
+        if args.health_retries is not None:
+            if args.health_retries < 0:
+                raise InvalidArgument("--health-retries must not be negative")
+            hc.retries = args.health_retries
+        if args.health_start_period:
+            hc.start_period_seconds = parse_duration(args.health_start_period, "health start period")
+    return spec

@@ -1,0 +1,77 @@
+"""Connections from the CLI to the daemons, and the one place RPC failures become svc errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from svc import defaults
+from svc.errors import SvcError, Unavailable
+
+T = TypeVar("T")
+
+
+def engine_socket() -> str:
+    return os.environ.get("SVC_ENGINE_SOCKET") or os.path.join(
+        os.environ.get("SVC_RUN_DIR", defaults.RUN_DIR), defaults.ENGINE_SOCKET_NAME
+    )
+
+
+class EngineClient:
+    """The node engine's local API, with errors already translated."""
+
+    def __init__(self, socket_path: str | None = None) -> None:
+        import grpc
+
+        from svc.v1 import engine_pb2_grpc
+
+        self.address = f"unix:{socket_path or engine_socket()}"
+        self._channel = grpc.insecure_channel(self.address)
+        self.stub = engine_pb2_grpc.EngineStub(self._channel)
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        rpc = getattr(self.stub, method)
+
+        def call(request: Any, **kwargs: Any) -> Any:
+            return translate(lambda: rpc(request, **kwargs), self.address)
+
+        return call
+
+    def stream(self, method: str, request: Any) -> Iterator[Any]:
+        it = translate(lambda: getattr(self.stub, method)(request), self.address)
+        return translate_iter(it, self.address)
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def translate(fn: Callable[[], T], address: str) -> T:
+    import grpc
+
+    from svc.rpc import error_from_rpc
+
+    try:
+        return fn()
+    except grpc.RpcError as exc:
+        raise _explain(error_from_rpc(exc), exc, address) from None
+
+
+def translate_iter(it: Iterator[T], address: str) -> Iterator[T]:
+    import grpc
+
+    from svc.rpc import error_from_rpc
+
+    try:
+        yield from it
+    except grpc.RpcError as exc:
+        raise _explain(error_from_rpc(exc), exc, address) from None
+
+
+def _explain(err: SvcError, exc: Any, address: str) -> SvcError:
+    import grpc
+
+    if exc.code() == grpc.StatusCode.UNAVAILABLE and ("connect" in err.message.lower() or "No such file" in err.message):
+        hint = "is `svcd node` running?" if address.startswith("unix:") else "is the manager running and reachable?"
+        return Unavailable(f"cannot reach {address.removeprefix('unix:')}: {hint}")
+    return err

@@ -1,0 +1,89 @@
+"""The daemons' HTTP endpoint: `/metrics` for Prometheus, extra JSON routes, a landing page at `/`.
+
+A plain threaded HTTP server from the standard library: scrapes are rare and small, and
+the collectors build values at scrape time from current state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from svc.errors import InvalidArgument
+
+log = logging.getLogger(__name__)
+
+JsonRoute = Callable[[], Any]
+
+
+def split_addr(addr: str, what: str = "address") -> tuple[str, int]:
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InvalidArgument(f"invalid {what} {addr!r}: use HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class MetricsServer:
+    def __init__(self, addr: str, registry: CollectorRegistry, title: str,
+                 routes: dict[str, JsonRoute] | None = None) -> None:  # fmt: skip
+        self.addr = addr
+        self.registry = registry
+        self.title = title
+        self.routes = routes or {}
+        self._server: ThreadingHTTPServer | None = None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                path = self.path.split("?", 1)[0]
+                try:
+                    if path == "/metrics":
+                        self._send(200, CONTENT_TYPE_LATEST, generate_latest(outer.registry))
+                    elif path in outer.routes:
+                        body = json.dumps(outer.routes[path]()).encode()
+                        self._send(200, "application/json", body)
+                    elif path == "/":
+                        links = "".join(f'<li><a href="{p}">{p}</a></li>' for p in ["/metrics", *outer.routes])
+                        page = f"<html><head><title>{outer.title}</title></head><body><h1>{outer.title}</h1>"
+                        self._send(200, "text/html; charset=utf-8", (page + f"<ul>{links}</ul></body></html>").encode())
+                    else:
+                        self._send(404, "text/plain", b"not found\n")
+                except Exception:
+                    log.exception("serving %s", path)
+                    self._send(500, "text/plain", b"internal error\n")
+
+            def _send(self, code: int, ctype: str, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def start(self) -> None:
+        host, port = split_addr(self.addr, "metrics address")
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True).start()
+        log.info("metrics on http://%s:%d/metrics", host, self._server.server_address[1])
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1] if self._server else 0
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()

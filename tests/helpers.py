@@ -1,0 +1,155 @@
+"""Shared test helpers: polling with deadlines, free ports, daemon processes, leftover checks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def poll(fn: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = "condition") -> T:
+    """Call `fn` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while True:
+        try:
+            value = fn()
+            if value:
+                return value
+        except Exception as exc:  # keep polling through transient errors
+            last_exc = exc
+        if time.monotonic() > deadline:
+            detail = f" (last error: {last_exc})" if last_exc else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
+        time.sleep(interval)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
+            input: bytes | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run `svc ARGS...` as a user would; returns the completed process (text)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "svc", *args], capture_output=True, text=True, env=full_env, timeout=timeout,
+        cwd=REPO, input=input.decode() if input else None,
+    )  # fmt: skip
+
+
+class Daemon:
+    """A real `svcd` process with its own directories; logs go to a file kept for failures."""
+
+    def __init__(self, args: list[str], log_path: str, env: dict[str, str] | None = None,
+                 netns: str | None = None) -> None:  # fmt: skip
+        self.args = args
+        self.log_path = log_path
+        self.env = {**os.environ, "PYTHONPATH": REPO, **(env or {})}
+        self.netns = netns
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Daemon:
+        cmd = [sys.executable, "-m", "svc.daemon_main", *self.args]
+        if self.netns:
+            cmd = ["ip", "netns", "exec", self.netns, *cmd]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO)
+        log.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    def log(self) -> str:
+        with contextlib.suppress(FileNotFoundError), open(self.log_path, errors="replace") as f:
+            return f.read()
+        return ""
+
+
+def mounts_under(path: str) -> list[str]:
+    path = os.path.realpath(path)
+    with open("/proc/mounts") as f:
+        return [line.split()[1] for line in f if line.split()[1].startswith(path)]
+
+
+def netns_list(prefix: str = "svc-") -> list[str]:
+    try:
+        return [n for n in os.listdir("/run/netns") if n.startswith(prefix)]
+    except FileNotFoundError:
+        return []
+
+
+def cgroup_children(parent: str) -> list[str]:
+    """Container cgroups left under `parent` in any hierarchy."""
+    found = []
+    root = "/sys/fs/cgroup"
+    for entry in os.listdir(root):
+        d = os.path.join(root, entry, parent)
+        if os.path.isdir(d):
+            found += [os.path.join(d, c) for c in os.listdir(d) if os.path.isdir(os.path.join(d, c))]
+    d = os.path.join(root, parent)
+    if os.path.isdir(d) and os.path.exists(os.path.join(root, "cgroup.controllers")):
+        found += [os.path.join(d, c) for c in os.listdir(d) if os.path.isdir(os.path.join(d, c))]
+    return found
+
+
+def remove_cgroup_parent(parent: str) -> None:
+    root = "/sys/fs/cgroup"
+    for entry in os.listdir(root):
+        d = os.path.join(root, entry, parent)
+        with contextlib.suppress(OSError):
+            os.rmdir(d)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.join(root, parent))
+
+
+def delete_link(name: str) -> None:
+    subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def host_tools_missing() -> list[str]:
+    import shutil
+
+    tools = ["runc", "conmon", "ip", "iptables", "busybox"]
+    missing = [t for t in tools if not shutil.which(t)]
+    if not any(os.path.exists(os.path.join(d, "bridge")) for d in ("/usr/lib/cni", "/opt/cni/bin")):
+        missing.append("containernetworking-plugins")
+    return missing
+
+
+def dump(obj: Any) -> str:
+    return repr(obj)
