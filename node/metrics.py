@@ -29,7 +29,7 @@ class EngineCollector(Collector):
         info = InfoMetricFamily("svc_build", "svc version")
         info.add_metric([], {"version": defaults.VERSION, "role": "node"})
         yield info
-        containers = self.engine.list(all=True)
+        containers = self.engine.containers(all=True)
         by_state = collections.Counter(c.state for c in containers)
         g = GaugeMetricFamily("svc_node_containers", "Containers on this node by state", labels=["state"])
         for state in (CREATED, RUNNING, EXITED):

@@ -71,7 +71,9 @@ def translate_iter(it: Iterator[T], address: str) -> Iterator[T]:
 def _explain(err: SvcError, exc: Any, address: str) -> SvcError:
     import grpc
 
-    if exc.code() == grpc.StatusCode.UNAVAILABLE and ("connect" in err.message.lower() or "No such file" in err.message):
+    if exc.code() == grpc.StatusCode.UNAVAILABLE and (
+        "connect" in err.message.lower() or "No such file" in err.message
+    ):
         hint = "is `svcd node` running?" if address.startswith("unix:") else "is the manager running and reachable?"
         return Unavailable(f"cannot reach {address.removeprefix('unix:')}: {hint}")
     return err

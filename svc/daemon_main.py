@@ -62,7 +62,9 @@ def _node_flags(p: argparse.ArgumentParser, with_join: bool = True) -> None:
     if with_join:
         p.add_argument("--join", metavar="ADDR", help="manager address HOST:PORT to join")
         p.add_argument("--token", help="join token from `svc cluster join-token worker`")
-        p.add_argument("--metrics-addr", help=f"HOST:PORT for /metrics (default 127.0.0.1:{defaults.NODE_METRICS_PORT})")
+        p.add_argument(
+            "--metrics-addr", help=f"HOST:PORT for /metrics (default 127.0.0.1:{defaults.NODE_METRICS_PORT})"
+        )
         p.add_argument("--advertise-addr", help="address managers and peers reach this node on")
 
 
@@ -72,7 +74,9 @@ def _manager_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token", help="manager join token")
     p.add_argument("--listen-addr", help=f"gRPC HOST:PORT (default 0.0.0.0:{defaults.MANAGER_GRPC_PORT})")
     p.add_argument("--advertise-addr", help="HOST[:PORT] others reach this manager on")
-    p.add_argument("--raft-port", type=int, help=f"Raft port on the advertised host (default {defaults.MANAGER_RAFT_PORT})")
+    p.add_argument(
+        "--raft-port", type=int, help=f"Raft port on the advertised host (default {defaults.MANAGER_RAFT_PORT})"
+    )
     p.add_argument("--metrics-addr", help=f"HOST:PORT for /metrics (default 127.0.0.1:{defaults.MANAGER_METRICS_PORT})")
     p.add_argument("--hostname", help="this manager's name")
     p.add_argument("--heartbeat-period", type=float, help="node heartbeat period in seconds (default 1)")

@@ -43,9 +43,7 @@ def error_from_rpc(exc: grpc.RpcError) -> errors.SvcError:
     detail = (exc.details() if hasattr(exc, "details") else None) or str(code)
     cls = _FROM_CODE.get(code)
     if cls is None:
-        if code == grpc.StatusCode.UNAVAILABLE:
-            cls = errors.Unavailable
-        elif code == grpc.StatusCode.CANCELLED:
+        if code == grpc.StatusCode.UNAVAILABLE or code == grpc.StatusCode.CANCELLED:
             cls = errors.Unavailable
         else:
             cls = errors.SvcError

@@ -40,7 +40,7 @@ def parse_cpus(text: str) -> int:
         raise InvalidArgument(f"invalid CPU count {text!r}: use a number such as 0.5 or 2") from None
     if not 0 < value <= 4096:
         raise InvalidArgument(f"invalid CPU count {text!r}: must be greater than 0")
-    return int(round(value * 1e9))
+    return round(value * 1e9)
 
 
 def parse_duration(text: str, what: str = "duration") -> float:

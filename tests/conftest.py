@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from helpers import (  # noqa: E402
+from helpers import (
     Daemon,
     cgroup_children,
     delete_link,
@@ -23,7 +23,7 @@ from helpers import (  # noqa: E402
     poll,
     remove_cgroup_parent,
 )
-from imagebuild import ImageSpec, busybox_entries, write_docker_save, write_oci_layout, write_rootfs_tar  # noqa: E402
+from imagebuild import ImageSpec, busybox_entries, write_docker_save, write_oci_layout, write_rootfs_tar
 
 _counter = itertools.count(1)
 
@@ -118,7 +118,7 @@ def engine(engine_env: EngineEnv, busybox_tar: str) -> Iterator[object]:
     eng = _make_engine(engine_env)
     eng.import_image(busybox_tar, "busybox")
     yield eng
-    for c in eng.list(all=True):
+    for c in eng.containers(all=True):
         eng.remove(c.id, force=True)
     eng.close()
     _assert_clean(engine_env, before)
@@ -146,7 +146,7 @@ def any_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     eng = _make_engine(env)
     eng.import_image(busybox_tar, "busybox")
     yield eng
-    for c in eng.list(all=True):
+    for c in eng.containers(all=True):
         eng.remove(c.id, force=True)
     eng.close()
     _assert_clean(env, before)

@@ -28,42 +28,42 @@ class EngineService(epb_grpc.EngineServicer):
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     @handler
-    async def CreateContainer(self, request: epb.CreateContainerRequest, context) -> pb.ContainerInfo:  # noqa: N802
+    async def CreateContainer(self, request: epb.CreateContainerRequest, context) -> pb.ContainerInfo:
         return container_info(await self._call(self.engine.create, request.spec, request.name))
 
     @handler
-    async def StartContainer(self, request: epb.ContainerRef, context) -> pb.ContainerInfo:  # noqa: N802
+    async def StartContainer(self, request: epb.ContainerRef, context) -> pb.ContainerInfo:
         return container_info(await self._call(self.engine.start, request.id))
 
     @handler
-    async def StopContainer(self, request: epb.StopContainerRequest, context) -> pb.ContainerInfo:  # noqa: N802
+    async def StopContainer(self, request: epb.StopContainerRequest, context) -> pb.ContainerInfo:
         grace = request.grace_seconds if request.HasField("grace_seconds") else None
         return container_info(await self._call(self.engine.stop, request.id, grace))
 
     @handler
-    async def KillContainer(self, request: epb.KillContainerRequest, context) -> pb.ContainerInfo:  # noqa: N802
+    async def KillContainer(self, request: epb.KillContainerRequest, context) -> pb.ContainerInfo:
         return container_info(await self._call(self.engine.kill, request.id, request.signal or "SIGKILL"))
 
     @handler
-    async def RemoveContainer(self, request: epb.RemoveContainerRequest, context) -> epb.Empty:  # noqa: N802
+    async def RemoveContainer(self, request: epb.RemoveContainerRequest, context) -> epb.Empty:
         await self._call(self.engine.remove, request.id, request.force)
         return epb.Empty()
 
     @handler
-    async def ListContainers(self, request: epb.ListContainersRequest, context) -> epb.ListContainersResponse:  # noqa: N802
-        items = await self._call(self.engine.list, request.all)
+    async def ListContainers(self, request: epb.ListContainersRequest, context) -> epb.ListContainersResponse:
+        items = await self._call(self.engine.containers, request.all)
         return epb.ListContainersResponse(containers=[container_info(c) for c in items])
 
     @handler
-    async def InspectContainer(self, request: epb.ContainerRef, context) -> pb.ContainerInfo:  # noqa: N802
+    async def InspectContainer(self, request: epb.ContainerRef, context) -> pb.ContainerInfo:
         return container_info(await self._call(self.engine.get, request.id))
 
     @handler
-    async def WaitContainer(self, request: epb.ContainerRef, context) -> pb.ContainerInfo:  # noqa: N802
+    async def WaitContainer(self, request: epb.ContainerRef, context) -> pb.ContainerInfo:
         return container_info(await self._call(self.engine.wait, request.id))
 
     @handler
-    async def ContainerLogs(self, request: epb.LogsRequest, context) -> AsyncIterator[epb.LogLine]:  # noqa: N802
+    async def ContainerLogs(self, request: epb.LogsRequest, context) -> AsyncIterator[epb.LogLine]:
         self.engine.get(request.id)  # NotFound before the stream starts
 
         def entries(stop):  # type: ignore[no-untyped-def]
@@ -73,13 +73,13 @@ class EngineService(epb_grpc.EngineServicer):
             yield epb.LogLine(time=entry.time, stream=entry.stream, data=entry.data)
 
     @handler
-    async def Exec(self, request: epb.ExecRequest, context) -> epb.ExecResponse:  # noqa: N802
+    async def Exec(self, request: epb.ExecRequest, context) -> epb.ExecResponse:
         timeout = request.timeout_seconds or None
         code, out, err = await self._call(self.engine.exec, request.id, list(request.cmd), list(request.env), timeout)
         return epb.ExecResponse(exit_code=code, stdout=out, stderr=err)
 
     @handler
-    async def Stats(self, request: epb.ListContainersRequest, context) -> epb.StatsResponse:  # noqa: N802
+    async def Stats(self, request: epb.ListContainersRequest, context) -> epb.StatsResponse:
         import psutil
 
         items = await self._call(self.engine.stats, list(request.ids) or None)
@@ -91,7 +91,7 @@ class EngineService(epb_grpc.EngineServicer):
         return epb.StatsResponse(containers=[container_stats(c, u) for c, u in items], host=host)
 
     @handler
-    async def ImportImage(self, request_iterator, context) -> epb.ImageInfo:  # noqa: N802
+    async def ImportImage(self, request_iterator, context) -> epb.ImageInfo:
         tmp_dir = os.path.join(self.engine.images.root, "tmp")
         fd, path = tempfile.mkstemp(dir=tmp_dir, suffix=".import")
         reference = ""
@@ -109,21 +109,21 @@ class EngineService(epb_grpc.EngineServicer):
         return image_info(first, self.engine.images.config_bytes(first.id))
 
     @handler
-    async def ListImages(self, request: epb.Empty, context) -> epb.ListImagesResponse:  # noqa: N802
-        return epb.ListImagesResponse(images=[image_info(r) for r in self.engine.images.list()])
+    async def ListImages(self, request: epb.Empty, context) -> epb.ListImagesResponse:
+        return epb.ListImagesResponse(images=[image_info(r) for r in self.engine.images.records()])
 
     @handler
-    async def InspectImage(self, request: epb.ImageRef, context) -> epb.ImageInfo:  # noqa: N802
+    async def InspectImage(self, request: epb.ImageRef, context) -> epb.ImageInfo:
         rec = self.engine.images.resolve(request.reference)
         return image_info(rec, self.engine.images.config_bytes(rec.id))
 
     @handler
-    async def RemoveImage(self, request: epb.RemoveImageRequest, context) -> epb.Empty:  # noqa: N802
+    async def RemoveImage(self, request: epb.RemoveImageRequest, context) -> epb.Empty:
         await self._call(self.engine.remove_image, request.reference, request.force)
         return epb.Empty()
 
     @handler
-    async def Info(self, request: epb.Empty, context) -> epb.EngineInfo:  # noqa: N802
+    async def Info(self, request: epb.Empty, context) -> epb.EngineInfo:
         return epb.EngineInfo(**self.engine.info())  # type: ignore[arg-type]
 
 

@@ -30,8 +30,9 @@ from svc.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, Runti
 from svc.units import parse_signal
 from svc.v1 import container_pb2 as pb
 
-from . import cgroups, ocispec, spec as specs
-from .container import CREATED, EXITED, RUNNING, Container, ExecContext
+from . import cgroups, ocispec
+from . import spec as specs
+from .container import EXITED, RUNNING, Container, ExecContext
 from .exits import ExitWatcher
 from .health import HealthMonitor, Probe, next_health
 from .hostfiles import write_etc_files
@@ -155,7 +156,7 @@ class Engine:
         with self._lock:
             return copy.deepcopy(c)
 
-    def list(self, all: bool = False) -> list[Container]:
+    def containers(self, all: bool = False) -> list[Container]:
         with self._lock:
             items = [copy.deepcopy(c) for c in self._containers.values() if all or c.running]
         return sorted(items, key=lambda c: c.created_at, reverse=True)
@@ -478,7 +479,7 @@ class Engine:
             self._emit("health", c)
 
     def stats(self, refs: list[str] | None = None) -> list[tuple[Container, cgroups.Usage]]:
-        targets = [self._find(r) for r in refs] if refs else [c for c in self.list() if c.running]
+        targets = [self._find(r) for r in refs] if refs else [c for c in self.containers() if c.running]
         return [(self.get(c.id), cgroups.Cgroup(c.cgroups_path).usage()) for c in targets if c.running]
 
     # ----- images -----
@@ -535,7 +536,7 @@ class Engine:
             "cgroup_mode": cgroups.mode(),
             "containers_running": running,
             "containers": total,
-            "images": len(self.images.list()),
+            "images": len(self.images.records()),
             "bridge": self.cfg.bridge,
             "subnet": self.network.subnet,
         }

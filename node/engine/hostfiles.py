@@ -19,8 +19,15 @@ def _resolv_conf(network: str) -> str:
     if network == "host":
         return "\n".join(lines) + "\n"
     # A resolver on the host's loopback is unreachable from the container's own namespace.
-    kept = [ln for ln in lines if not (ln.startswith("nameserver") and ln.split()[1:2] and
-                                       (ln.split()[1].startswith("127.") or ln.split()[1] == "::1"))]
+    kept = [
+        ln
+        for ln in lines
+        if not (
+            ln.startswith("nameserver")
+            and ln.split()[1:2]
+            and (ln.split()[1].startswith("127.") or ln.split()[1] == "::1")
+        )
+    ]
     if not any(ln.startswith("nameserver") for ln in kept):
         kept += [f"nameserver {ns}" for ns in FALLBACK_NAMESERVERS]
     return "\n".join(kept) + "\n"

@@ -65,7 +65,7 @@ class ImageStore:
 
     # ----- queries -----
 
-    def list(self) -> list[ImageRecord]:
+    def records(self) -> list[ImageRecord]:
         with self._lock:
             return [self._record(i) for i in sorted(self._images)]
 
@@ -138,10 +138,10 @@ class ImageStore:
                         raise InvalidArgument(
                             f"image config lists {len(cfg.diff_ids)} layers but the archive has {len(image.layers)}"
                         )
-                    diff_ids = [self._add_layer(src, want) for src, want in zip(image.layers, cfg.diff_ids)]
+                    diff_ids = [self._add_layer(s, want) for s, want in zip(image.layers, cfg.diff_ids, strict=True)]
                     ids.append(self._add_image(image, diff_ids))
         with self._lock:
-            for image, image_id in zip(images, ids):
+            for image, image_id in zip(images, ids, strict=False):
                 for t in image.tags:
                     try:
                         self._tags[reference.normalize(t)] = image_id
@@ -270,9 +270,7 @@ class ImageStore:
                 self._save_index()
                 return [f"Untagged: {by_tag}"]
             if in_use(record.id):
-                raise Conflict(
-                    f"image {ref} is in use by a container; remove the container first (svc container rm)"
-                )
+                raise Conflict(f"image {ref} is in use by a container; remove the container first (svc container rm)")
             if not by_tag and len(record.tags) > 1 and not force:
                 raise Conflict(f"image {record.id[7:19]} has several tags; remove it by tag, or use --force")
             for t in record.tags:

@@ -170,8 +170,12 @@ class _Unpacker:
         for key, value in (member.pax_headers or {}).items():
             if key.startswith("SCHILY.xattr."):
                 try:
-                    os.setxattr(path, key[len("SCHILY.xattr.") :], value.encode("utf-8", "surrogateescape"),
-                                follow_symlinks=False)
+                    os.setxattr(
+                        path,
+                        key[len("SCHILY.xattr.") :],
+                        value.encode("utf-8", "surrogateescape"),
+                        follow_symlinks=False,
+                    )
                 except OSError:
                     pass  # an xattr the filesystem refuses (e.g. security.selinux) is not fatal
         if member.isdir():
@@ -202,4 +206,3 @@ def unpack_layer(blob: BinaryIO, dest: str) -> tuple[str, int]:
         raise InvalidArgument(f"layer is not a valid tar archive: {exc}") from exc
     unpacker.finish()
     return "sha256:" + reader.hasher.hexdigest(), reader.size
-

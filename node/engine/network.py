@@ -99,9 +99,7 @@ class BridgeNetwork:
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         }
         conf = {"cniVersion": CNI_VERSION, "name": self.name, **plugin_conf}
-        proc = subprocess.run(
-            [binary], input=json.dumps(conf).encode(), env=env, capture_output=True, timeout=60
-        )
+        proc = subprocess.run([binary], input=json.dumps(conf).encode(), env=env, capture_output=True, timeout=60)
         out: dict[str, Any] = {}
         if proc.stdout.strip():
             try:
@@ -166,8 +164,11 @@ class BridgeNetwork:
 
     @staticmethod
     def _port(p: pb.PortMapping) -> dict[str, Any]:
-        m: dict[str, Any] = {"hostPort": p.host_port, "containerPort": p.container_port,
-                             "protocol": p.protocol or "tcp"}
+        m: dict[str, Any] = {
+            "hostPort": p.host_port,
+            "containerPort": p.container_port,
+            "protocol": p.protocol or "tcp",
+        }
         if p.host_ip:
             m["hostIP"] = p.host_ip
         return m

@@ -190,10 +190,7 @@ def validate(spec: pb.ContainerSpec) -> None:
 def resolve(spec: pb.ContainerSpec, image: ImageConfig, container_id: str) -> Resolved:
     """What the container runs: Docker's rules for entrypoint, cmd, env, user and the rest."""
     validate(spec)
-    if spec.entrypoint:
-        args = (*spec.entrypoint, *spec.cmd)
-    else:
-        args = (*image.entrypoint, *(spec.cmd or image.cmd))
+    args = (*spec.entrypoint, *spec.cmd) if spec.entrypoint else (*image.entrypoint, *(spec.cmd or image.cmd))
     if not args or not args[0]:
         raise InvalidArgument("no command specified: the image has no Cmd or Entrypoint; give one")
     workdir = spec.workdir or image.workdir or "/"

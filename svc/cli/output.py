@@ -15,9 +15,9 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], out: Any = None
     rows = [[str(c) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, r)]
+        widths = [max(w, len(c)) for w, c in zip(widths, r, strict=False)]
     for r in [list(headers), *rows]:
-        line = "   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+        line = "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip()
         out.write(line + "\n")
 
 

@@ -44,7 +44,7 @@ def add_container_flags(p: argparse.ArgumentParser, service: bool = False) -> No
 def _kv_list(items: list[str], what: str) -> dict[str, str]:
     out = {}
     for item in items:
-        key, sep, value = item.partition("=")
+        key, _sep, value = item.partition("=")
         if not key:
             raise InvalidArgument(f"invalid {what} {item!r}: use KEY=VALUE")
         out[key] = value
@@ -100,7 +100,8 @@ def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  #
     if args.stop_timeout:
         spec.stop_grace_seconds = parse_duration(args.stop_timeout, "stop timeout")
     if args.health_cmd is not None or any(
-        v is not None for v in (args.health_interval, args.health_timeout, args.health_retries, args.health_start_period)
+        v is not None
+        for v in (args.health_interval, args.health_timeout, args.health_retries, args.health_start_period)
     ):
         hc = spec.healthcheck
         if args.health_cmd:

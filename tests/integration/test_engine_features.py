@@ -100,7 +100,7 @@ def test_read_only_root_and_user(engine) -> None:  # type: ignore[no-untyped-def
 
 def test_bad_input_leaves_nothing(engine, engine_env) -> None:  # type: ignore[no-untyped-def]
     before_ns = set(netns_list())
-    before = {c.id for c in engine.list(all=True)}
+    before = {c.id for c in engine.containers(all=True)}
     cases = [
         (pb.ContainerSpec(image="nosuchimage"), NotFound, "no such image"),
         (pb.ContainerSpec(image="busybox", network="overlay9"), InvalidArgument, "unknown network"),
@@ -116,6 +116,6 @@ def test_bad_input_leaves_nothing(engine, engine_env) -> None:  # type: ignore[n
     # A start that fails late (no such command) is undone completely.
     with pytest.raises(Exception, match="nosuchcommand"):
         engine.run(pb.ContainerSpec(image="busybox", cmd=["/nosuchcommand"]))
-    assert {c.id for c in engine.list(all=True)} == before
+    assert {c.id for c in engine.containers(all=True)} == before
     assert set(netns_list()) == before_ns
     assert not mounts_under(engine_env.base)

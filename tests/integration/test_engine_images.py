@@ -33,7 +33,9 @@ def test_import_formats_share_layers(engine, image_dir, fmt) -> None:  # type: i
 def test_image_config_is_honoured(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     config = {"Env": ["PATH=/bin", "COLOR=blue"], "Entrypoint": ["sh", "-c"], "Cmd": ["echo $COLOR $(pwd) $(id -u)"],
               "WorkingDir": "/www", "User": "nobody", "Labels": {"a": "b"}, "StopSignal": "SIGUSR1"}  # fmt: skip
-    path = write_docker_save(str(tmp_path / "cfg.tar"), ImageSpec(layers=[busybox_entries()], config=config, tag="cfg:1"))
+    path = write_docker_save(
+        str(tmp_path / "cfg.tar"), ImageSpec(layers=[busybox_entries()], config=config, tag="cfg:1")
+    )
     engine.import_image(path)
     c = engine.run(pb.ContainerSpec(image="cfg:1"))
     engine.wait(c.id, timeout=30)
@@ -42,8 +44,11 @@ def test_image_config_is_honoured(engine, tmp_path) -> None:  # type: ignore[no-
 
 
 def test_whiteouts_and_opaque_dirs(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    base = busybox_entries() + [Entry("data", kind="dir", mode=0o755), Entry("data/a", b"a"), Entry("data/b", b"b"),
-                                Entry("gone", b"x"), Entry("keep", kind="dir", mode=0o755), Entry("keep/old", b"o")]
+    base = [
+        *busybox_entries(),
+        *(Entry("data", kind="dir", mode=0o755), Entry("data/a", b"a"), Entry("data/b", b"b"), Entry("gone", b"x")),
+        *(Entry("keep", kind="dir", mode=0o755), Entry("keep/old", b"o")),
+    ]
     top = [Entry("data", kind="dir", mode=0o755), Entry("data/.wh.a", b""), Entry(".wh.gone", b""),
            Entry("keep", kind="dir", mode=0o755), Entry("keep/.wh..wh..opq", b""), Entry("keep/new", b"n"),
            Entry("hard", kind="link", target="keep/new")]  # fmt: skip
@@ -78,13 +83,13 @@ def test_hard_link_outside_is_refused(engine, tmp_path) -> None:  # type: ignore
 def _assert_refused(engine, tmp_path, layer, message) -> None:  # type: ignore[no-untyped-def]
     layers_dir = os.path.join(engine.images.root, "layers")
     before = set(os.listdir(layers_dir))
-    before_images = {i.id for i in engine.images.list()}
+    before_images = {i.id for i in engine.images.records()}
     path = write_docker_save(str(tmp_path / "evil.tar"), ImageSpec(layers=[layer], tag="evil:1"))
     with pytest.raises(InvalidArgument, match=message):
         engine.import_image(path)
     assert set(os.listdir(layers_dir)) == before
     assert not os.listdir(os.path.join(engine.images.root, "tmp"))
-    assert {i.id for i in engine.images.list()} == before_images
+    assert {i.id for i in engine.images.records()} == before_images
 
 
 def test_corrupt_archives_are_refused(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]

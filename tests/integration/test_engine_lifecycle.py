@@ -62,12 +62,12 @@ def test_kill_and_remove(any_engine) -> None:  # type: ignore[no-untyped-def]
     killed = any_engine.kill(c.id, "SIGKILL")
     assert killed.state == "exited" and killed.exit_code == 137
     any_engine.remove(c.id)
-    assert all(x.id != c.id for x in any_engine.list(all=True))
+    assert all(x.id != c.id for x in any_engine.containers(all=True))
 
 
 def test_exec_runs_in_the_container(any_engine) -> None:  # type: ignore[no-untyped-def]
     c = any_engine.run(pb.ContainerSpec(image="busybox", cmd=["sleep", "1000"], env=["GREETING=hi"]))
-    code, out, err = any_engine.exec(c.id, ["sh", "-c", "echo $GREETING; cat /proc/1/cmdline | tr '\\0' ' '; exit 3"])
+    code, out, _err = any_engine.exec(c.id, ["sh", "-c", "echo $GREETING; cat /proc/1/cmdline | tr '\\0' ' '; exit 3"])
     assert code == 3
     assert out.decode().split() == ["hi", "sleep", "1000"]
 
@@ -93,14 +93,16 @@ def test_memory_limit_oom_kill_is_reported(any_engine) -> None:  # type: ignore[
 def test_stats_reads_the_cgroup(any_engine) -> None:  # type: ignore[no-untyped-def]
     c = any_engine.run(pb.ContainerSpec(image="busybox", cmd=["sleep", "1000"],
                                         resources=pb.Resources(memory_bytes=64 << 20, pids_limit=50)))  # fmt: skip
-    [(info, usage)] = any_engine.stats([c.id])
+    [(_info, usage)] = any_engine.stats([c.id])
     assert usage.memory_limit_bytes == 64 << 20
     assert usage.pids >= 1
     assert usage.memory_bytes > 0
 
 
 def test_logs_follow_ends_when_container_exits(any_engine) -> None:  # type: ignore[no-untyped-def]
-    c = any_engine.run(pb.ContainerSpec(image="busybox", cmd=["sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done"]))
+    c = any_engine.run(
+        pb.ContainerSpec(image="busybox", cmd=["sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done"])
+    )
     start = time.monotonic()
     lines = [e.data for e in any_engine.logs(c.id, follow=True)]
     assert lines == [b"1\n", b"2\n", b"3\n"]

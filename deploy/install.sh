@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install svc on Debian 12 or 64-bit Raspberry Pi OS, as root: the host packages it drives,
+# the Python package in a virtual environment, and `svc`/`svcd` on PATH.
+#   SVC_VENV       where the virtual environment goes (default /opt/svc/venv)
+#   SVC_EXTRAS     pip extras to add, e.g. "test"
+#   SVC_EDITABLE=1 install the checkout in editable mode (development)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv=${SVC_VENV:-/opt/svc/venv}
+python=${PYTHON:-python3}
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install.sh: run as root (it installs packages and creates cgroups and network namespaces)" >&2
+    exit 1
+fi
+
+packages="runc crun conmon containernetworking-plugins busybox-static iproute2 iptables ca-certificates"
+packages="$packages ${SVC_EXTRA_PACKAGES:-}"
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
+    missing="$missing python3-venv"
+fi
+if [ -n "$missing" ]; then
+    echo "installing:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+fi
+spec="$repo"
+[ -n "${SVC_EXTRAS:-}" ] && spec="$repo[${SVC_EXTRAS}]"
+if [ "${SVC_EDITABLE:-0}" = 1 ]; then
+    "$venv/bin/pip" install -q --disable-pip-version-check -e "$spec"
+else
+    "$venv/bin/pip" install -q --disable-pip-version-check "$spec"
+fi
+ln -sf "$venv/bin/svc" /usr/local/bin/svc
+ln -sf "$venv/bin/svcd" /usr/local/bin/svcd
+mkdir -p /etc/svc /var/lib/svc /run/svc
+chmod 700 /var/lib/svc /run/svc
+echo "installed: $("$venv/bin/svc" --help >/dev/null && echo svc) $("$venv/bin/svcd" --help >/dev/null && echo svcd) in $venv"

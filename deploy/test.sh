@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install what the tests need (host packages, Prometheus, the package with its test extras)
+# and run the whole test suite. Extra arguments go to pytest, e.g. ./deploy/test.sh -k engine
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export SVC_VENV=${SVC_VENV:-/opt/svc/venv}
+SVC_EXTRAS=test SVC_EDITABLE=1 SVC_EXTRA_PACKAGES="prometheus" "$repo/deploy/install.sh"
+# Prometheus from Debian starts a service of its own where systemd runs; the tests start their own.
+command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1 || true
+cd "$repo"
+"$SVC_VENV/bin/ruff" check . 
+"$SVC_VENV/bin/mypy" --no-error-summary || { echo "mypy found type errors" >&2; exit 1; }
+exec "$SVC_VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
