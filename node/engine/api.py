@@ -12,6 +12,7 @@ import grpc
 from svc.aioutil import iterate_in_thread
 from svc.errors import InvalidArgument
 from svc.rpc import handler
+from svc.v1 import common_pb2 as cpb
 from svc.v1 import container_pb2 as pb
 from svc.v1 import engine_pb2 as epb
 from svc.v1 import engine_pb2_grpc as epb_grpc
@@ -45,9 +46,9 @@ class EngineService(epb_grpc.EngineServicer):
         return container_info(await self._call(self.engine.kill, request.id, request.signal or "SIGKILL"))
 
     @handler
-    async def RemoveContainer(self, request: epb.RemoveContainerRequest, context) -> epb.Empty:
+    async def RemoveContainer(self, request: epb.RemoveContainerRequest, context) -> cpb.Empty:
         await self._call(self.engine.remove, request.id, request.force)
-        return epb.Empty()
+        return cpb.Empty()
 
     @handler
     async def ListContainers(self, request: epb.ListContainersRequest, context) -> epb.ListContainersResponse:
@@ -109,7 +110,7 @@ class EngineService(epb_grpc.EngineServicer):
         return image_info(first, self.engine.images.config_bytes(first.id))
 
     @handler
-    async def ListImages(self, request: epb.Empty, context) -> epb.ListImagesResponse:
+    async def ListImages(self, request: cpb.Empty, context) -> epb.ListImagesResponse:
         return epb.ListImagesResponse(images=[image_info(r) for r in self.engine.images.records()])
 
     @handler
@@ -118,12 +119,12 @@ class EngineService(epb_grpc.EngineServicer):
         return image_info(rec, self.engine.images.config_bytes(rec.id))
 
     @handler
-    async def RemoveImage(self, request: epb.RemoveImageRequest, context) -> epb.Empty:
+    async def RemoveImage(self, request: epb.RemoveImageRequest, context) -> cpb.Empty:
         await self._call(self.engine.remove_image, request.reference, request.force)
-        return epb.Empty()
+        return cpb.Empty()
 
     @handler
-    async def Info(self, request: epb.Empty, context) -> epb.EngineInfo:
+    async def Info(self, request: cpb.Empty, context) -> epb.EngineInfo:
         return epb.EngineInfo(**self.engine.info())  # type: ignore[arg-type]
 
 

@@ -77,9 +77,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from google.protobuf import json_format
 
     from svc.units import format_size
-    from svc.v1 import engine_pb2 as epb
+    from svc.v1 import common_pb2 as cpb
 
-    images = _engine().ListImages(epb.Empty()).images
+    images = _engine().ListImages(cpb.Empty()).images
     if args.quiet:
         for i in images:
             print(i.id[7:19])

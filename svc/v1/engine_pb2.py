@@ -22,56 +22,55 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from svc.v1 import common_pb2 as svc_dot_v1_dot_common__pb2
 from svc.v1 import container_pb2 as svc_dot_v1_dot_container__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13svc/v1/engine.proto\x12\x06svc.v1\x1a\x16svc/v1/container.proto\"\x07\n\x05\x45mpty\"\x1a\n\x0c\x43ontainerRef\x12\n\n\x02id\x18\x01 \x01(\t\"K\n\x16\x43reateContainerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x04spec\x18\x02 \x01(\x0b\x32\x15.svc.v1.ContainerSpec\"P\n\x14StopContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1a\n\rgrace_seconds\x18\x02 \x01(\x01H\x00\x88\x01\x01\x42\x10\n\x0e_grace_seconds\"2\n\x14KillContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06signal\x18\x02 \x01(\t\"3\n\x16RemoveContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"1\n\x15ListContainersRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\x12\x0b\n\x03ids\x18\x02 \x03(\t\"C\n\x16ListContainersResponse\x12)\n\ncontainers\x18\x01 \x03(\x0b\x32\x15.svc.v1.ContainerInfo\"7\n\x0bLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x0c\n\x04tail\x18\x03 \x01(\x05\"5\n\x07LogLine\x12\x0c\n\x04time\x18\x01 \x01(\x01\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"L\n\x0b\x45xecRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03\x63md\x18\x02 \x03(\t\x12\x0b\n\x03\x65nv\x18\x03 \x03(\t\x12\x17\n\x0ftimeout_seconds\x18\x04 \x01(\x01\"A\n\x0c\x45xecResponse\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\x0e\n\x06stdout\x18\x02 \x01(\x0c\x12\x0e\n\x06stderr\x18\x03 \x01(\x0c\"\\\n\rStatsResponse\x12*\n\ncontainers\x18\x01 \x03(\x0b\x32\x16.svc.v1.ContainerStats\x12\x1f\n\x04host\x18\x02 \x01(\x0b\x32\x11.svc.v1.HostStats\"j\n\tHostStats\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x1a\n\x12memory_total_bytes\x18\x02 \x01(\x03\x12\x1e\n\x16memory_available_bytes\x18\x03 \x01(\x03\x12\x0c\n\x04\x63pus\x18\x04 \x01(\r\"3\n\x10ImportImageChunk\x12\x11\n\treference\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\x1d\n\x08ImageRef\x12\x11\n\treference\x18\x01 \x01(\t\"6\n\x12RemoveImageRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\x94\x01\n\tImageInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x12\n\ncreated_at\x18\x04 \x01(\x01\x12\x14\n\x0c\x61rchitecture\x18\x05 \x01(\t\x12\n\n\x02os\x18\x06 \x01(\t\x12\x0e\n\x06layers\x18\x07 \x03(\t\x12\x13\n\x0b\x63onfig_json\x18\x08 \x01(\t\"7\n\x12ListImagesResponse\x12!\n\x06images\x18\x01 \x03(\x0b\x32\x11.svc.v1.ImageInfo\"\xd0\x01\n\nEngineInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07runtime\x18\x02 \x01(\t\x12\x10\n\x08runtimes\x18\x03 \x03(\t\x12\x19\n\x11unusable_runtimes\x18\x04 \x03(\t\x12\x13\n\x0b\x63group_mode\x18\x05 \x01(\t\x12\x1a\n\x12\x63ontainers_running\x18\x06 \x01(\x05\x12\x12\n\ncontainers\x18\x07 \x01(\x05\x12\x0e\n\x06images\x18\x08 \x01(\x05\x12\x0e\n\x06\x62ridge\x18\t \x01(\t\x12\x0e\n\x06subnet\x18\n \x01(\t2\xeb\x07\n\x06\x45ngine\x12H\n\x0f\x43reateContainer\x12\x1e.svc.v1.CreateContainerRequest\x1a\x15.svc.v1.ContainerInfo\x12=\n\x0eStartContainer\x12\x14.svc.v1.ContainerRef\x1a\x15.svc.v1.ContainerInfo\x12\x44\n\rStopContainer\x12\x1c.svc.v1.StopContainerRequest\x1a\x15.svc.v1.ContainerInfo\x12\x44\n\rKillContainer\x12\x1c.svc.v1.KillContainerRequest\x1a\x15.svc.v1.ContainerInfo\x12@\n\x0fRemoveContainer\x12\x1e.svc.v1.RemoveContainerRequest\x1a\r.svc.v1.Empty\x12O\n\x0eListContainers\x12\x1d.svc.v1.ListContainersRequest\x1a\x1e.svc.v1.ListContainersResponse\x12?\n\x10InspectContainer\x12\x14.svc.v1.ContainerRef\x1a\x15.svc.v1.ContainerInfo\x12<\n\rWaitContainer\x12\x14.svc.v1.ContainerRef\x1a\x15.svc.v1.ContainerInfo\x12\x37\n\rContainerLogs\x12\x13.svc.v1.LogsRequest\x1a\x0f.svc.v1.LogLine0\x01\x12\x31\n\x04\x45xec\x12\x13.svc.v1.ExecRequest\x1a\x14.svc.v1.ExecResponse\x12=\n\x05Stats\x12\x1d.svc.v1.ListContainersRequest\x1a\x15.svc.v1.StatsResponse\x12<\n\x0bImportImage\x12\x18.svc.v1.ImportImageChunk\x1a\x11.svc.v1.ImageInfo(\x01\x12\x37\n\nListImages\x12\r.svc.v1.Empty\x1a\x1a.svc.v1.ListImagesResponse\x12\x33\n\x0cInspectImage\x12\x10.svc.v1.ImageRef\x1a\x11.svc.v1.ImageInfo\x12\x38\n\x0bRemoveImage\x12\x1a.svc.v1.RemoveImageRequest\x1a\r.svc.v1.Empty\x12)\n\x04Info\x12\r.svc.v1.Empty\x1a\x12.svc.v1.EngineInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13svc/v1/engine.proto\x12\x06svc.v1\x1a\x13svc/v1/common.proto\x1a\x16svc/v1/container.proto\"\x1a\n\x0c\x43ontainerRef\x12\n\n\x02id\x18\x01 \x01(\t\"K\n\x16\x43reateContainerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x04spec\x18\x02 \x01(\x0b\x32\x15.svc.v1.ContainerSpec\"P\n\x14StopContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1a\n\rgrace_seconds\x18\x02 \x01(\x01H\x00\x88\x01\x01\x42\x10\n\x0e_grace_seconds\"2\n\x14KillContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06signal\x18\x02 \x01(\t\"3\n\x16RemoveContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"1\n\x15ListContainersRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\x12\x0b\n\x03ids\x18\x02 \x03(\t\"C\n\x16ListContainersResponse\x12)\n\ncontainers\x18\x01 \x03(\x0b\x32\x15.svc.v1.ContainerInfo\"7\n\x0bLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x0c\n\x04tail\x18\x03 \x01(\x05\"5\n\x07LogLine\x12\x0c\n\x04time\x18\x01 \x01(\x01\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"L\n\x0b\x45xecRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03\x63md\x18\x02 \x03(\t\x12\x0b\n\x03\x65nv\x18\x03 \x03(\t\x12\x17\n\x0ftimeout_seconds\x18\x04 \x01(\x01\"A\n\x0c\x45xecResponse\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\x0e\n\x06stdout\x18\x02 \x01(\x0c\x12\x0e\n\x06stderr\x18\x03 \x01(\x0c\"\\\n\rStatsResponse\x12*\n\ncontainers\x18\x01 \x03(\x0b\x32\x16.svc.v1.ContainerStats\x12\x1f\n\x04host\x18\x02 \x01(\x0b\x32\x11.svc.v1.HostStats\"j\n\tHostStats\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x1a\n\x12memory_total_bytes\x18\x02 \x01(\x03\x12\x1e\n\x16memory_available_bytes\x18\x03 \x01(\x03\x12\x0c\n\x04\x63pus\x18\x04 \x01(\r\"3\n\x10ImportImageChunk\x12\x11\n\treference\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\x1d\n\x08ImageRef\x12\x11\n\treference\x18\x01 \x01(\t\"6\n\x12RemoveImageRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\x94\x01\n\tImageInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x12\n\ncreated_at\x18\x04 \x01(\x01\x12\x14\n\x0c\x61rchitecture\x18\x05 \x01(\t\x12\n\n\x02os\x18\x06 \x01(\t\x12\x0e\n\x06layers\x18\x07 \x03(\t\x12\x13\n\x0b\x63onfig_json\x18\x08 \x01(\t\"7\n\x12ListImagesResponse\x12!\n\x06images\x18\x01 \x03(\x0b\x32\x11.svc.v1.ImageInfo\"\xd0\x01\n\nEngineInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07runtime\x18\x02 \x01(\t\x12\x10\n\x08runtimes\x18\x03 \x03(\t\x12\x19\n\x11unusable_runtimes\x18\x04 \x03(\t\x12\x13\n\x0b\x63group_mode\x18\x05 \x01(\t\x12\x1a\n\x12\x63ontainers_running\x18\x06 \x01(\x05\x12\x12\n\ncontainers\x18\x07 \x01(\x05\x12\x0e\n\x06images\x18\x08 \x01(\x05\x12\x0e\n\x06\x62ridge\x18\t \x01(\t\x12\x0e\n\x06subnet\x18\n \x01(\t2\xeb\x07\n\x06\x45ngine\x12H\n\x0f\x43reateContainer\x12\x1e.svc.v1.CreateContainerRequest\x1a\x15.svc.v1.ContainerInfo\x12=\n\x0eStartContainer\x12\x14.svc.v1.ContainerRef\x1a\x15.svc.v1.ContainerInfo\x12\x44\n\rStopContainer\x12\x1c.svc.v1.StopContainerRequest\x1a\x15.svc.v1.ContainerInfo\x12\x44\n\rKillContainer\x12\x1c.svc.v1.KillContainerRequest\x1a\x15.svc.v1.ContainerInfo\x12@\n\x0fRemoveContainer\x12\x1e.svc.v1.RemoveContainerRequest\x1a\r.svc.v1.Empty\x12O\n\x0eListContainers\x12\x1d.svc.v1.ListContainersRequest\x1a\x1e.svc.v1.ListContainersResponse\x12?\n\x10InspectContainer\x12\x14.svc.v1.ContainerRef\x1a\x15.svc.v1.ContainerInfo\x12<\n\rWaitContainer\x12\x14.svc.v1.ContainerRef\x1a\x15.svc.v1.ContainerInfo\x12\x37\n\rContainerLogs\x12\x13.svc.v1.LogsRequest\x1a\x0f.svc.v1.LogLine0\x01\x12\x31\n\x04\x45xec\x12\x13.svc.v1.ExecRequest\x1a\x14.svc.v1.ExecResponse\x12=\n\x05Stats\x12\x1d.svc.v1.ListContainersRequest\x1a\x15.svc.v1.StatsResponse\x12<\n\x0bImportImage\x12\x18.svc.v1.ImportImageChunk\x1a\x11.svc.v1.ImageInfo(\x01\x12\x37\n\nListImages\x12\r.svc.v1.Empty\x1a\x1a.svc.v1.ListImagesResponse\x12\x33\n\x0cInspectImage\x12\x10.svc.v1.ImageRef\x1a\x11.svc.v1.ImageInfo\x12\x38\n\x0bRemoveImage\x12\x1a.svc.v1.RemoveImageRequest\x1a\r.svc.v1.Empty\x12)\n\x04Info\x12\r.svc.v1.Empty\x1a\x12.svc.v1.EngineInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'svc.v1.engine_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EMPTY']._serialized_start=55
-  _globals['_EMPTY']._serialized_end=62
-  _globals['_CONTAINERREF']._serialized_start=64
-  _globals['_CONTAINERREF']._serialized_end=90
-  _globals['_CREATECONTAINERREQUEST']._serialized_start=92
-  _globals['_CREATECONTAINERREQUEST']._serialized_end=167
-  _globals['_STOPCONTAINERREQUEST']._serialized_start=169
-  _globals['_STOPCONTAINERREQUEST']._serialized_end=249
-  _globals['_KILLCONTAINERREQUEST']._serialized_start=251
-  _globals['_KILLCONTAINERREQUEST']._serialized_end=301
-  _globals['_REMOVECONTAINERREQUEST']._serialized_start=303
-  _globals['_REMOVECONTAINERREQUEST']._serialized_end=354
-  _globals['_LISTCONTAINERSREQUEST']._serialized_start=356
-  _globals['_LISTCONTAINERSREQUEST']._serialized_end=405
-  _globals['_LISTCONTAINERSRESPONSE']._serialized_start=407
-  _globals['_LISTCONTAINERSRESPONSE']._serialized_end=474
-  _globals['_LOGSREQUEST']._serialized_start=476
-  _globals['_LOGSREQUEST']._serialized_end=531
-  _globals['_LOGLINE']._serialized_start=533
-  _globals['_LOGLINE']._serialized_end=586
-  _globals['_EXECREQUEST']._serialized_start=588
-  _globals['_EXECREQUEST']._serialized_end=664
-  _globals['_EXECRESPONSE']._serialized_start=666
-  _globals['_EXECRESPONSE']._serialized_end=731
-  _globals['_STATSRESPONSE']._serialized_start=733
-  _globals['_STATSRESPONSE']._serialized_end=825
-  _globals['_HOSTSTATS']._serialized_start=827
-  _globals['_HOSTSTATS']._serialized_end=933
-  _globals['_IMPORTIMAGECHUNK']._serialized_start=935
-  _globals['_IMPORTIMAGECHUNK']._serialized_end=986
-  _globals['_IMAGEREF']._serialized_start=988
-  _globals['_IMAGEREF']._serialized_end=1017
-  _globals['_REMOVEIMAGEREQUEST']._serialized_start=1019
-  _globals['_REMOVEIMAGEREQUEST']._serialized_end=1073
-  _globals['_IMAGEINFO']._serialized_start=1076
-  _globals['_IMAGEINFO']._serialized_end=1224
-  _globals['_LISTIMAGESRESPONSE']._serialized_start=1226
-  _globals['_LISTIMAGESRESPONSE']._serialized_end=1281
-  _globals['_ENGINEINFO']._serialized_start=1284
-  _globals['_ENGINEINFO']._serialized_end=1492
-  _globals['_ENGINE']._serialized_start=1495
-  _globals['_ENGINE']._serialized_end=2498
+  _globals['_CONTAINERREF']._serialized_start=76
+  _globals['_CONTAINERREF']._serialized_end=102
+  _globals['_CREATECONTAINERREQUEST']._serialized_start=104
+  _globals['_CREATECONTAINERREQUEST']._serialized_end=179
+  _globals['_STOPCONTAINERREQUEST']._serialized_start=181
+  _globals['_STOPCONTAINERREQUEST']._serialized_end=261
+  _globals['_KILLCONTAINERREQUEST']._serialized_start=263
+  _globals['_KILLCONTAINERREQUEST']._serialized_end=313
+  _globals['_REMOVECONTAINERREQUEST']._serialized_start=315
+  _globals['_REMOVECONTAINERREQUEST']._serialized_end=366
+  _globals['_LISTCONTAINERSREQUEST']._serialized_start=368
+  _globals['_LISTCONTAINERSREQUEST']._serialized_end=417
+  _globals['_LISTCONTAINERSRESPONSE']._serialized_start=419
+  _globals['_LISTCONTAINERSRESPONSE']._serialized_end=486
+  _globals['_LOGSREQUEST']._serialized_start=488
+  _globals['_LOGSREQUEST']._serialized_end=543
+  _globals['_LOGLINE']._serialized_start=545
+  _globals['_LOGLINE']._serialized_end=598
+  _globals['_EXECREQUEST']._serialized_start=600
+  _globals['_EXECREQUEST']._serialized_end=676
+  _globals['_EXECRESPONSE']._serialized_start=678
+  _globals['_EXECRESPONSE']._serialized_end=743
+  _globals['_STATSRESPONSE']._serialized_start=745
+  _globals['_STATSRESPONSE']._serialized_end=837
+  _globals['_HOSTSTATS']._serialized_start=839
+  _globals['_HOSTSTATS']._serialized_end=945
+  _globals['_IMPORTIMAGECHUNK']._serialized_start=947
+  _globals['_IMPORTIMAGECHUNK']._serialized_end=998
+  _globals['_IMAGEREF']._serialized_start=1000
+  _globals['_IMAGEREF']._serialized_end=1029
+  _globals['_REMOVEIMAGEREQUEST']._serialized_start=1031
+  _globals['_REMOVEIMAGEREQUEST']._serialized_end=1085
+  _globals['_IMAGEINFO']._serialized_start=1088
+  _globals['_IMAGEINFO']._serialized_end=1236
+  _globals['_LISTIMAGESRESPONSE']._serialized_start=1238
+  _globals['_LISTIMAGESRESPONSE']._serialized_end=1293
+  _globals['_ENGINEINFO']._serialized_start=1296
+  _globals['_ENGINEINFO']._serialized_end=1504
+  _globals['_ENGINE']._serialized_start=1507
+  _globals['_ENGINE']._serialized_end=2510
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from svc.v1 import common_pb2 as _common_pb2
 from svc.v1 import container_pb2 as _container_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -6,10 +7,6 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class Empty(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
 
 class ContainerRef(_message.Message):
     __slots__ = ("id",)

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from svc.v1 import common_pb2 as svc_dot_v1_dot_common__pb2
 from svc.v1 import container_pb2 as svc_dot_v1_dot_container__pb2
 from svc.v1 import engine_pb2 as svc_dot_v1_dot_engine__pb2
 
@@ -58,7 +59,7 @@ class EngineStub:
         self.RemoveContainer = channel.unary_unary(
                 '/svc.v1.Engine/RemoveContainer',
                 request_serializer=svc_dot_v1_dot_engine__pb2.RemoveContainerRequest.SerializeToString,
-                response_deserializer=svc_dot_v1_dot_engine__pb2.Empty.FromString,
+                response_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
                 _registered_method=True)
         self.ListContainers = channel.unary_unary(
                 '/svc.v1.Engine/ListContainers',
@@ -97,7 +98,7 @@ class EngineStub:
                 _registered_method=True)
         self.ListImages = channel.unary_unary(
                 '/svc.v1.Engine/ListImages',
-                request_serializer=svc_dot_v1_dot_engine__pb2.Empty.SerializeToString,
+                request_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_engine__pb2.ListImagesResponse.FromString,
                 _registered_method=True)
         self.InspectImage = channel.unary_unary(
@@ -108,11 +109,11 @@ class EngineStub:
         self.RemoveImage = channel.unary_unary(
                 '/svc.v1.Engine/RemoveImage',
                 request_serializer=svc_dot_v1_dot_engine__pb2.RemoveImageRequest.SerializeToString,
-                response_deserializer=svc_dot_v1_dot_engine__pb2.Empty.FromString,
+                response_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
                 _registered_method=True)
         self.Info = channel.unary_unary(
                 '/svc.v1.Engine/Info',
-                request_serializer=svc_dot_v1_dot_engine__pb2.Empty.SerializeToString,
+                request_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_engine__pb2.EngineInfo.FromString,
                 _registered_method=True)
 
@@ -243,7 +244,7 @@ def add_EngineServicer_to_server(servicer, server):
             'RemoveContainer': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveContainer,
                     request_deserializer=svc_dot_v1_dot_engine__pb2.RemoveContainerRequest.FromString,
-                    response_serializer=svc_dot_v1_dot_engine__pb2.Empty.SerializeToString,
+                    response_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
             ),
             'ListContainers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListContainers,
@@ -282,7 +283,7 @@ def add_EngineServicer_to_server(servicer, server):
             ),
             'ListImages': grpc.unary_unary_rpc_method_handler(
                     servicer.ListImages,
-                    request_deserializer=svc_dot_v1_dot_engine__pb2.Empty.FromString,
+                    request_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
                     response_serializer=svc_dot_v1_dot_engine__pb2.ListImagesResponse.SerializeToString,
             ),
             'InspectImage': grpc.unary_unary_rpc_method_handler(
@@ -293,11 +294,11 @@ def add_EngineServicer_to_server(servicer, server):
             'RemoveImage': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveImage,
                     request_deserializer=svc_dot_v1_dot_engine__pb2.RemoveImageRequest.FromString,
-                    response_serializer=svc_dot_v1_dot_engine__pb2.Empty.SerializeToString,
+                    response_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
             ),
             'Info': grpc.unary_unary_rpc_method_handler(
                     servicer.Info,
-                    request_deserializer=svc_dot_v1_dot_engine__pb2.Empty.FromString,
+                    request_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
                     response_serializer=svc_dot_v1_dot_engine__pb2.EngineInfo.SerializeToString,
             ),
     }
@@ -435,7 +436,7 @@ class Engine:
             target,
             '/svc.v1.Engine/RemoveContainer',
             svc_dot_v1_dot_engine__pb2.RemoveContainerRequest.SerializeToString,
-            svc_dot_v1_dot_engine__pb2.Empty.FromString,
+            svc_dot_v1_dot_common__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,
@@ -650,7 +651,7 @@ class Engine:
             request,
             target,
             '/svc.v1.Engine/ListImages',
-            svc_dot_v1_dot_engine__pb2.Empty.SerializeToString,
+            svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
             svc_dot_v1_dot_engine__pb2.ListImagesResponse.FromString,
             options,
             channel_credentials,
@@ -705,7 +706,7 @@ class Engine:
             target,
             '/svc.v1.Engine/RemoveImage',
             svc_dot_v1_dot_engine__pb2.RemoveImageRequest.SerializeToString,
-            svc_dot_v1_dot_engine__pb2.Empty.FromString,
+            svc_dot_v1_dot_common__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,
@@ -731,7 +732,7 @@ class Engine:
             request,
             target,
             '/svc.v1.Engine/Info',
-            svc_dot_v1_dot_engine__pb2.Empty.SerializeToString,
+            svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
             svc_dot_v1_dot_engine__pb2.EngineInfo.FromString,
             options,
             channel_credentials,

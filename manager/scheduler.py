@@ -1,0 +1,151 @@
+"""Place pending tasks on nodes (pure: a snapshot in, placements and reasons out).
+
+Filters, in Swarm's order, each with an explanation a person can act on: node ready and
+active; the node runs an engine; constraints; CPU and memory reservations against what the
+node has left; max replicas per node; the image is on the node. Among the nodes that pass,
+spread: fewest tasks of this service, then fewest tasks in total. Counts are updated as the
+batch is placed, so one pass spreads a whole scale-up evenly.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from svc import reference
+
+from . import constraints
+from .store.objects import ACTIVE, NODE_READY, RUNNING, NodeObj, ServiceObj, TaskObj, is_terminal
+from .store.state import Snapshot
+
+
+@dataclass
+class NodeLoad:
+    node: NodeObj
+    images: frozenset[str]
+    cpu_free: int
+    mem_free: int
+    total: int = 0
+    by_service: collections.Counter[str] = field(default_factory=collections.Counter)
+
+
+@dataclass(frozen=True)
+class Placement:
+    task_id: str
+    node_id: str
+
+
+def occupies(task: TaskObj) -> bool:
+    """Whether a task holds resources on its node (it runs, or is about to)."""
+    return bool(task.node_id) and task.desired_state == RUNNING and not is_terminal(task.state)
+
+
+def _loads(snap: Snapshot) -> dict[str, NodeLoad]:
+    loads = {}
+    for node in snap.nodes.values():
+        d = node.description
+        images = set()
+        for ref in d.images:
+            try:
+                images.add(reference.normalize(ref))
+            except Exception:
+                images.add(ref)
+        loads[node.id] = NodeLoad(node, frozenset(images), d.nano_cpus, d.memory_bytes)
+    for task in snap.tasks.values():
+        load = loads.get(task.node_id)
+        if load is None or not occupies(task):
+            continue
+        load.total += 1
+        load.by_service[task.service_id] += 1
+        svc = snap.services.get(task.service_id)
+        if svc is not None:
+            load.cpu_free -= svc.spec.reservations.nano_cpus
+            load.mem_free -= svc.spec.reservations.memory_bytes
+    return loads
+
+
+def _refusal(load: NodeLoad, svc: ServiceObj, cons: list[constraints.Constraint], image: str) -> str:
+    """Why this node cannot take a task of `svc`, or '' if it can."""
+    node = load.node
+    if node.state != NODE_READY:
+        return "node down" if node.state == "down" else "node not ready"
+    if node.availability != ACTIVE:
+        return f"node {node.availability}"
+    if not node.description.runtime:
+        return "no engine"
+    for c in cons:
+        if not c.matches(node):
+            return f"constraint {c} not met"
+    res = svc.spec.reservations
+    if res.memory_bytes and load.mem_free < res.memory_bytes:
+        return "insufficient memory"
+    if res.nano_cpus and load.cpu_free < res.nano_cpus:
+        return "insufficient CPU"
+    limit = svc.spec.placement.max_replicas_per_node
+    if limit and load.by_service[svc.id] >= limit:
+        return f"max replicas per node ({limit})"
+    if image and image not in load.images:
+        return f"image {svc.spec.task.image} not on node"
+    return ""
+
+
+def explain(refusals: Iterable[str]) -> str:
+    counts = collections.Counter(refusals)
+    if not counts:
+        return "no suitable node (no nodes)"
+    parts = [f"{why} on {n} node{'s' if n != 1 else ''}" for why, n in sorted(counts.items())]
+    return f"no suitable node ({'; '.join(parts)})"
+
+
+def schedule(snap: Snapshot, pending: list[TaskObj]) -> tuple[list[Placement], dict[str, str]]:
+    """Place `pending` tasks. Returns placements and, for tasks that fit nowhere, the reason."""
+    loads = _loads(snap)
+    placements: list[Placement] = []
+    unplaced: dict[str, str] = {}
+    by_service: dict[str, list[TaskObj]] = collections.defaultdict(list)
+    for t in pending:
+        by_service[t.service_id].append(t)
+    for service_id, tasks in by_service.items():
+        svc = snap.services.get(service_id)
+        if svc is None:
+            continue
+        cons = constraints.parse_all(list(svc.spec.placement.constraints))
+        try:
+            image = reference.normalize(svc.spec.task.image)
+        except Exception:
+            image = svc.spec.task.image
+        for task in sorted(tasks, key=lambda t: (t.slot, t.id)):
+            if task.node_id:  # global tasks are born on their node: only check it still fits
+                load = loads.get(task.node_id)
+                why = _refusal(load, svc, cons, image) if load else "node gone"
+                if why:
+                    unplaced[task.id] = explain([why])
+                    continue
+                candidates = [load] if load else []
+            else:
+                candidates, refusals = [], []
+                for load in loads.values():
+                    why = _refusal(load, svc, cons, image)
+                    if why:
+                        refusals.append(why)
+                    else:
+                        candidates.append(load)
+                if not candidates:
+                    unplaced[task.id] = explain(refusals)
+                    continue
+            best = min(candidates, key=lambda x: (x.by_service[service_id], x.total, x.node.hostname, x.node.id))
+            best.total += 1
+            best.by_service[service_id] += 1
+            best.cpu_free -= svc.spec.reservations.nano_cpus
+            best.mem_free -= svc.spec.reservations.memory_bytes
+            placements.append(Placement(task.id, best.node.id))
+    return placements, unplaced
+
+
+def eligible_for_global(snap: Snapshot, svc: ServiceObj) -> list[NodeObj]:
+    """Nodes a global service should run on: ready, active, with an engine, meeting constraints."""
+    cons = constraints.parse_all(list(svc.spec.placement.constraints))
+    return [n for n in snap.nodes.values()
+            if n.state == NODE_READY and n.availability == ACTIVE and n.description.runtime
+            and all(c.matches(n) for c in cons)]  # fmt: skip

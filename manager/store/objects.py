@@ -1,0 +1,121 @@
+"""The objects the managers replicate: nodes, services, tasks, and the cluster record.
+
+Objects are immutable; a write replaces an object with a new one whose `version` is the
+store's sequence number at that write (Swarm uses the Raft index the same way). Specs are
+protobuf messages (ContainerSpec, ServiceSpec) treated as read-only once stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from svc.v1 import cluster_pb2 as cpb
+from svc.v1 import container_pb2 as pb
+
+# Task states, in the only order they may move (Swarm's model).
+NEW, PENDING, ASSIGNED, ACCEPTED, PREPARING, READY, STARTING, RUNNING = (
+    "new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running",
+)  # fmt: skip
+COMPLETE, SHUTDOWN, FAILED, REJECTED, REMOVE, ORPHANED = (
+    "complete", "shutdown", "failed", "rejected", "remove", "orphaned",
+)  # fmt: skip
+TASK_STATES = (NEW, PENDING, ASSIGNED, ACCEPTED, PREPARING, READY, STARTING, RUNNING,
+               COMPLETE, SHUTDOWN, FAILED, REJECTED, REMOVE, ORPHANED)  # fmt: skip
+STATE_ORDER = {s: i for i, s in enumerate(TASK_STATES)}
+TERMINAL = frozenset({COMPLETE, SHUTDOWN, FAILED, REJECTED, REMOVE, ORPHANED})
+
+# Node states and availability.
+NODE_UNKNOWN, NODE_READY, NODE_DOWN = "unknown", "ready", "down"
+ACTIVE, PAUSE, DRAIN = "active", "pause", "drain"
+WORKER, MANAGER = "worker", "manager"
+
+
+def is_terminal(state: str) -> bool:
+    return state in TERMINAL
+
+
+def moves_forward(current: str, new: str) -> bool:
+    return STATE_ORDER.get(new, -1) > STATE_ORDER.get(current, -1)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeObj:
+    id: str
+    role: str = WORKER
+    availability: str = ACTIVE
+    state: str = NODE_UNKNOWN
+    labels: dict[str, str] = field(default_factory=dict)
+    description: cpb.NodeDescription = field(default_factory=cpb.NodeDescription)
+    message: str = ""
+    raft_addr: str = ""  # managers only
+    api_addr: str = ""  # managers only
+    version: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def hostname(self) -> str:
+        return self.description.hostname or self.id[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceObj:
+    id: str
+    spec: cpb.ServiceSpec
+    previous_spec: cpb.ServiceSpec | None = None
+    spec_version: int = 1  # bumps on every spec change; tasks record the one they were made from
+    version: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def is_global(self) -> bool:
+        return self.spec.mode == "global"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatusObj:
+    state: str = NEW
+    timestamp: float = 0.0
+    message: str = ""
+    err: str = ""
+    exit_code: int = 0
+    container_id: str = ""
+    health: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskObj:
+    id: str
+    service_id: str
+    slot: int  # 1..N for replicated services, 0 for global ones
+    spec: pb.ContainerSpec
+    service_version: int
+    desired_state: str = RUNNING
+    node_id: str = ""  # set by the scheduler; global tasks are born with it
+    status: TaskStatusObj = field(default_factory=TaskStatusObj)
+    version: int = 0
+    created_at: float = 0.0
+
+    @property
+    def state(self) -> str:
+        return self.status.state
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterObj:
+    id: str
+    name: str = "default"
+    worker_secret: str = ""  # join token secrets
+    manager_secret: str = ""
+    raft_secret: str = ""  # the Raft transport key (never shown)
+    heartbeat_period: float = 1.0
+    ca_cert_pem: bytes = b""
+    ca_key_pem: bytes = b""  # shared by managers through the store; never leaves it in an API answer
+    cert_lifetime: float = 0.0
+    removed_nodes: frozenset[str] = frozenset()
+    version: int = 0

@@ -1,0 +1,139 @@
+"""The store's operation encoding: named, versioned, made of primitives and bytes only.
+
+Journals outlive code. An operation is a dict `{"op": NAME, "v": VERSION, "key": ...,
+"ts": ..., ...}` whose values are str/int/float/bool/bytes/list/dict; protobuf specs travel
+as serialized bytes. `apply` decodes by (name, version), so adding an operation or a
+version never changes how an old journal replays (pysyncobj's own method ids would).
+
+The proposer supplies everything that must be identical on every manager: ids, the
+timestamp `ts`, placements. `key` makes a retried write apply once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from svc.v1 import cluster_pb2 as cpb
+
+from .objects import NodeObj, TaskObj, TaskStatusObj
+
+Op = dict[str, Any]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:25]
+
+
+def make(name: str, version: int = 1, **payload: Any) -> Op:
+    return {"op": name, "v": version, "key": uuid.uuid4().hex, "ts": time.time(), **payload}
+
+
+# ----- encoders: objects -> primitives -----
+
+
+def encode_status(s: TaskStatusObj) -> dict[str, Any]:
+    return {"state": s.state, "timestamp": s.timestamp, "message": s.message, "err": s.err,
+            "exit_code": s.exit_code, "container_id": s.container_id, "health": s.health}  # fmt: skip
+
+
+def decode_status(d: dict[str, Any]) -> TaskStatusObj:
+    return TaskStatusObj(**d)
+
+
+def encode_task(t: TaskObj) -> dict[str, Any]:
+    return {
+        "id": t.id, "service_id": t.service_id, "slot": t.slot, "spec": t.spec.SerializeToString(),
+        "service_version": t.service_version, "desired_state": t.desired_state, "node_id": t.node_id,
+        "status": encode_status(t.status), "created_at": t.created_at,
+    }  # fmt: skip
+
+
+def encode_node(n: NodeObj) -> dict[str, Any]:
+    return {
+        "id": n.id, "role": n.role, "availability": n.availability, "state": n.state, "labels": dict(n.labels),
+        "description": n.description.SerializeToString(), "message": n.message, "raft_addr": n.raft_addr,
+        "api_addr": n.api_addr, "created_at": n.created_at,
+    }  # fmt: skip
+
+
+def decode_node(d: dict[str, Any]) -> NodeObj:
+    d = dict(d)
+    d["description"] = cpb.NodeDescription.FromString(d.get("description") or b"")
+    known = set(NodeObj.__dataclass_fields__)
+    return NodeObj(**{k: v for k, v in d.items() if k in known})
+
+
+def encode_spec(spec: cpb.ServiceSpec) -> bytes:
+    return spec.SerializeToString(deterministic=True)
+
+
+def decode_spec(raw: bytes) -> cpb.ServiceSpec:
+    return cpb.ServiceSpec.FromString(raw)
+
+
+# ----- constructors for every operation the store knows -----
+
+
+def cluster_init(cluster: dict[str, Any]) -> Op:
+    return make("cluster.init", cluster=cluster)
+
+
+def cluster_update(expect_version: int, **changes: Any) -> Op:
+    return make("cluster.update", expect_version=expect_version, changes=changes)
+
+
+def node_register(node: NodeObj) -> Op:
+    """Create the node, or refresh its description (and role addresses) if it exists."""
+    return make("node.register", node=encode_node(node))
+
+
+def node_update(node_id: str, expect_version: int, **changes: Any) -> Op:
+    return make("node.update", id=node_id, expect_version=expect_version, changes=changes)
+
+
+def node_states(updates: list[tuple[str, str, str]]) -> Op:
+    """Batch of (node id, state, message) from the leader's heartbeat tracking."""
+    return make("node.states", updates=[list(u) for u in updates])
+
+
+def node_remove(node_id: str, expect_version: int = 0) -> Op:
+    return make("node.remove", id=node_id, expect_version=expect_version)
+
+
+def service_create(service_id: str, spec: cpb.ServiceSpec) -> Op:
+    return make("service.create", id=service_id, spec=encode_spec(spec))
+
+
+def service_update(service_id: str, expect_version: int, spec: cpb.ServiceSpec, rollback: bool = False) -> Op:
+    return make("service.update", id=service_id, expect_version=expect_version, spec=encode_spec(spec),
+                rollback=rollback)  # fmt: skip
+
+
+def service_remove(service_id: str) -> Op:
+    return make("service.remove", id=service_id)
+
+
+def tasks_write(create: list[TaskObj] | None = None, update: list[tuple[str, int, dict[str, Any]]] | None = None,
+                delete: list[str] | None = None) -> Op:  # fmt: skip
+    """The orchestrator's and scheduler's batch. Each update is (task id, expected version, changes);
+    an update whose version is stale is skipped and reported, the rest apply."""
+    specs: dict[bytes, int] = {}
+    created = []
+    for t in create or []:
+        enc = encode_task(t)
+        raw = enc.pop("spec")
+        enc["spec_ref"] = specs.setdefault(raw, len(specs))
+        created.append(enc)
+    return make("tasks.write", create=created, specs=list(specs), update=[list(u) for u in update or []],
+                delete=list(delete or []))  # fmt: skip
+
+
+def tasks_status(updates: list[tuple[str, str, TaskStatusObj]]) -> Op:
+    """Batch of (task id, reporting node id, status) from nodes; states only move forward."""
+    return make("tasks.status", updates=[[tid, nid, encode_status(s)] for tid, nid, s in updates])
+
+
+def noop() -> Op:
+    return make("noop")

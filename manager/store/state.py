@@ -1,0 +1,426 @@
+"""The replicated state machine: `apply(op)` on every manager, in the same order, with the same result.
+
+Rules (see ../shared/notes/pysyncobj.md): apply never raises — an exception inside a Raft
+apply would be retried forever and wedge every manager alike — so every failure is a
+returned error value; apply never reads the clock or randomness (the op carries `ts` and
+ids); every mutation of an existing object is a compare-and-set on its version; a key seen
+before returns the recorded result instead of applying twice.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from svc import defaults
+from svc.v1 import cluster_pb2 as cpb
+from svc.v1 import container_pb2 as pb
+
+from . import ops as O
+from .objects import (
+    NODE_READY,
+    REMOVE,
+    WORKER,
+    ClusterObj,
+    NodeObj,
+    ServiceObj,
+    TaskObj,
+    is_terminal,
+    moves_forward,
+)
+
+log = logging.getLogger(__name__)
+
+# Error codes in results; svc.errors classes by the same names are raised by the proposer.
+NOT_FOUND, ALREADY_EXISTS, OUT_OF_DATE, INVALID, CONFLICT, PERMISSION, INTERNAL = (
+    "NotFound", "AlreadyExists", "OutOfDate", "InvalidArgument", "Conflict", "PermissionDenied", "Internal",
+)  # fmt: skip
+
+Result = tuple[str, Any]  # ("", value) on success, (error code, message) on failure
+OK: Result = ("", None)
+
+
+@dataclass
+class Changes:
+    """What one apply touched, for listeners (dispatcher, leader loop)."""
+
+    nodes: set[str] = field(default_factory=set)
+    services: set[str] = field(default_factory=set)
+    tasks: set[str] = field(default_factory=set)
+    task_nodes: set[str] = field(default_factory=set)  # nodes whose assignment set may have changed
+    cluster: bool = False
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent, read-only view. Objects are immutable; the dicts are private copies."""
+
+    seq: int
+    cluster: ClusterObj | None
+    nodes: dict[str, NodeObj]
+    services: dict[str, ServiceObj]
+    tasks: dict[str, TaskObj]
+
+    def tasks_of_service(self, service_id: str) -> list[TaskObj]:
+        return [t for t in self.tasks.values() if t.service_id == service_id]
+
+    def service_by_name(self, name: str) -> ServiceObj | None:
+        return next((s for s in self.services.values() if s.spec.name == name), None)
+
+
+class StoreState:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.listener: Callable[[str, Changes], None] | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.seq = 0
+        self.cluster: ClusterObj | None = None
+        self.nodes: dict[str, NodeObj] = {}
+        self.services: dict[str, ServiceObj] = {}
+        self.tasks: dict[str, TaskObj] = {}
+        self.tasks_by_node: dict[str, set[str]] = collections.defaultdict(set)
+        self.dedup: dict[str, Result] = {}
+        self.dedup_order: collections.deque[tuple[float, str]] = collections.deque()
+
+    # ----- reads -----
+
+    def snapshot(self) -> Snapshot:
+        with self.lock:
+            return Snapshot(self.seq, self.cluster, dict(self.nodes), dict(self.services), dict(self.tasks))
+
+    def node_tasks(self, node_id: str) -> list[TaskObj]:
+        with self.lock:
+            return [self.tasks[t] for t in self.tasks_by_node.get(node_id, ())]
+
+    # ----- apply -----
+
+    def apply(self, op: dict[str, Any]) -> Result:
+        """Apply one committed operation. Never raises."""
+        with self.lock:
+            key = op.get("key", "")
+            if key and key in self.dedup:
+                return self.dedup[key]
+            changes = Changes()
+            try:
+                handler = _HANDLERS.get((str(op.get("op")), int(op.get("v") or 0)))
+                if handler is None:
+                    result: Result = (INVALID, f"unknown operation {op.get('op')!r} v{op.get('v')}")
+                else:
+                    self.seq += 1
+                    result = handler(self, op, changes)
+            except Exception as exc:  # a bug must not wedge the cluster: record it as an error result
+                log.exception("applying %s", op.get("op"))
+                result = (INTERNAL, f"{type(exc).__name__}: {exc}")
+            if key:
+                self._remember(key, float(op.get("ts", 0.0)), result)
+        listener = self.listener
+        if listener is not None and (changes.nodes or changes.services or changes.tasks or changes.cluster):
+            try:
+                listener(op.get("op", ""), changes)
+            except Exception:
+                log.exception("store listener failed")
+        return result
+
+    def _remember(self, key: str, ts: float, result: Result) -> None:
+        self.dedup[key] = result
+        self.dedup_order.append((ts, key))
+        horizon = ts - defaults.IDEMPOTENCY_TTL_SECONDS
+        while self.dedup_order and self.dedup_order[0][0] < horizon:
+            _, old = self.dedup_order.popleft()
+            self.dedup.pop(old, None)
+
+    # ----- helpers used by handlers -----
+
+    def _put_task(self, task: TaskObj, changes: Changes) -> None:
+        old = self.tasks.get(task.id)
+        if old is not None and old.node_id != task.node_id and old.node_id:
+            self.tasks_by_node[old.node_id].discard(task.id)
+            changes.task_nodes.add(old.node_id)
+        self.tasks[task.id] = task
+        if task.node_id:
+            self.tasks_by_node[task.node_id].add(task.id)
+            changes.task_nodes.add(task.node_id)
+        changes.tasks.add(task.id)
+
+    def _drop_task(self, task_id: str, changes: Changes) -> None:
+        task = self.tasks.pop(task_id, None)
+        if task is None:
+            return
+        if task.node_id:
+            self.tasks_by_node[task.node_id].discard(task_id)
+            changes.task_nodes.add(task.node_id)
+        changes.tasks.add(task_id)
+
+    # ----- snapshots (pysyncobj log compaction) -----
+
+    def to_plain(self) -> dict[str, Any]:
+        with self.lock:
+            c = self.cluster
+            return {
+                "format": 1,
+                "seq": self.seq,
+                "cluster": None if c is None else {
+                    **{k: getattr(c, k) for k in ClusterObj.__dataclass_fields__ if k != "removed_nodes"},
+                    "removed_nodes": sorted(c.removed_nodes),
+                },
+                "nodes": [{**O.encode_node(n), "version": n.version, "updated_at": n.updated_at}
+                          for n in self.nodes.values()],
+                "services": [{"id": s.id, "spec": O.encode_spec(s.spec),
+                              "previous_spec": O.encode_spec(s.previous_spec) if s.previous_spec else b"",
+                              "spec_version": s.spec_version, "version": s.version, "created_at": s.created_at,
+                              "updated_at": s.updated_at} for s in self.services.values()],
+                "tasks": [{**O.encode_task(t), "version": t.version} for t in self.tasks.values()],
+                "dedup": [[ts, key, list(self.dedup[key])] for ts, key in self.dedup_order if key in self.dedup],
+            }  # fmt: skip
+
+    def load_plain(self, doc: dict[str, Any]) -> None:
+        with self.lock:
+            self._reset()
+            self.seq = doc["seq"]
+            if doc["cluster"] is not None:
+                c = dict(doc["cluster"])
+                c["removed_nodes"] = frozenset(c.get("removed_nodes", ()))
+                self.cluster = ClusterObj(**{k: v for k, v in c.items() if k in ClusterObj.__dataclass_fields__})
+            for n in doc["nodes"]:
+                node = replace(O.decode_node(n), version=n["version"], updated_at=n.get("updated_at", 0.0))
+                self.nodes[node.id] = node
+            for s in doc["services"]:
+                prev = O.decode_spec(s["previous_spec"]) if s["previous_spec"] else None
+                self.services[s["id"]] = ServiceObj(
+                    id=s["id"], spec=O.decode_spec(s["spec"]), previous_spec=prev, spec_version=s["spec_version"],
+                    version=s["version"], created_at=s["created_at"], updated_at=s["updated_at"],
+                )  # fmt: skip
+            spec_cache: dict[bytes, pb.ContainerSpec] = {}
+            sink = Changes()
+            for t in doc["tasks"]:
+                spec = spec_cache.get(t["spec"])
+                if spec is None:
+                    spec = spec_cache[t["spec"]] = pb.ContainerSpec.FromString(t["spec"])
+                self._put_task(_task_from(t, spec, t["version"]), sink)
+            for ts, key, result in doc.get("dedup", []):
+                self.dedup[key] = (result[0], result[1])
+                self.dedup_order.append((ts, key))
+
+
+def _task_from(d: dict[str, Any], spec: pb.ContainerSpec, version: int) -> TaskObj:
+    return TaskObj(
+        id=d["id"], service_id=d["service_id"], slot=d["slot"], spec=spec, service_version=d["service_version"],
+        desired_state=d["desired_state"], node_id=d["node_id"], status=O.decode_status(d["status"]),
+        version=version, created_at=d["created_at"],
+    )  # fmt: skip
+
+
+# ----- handlers: (state, op, changes) -> Result -----
+
+
+def _cluster_init(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    if s.cluster is not None:
+        return CONFLICT, "the cluster is initialized already"
+    c = dict(op["cluster"])
+    c["removed_nodes"] = frozenset(c.get("removed_nodes", ()))
+    s.cluster = ClusterObj(**c, version=s.seq)
+    ch.cluster = True
+    return "", s.cluster.id
+
+
+_CLUSTER_FIELDS = {"worker_secret", "manager_secret", "heartbeat_period", "cert_lifetime", "name"}
+
+
+def _cluster_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    if s.cluster is None:
+        return NOT_FOUND, "the cluster is not initialized"
+    if op["expect_version"] and op["expect_version"] != s.cluster.version:
+        return OUT_OF_DATE, "cluster settings changed meanwhile; retry"
+    changes = op["changes"]
+    bad = set(changes) - _CLUSTER_FIELDS
+    if bad:
+        return INVALID, f"cannot change cluster settings {sorted(bad)}"
+    s.cluster = replace(s.cluster, **changes, version=s.seq)
+    ch.cluster = True
+    return "", s.cluster.version
+
+
+def _node_register(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    new = O.decode_node(op["node"])
+    if s.cluster is not None and new.id in s.cluster.removed_nodes:
+        return PERMISSION, f"node {new.id[:12]} was removed from the cluster; it must join again with a new identity"
+    old = s.nodes.get(new.id)
+    ts = op["ts"]
+    if old is None:
+        node = replace(new, role=new.role or WORKER, state=NODE_READY, message="", version=s.seq,
+                       created_at=ts, updated_at=ts)  # fmt: skip
+    else:
+        node = replace(old, description=new.description, state=NODE_READY, message="",
+                       raft_addr=new.raft_addr or old.raft_addr, api_addr=new.api_addr or old.api_addr,
+                       role=new.role or old.role, version=s.seq, updated_at=ts)  # fmt: skip
+    s.nodes[node.id] = node
+    ch.nodes.add(node.id)
+    return "", node.version
+
+
+_NODE_FIELDS = {"availability", "labels", "role", "raft_addr", "api_addr", "state", "message"}
+
+
+def _node_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    node = s.nodes.get(op["id"])
+    if node is None:
+        return NOT_FOUND, f"no such node: {op['id']}"
+    if op["expect_version"] and op["expect_version"] != node.version:
+        return OUT_OF_DATE, f"node {node.hostname} changed since it was read (update out of sequence); retry"
+    changes = op["changes"]
+    bad = set(changes) - _NODE_FIELDS
+    if bad:
+        return INVALID, f"cannot change node fields {sorted(bad)}"
+    s.nodes[node.id] = replace(node, **changes, version=s.seq, updated_at=op["ts"])
+    ch.nodes.add(node.id)
+    ch.task_nodes.add(node.id)
+    return "", s.seq
+
+
+def _node_states(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    for node_id, state, message in op["updates"]:
+        node = s.nodes.get(node_id)
+        if node is None or (node.state == state and node.message == message):
+            continue
+        s.nodes[node_id] = replace(node, state=state, message=message, version=s.seq, updated_at=op["ts"])
+        ch.nodes.add(node_id)
+    return OK
+
+
+def _node_remove(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    node = s.nodes.get(op["id"])
+    if node is None:
+        return NOT_FOUND, f"no such node: {op['id']}"
+    if op["expect_version"] and op["expect_version"] != node.version:
+        return OUT_OF_DATE, f"node {node.hostname} changed since it was read; retry"
+    del s.nodes[node.id]
+    if s.cluster is not None:
+        s.cluster = replace(s.cluster, removed_nodes=s.cluster.removed_nodes | {node.id}, version=s.seq)
+        ch.cluster = True
+    ch.nodes.add(node.id)
+    ch.task_nodes.add(node.id)
+    return OK
+
+
+def _service_create(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    spec = O.decode_spec(op["spec"])
+    if any(x.spec.name == spec.name for x in s.services.values()):
+        return ALREADY_EXISTS, f"service {spec.name} already exists"
+    if op["id"] in s.services:
+        return ALREADY_EXISTS, f"service id {op['id']} already exists"
+    svc = ServiceObj(id=op["id"], spec=spec, version=s.seq, created_at=op["ts"], updated_at=op["ts"])
+    s.services[svc.id] = svc
+    ch.services.add(svc.id)
+    return "", svc.version
+
+
+def _template_changed(a: cpb.ServiceSpec, b: cpb.ServiceSpec) -> bool:
+    """Whether running tasks must be replaced: anything but the replica count and labels."""
+    x, y = cpb.ServiceSpec(), cpb.ServiceSpec()
+    x.CopyFrom(a)
+    y.CopyFrom(b)
+    for m in (x, y):
+        m.replicas = 0
+        m.labels.clear()
+    return x.SerializeToString(deterministic=True) != y.SerializeToString(deterministic=True)
+
+
+def _service_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    svc = s.services.get(op["id"])
+    if svc is None:
+        return NOT_FOUND, f"no such service: {op['id']}"
+    if op["expect_version"] != svc.version:
+        return OUT_OF_DATE, f"service {svc.name} changed since it was read (update out of sequence); retry"
+    spec = O.decode_spec(op["spec"])
+    if spec.name != svc.spec.name and any(x.spec.name == spec.name for x in s.services.values()):
+        return ALREADY_EXISTS, f"service {spec.name} already exists"
+    bump = _template_changed(svc.spec, spec)
+    previous = None if op.get("rollback") else svc.spec
+    s.services[svc.id] = replace(svc, spec=spec, previous_spec=previous,
+                                 spec_version=svc.spec_version + (1 if bump else 0),
+                                 version=s.seq, updated_at=op["ts"])  # fmt: skip
+    ch.services.add(svc.id)
+    return "", s.seq
+
+
+def _service_remove(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    svc = s.services.pop(op["id"], None)
+    if svc is None:
+        return NOT_FOUND, f"no such service: {op['id']}"
+    for task in [t for t in s.tasks.values() if t.service_id == svc.id]:
+        if task.desired_state != REMOVE:
+            s._put_task(replace(task, desired_state=REMOVE, version=s.seq), ch)
+    ch.services.add(svc.id)
+    return OK
+
+
+_TASK_FIELDS = {"node_id", "desired_state", "status"}
+
+
+def _tasks_write(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    specs = [pb.ContainerSpec.FromString(raw) for raw in op["specs"]]
+    conflicts: list[str] = []
+    for d in op["create"]:
+        if d["id"] in s.tasks:
+            conflicts.append(d["id"])
+            continue
+        s._put_task(_task_from(d, specs[d["spec_ref"]], s.seq), ch)
+    for task_id, expect, changes in op["update"]:
+        task = s.tasks.get(task_id)
+        if task is None or (expect and task.version != expect) or set(changes) - _TASK_FIELDS:
+            conflicts.append(task_id)
+            continue
+        if "status" in changes:
+            changes = {**changes, "status": O.decode_status(changes["status"])}
+        s._put_task(replace(task, **changes, version=s.seq), ch)
+    for task_id in op["delete"]:
+        s._drop_task(task_id, ch)
+    return "", conflicts
+
+
+def _tasks_status(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    ignored = 0
+    for task_id, node_id, raw in op["updates"]:
+        task = s.tasks.get(task_id)
+        if task is None or task.node_id != node_id:
+            ignored += 1  # a node may only report on its own tasks
+            continue
+        status = O.decode_status(raw)
+        current = task.status
+        forward = moves_forward(current.state, status.state)
+        same_state_news = (
+            status.state == current.state
+            and not is_terminal(current.state)
+            and (status.health != current.health or status.container_id != current.container_id)
+        )
+        if not (forward or same_state_news):
+            ignored += 1
+            continue
+        s._put_task(replace(task, status=status, version=s.seq), ch)
+    return "", ignored
+
+
+def _noop(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    return "", s.seq
+
+
+_HANDLERS: dict[tuple[str, int], Callable[[StoreState, dict[str, Any], Changes], Result]] = {
+    ("cluster.init", 1): _cluster_init,
+    ("cluster.update", 1): _cluster_update,
+    ("node.register", 1): _node_register,
+    ("node.update", 1): _node_update,
+    ("node.states", 1): _node_states,
+    ("node.remove", 1): _node_remove,
+    ("service.create", 1): _service_create,
+    ("service.update", 1): _service_update,
+    ("service.remove", 1): _service_remove,
+    ("tasks.write", 1): _tasks_write,
+    ("tasks.status", 1): _tasks_status,
+    ("noop", 1): _noop,
+}

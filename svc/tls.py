@@ -1,0 +1,198 @@
+"""Identities on disk, join tokens, and gRPC credentials for mutual TLS.
+
+Every daemon and every remote CLI has an identity: a key, a certificate naming its node id
+(CN), role (OU: worker, manager or admin) and cluster id (O), and the cluster's root CA.
+Files are written 0600 under the owner's directory. Join tokens look like Swarm's:
+`SWMTKN-1-<CA digest>-<secret>`; the digest lets a joining host check the manager it talks
+to before it trusts it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from svc import defaults
+from svc.errors import InvalidArgument, Unauthenticated, Unavailable
+from svc.fsutil import write_atomic
+
+TOKEN_PREFIX = "SWMTKN-1-"
+ROLES = ("worker", "manager", "admin")
+
+
+@dataclass(frozen=True)
+class Identity:
+    ca_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
+
+    @property
+    def cert(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.cert_pem)
+
+    @property
+    def node_id(self) -> str:
+        return subject_field(self.cert, NameOID.COMMON_NAME)
+
+    @property
+    def role(self) -> str:
+        return subject_field(self.cert, NameOID.ORGANIZATIONAL_UNIT_NAME)
+
+    @property
+    def cluster_id(self) -> str:
+        return subject_field(self.cert, NameOID.ORGANIZATION_NAME)
+
+    @property
+    def expires_at(self) -> float:
+        return self.cert.not_valid_after_utc.timestamp()
+
+    @property
+    def issued_at(self) -> float:
+        return self.cert.not_valid_before_utc.timestamp()
+
+    def save(self, directory: str) -> None:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)
+        write_atomic(os.path.join(directory, "key.pem"), self.key_pem, mode=0o600)
+        write_atomic(os.path.join(directory, "cert.pem"), self.cert_pem, mode=0o600)
+        write_atomic(os.path.join(directory, "ca.pem"), self.ca_pem, mode=0o600)
+
+    @classmethod
+    def load(cls, directory: str) -> Identity | None:
+        try:
+            with open(os.path.join(directory, "ca.pem"), "rb") as f:
+                ca = f.read()
+            with open(os.path.join(directory, "cert.pem"), "rb") as f:
+                cert = f.read()
+            with open(os.path.join(directory, "key.pem"), "rb") as f:
+                key = f.read()
+        except FileNotFoundError:
+            return None
+        except PermissionError:
+            raise Unauthenticated(f"cannot read the credential in {directory}: run as root") from None
+        return cls(ca_pem=ca, cert_pem=cert, key_pem=key)
+
+
+def subject_field(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str:
+    attrs = cert.subject.get_attributes_for_oid(oid)
+    return str(attrs[0].value) if attrs else ""
+
+
+def new_key() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())  # fmt: skip
+    return key, pem
+
+
+def new_csr(key: ec.EllipticCurvePrivateKey) -> bytes:
+    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def ca_digest(ca_pem: bytes) -> str:
+    """The CA fingerprint a token carries: sha256 of the DER certificate, base32, lower case."""
+    der = x509.load_pem_x509_certificate(ca_pem).public_bytes(serialization.Encoding.DER)
+    return base64.b32encode(hashlib.sha256(der).digest()).decode().rstrip("=").lower()
+
+
+def make_token(ca_pem: bytes, secret: str) -> str:
+    return f"{TOKEN_PREFIX}{ca_digest(ca_pem)}-{secret}"
+
+
+def parse_token(token: str) -> tuple[str, str]:
+    """(CA digest, secret); InvalidArgument for anything that is not a token."""
+    if not token.startswith(TOKEN_PREFIX):
+        raise InvalidArgument("invalid join token: it must start with SWMTKN-1- (see `svc cluster join-token`)")
+    rest = token[len(TOKEN_PREFIX) :]
+    digest, sep, secret = rest.rpartition("-")
+    if not sep or len(digest) != 52 or len(secret) < 16:
+        raise InvalidArgument("invalid join token: malformed (see `svc cluster join-token`)")
+    return digest, secret
+
+
+def fetch_ca(addr: str, expected_digest: str, timeout: float = 10.0) -> bytes:
+    """Get the cluster CA from a manager's TLS handshake and pin it to the token's digest.
+
+    The manager sends its certificate chain (leaf and CA). Nothing is trusted yet: the CA is
+    accepted only if its digest is the one in the join token, exactly as Swarm does.
+    """
+    host, _, port = addr.rpartition(":")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2"])
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as raw, \
+                ctx.wrap_socket(raw, server_hostname=defaults.MANAGER_TLS_NAME) as tls:  # fmt: skip
+            chain = _unverified_chain(tls)
+    except (OSError, ValueError) as exc:
+        raise Unavailable(f"cannot reach the manager at {addr}: {exc}") from None
+    for der in chain:
+        pem = ssl.DER_cert_to_PEM_cert(der).encode()
+        if ca_digest(pem) == expected_digest:
+            return pem
+    raise Unauthenticated(f"the manager at {addr} does not present the CA named in the join token "
+                          "(wrong cluster, or a man in the middle)")  # fmt: skip
+
+
+def _unverified_chain(tls: ssl.SSLSocket) -> list[bytes]:
+    getter = getattr(tls, "get_unverified_chain", None)  # public from Python 3.13
+    if getter is None:
+        getter = tls._sslobj.get_unverified_chain  # type: ignore[attr-defined]  # 3.10-3.12
+    certs = getter() or []
+    return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in certs]  # type: ignore[attr-defined]
+
+
+# ----- gRPC credentials -----
+
+
+def server_credentials(identity: Identity) -> Any:
+    """Server side: present leaf + CA; client certificates optional (joining hosts have none yet),
+    checked per call by the authorization interceptor."""
+    import grpc
+
+    chain = identity.cert_pem + identity.ca_pem
+    return grpc.ssl_server_credentials([(identity.key_pem, chain)], root_certificates=identity.ca_pem,
+                                       require_client_auth=False)  # fmt: skip
+
+
+def channel_options() -> list[tuple[str, Any]]:
+    return [
+        ("grpc.ssl_target_name_override", defaults.MANAGER_TLS_NAME),
+        ("grpc.keepalive_time_ms", 10_000),
+        ("grpc.keepalive_timeout_ms", 5_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.max_receive_message_length", 64 << 20),
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 2000),
+    ]
+
+
+def client_credentials(ca_pem: bytes, identity: Identity | None = None) -> Any:
+    import grpc
+
+    if identity is None:
+        return grpc.ssl_channel_credentials(root_certificates=ca_pem)
+    return grpc.ssl_channel_credentials(root_certificates=identity.ca_pem, private_key=identity.key_pem,
+                                        certificate_chain=identity.cert_pem)  # fmt: skip
+
+
+def secure_channel(addr: str, identity: Identity | None, ca_pem: bytes | None = None, aio: bool = True) -> Any:
+    import grpc
+
+    creds = client_credentials(ca_pem or (identity.ca_pem if identity else b""), identity)
+    if aio:
+        return grpc.aio.secure_channel(addr, creds, options=channel_options())
+    return grpc.secure_channel(addr, creds, options=channel_options())

@@ -1,0 +1,176 @@
+from svc.v1 import cluster_pb2 as _cluster_pb2
+from svc.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Ack(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateServiceRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: _cluster_pb2.ServiceSpec
+    def __init__(self, spec: _Optional[_Union[_cluster_pb2.ServiceSpec, _Mapping]] = ...) -> None: ...
+
+class UpdateServiceRequest(_message.Message):
+    __slots__ = ("service", "version", "spec")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    version: int
+    spec: _cluster_pb2.ServiceSpec
+    def __init__(self, service: _Optional[str] = ..., version: _Optional[int] = ..., spec: _Optional[_Union[_cluster_pb2.ServiceSpec, _Mapping]] = ...) -> None: ...
+
+class ScaleServiceRequest(_message.Message):
+    __slots__ = ("service", "replicas")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    replicas: int
+    def __init__(self, service: _Optional[str] = ..., replicas: _Optional[int] = ...) -> None: ...
+
+class ServiceRef(_message.Message):
+    __slots__ = ("service",)
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    def __init__(self, service: _Optional[str] = ...) -> None: ...
+
+class ListServicesRequest(_message.Message):
+    __slots__ = ("filters",)
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    filters: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, filters: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListServicesResponse(_message.Message):
+    __slots__ = ("services",)
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    services: _containers.RepeatedCompositeFieldContainer[_cluster_pb2.Service]
+    def __init__(self, services: _Optional[_Iterable[_Union[_cluster_pb2.Service, _Mapping]]] = ...) -> None: ...
+
+class ListTasksRequest(_message.Message):
+    __slots__ = ("service", "node", "filters")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    node: str
+    filters: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, service: _Optional[str] = ..., node: _Optional[str] = ..., filters: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListTasksResponse(_message.Message):
+    __slots__ = ("tasks", "node_names")
+    class NodeNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    NODE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[_cluster_pb2.Task]
+    node_names: _containers.ScalarMap[str, str]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[_cluster_pb2.Task, _Mapping]]] = ..., node_names: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class NodeRef(_message.Message):
+    __slots__ = ("node",)
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    def __init__(self, node: _Optional[str] = ...) -> None: ...
+
+class ListNodesRequest(_message.Message):
+    __slots__ = ("filters",)
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    filters: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, filters: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListNodesResponse(_message.Message):
+    __slots__ = ("nodes",)
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[_cluster_pb2.Node]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[_cluster_pb2.Node, _Mapping]]] = ...) -> None: ...
+
+class UpdateNodeRequest(_message.Message):
+    __slots__ = ("node", "version", "availability", "label_add", "label_rm")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ADD_FIELD_NUMBER: _ClassVar[int]
+    LABEL_RM_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    version: int
+    availability: str
+    label_add: _containers.RepeatedScalarFieldContainer[str]
+    label_rm: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node: _Optional[str] = ..., version: _Optional[int] = ..., availability: _Optional[str] = ..., label_add: _Optional[_Iterable[str]] = ..., label_rm: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RemoveNodeRequest(_message.Message):
+    __slots__ = ("node", "force")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    force: bool
+    def __init__(self, node: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class ClusterInfoResponse(_message.Message):
+    __slots__ = ("cluster_id", "leader_id", "leader_addr", "raft_term", "raft_commit_index", "managers", "nodes", "services", "tasks", "heartbeat_period_seconds", "this_manager", "version", "ca_expires_at")
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ADDR_FIELD_NUMBER: _ClassVar[int]
+    RAFT_TERM_FIELD_NUMBER: _ClassVar[int]
+    RAFT_COMMIT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    MANAGERS_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    THIS_MANAGER_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CA_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    cluster_id: str
+    leader_id: str
+    leader_addr: str
+    raft_term: int
+    raft_commit_index: int
+    managers: _containers.RepeatedCompositeFieldContainer[_cluster_pb2.ManagerStatus]
+    nodes: int
+    services: int
+    tasks: int
+    heartbeat_period_seconds: float
+    this_manager: str
+    version: str
+    ca_expires_at: float
+    def __init__(self, cluster_id: _Optional[str] = ..., leader_id: _Optional[str] = ..., leader_addr: _Optional[str] = ..., raft_term: _Optional[int] = ..., raft_commit_index: _Optional[int] = ..., managers: _Optional[_Iterable[_Union[_cluster_pb2.ManagerStatus, _Mapping]]] = ..., nodes: _Optional[int] = ..., services: _Optional[int] = ..., tasks: _Optional[int] = ..., heartbeat_period_seconds: _Optional[float] = ..., this_manager: _Optional[str] = ..., version: _Optional[str] = ..., ca_expires_at: _Optional[float] = ...) -> None: ...
+
+class JoinTokenRequest(_message.Message):
+    __slots__ = ("role", "rotate")
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    ROTATE_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    rotate: bool
+    def __init__(self, role: _Optional[str] = ..., rotate: _Optional[bool] = ...) -> None: ...
+
+class JoinTokenResponse(_message.Message):
+    __slots__ = ("token", "managers")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MANAGERS_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    managers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, token: _Optional[str] = ..., managers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ClientBundleResponse(_message.Message):
+    __slots__ = ("ca_pem", "cert_pem", "key_pem")
+    CA_PEM_FIELD_NUMBER: _ClassVar[int]
+    CERT_PEM_FIELD_NUMBER: _ClassVar[int]
+    KEY_PEM_FIELD_NUMBER: _ClassVar[int]
+    ca_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
+    def __init__(self, ca_pem: _Optional[bytes] = ..., cert_pem: _Optional[bytes] = ..., key_pem: _Optional[bytes] = ...) -> None: ...

@@ -1,0 +1,79 @@
+from svc.v1 import cluster_pb2 as _cluster_pb2
+from svc.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RegisterRequest(_message.Message):
+    __slots__ = ("node_id", "description")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    description: _cluster_pb2.NodeDescription
+    def __init__(self, node_id: _Optional[str] = ..., description: _Optional[_Union[_cluster_pb2.NodeDescription, _Mapping]] = ...) -> None: ...
+
+class RegisterResponse(_message.Message):
+    __slots__ = ("node_id", "session_id", "heartbeat_period_seconds", "managers", "leader_addr")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MANAGERS_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ADDR_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    session_id: str
+    heartbeat_period_seconds: float
+    managers: _containers.RepeatedScalarFieldContainer[str]
+    leader_addr: str
+    def __init__(self, node_id: _Optional[str] = ..., session_id: _Optional[str] = ..., heartbeat_period_seconds: _Optional[float] = ..., managers: _Optional[_Iterable[str]] = ..., leader_addr: _Optional[str] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ("session_id", "description")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    description: _cluster_pb2.NodeDescription
+    def __init__(self, session_id: _Optional[str] = ..., description: _Optional[_Union[_cluster_pb2.NodeDescription, _Mapping]] = ...) -> None: ...
+
+class HeartbeatResponse(_message.Message):
+    __slots__ = ("period_seconds", "managers")
+    PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MANAGERS_FIELD_NUMBER: _ClassVar[int]
+    period_seconds: float
+    managers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, period_seconds: _Optional[float] = ..., managers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AssignmentsRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class AssignmentsMessage(_message.Message):
+    __slots__ = ("full", "update", "remove")
+    FULL_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    full: bool
+    update: _containers.RepeatedCompositeFieldContainer[_cluster_pb2.Task]
+    remove: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, full: _Optional[bool] = ..., update: _Optional[_Iterable[_Union[_cluster_pb2.Task, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TaskStatusUpdate(_message.Message):
+    __slots__ = ("task_id", "status")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    status: _cluster_pb2.TaskStatus
+    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[_Union[_cluster_pb2.TaskStatus, _Mapping]] = ...) -> None: ...
+
+class UpdateTaskStatusRequest(_message.Message):
+    __slots__ = ("session_id", "updates")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    updates: _containers.RepeatedCompositeFieldContainer[TaskStatusUpdate]
+    def __init__(self, session_id: _Optional[str] = ..., updates: _Optional[_Iterable[_Union[TaskStatusUpdate, _Mapping]]] = ...) -> None: ...
