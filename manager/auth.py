@@ -59,8 +59,11 @@ def allowed_roles(method: str) -> frozenset[str]:
 @functools.lru_cache(maxsize=4096)
 def _parse(pem: bytes) -> tuple[str, str, str]:
     cert = x509.load_pem_x509_certificate(pem)
-    return (subject_field(cert, NameOID.COMMON_NAME), subject_field(cert, NameOID.ORGANIZATIONAL_UNIT_NAME),
-            subject_field(cert, NameOID.ORGANIZATION_NAME))  # fmt: skip
+    return (
+        subject_field(cert, NameOID.COMMON_NAME),
+        subject_field(cert, NameOID.ORGANIZATIONAL_UNIT_NAME),
+        subject_field(cert, NameOID.ORGANIZATION_NAME),
+    )
 
 
 def peer_of(context: Any) -> Peer:
@@ -76,9 +79,25 @@ def peer_of(context: Any) -> Peer:
 class Authorizer(grpc.aio.ServerInterceptor):
     """Checks every call against POLICY before the handler runs."""
 
-    def __init__(self, cluster_id: Callable[[], str], revoked: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        cluster_id: Callable[[], str],
+        revoked: Callable[[str], bool],
+        observer: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.cluster_id = cluster_id
         self.revoked = revoked
+        self.observer = observer
+
+    def _observe(self, method: str, context: Any, failed: bool = False) -> None:
+        if self.observer is None:
+            return
+        try:
+            code = context.code()
+        except Exception:
+            code = None
+        name = code.name if isinstance(code, grpc.StatusCode) else ("UNKNOWN" if failed else "OK")
+        self.observer(method, name)
 
     def check(self, method: str, context: Any) -> Peer:
         peer = peer_of(context)
@@ -105,14 +124,22 @@ class Authorizer(grpc.aio.ServerInterceptor):
             return None
         method = details.method
         check = self.check
+        observe = self._observe
 
         def wrap_unary(fn: Any) -> Any:
             async def call(request: Any, context: Any) -> Any:
                 try:
                     current_peer.set(check(method, context))
                 except _Refused as exc:
+                    observe(method, context, failed=True)
                     await context.abort(exc.code, exc.message)
-                return await fn(request, context)
+                try:
+                    result = await fn(request, context)
+                except BaseException:
+                    observe(method, context, failed=True)
+                    raise
+                observe(method, context)
+                return result
 
             return call
 
@@ -128,8 +155,9 @@ class Authorizer(grpc.aio.ServerInterceptor):
             return call
 
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(wrap_unary(handler.unary_unary), handler.request_deserializer,
-                                                       handler.response_serializer)  # fmt: skip
+            return grpc.unary_unary_rpc_method_handler(
+                wrap_unary(handler.unary_unary), handler.request_deserializer, handler.response_serializer
+            )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
                 wrap_stream(handler.unary_stream), handler.request_deserializer, handler.response_serializer
@@ -138,8 +166,9 @@ class Authorizer(grpc.aio.ServerInterceptor):
             return grpc.stream_unary_rpc_method_handler(
                 wrap_unary(handler.stream_unary), handler.request_deserializer, handler.response_serializer
             )
-        return grpc.stream_stream_rpc_method_handler(wrap_stream(handler.stream_stream), handler.request_deserializer,
-                                                     handler.response_serializer)  # fmt: skip
+        return grpc.stream_stream_rpc_method_handler(
+            wrap_stream(handler.stream_stream), handler.request_deserializer, handler.response_serializer
+        )
 
 
 class _Refused(Exception):

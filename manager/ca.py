@@ -24,8 +24,15 @@ CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
 _CA_USAGE = x509.KeyUsage(
-    digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False, key_encipherment=False,
-    data_encipherment=False, key_agreement=False, encipher_only=False, decipher_only=False,
+    digital_signature=True,
+    key_cert_sign=True,
+    crl_sign=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    encipher_only=False,
+    decipher_only=False,
 )
 
 
@@ -36,8 +43,12 @@ def new_secret() -> str:
 def create_root(cluster_id: str) -> tuple[bytes, bytes]:
     """A new root CA: (certificate PEM, key PEM)."""
     key, key_pem = tls.new_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "svc-root-ca"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, cluster_id)])  # fmt: skip
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "svc-root-ca"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, cluster_id),
+        ]
+    )
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -109,8 +120,9 @@ class CertificateAuthority:
         )
         if role == "manager":
             usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(defaults.MANAGER_TLS_NAME)]),
-                                            critical=False)  # fmt: skip
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(defaults.MANAGER_TLS_NAME)]), critical=False
+            )
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         return builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 

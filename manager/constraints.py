@@ -52,8 +52,10 @@ def parse(text: str) -> Constraint:
         raise InvalidArgument(f"malformed constraint {text!r}: use KEY==VALUE or KEY!=VALUE, e.g. node.labels.zone==eu")
     key, op, value = m.groups()
     if key not in _FIXED and not key.startswith(("node.labels.", "engine.labels.")):
-        raise InvalidArgument(f"unknown constraint key {key!r}: use node.id, node.hostname, node.role, "
-                              "node.platform.os, node.platform.arch, node.labels.KEY or engine.labels.KEY")  # fmt: skip
+        raise InvalidArgument(
+            f"unknown constraint key {key!r}: use node.id, node.hostname, node.role, "
+            "node.platform.os, node.platform.arch, node.labels.KEY or engine.labels.KEY"
+        )
     if key.endswith(".labels.") or not value:
         raise InvalidArgument(f"malformed constraint {text!r}")
     return Constraint(key, op, value)

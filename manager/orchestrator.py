@@ -74,9 +74,17 @@ class _Ctx:
         return node is not None and node.state == NODE_READY and node.availability != DRAIN
 
     def new_task(self, svc: ServiceObj, slot: int, node_id: str = "") -> TaskObj:
-        task = TaskObj(id=self.new_id(), service_id=svc.id, slot=slot, spec=svc.spec.task,
-                       service_version=svc.spec_version, desired_state=RUNNING, node_id=node_id,
-                       status=TaskStatusObj(state=PENDING, timestamp=self.now), created_at=self.now)  # fmt: skip
+        task = TaskObj(
+            id=self.new_id(),
+            service_id=svc.id,
+            slot=slot,
+            spec=svc.spec.task,
+            service_version=svc.spec_version,
+            desired_state=RUNNING,
+            node_id=node_id,
+            status=TaskStatusObj(state=PENDING, timestamp=self.now),
+            created_at=self.now,
+        )
         self.plan.create.append(task)
         return task
 
@@ -147,8 +155,9 @@ def _prune(ctx: _Ctx, history: list[TaskObj]) -> None:
     """Old tasks of one slot (desired SHUTDOWN/REMOVE): delete the confirmed REMOVEs and all but the newest 5."""
     kept = 0
     for task in sorted(history, key=lambda t: t.created_at, reverse=True):
-        gone = task.desired_state == REMOVE and (is_terminal(task.state) or not task.node_id
-                                                  or not ctx.node_usable(task.node_id))  # fmt: skip
+        gone = task.desired_state == REMOVE and (
+            is_terminal(task.state) or not task.node_id or not ctx.node_usable(task.node_id)
+        )
         if gone:
             ctx.plan.delete.append(task.id)
         elif is_terminal(task.state) or not task.node_id:
@@ -180,8 +189,13 @@ def _rolling_update(ctx: _Ctx, svc: ServiceObj, live: list[TaskObj]) -> None:
     outdated = [t for t in live if t.service_version < svc.spec_version]
     if not outdated:
         return
-    starting = [t for t in live if t.service_version == svc.spec_version and not is_terminal(t.state)
-                and STATE_ORDER[t.state] < STATE_ORDER[RUNNING]]  # fmt: skip
+    starting = [
+        t
+        for t in live
+        if t.service_version == svc.spec_version
+        and not is_terminal(t.state)
+        and STATE_ORDER[t.state] < STATE_ORDER[RUNNING]
+    ]
     if starting:
         return  # parallelism 1: wait until the new task runs
     victim = min(outdated, key=lambda t: (t.state == RUNNING, t.slot))
@@ -205,8 +219,10 @@ def _replicated(ctx: _Ctx, svc: ServiceObj, tasks: list[TaskObj]) -> None:
     want = svc.spec.replicas
     if len(live) > want:
         per_node = collections.Counter(t.node_id for t in live.values())
-        order = sorted(live.values(), key=lambda t: (t.state == RUNNING, -per_node[t.node_id], -t.slot))
-        for task in order[: len(live) - want]:
+        for _ in range(len(live) - want):
+            # Re-rank after each pick: removing a task makes its node less busy.
+            task = min(live.values(), key=lambda t: (t.state == RUNNING, -per_node[t.node_id], -t.slot))
+            per_node[task.node_id] -= 1
             _retire(ctx, task, REMOVE)
             for old in slots[task.slot]:
                 if not _live(old) and old.desired_state != REMOVE:

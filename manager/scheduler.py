@@ -146,6 +146,11 @@ def schedule(snap: Snapshot, pending: list[TaskObj]) -> tuple[list[Placement], d
 def eligible_for_global(snap: Snapshot, svc: ServiceObj) -> list[NodeObj]:
     """Nodes a global service should run on: ready, active, with an engine, meeting constraints."""
     cons = constraints.parse_all(list(svc.spec.placement.constraints))
-    return [n for n in snap.nodes.values()
-            if n.state == NODE_READY and n.availability == ACTIVE and n.description.runtime
-            and all(c.matches(n) for c in cons)]  # fmt: skip
+    return [
+        n
+        for n in snap.nodes.values()
+        if n.state == NODE_READY
+        and n.availability == ACTIVE
+        and n.description.runtime
+        and all(c.matches(n) for c in cons)
+    ]

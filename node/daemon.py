@@ -59,8 +59,14 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None, ready: 
     loop.set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="engine"))
     stop = stop or install_stop_signals()
     engine = await asyncio.to_thread(Engine, engine_config(opts))
-    server = await serve_unix(engine, opts.engine_socket)
-    extras = await _start_extras(engine, opts)
+    server = None
+    extras: list[Any] = []
+    try:
+        server = await serve_unix(engine, opts.engine_socket)
+        await _start_extras(engine, opts, extras)
+    except BaseException:
+        await _shutdown(engine, server, extras)
+        raise
     log.info("node engine ready on %s (runtime %s)", opts.engine_socket, engine.cfg.runtime)
     sdnotify.notify("READY=1")
     if ready:
@@ -69,16 +75,20 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None, ready: 
         await stop.wait()
     finally:
         sdnotify.notify("STOPPING=1")
-        for extra in reversed(extras):
-            await extra.stop()
-        await server.stop(2)
-        await asyncio.to_thread(engine.close)
+        await _shutdown(engine, server, extras)
         log.info("node stopped; containers keep running")
 
 
-async def _start_extras(engine: Any, opts: NodeOptions) -> list[Any]:
+async def _shutdown(engine: Any, server: Any, extras: list[Any]) -> None:
+    for extra in reversed(extras):
+        await extra.stop()
+    if server is not None:
+        await server.stop(2)
+    await asyncio.to_thread(engine.close)
+
+
+async def _start_extras(engine: Any, opts: NodeOptions, extras: list[Any]) -> None:
     """Optional parts: metrics endpoint and cluster agent (each has async start/stop)."""
-    extras: list[Any] = []
     if opts.metrics_addr:
         from node.metrics import NodeMetrics
 
@@ -91,7 +101,6 @@ async def _start_extras(engine: Any, opts: NodeOptions) -> list[Any]:
         agent = Agent.from_options(engine, opts)
         await agent.start()
         extras.append(agent)
-    return extras
 
 
 def install_stop_signals() -> asyncio.Event:

@@ -35,10 +35,16 @@ class EngineCollector(Collector):
         for state in (CREATED, RUNNING, EXITED):
             g.add_metric([state], by_state.get(state, 0))
         yield g
-        cpu = CounterMetricFamily("svc_container_cpu_seconds", "CPU time used by the container",
-                                  labels=["container_name", "service_name", "task_slot"])  # fmt: skip
-        mem = GaugeMetricFamily("svc_container_memory_bytes", "Memory used by the container",
-                                labels=["container_name", "service_name", "task_slot"])  # fmt: skip
+        cpu = CounterMetricFamily(
+            "svc_container_cpu_seconds",
+            "CPU time used by the container",
+            labels=["container_name", "service_name", "task_slot"],
+        )
+        mem = GaugeMetricFamily(
+            "svc_container_memory_bytes",
+            "Memory used by the container",
+            labels=["container_name", "service_name", "task_slot"],
+        )
         for c in containers:
             if c.state != RUNNING:
                 continue

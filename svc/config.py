@@ -31,8 +31,13 @@ def load_file(path: str | None, section: str) -> dict[str, Any]:
     return merged
 
 
-def resolve(given: dict[str, Any], fallbacks: dict[str, Any], section: str, path: str | None,
-            environ: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+def resolve(
+    given: dict[str, Any],
+    fallbacks: dict[str, Any],
+    section: str,
+    path: str | None,
+    environ: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """For every option, the first of: flag given, SVC_<NAME> in the environment, file, fallback."""
     env = os.environ if environ is None else environ
     file_values = load_file(path, section)

@@ -140,8 +140,9 @@ async def _run(args: argparse.Namespace) -> int:
         return 0
     from manager.up import run_up
 
-    s = settings(args, {**COMMON, **NODE, **MANAGER, "node_metrics_addr": f"127.0.0.1:{defaults.NODE_METRICS_PORT}"},
-                 "up")  # fmt: skip
+    s = settings(
+        args, {**COMMON, **NODE, **MANAGER, "node_metrics_addr": f"127.0.0.1:{defaults.NODE_METRICS_PORT}"}, "up"
+    )
     logsetup.configure(s.pop("log_level"), s.pop("log_format"))
     await run_up(s)
     return 0

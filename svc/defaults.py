@@ -12,6 +12,7 @@ VERSION = "0.1.0"
 # --- ports (clear of Docker's 2377/7946/4789/9323, so both can run on one host) ---
 MANAGER_GRPC_PORT = 4242
 MANAGER_RAFT_PORT = 4243
+JOIN_PORT_OFFSET = 2  # the join port (TLS, no client certificate: token joins only) is the API port + 2 (4244)
 MANAGER_METRICS_PORT = 9424
 NODE_METRICS_PORT = 9425
 
@@ -20,7 +21,8 @@ CONFIG_FILE = "/etc/svc/config.toml"
 DATA_DIR = "/var/lib/svc"
 RUN_DIR = "/run/svc"
 ENGINE_SOCKET_NAME = "engine.sock"  # under RUN_DIR, mode 0600
-MANAGER_SOCKET_NAME = "manager.sock"  # under RUN_DIR: the local admin's way in
+MANAGER_ADDR_FILE = "manager.addr"  # under RUN_DIR: where the local manager listens
+MANAGER_CREDS_FILE = "manager.admin"  # under RUN_DIR: which root-only admin credential the local CLI uses
 
 # --- node engine ---
 DEFAULT_RUNTIME = "runc"

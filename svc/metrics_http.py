@@ -15,23 +15,18 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from svc.errors import InvalidArgument
+from svc.errors import Unavailable
+from svc.netaddr import split_addr
 
 log = logging.getLogger(__name__)
 
 JsonRoute = Callable[[], Any]
 
 
-def split_addr(addr: str, what: str = "address") -> tuple[str, int]:
-    host, sep, port = addr.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise InvalidArgument(f"invalid {what} {addr!r}: use HOST:PORT")
-    return host.strip("[]") or "0.0.0.0", int(port)
-
-
 class MetricsServer:
-    def __init__(self, addr: str, registry: CollectorRegistry, title: str,
-                 routes: dict[str, JsonRoute] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, addr: str, registry: CollectorRegistry, title: str, routes: dict[str, JsonRoute] | None = None
+    ) -> None:
         self.addr = addr
         self.registry = registry
         self.title = title
@@ -74,7 +69,10 @@ class MetricsServer:
 
     def start(self) -> None:
         host, port = split_addr(self.addr, "metrics address")
-        self._server = ThreadingHTTPServer((host, port), self._handler())
+        try:
+            self._server = ThreadingHTTPServer((host, port), self._handler())
+        except OSError as exc:
+            raise Unavailable(f"cannot serve metrics on {self.addr}: {exc.strerror}") from None
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True).start()
         log.info("metrics on http://%s:%d/metrics", host, self._server.server_address[1])

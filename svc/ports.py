@@ -29,8 +29,9 @@ def parse_publish(spec: str) -> pb.PortMapping:
             ipaddress.ip_address(host_ip)
         except ValueError:
             raise InvalidArgument(f"invalid port spec {spec!r}: {host_ip!r} is not an IP address") from None
-    return pb.PortMapping(host_ip=host_ip, host_port=_port(parts[-2], spec), container_port=_port(parts[-1], spec),
-                          protocol=proto)  # fmt: skip
+    return pb.PortMapping(
+        host_ip=host_ip, host_port=_port(parts[-2], spec), container_port=_port(parts[-1], spec), protocol=proto
+    )
 
 
 def format_ports(ports: list[pb.PortMapping]) -> str:

@@ -90,8 +90,7 @@ def subject_field(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str:
 
 def new_key() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())  # fmt: skip
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return key, pem
 
 
@@ -133,8 +132,10 @@ def fetch_ca(addr: str, expected_digest: str, timeout: float = 10.0) -> bytes:
     ctx.verify_mode = ssl.CERT_NONE
     ctx.set_alpn_protocols(["h2"])
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as raw, \
-                ctx.wrap_socket(raw, server_hostname=defaults.MANAGER_TLS_NAME) as tls:  # fmt: skip
+        with (
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as raw,
+            ctx.wrap_socket(raw, server_hostname=defaults.MANAGER_TLS_NAME) as tls,
+        ):
             chain = _unverified_chain(tls)
     except (OSError, ValueError) as exc:
         raise Unavailable(f"cannot reach the manager at {addr}: {exc}") from None
@@ -142,8 +143,9 @@ def fetch_ca(addr: str, expected_digest: str, timeout: float = 10.0) -> bytes:
         pem = ssl.DER_cert_to_PEM_cert(der).encode()
         if ca_digest(pem) == expected_digest:
             return pem
-    raise Unauthenticated(f"the manager at {addr} does not present the CA named in the join token "
-                          "(wrong cluster, or a man in the middle)")  # fmt: skip
+    raise Unauthenticated(
+        f"the manager at {addr} does not present the CA named in the join token (wrong cluster, or a man in the middle)"
+    )
 
 
 def _unverified_chain(tls: ssl.SSLSocket) -> list[bytes]:
@@ -163,8 +165,9 @@ def server_credentials(identity: Identity) -> Any:
     import grpc
 
     chain = identity.cert_pem + identity.ca_pem
-    return grpc.ssl_server_credentials([(identity.key_pem, chain)], root_certificates=identity.ca_pem,
-                                       require_client_auth=False)  # fmt: skip
+    return grpc.ssl_server_credentials(
+        [(identity.key_pem, chain)], root_certificates=identity.ca_pem, require_client_auth=False
+    )
 
 
 def channel_options() -> list[tuple[str, Any]]:
@@ -185,8 +188,9 @@ def client_credentials(ca_pem: bytes, identity: Identity | None = None) -> Any:
 
     if identity is None:
         return grpc.ssl_channel_credentials(root_certificates=ca_pem)
-    return grpc.ssl_channel_credentials(root_certificates=identity.ca_pem, private_key=identity.key_pem,
-                                        certificate_chain=identity.cert_pem)  # fmt: skip
+    return grpc.ssl_channel_credentials(
+        root_certificates=identity.ca_pem, private_key=identity.key_pem, certificate_chain=identity.cert_pem
+    )
 
 
 def secure_channel(addr: str, identity: Identity | None, ca_pem: bytes | None = None, aio: bool = True) -> Any:

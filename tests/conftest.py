@@ -76,12 +76,32 @@ class EngineEnv:
     def config(self):  # type: ignore[no-untyped-def]
         from node.engine.engine import EngineConfig
 
-        return EngineConfig(data_dir=self.data_dir, run_dir=self.run_dir, runtime=self.runtime,
-                            cgroup_parent=self.cgroup_parent, bridge=self.bridge, subnet=self.subnet)  # fmt: skip
+        return EngineConfig(
+            data_dir=self.data_dir,
+            run_dir=self.run_dir,
+            runtime=self.runtime,
+            cgroup_parent=self.cgroup_parent,
+            bridge=self.bridge,
+            subnet=self.subnet,
+        )
 
     def node_args(self, *extra: str) -> list[str]:
-        return ["node", "--data-dir", self.data_dir, "--run-dir", self.run_dir, "--cgroup-parent", self.cgroup_parent,
-                "--bridge", self.bridge, "--subnet", self.subnet, "--runtime", self.runtime, *extra]  # fmt: skip
+        return [
+            "node",
+            "--data-dir",
+            self.data_dir,
+            "--run-dir",
+            self.run_dir,
+            "--cgroup-parent",
+            self.cgroup_parent,
+            "--bridge",
+            self.bridge,
+            "--subnet",
+            self.subnet,
+            "--runtime",
+            self.runtime,
+            *extra,
+        ]
 
     def leftovers(self) -> list[str]:
         found = [f"mount {m}" for m in mounts_under(self.base)]
@@ -125,8 +145,9 @@ def engine(engine_env: EngineEnv, busybox_tar: str) -> Iterator[object]:
 
 
 @pytest.fixture(params=["runc", "crun"])
-def any_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-               busybox_tar: str) -> Iterator[object]:  # fmt: skip
+def any_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, busybox_tar: str
+) -> Iterator[object]:
     """The lifecycle conformance suite's engine: once per runtime; skipped where the host refuses it."""
     from node.engine.runtime import RuncFamily
 
@@ -136,8 +157,12 @@ def any_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         pytest.skip(f"{request.param} is not installed")
     from node.engine.monitor import Conmon
 
-    probe = RuncFamily(request.param, binary, os.path.join(env.run_dir, "probe"),
-                       Conmon("conmon", os.path.join(env.run_dir, "x"), os.path.join(env.run_dir, "s")))  # fmt: skip
+    probe = RuncFamily(
+        request.param,
+        binary,
+        os.path.join(env.run_dir, "probe"),
+        Conmon("conmon", os.path.join(env.run_dir, "x"), os.path.join(env.run_dir, "s")),
+    )
     reason = probe.probe()
     if reason:
         print(f"\n{request.param} skipped: {reason}")
@@ -163,8 +188,11 @@ def node_daemon(engine_env: EngineEnv, busybox_tar: str) -> Iterator[tuple[Daemo
     d = Daemon(engine_env.node_args("--metrics-addr", f"127.0.0.1:{free_port()}"), log).start()
     cli_env = {"SVC_RUN_DIR": engine_env.run_dir}
     sock = os.path.join(engine_env.run_dir, "engine.sock")
-    poll(lambda: os.path.exists(sock) and run_cli("image", "ls", env=cli_env).returncode == 0, 30,
-         what="the node daemon to answer")  # fmt: skip
+    poll(
+        lambda: os.path.exists(sock) and run_cli("image", "ls", env=cli_env).returncode == 0,
+        30,
+        what="the node daemon to answer",
+    )
     r = run_cli("image", "import", busybox_tar, "busybox", env=cli_env)
     assert r.returncode == 0, r.stderr
     yield d, cli_env

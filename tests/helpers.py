@@ -39,21 +39,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
-            input: bytes | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60, input: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `svc ARGS...` as a user would; returns the completed process (text)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "svc", *args], capture_output=True, text=True, env=full_env, timeout=timeout,
-        cwd=REPO, input=input.decode() if input else None,
-    )  # fmt: skip
+        [sys.executable, "-m", "svc", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=REPO,
+        input=input.decode() if input else None,
+    )
 
 
 class Daemon:
     """A real `svcd` process with its own directories; logs go to a file kept for failures."""
 
-    def __init__(self, args: list[str], log_path: str, env: dict[str, str] | None = None,
-                 netns: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, args: list[str], log_path: str, env: dict[str, str] | None = None, netns: str | None = None
+    ) -> None:
         self.args = args
         self.log_path = log_path
         self.env = {**os.environ, "PYTHONPATH": REPO, **(env or {})}

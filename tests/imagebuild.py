@@ -132,19 +132,35 @@ def write_oci_layout(path: str, spec: ImageSpec, gzip_layers: bool = True) -> st
     blobs_ = [gzip.compress(t, mtime=0) if gzip_layers else t for t in raw]
     config = _config_doc(spec, [sha256(t) for t in raw])
     media = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gzip_layers else "")
-    manifest = json.dumps({
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256(config),
+                "size": len(config),
+            },
+            "layers": [{"mediaType": media, "digest": sha256(b), "size": len(b)} for b in blobs_],
+        }
+    ).encode()
+    index = {
         "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(config),
-                   "size": len(config)},
-        "layers": [{"mediaType": media, "digest": sha256(b), "size": len(b)} for b in blobs_],
-    }).encode()  # fmt: skip
-    index = {"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha256(manifest),
-        "size": len(manifest), "annotations": {"org.opencontainers.image.ref.name": spec.tag},
-    }]}  # fmt: skip
-    files = [Entry("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), Entry("index.json", json.dumps(index).encode()),
-             Entry("blobs", kind="dir", mode=0o755), Entry("blobs/sha256", kind="dir", mode=0o755)]  # fmt: skip
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": sha256(manifest),
+                "size": len(manifest),
+                "annotations": {"org.opencontainers.image.ref.name": spec.tag},
+            }
+        ],
+    }
+    files = [
+        Entry("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+        Entry("index.json", json.dumps(index).encode()),
+        Entry("blobs", kind="dir", mode=0o755),
+        Entry("blobs/sha256", kind="dir", mode=0o755),
+    ]
     for blob in (*blobs_, config, manifest):
         files.append(Entry("blobs/sha256/" + sha256(blob)[7:], blob))
     with open(path, "wb") as f:

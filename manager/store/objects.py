@@ -14,13 +14,39 @@ from svc.v1 import container_pb2 as pb
 
 # Task states, in the only order they may move (Swarm's model).
 NEW, PENDING, ASSIGNED, ACCEPTED, PREPARING, READY, STARTING, RUNNING = (
-    "new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running",
-)  # fmt: skip
+    "new",
+    "pending",
+    "assigned",
+    "accepted",
+    "preparing",
+    "ready",
+    "starting",
+    "running",
+)
 COMPLETE, SHUTDOWN, FAILED, REJECTED, REMOVE, ORPHANED = (
-    "complete", "shutdown", "failed", "rejected", "remove", "orphaned",
-)  # fmt: skip
-TASK_STATES = (NEW, PENDING, ASSIGNED, ACCEPTED, PREPARING, READY, STARTING, RUNNING,
-               COMPLETE, SHUTDOWN, FAILED, REJECTED, REMOVE, ORPHANED)  # fmt: skip
+    "complete",
+    "shutdown",
+    "failed",
+    "rejected",
+    "remove",
+    "orphaned",
+)
+TASK_STATES = (
+    NEW,
+    PENDING,
+    ASSIGNED,
+    ACCEPTED,
+    PREPARING,
+    READY,
+    STARTING,
+    RUNNING,
+    COMPLETE,
+    SHUTDOWN,
+    FAILED,
+    REJECTED,
+    REMOVE,
+    ORPHANED,
+)
 STATE_ORDER = {s: i for i, s in enumerate(TASK_STATES)}
 TERMINAL = frozenset({COMPLETE, SHUTDOWN, FAILED, REJECTED, REMOVE, ORPHANED})
 

@@ -34,8 +34,15 @@ def make(name: str, version: int = 1, **payload: Any) -> Op:
 
 
 def encode_status(s: TaskStatusObj) -> dict[str, Any]:
-    return {"state": s.state, "timestamp": s.timestamp, "message": s.message, "err": s.err,
-            "exit_code": s.exit_code, "container_id": s.container_id, "health": s.health}  # fmt: skip
+    return {
+        "state": s.state,
+        "timestamp": s.timestamp,
+        "message": s.message,
+        "err": s.err,
+        "exit_code": s.exit_code,
+        "container_id": s.container_id,
+        "health": s.health,
+    }
 
 
 def decode_status(d: dict[str, Any]) -> TaskStatusObj:
@@ -44,18 +51,31 @@ def decode_status(d: dict[str, Any]) -> TaskStatusObj:
 
 def encode_task(t: TaskObj) -> dict[str, Any]:
     return {
-        "id": t.id, "service_id": t.service_id, "slot": t.slot, "spec": t.spec.SerializeToString(),
-        "service_version": t.service_version, "desired_state": t.desired_state, "node_id": t.node_id,
-        "status": encode_status(t.status), "created_at": t.created_at,
-    }  # fmt: skip
+        "id": t.id,
+        "service_id": t.service_id,
+        "slot": t.slot,
+        "spec": t.spec.SerializeToString(),
+        "service_version": t.service_version,
+        "desired_state": t.desired_state,
+        "node_id": t.node_id,
+        "status": encode_status(t.status),
+        "created_at": t.created_at,
+    }
 
 
 def encode_node(n: NodeObj) -> dict[str, Any]:
     return {
-        "id": n.id, "role": n.role, "availability": n.availability, "state": n.state, "labels": dict(n.labels),
-        "description": n.description.SerializeToString(), "message": n.message, "raft_addr": n.raft_addr,
-        "api_addr": n.api_addr, "created_at": n.created_at,
-    }  # fmt: skip
+        "id": n.id,
+        "role": n.role,
+        "availability": n.availability,
+        "state": n.state,
+        "labels": dict(n.labels),
+        "description": n.description.SerializeToString(),
+        "message": n.message,
+        "raft_addr": n.raft_addr,
+        "api_addr": n.api_addr,
+        "created_at": n.created_at,
+    }
 
 
 def decode_node(d: dict[str, Any]) -> NodeObj:
@@ -107,16 +127,20 @@ def service_create(service_id: str, spec: cpb.ServiceSpec) -> Op:
 
 
 def service_update(service_id: str, expect_version: int, spec: cpb.ServiceSpec, rollback: bool = False) -> Op:
-    return make("service.update", id=service_id, expect_version=expect_version, spec=encode_spec(spec),
-                rollback=rollback)  # fmt: skip
+    return make(
+        "service.update", id=service_id, expect_version=expect_version, spec=encode_spec(spec), rollback=rollback
+    )
 
 
 def service_remove(service_id: str) -> Op:
     return make("service.remove", id=service_id)
 
 
-def tasks_write(create: list[TaskObj] | None = None, update: list[tuple[str, int, dict[str, Any]]] | None = None,
-                delete: list[str] | None = None) -> Op:  # fmt: skip
+def tasks_write(
+    create: list[TaskObj] | None = None,
+    update: list[tuple[str, int, dict[str, Any]]] | None = None,
+    delete: list[str] | None = None,
+) -> Op:
     """The orchestrator's and scheduler's batch. Each update is (task id, expected version, changes);
     an update whose version is stale is skipped and reported, the rest apply."""
     specs: dict[bytes, int] = {}
@@ -126,8 +150,13 @@ def tasks_write(create: list[TaskObj] | None = None, update: list[tuple[str, int
         raw = enc.pop("spec")
         enc["spec_ref"] = specs.setdefault(raw, len(specs))
         created.append(enc)
-    return make("tasks.write", create=created, specs=list(specs), update=[list(u) for u in update or []],
-                delete=list(delete or []))  # fmt: skip
+    return make(
+        "tasks.write",
+        create=created,
+        specs=list(specs),
+        update=[list(u) for u in update or []],
+        delete=list(delete or []),
+    )
 
 
 def tasks_status(updates: list[tuple[str, str, TaskStatusObj]]) -> Op:

@@ -82,8 +82,15 @@ def result_value(result: Any) -> Any:
 
 
 class RaftStore:
-    def __init__(self, state: StoreState, self_addr: str, peers: list[str], data_dir: str, secret: str,
-                 bind_addr: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        state: StoreState,
+        self_addr: str,
+        peers: list[str],
+        data_dir: str,
+        secret: str,
+        bind_addr: str | None = None,
+    ) -> None:
         self.state = state
         self.self_addr = self_addr
         self.data_dir = data_dir
@@ -199,8 +206,9 @@ class RaftStore:
         self._replicator.apply(op, callback=done)
         return fut
 
-    async def write(self, op: dict[str, Any], timeout: float = defaults.RAFT_COMMIT_TIMEOUT_SECONDS,
-                    retries: int = 3) -> Any:  # fmt: skip
+    async def write(
+        self, op: dict[str, Any], timeout: float = defaults.RAFT_COMMIT_TIMEOUT_SECONDS, retries: int = 3
+    ) -> Any:
         """Commit `op` and return its value; retried with the same key (so it applies once)."""
         delay = 0.1
         for attempt in range(retries + 1):

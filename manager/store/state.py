@@ -37,8 +37,14 @@ log = logging.getLogger(__name__)
 
 # Error codes in results; svc.errors classes by the same names are raised by the proposer.
 NOT_FOUND, ALREADY_EXISTS, OUT_OF_DATE, INVALID, CONFLICT, PERMISSION, INTERNAL = (
-    "NotFound", "AlreadyExists", "OutOfDate", "InvalidArgument", "Conflict", "PermissionDenied", "Internal",
-)  # fmt: skip
+    "NotFound",
+    "AlreadyExists",
+    "OutOfDate",
+    "InvalidArgument",
+    "Conflict",
+    "PermissionDenied",
+    "Internal",
+)
 
 Result = tuple[str, Any]  # ("", value) on success, (error code, message) on failure
 OK: Result = ("", None)
@@ -165,19 +171,30 @@ class StoreState:
             return {
                 "format": 1,
                 "seq": self.seq,
-                "cluster": None if c is None else {
+                "cluster": None
+                if c is None
+                else {
                     **{k: getattr(c, k) for k in ClusterObj.__dataclass_fields__ if k != "removed_nodes"},
                     "removed_nodes": sorted(c.removed_nodes),
                 },
-                "nodes": [{**O.encode_node(n), "version": n.version, "updated_at": n.updated_at}
-                          for n in self.nodes.values()],
-                "services": [{"id": s.id, "spec": O.encode_spec(s.spec),
-                              "previous_spec": O.encode_spec(s.previous_spec) if s.previous_spec else b"",
-                              "spec_version": s.spec_version, "version": s.version, "created_at": s.created_at,
-                              "updated_at": s.updated_at} for s in self.services.values()],
+                "nodes": [
+                    {**O.encode_node(n), "version": n.version, "updated_at": n.updated_at} for n in self.nodes.values()
+                ],
+                "services": [
+                    {
+                        "id": s.id,
+                        "spec": O.encode_spec(s.spec),
+                        "previous_spec": O.encode_spec(s.previous_spec) if s.previous_spec else b"",
+                        "spec_version": s.spec_version,
+                        "version": s.version,
+                        "created_at": s.created_at,
+                        "updated_at": s.updated_at,
+                    }
+                    for s in self.services.values()
+                ],
                 "tasks": [{**O.encode_task(t), "version": t.version} for t in self.tasks.values()],
                 "dedup": [[ts, key, list(self.dedup[key])] for ts, key in self.dedup_order if key in self.dedup],
-            }  # fmt: skip
+            }
 
     def load_plain(self, doc: dict[str, Any]) -> None:
         with self.lock:
@@ -193,9 +210,14 @@ class StoreState:
             for s in doc["services"]:
                 prev = O.decode_spec(s["previous_spec"]) if s["previous_spec"] else None
                 self.services[s["id"]] = ServiceObj(
-                    id=s["id"], spec=O.decode_spec(s["spec"]), previous_spec=prev, spec_version=s["spec_version"],
-                    version=s["version"], created_at=s["created_at"], updated_at=s["updated_at"],
-                )  # fmt: skip
+                    id=s["id"],
+                    spec=O.decode_spec(s["spec"]),
+                    previous_spec=prev,
+                    spec_version=s["spec_version"],
+                    version=s["version"],
+                    created_at=s["created_at"],
+                    updated_at=s["updated_at"],
+                )
             spec_cache: dict[bytes, pb.ContainerSpec] = {}
             sink = Changes()
             for t in doc["tasks"]:
@@ -210,10 +232,17 @@ class StoreState:
 
 def _task_from(d: dict[str, Any], spec: pb.ContainerSpec, version: int) -> TaskObj:
     return TaskObj(
-        id=d["id"], service_id=d["service_id"], slot=d["slot"], spec=spec, service_version=d["service_version"],
-        desired_state=d["desired_state"], node_id=d["node_id"], status=O.decode_status(d["status"]),
-        version=version, created_at=d["created_at"],
-    )  # fmt: skip
+        id=d["id"],
+        service_id=d["service_id"],
+        slot=d["slot"],
+        spec=spec,
+        service_version=d["service_version"],
+        desired_state=d["desired_state"],
+        node_id=d["node_id"],
+        status=O.decode_status(d["status"]),
+        version=version,
+        created_at=d["created_at"],
+    )
 
 
 # ----- handlers: (state, op, changes) -> Result -----
@@ -253,12 +282,21 @@ def _node_register(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     old = s.nodes.get(new.id)
     ts = op["ts"]
     if old is None:
-        node = replace(new, role=new.role or WORKER, state=NODE_READY, message="", version=s.seq,
-                       created_at=ts, updated_at=ts)  # fmt: skip
+        node = replace(
+            new, role=new.role or WORKER, state=NODE_READY, message="", version=s.seq, created_at=ts, updated_at=ts
+        )
     else:
-        node = replace(old, description=new.description, state=NODE_READY, message="",
-                       raft_addr=new.raft_addr or old.raft_addr, api_addr=new.api_addr or old.api_addr,
-                       role=new.role or old.role, version=s.seq, updated_at=ts)  # fmt: skip
+        node = replace(
+            old,
+            description=new.description,
+            state=NODE_READY,
+            message="",
+            raft_addr=new.raft_addr or old.raft_addr,
+            api_addr=new.api_addr or old.api_addr,
+            role=new.role or old.role,
+            version=s.seq,
+            updated_at=ts,
+        )
     s.nodes[node.id] = node
     ch.nodes.add(node.id)
     return "", node.version
@@ -342,9 +380,14 @@ def _service_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
         return ALREADY_EXISTS, f"service {spec.name} already exists"
     bump = _template_changed(svc.spec, spec)
     previous = None if op.get("rollback") else svc.spec
-    s.services[svc.id] = replace(svc, spec=spec, previous_spec=previous,
-                                 spec_version=svc.spec_version + (1 if bump else 0),
-                                 version=s.seq, updated_at=op["ts"])  # fmt: skip
+    s.services[svc.id] = replace(
+        svc,
+        spec=spec,
+        previous_spec=previous,
+        spec_version=svc.spec_version + (1 if bump else 0),
+        version=s.seq,
+        updated_at=op["ts"],
+    )
     ch.services.add(svc.id)
     return "", s.seq
 

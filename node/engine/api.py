@@ -86,9 +86,11 @@ class EngineService(epb_grpc.EngineServicer):
         items = await self._call(self.engine.stats, list(request.ids) or None)
         vm = psutil.virtual_memory()
         host = epb.HostStats(
-            cpu_percent=psutil.cpu_percent(interval=None), memory_total_bytes=vm.total,
-            memory_available_bytes=vm.available, cpus=psutil.cpu_count() or 1,
-        )  # fmt: skip
+            cpu_percent=psutil.cpu_percent(interval=None),
+            memory_total_bytes=vm.total,
+            memory_available_bytes=vm.available,
+            cpus=psutil.cpu_count() or 1,
+        )
         return epb.StatsResponse(containers=[container_stats(c, u) for c, u in items], host=host)
 
     @handler

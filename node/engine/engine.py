@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
-from svc import defaults
+from svc import containerspec, defaults
 from svc.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, RuntimeFailure
 from svc.units import parse_signal
 from svc.v1 import container_pb2 as pb
@@ -171,8 +171,8 @@ class Engine:
     # ----- create / start -----
 
     def create(self, spec: pb.ContainerSpec, name: str = "") -> Container:
-        specs.validate(spec)
-        specs.validate_name(name)
+        containerspec.validate(spec)
+        containerspec.validate_name(name)
         image = self.images.resolve(spec.image)
         runtime = spec.runtime or self.cfg.runtime
         self._runtime(runtime)
@@ -183,11 +183,19 @@ class Engine:
             name = f"{base}_{cid[:6]}"
         files = self._files(cid)
         c = Container(
-            id=cid, name=name, image=spec.image, image_id=image.id, spec=copy.deepcopy(spec),
-            created_at=time.time(), runtime=runtime, cgroups_path=f"/{self.cfg.cgroup_parent}/{cid}",
-            network=resolved.network, command=list(resolved.args), stop_signal=resolved.stop_signal,
+            id=cid,
+            name=name,
+            image=spec.image,
+            image_id=image.id,
+            spec=copy.deepcopy(spec),
+            created_at=time.time(),
+            runtime=runtime,
+            cgroups_path=f"/{self.cfg.cgroup_parent}/{cid}",
+            network=resolved.network,
+            command=list(resolved.args),
+            stop_signal=resolved.stop_signal,
             stop_grace=resolved.stop_grace,
-        )  # fmt: skip
+        )
         with self._lock:
             for other in self._containers.values():
                 if other.name == name:
@@ -241,13 +249,23 @@ class Engine:
             attachment = self.network.attach(c.id, c.network, ports)
             binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network)
             bundle = ocispec.Bundle(
-                args=list(resolved.args), env=list(resolved.env), cwd=resolved.cwd, uid=uid, gid=gid,
-                additional_gids=groups, hostname=resolved.hostname, rootfs=files.rootfs,
-                read_only=c.spec.read_only, capabilities=list(resolved.capabilities),
-                cgroups_path=c.cgroups_path, netns_path=attachment.netns,
-                memory_bytes=c.spec.resources.memory_bytes, nano_cpus=c.spec.resources.nano_cpus,
-                pids_limit=c.spec.resources.pids_limit, binds=binds,
-            )  # fmt: skip
+                args=list(resolved.args),
+                env=list(resolved.env),
+                cwd=resolved.cwd,
+                uid=uid,
+                gid=gid,
+                additional_gids=groups,
+                hostname=resolved.hostname,
+                rootfs=files.rootfs,
+                read_only=c.spec.read_only,
+                capabilities=list(resolved.capabilities),
+                cgroups_path=c.cgroups_path,
+                netns_path=attachment.netns,
+                memory_bytes=c.spec.resources.memory_bytes,
+                nano_cpus=c.spec.resources.nano_cpus,
+                pids_limit=c.spec.resources.pids_limit,
+                binds=binds,
+            )
             with open(files.config, "w") as f:
                 json.dump(ocispec.build_config(bundle), f)
             undo.append(lambda: runtime.delete(c.id, files, force=True))
@@ -427,15 +445,17 @@ class Engine:
 
     # ----- logs / exec / stats -----
 
-    def logs(self, ref: str, follow: bool = False, tail: int = 0,
-             stop: threading.Event | None = None) -> Iterator[LogEntry]:  # fmt: skip
+    def logs(
+        self, ref: str, follow: bool = False, tail: int = 0, stop: threading.Event | None = None
+    ) -> Iterator[LogEntry]:
         """The container's output; with `follow`, until it exits or `stop` is set."""
         c = self._find(ref)
         halt = stop or threading.Event()
         return read_logs(self._files(c.id).log, follow, tail, running=lambda: c.state == RUNNING and not halt.is_set())
 
-    def exec(self, ref: str, cmd: list[str], env: list[str] | None = None,
-             timeout: float | None = None) -> tuple[int, bytes, bytes]:  # fmt: skip
+    def exec(
+        self, ref: str, cmd: list[str], env: list[str] | None = None, timeout: float | None = None
+    ) -> tuple[int, bytes, bytes]:
         if not cmd:
             raise InvalidArgument("exec needs a command")
         c = self._find(ref)
@@ -487,6 +507,14 @@ class Engine:
     def import_image(self, path: str, ref: str = "") -> list[ImageRecord]:
         return self.images.import_archive(path, ref)
 
+    def image_refs(self) -> list[str]:
+        """Every tag and id of the images present (what the scheduler checks against)."""
+        refs: list[str] = []
+        for rec in self.images.records():
+            refs += rec.tags
+            refs.append(rec.id)
+        return refs
+
     def remove_image(self, ref: str, force: bool = False) -> list[str]:
         def in_use(image_id: str) -> bool:
             with self._lock:
@@ -521,8 +549,11 @@ class Engine:
                 resolved = specs.resolve(c.spec, self.images.config(c.image_id), c.id)
                 if resolved.healthcheck:
                     self.health.watch(c.id, resolved.healthcheck)
-        log.info("restored %d containers (%d running)", len(self._containers),
-                 sum(c.running for c in self._containers.values()))  # fmt: skip
+        log.info(
+            "restored %d containers (%d running)",
+            len(self._containers),
+            sum(c.running for c in self._containers.values()),
+        )
 
     def info(self) -> dict[str, object]:
         with self._lock:

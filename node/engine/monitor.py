@@ -56,20 +56,46 @@ class Conmon:
         except FileNotFoundError:
             pass
         args = [
-            self.binary, "--api-version", "1", "-c", cid, "-u", cid, "-n", cid[:12],
-            "-r", runtime, "-b", files.bundle, "-p", files.pidfile, "-P", files.conmon_pidfile,
-            "-l", f"k8s-file:{files.log}", "--exit-dir", self.exit_dir, "--persist-dir", files.persist,
-            "--socket-dir-path", self.socket_dir, "--syslog",
-        ]  # fmt: skip
+            self.binary,
+            "--api-version",
+            "1",
+            "-c",
+            cid,
+            "-u",
+            cid,
+            "-n",
+            cid[:12],
+            "-r",
+            runtime,
+            "-b",
+            files.bundle,
+            "-p",
+            files.pidfile,
+            "-P",
+            files.conmon_pidfile,
+            "-l",
+            f"k8s-file:{files.log}",
+            "--exit-dir",
+            self.exit_dir,
+            "--persist-dir",
+            files.persist,
+            "--socket-dir-path",
+            self.socket_dir,
+            "--syslog",
+        ]
         for arg in runtime_args:
             args += ["--runtime-arg", arg]
         rfd, wfd = os.pipe()
         try:
             env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "_OCI_SYNCPIPE": str(wfd)}
             proc = subprocess.Popen(
-                args, env=env, pass_fds=(wfd,), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            )  # fmt: skip
+                args,
+                env=env,
+                pass_fds=(wfd,),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             os.close(wfd)
             wfd = -1
             # conmon forks: this parent exits at once; the daemonized child keeps the pipe.

@@ -161,10 +161,19 @@ class RuncFamily(OciRuntime):
         try:
             os.mkdir(os.path.join(scratch, "rootfs"))
             bundle = ocispec.Bundle(
-                args=["/svc-runtime-probe"], env=[], cwd="/", uid=0, gid=0, additional_gids=[], hostname="probe",
-                rootfs=os.path.join(scratch, "rootfs"), read_only=False, capabilities=[],
-                cgroups_path=f"/svc-probe/{cid}", netns_path=None,
-            )  # fmt: skip
+                args=["/svc-runtime-probe"],
+                env=[],
+                cwd="/",
+                uid=0,
+                gid=0,
+                additional_gids=[],
+                hostname="probe",
+                rootfs=os.path.join(scratch, "rootfs"),
+                read_only=False,
+                capabilities=[],
+                cgroups_path=f"/svc-probe/{cid}",
+                netns_path=None,
+            )
             config = ocispec.build_config(bundle)
             config["mounts"] = [m for m in config["mounts"] if m["destination"] in ("/proc", "/dev")]
             with open(os.path.join(scratch, "config.json"), "w") as f:
@@ -172,8 +181,10 @@ class RuncFamily(OciRuntime):
             log = os.path.join(scratch, "log.json")
             proc = subprocess.run(
                 [*self._global_args(log), "run", "--bundle", scratch, cid],
-                capture_output=True, stdin=subprocess.DEVNULL, timeout=30,
-            )  # fmt: skip
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=30,
+            )
             message = last_error(log) or proc.stderr.decode("utf-8", "replace").strip()
             # Success means the runtime got as far as executing our (missing) probe binary.
             if "svc-runtime-probe" in message:
@@ -227,8 +238,10 @@ class RuncFamily(OciRuntime):
                 json.dump(process, f)
             proc = subprocess.Popen(
                 [*self._global_args(files.runtime_log), "exec", "--process", spec_path, "--pid-file", pid_path, cid],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+            )
             try:
                 out, err = proc.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:

@@ -39,8 +39,11 @@ def register(sub: Any) -> None:
     ls.add_argument("--format", default="", help="json, or a template such as '{{.Name}}'")
     ls.set_defaults(func=cmd_ls)
 
-    for verb, fn, text in (("start", cmd_start, "start containers"), ("inspect", cmd_inspect, "show details as JSON"),
-                           ("wait", cmd_wait, "wait for containers to exit; print exit codes")):  # fmt: skip
+    for verb, fn, text in (
+        ("start", cmd_start, "start containers"),
+        ("inspect", cmd_inspect, "show details as JSON"),
+        ("wait", cmd_wait, "wait for containers to exit; print exit codes"),
+    ):
         v = csub.add_parser(verb, help=text)
         v.add_argument("containers", nargs="+")
         v.set_defaults(func=fn)
@@ -174,22 +177,28 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return 0
     if args.format:
         for c in items:
-            print(output.apply_template(args.format, {"ID": c.id[:12], "Name": c.name, "Image": c.image,
-                                                      "State": c.state, "Status": status_text(c)}))  # fmt: skip
+            print(
+                output.apply_template(
+                    args.format,
+                    {"ID": c.id[:12], "Name": c.name, "Image": c.image, "State": c.state, "Status": status_text(c)},
+                )
+            )
         return 0
     now = time.time()
     rows = []
     for c in items:
         command = " ".join(c.command)
-        rows.append([
-            c.id if args.no_trunc else c.id[:12],
-            c.image,
-            f'"{command if args.no_trunc else output.truncate(command, 20)}"',
-            output.ago(c.created_at, now),
-            status_text(c, now),
-            format_ports(list(c.spec.ports)),
-            c.name,
-        ])  # fmt: skip
+        rows.append(
+            [
+                c.id if args.no_trunc else c.id[:12],
+                c.image,
+                f'"{command if args.no_trunc else output.truncate(command, 20)}"',
+                output.ago(c.created_at, now),
+                status_text(c, now),
+                format_ports(list(c.spec.ports)),
+                c.name,
+            ]
+        )
     output.table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows)
     return 0
 
@@ -236,16 +245,18 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
     parse_signal(args.signal)
     engine = _engine()
-    return _each(args, lambda ref: (engine.KillContainer(epb.KillContainerRequest(id=ref, signal=args.signal)),
-                                    print(ref)))  # fmt: skip
+    return _each(
+        args, lambda ref: (engine.KillContainer(epb.KillContainerRequest(id=ref, signal=args.signal)), print(ref))
+    )
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     from svc.v1 import engine_pb2 as epb
 
     engine = _engine()
-    return _each(args, lambda ref: (engine.RemoveContainer(epb.RemoveContainerRequest(id=ref, force=args.force)),
-                                    print(ref)))  # fmt: skip
+    return _each(
+        args, lambda ref: (engine.RemoveContainer(epb.RemoveContainerRequest(id=ref, force=args.force)), print(ref))
+    )
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -295,10 +306,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
     rows = []
     for s in resp.containers:
         limit = format_size(s.memory_limit_bytes) if s.memory_limit_bytes else "-"
-        rows.append([s.id[:12], names.get(s.id, ""), f"{s.cpu_seconds:.2f}s",
-                     f"{format_size(s.memory_bytes)} / {limit}", s.pids])  # fmt: skip
+        rows.append(
+            [
+                s.id[:12],
+                names.get(s.id, ""),
+                f"{s.cpu_seconds:.2f}s",
+                f"{format_size(s.memory_bytes)} / {limit}",
+                s.pids,
+            ]
+        )
     output.table(["CONTAINER ID", "NAME", "CPU TIME", "MEM USAGE / LIMIT", "PIDS"], rows)
     h = resp.host
-    print(f"host: {h.cpus} CPUs, {h.cpu_percent:.0f}% busy, {format_size(h.memory_available_bytes)} of "
-          f"{format_size(h.memory_total_bytes)} memory available")  # fmt: skip
+    print(
+        f"host: {h.cpus} CPUs, {h.cpu_percent:.0f}% busy, {format_size(h.memory_available_bytes)} of "
+        f"{format_size(h.memory_total_bytes)} memory available"
+    )
     return 0

@@ -18,6 +18,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="svc", description="svc: services on a cluster of container hosts")
     p.add_argument("-H", "--host", help="manager address HOST:PORT (default: the local manager; env SVC_HOST)")
+    p.add_argument("--tls-dir", help="client bundle directory (default: the local admin credential; env SVC_TLS_DIR)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in GROUPS:
         try:

@@ -14,10 +14,17 @@ def add_container_flags(p: argparse.ArgumentParser, service: bool = False) -> No
     mem_flag = "--limit-memory" if service else "--memory"
     cpu_flag = "--limit-cpu" if service else "--cpus"
     p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help="set an environment variable")
-    p.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOST:CONTAINER[/udp]",
-                   help="publish a container port on the host")  # fmt: skip
-    p.add_argument(mem_flag, "-m" if not service else "--memory", dest="memory", metavar="SIZE",
-                   help="memory limit, e.g. 64m")  # fmt: skip
+    p.add_argument(
+        "-p",
+        "--publish",
+        action="append",
+        default=[],
+        metavar="[IP:]HOST:CONTAINER[/udp]",
+        help="publish a container port on the host",
+    )
+    p.add_argument(
+        mem_flag, "-m" if not service else "--memory", dest="memory", metavar="SIZE", help="memory limit, e.g. 64m"
+    )
     p.add_argument(cpu_flag, dest="cpus", metavar="N", help="CPU limit, e.g. 0.5")
     p.add_argument("--pids-limit", type=int, default=0, help="maximum number of processes")
     p.add_argument("--network", default="", help="bridge (default), host or none")
@@ -31,8 +38,13 @@ def add_container_flags(p: argparse.ArgumentParser, service: bool = False) -> No
     p.add_argument("--read-only", action="store_true", help="mount the root filesystem read-only")
     p.add_argument("--runtime", default="", help="OCI runtime: runc or crun")
     p.add_argument("--stop-signal", default="", help="signal to stop the container (default: image's, else SIGTERM)")
-    p.add_argument("--stop-timeout", "--stop-grace-period", dest="stop_timeout", default="",
-                   help="seconds to wait before SIGKILL (default 10s)")  # fmt: skip
+    p.add_argument(
+        "--stop-timeout",
+        "--stop-grace-period",
+        dest="stop_timeout",
+        default="",
+        help="seconds to wait before SIGKILL (default 10s)",
+    )
     p.add_argument("--health-cmd", help="command to run to check health (run by /bin/sh -c)")
     p.add_argument("--health-interval", help="time between checks (default 30s)")
     p.add_argument("--health-timeout", help="maximum time for one check (default 30s)")
@@ -41,7 +53,7 @@ def add_container_flags(p: argparse.ArgumentParser, service: bool = False) -> No
     p.add_argument("--no-healthcheck", action="store_true", help="disable the image's health check")
 
 
-def _kv_list(items: list[str], what: str) -> dict[str, str]:
+def kv_list(items: list[str], what: str) -> dict[str, str]:
     out = {}
     for item in items:
         key, _sep, value = item.partition("=")
@@ -75,7 +87,7 @@ def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  #
         user=args.user,
         hostname=args.hostname,
         network=args.network,
-        labels=_kv_list(args.label, "label"),
+        labels=kv_list(args.label, "label"),
         cap_add=args.cap_add,
         cap_drop=args.cap_drop,
         read_only=args.read_only,

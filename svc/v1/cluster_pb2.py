@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from svc.v1 import container_pb2 as svc_dot_v1_dot_container__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14svc/v1/cluster.proto\x12\x06svc.v1\x1a\x16svc/v1/container.proto\"\xac\x02\n\x0fNodeDescription\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x11\n\tnano_cpus\x18\x02 \x01(\x03\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x03\x12\n\n\x02os\x18\x04 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x05 \x01(\t\x12\x16\n\x0e\x65ngine_version\x18\x06 \x01(\t\x12\x0f\n\x07runtime\x18\x07 \x01(\t\x12@\n\rengine_labels\x18\x08 \x03(\x0b\x32).svc.v1.NodeDescription.EngineLabelsEntry\x12\x0e\n\x06images\x18\t \x03(\t\x12\x0c\n\x04\x61\x64\x64r\x18\n \x01(\t\x1a\x33\n\x11\x45ngineLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Z\n\rManagerStatus\x12\x11\n\traft_addr\x18\x01 \x01(\t\x12\x10\n\x08\x61pi_addr\x18\x02 \x01(\t\x12\x0e\n\x06leader\x18\x03 \x01(\x08\x12\x14\n\x0creachability\x18\x04 \x01(\t\"\xc5\x02\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x14\n\x0c\x61vailability\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12(\n\x06labels\x18\x05 \x03(\x0b\x32\x18.svc.v1.Node.LabelsEntry\x12,\n\x0b\x64\x65scription\x18\x06 \x01(\x0b\x32\x17.svc.v1.NodeDescription\x12-\n\x0emanager_status\x18\x07 \x01(\x0b\x32\x15.svc.v1.ManagerStatus\x12\x0f\n\x07message\x18\x08 \x01(\t\x12\x0f\n\x07version\x18\t \x01(\x04\x12\x12\n\ncreated_at\x18\n \x01(\x01\x12\x12\n\nupdated_at\x18\x0b \x01(\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"f\n\rRestartPolicy\x12\x11\n\tcondition\x18\x01 \x01(\t\x12\x1a\n\rdelay_seconds\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x0cmax_attempts\x18\x03 \x01(\x04\x42\x10\n\x0e_delay_seconds\"?\n\tPlacement\x12\x13\n\x0b\x63onstraints\x18\x01 \x03(\t\x12\x1d\n\x15max_replicas_per_node\x18\x02 \x01(\x04\"\xb7\x02\n\x0bServiceSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\x10\n\x08replicas\x18\x03 \x01(\x04\x12#\n\x04task\x18\x04 \x01(\x0b\x32\x15.svc.v1.ContainerSpec\x12$\n\tplacement\x18\x05 \x01(\x0b\x32\x11.svc.v1.Placement\x12\'\n\x0creservations\x18\x06 \x01(\x0b\x32\x11.svc.v1.Resources\x12&\n\x07restart\x18\x07 \x01(\x0b\x32\x15.svc.v1.RestartPolicy\x12/\n\x06labels\x18\x08 \x03(\x0b\x32\x1f.svc.v1.ServiceSpec.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbf\x01\n\x07Service\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x04spec\x18\x02 \x01(\x0b\x32\x13.svc.v1.ServiceSpec\x12*\n\rprevious_spec\x18\x03 \x01(\x0b\x32\x13.svc.v1.ServiceSpec\x12\x0f\n\x07version\x18\x04 \x01(\x04\x12\x12\n\ncreated_at\x18\x05 \x01(\x01\x12\x12\n\nupdated_at\x18\x06 \x01(\x01\x12\x0f\n\x07running\x18\x07 \x01(\x04\x12\x0f\n\x07\x64\x65sired\x18\x08 \x01(\x04\"\x85\x01\n\nTaskStatus\x12\r\n\x05state\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0b\n\x03\x65rr\x18\x04 \x01(\t\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12\x14\n\x0c\x63ontainer_id\x18\x06 \x01(\t\x12\x0e\n\x06health\x18\x07 \x01(\t\"\xf9\x01\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x0c\n\x04slot\x18\x04 \x01(\x04\x12\x0f\n\x07node_id\x18\x05 \x01(\t\x12\x15\n\rdesired_state\x18\x06 \x01(\t\x12\"\n\x06status\x18\x07 \x01(\x0b\x32\x12.svc.v1.TaskStatus\x12#\n\x04spec\x18\x08 \x01(\x0b\x32\x15.svc.v1.ContainerSpec\x12\x0f\n\x07version\x18\t \x01(\x04\x12\x12\n\ncreated_at\x18\n \x01(\x01\x12\x17\n\x0fservice_version\x18\x0b \x01(\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14svc/v1/cluster.proto\x12\x06svc.v1\x1a\x16svc/v1/container.proto\"\xc2\x02\n\x0fNodeDescription\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x11\n\tnano_cpus\x18\x02 \x01(\x03\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x03\x12\n\n\x02os\x18\x04 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x05 \x01(\t\x12\x16\n\x0e\x65ngine_version\x18\x06 \x01(\t\x12\x0f\n\x07runtime\x18\x07 \x01(\t\x12@\n\rengine_labels\x18\x08 \x03(\x0b\x32).svc.v1.NodeDescription.EngineLabelsEntry\x12\x0e\n\x06images\x18\t \x03(\t\x12\x0c\n\x04\x61\x64\x64r\x18\n \x01(\t\x12\x14\n\x0cmetrics_addr\x18\x0b \x01(\t\x1a\x33\n\x11\x45ngineLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Z\n\rManagerStatus\x12\x11\n\traft_addr\x18\x01 \x01(\t\x12\x10\n\x08\x61pi_addr\x18\x02 \x01(\t\x12\x0e\n\x06leader\x18\x03 \x01(\x08\x12\x14\n\x0creachability\x18\x04 \x01(\t\"\xc5\x02\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x14\n\x0c\x61vailability\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12(\n\x06labels\x18\x05 \x03(\x0b\x32\x18.svc.v1.Node.LabelsEntry\x12,\n\x0b\x64\x65scription\x18\x06 \x01(\x0b\x32\x17.svc.v1.NodeDescription\x12-\n\x0emanager_status\x18\x07 \x01(\x0b\x32\x15.svc.v1.ManagerStatus\x12\x0f\n\x07message\x18\x08 \x01(\t\x12\x0f\n\x07version\x18\t \x01(\x04\x12\x12\n\ncreated_at\x18\n \x01(\x01\x12\x12\n\nupdated_at\x18\x0b \x01(\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"f\n\rRestartPolicy\x12\x11\n\tcondition\x18\x01 \x01(\t\x12\x1a\n\rdelay_seconds\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x0cmax_attempts\x18\x03 \x01(\x04\x42\x10\n\x0e_delay_seconds\"?\n\tPlacement\x12\x13\n\x0b\x63onstraints\x18\x01 \x03(\t\x12\x1d\n\x15max_replicas_per_node\x18\x02 \x01(\x04\"\xb7\x02\n\x0bServiceSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\x10\n\x08replicas\x18\x03 \x01(\x04\x12#\n\x04task\x18\x04 \x01(\x0b\x32\x15.svc.v1.ContainerSpec\x12$\n\tplacement\x18\x05 \x01(\x0b\x32\x11.svc.v1.Placement\x12\'\n\x0creservations\x18\x06 \x01(\x0b\x32\x11.svc.v1.Resources\x12&\n\x07restart\x18\x07 \x01(\x0b\x32\x15.svc.v1.RestartPolicy\x12/\n\x06labels\x18\x08 \x03(\x0b\x32\x1f.svc.v1.ServiceSpec.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbf\x01\n\x07Service\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x04spec\x18\x02 \x01(\x0b\x32\x13.svc.v1.ServiceSpec\x12*\n\rprevious_spec\x18\x03 \x01(\x0b\x32\x13.svc.v1.ServiceSpec\x12\x0f\n\x07version\x18\x04 \x01(\x04\x12\x12\n\ncreated_at\x18\x05 \x01(\x01\x12\x12\n\nupdated_at\x18\x06 \x01(\x01\x12\x0f\n\x07running\x18\x07 \x01(\x04\x12\x0f\n\x07\x64\x65sired\x18\x08 \x01(\x04\"\x85\x01\n\nTaskStatus\x12\r\n\x05state\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0b\n\x03\x65rr\x18\x04 \x01(\t\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12\x14\n\x0c\x63ontainer_id\x18\x06 \x01(\t\x12\x0e\n\x06health\x18\x07 \x01(\t\"\xf9\x01\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x0c\n\x04slot\x18\x04 \x01(\x04\x12\x0f\n\x07node_id\x18\x05 \x01(\t\x12\x15\n\rdesired_state\x18\x06 \x01(\t\x12\"\n\x06status\x18\x07 \x01(\x0b\x32\x12.svc.v1.TaskStatus\x12#\n\x04spec\x18\x08 \x01(\x0b\x32\x15.svc.v1.ContainerSpec\x12\x0f\n\x07version\x18\t \x01(\x04\x12\x12\n\ncreated_at\x18\n \x01(\x01\x12\x17\n\x0fservice_version\x18\x0b \x01(\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,27 +39,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SERVICESPEC_LABELSENTRY']._loaded_options = None
   _globals['_SERVICESPEC_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_NODEDESCRIPTION']._serialized_start=57
-  _globals['_NODEDESCRIPTION']._serialized_end=357
-  _globals['_NODEDESCRIPTION_ENGINELABELSENTRY']._serialized_start=306
-  _globals['_NODEDESCRIPTION_ENGINELABELSENTRY']._serialized_end=357
-  _globals['_MANAGERSTATUS']._serialized_start=359
-  _globals['_MANAGERSTATUS']._serialized_end=449
-  _globals['_NODE']._serialized_start=452
-  _globals['_NODE']._serialized_end=777
-  _globals['_NODE_LABELSENTRY']._serialized_start=732
-  _globals['_NODE_LABELSENTRY']._serialized_end=777
-  _globals['_RESTARTPOLICY']._serialized_start=779
-  _globals['_RESTARTPOLICY']._serialized_end=881
-  _globals['_PLACEMENT']._serialized_start=883
-  _globals['_PLACEMENT']._serialized_end=946
-  _globals['_SERVICESPEC']._serialized_start=949
-  _globals['_SERVICESPEC']._serialized_end=1260
-  _globals['_SERVICESPEC_LABELSENTRY']._serialized_start=732
-  _globals['_SERVICESPEC_LABELSENTRY']._serialized_end=777
-  _globals['_SERVICE']._serialized_start=1263
-  _globals['_SERVICE']._serialized_end=1454
-  _globals['_TASKSTATUS']._serialized_start=1457
-  _globals['_TASKSTATUS']._serialized_end=1590
-  _globals['_TASK']._serialized_start=1593
-  _globals['_TASK']._serialized_end=1842
+  _globals['_NODEDESCRIPTION']._serialized_end=379
+  _globals['_NODEDESCRIPTION_ENGINELABELSENTRY']._serialized_start=328
+  _globals['_NODEDESCRIPTION_ENGINELABELSENTRY']._serialized_end=379
+  _globals['_MANAGERSTATUS']._serialized_start=381
+  _globals['_MANAGERSTATUS']._serialized_end=471
+  _globals['_NODE']._serialized_start=474
+  _globals['_NODE']._serialized_end=799
+  _globals['_NODE_LABELSENTRY']._serialized_start=754
+  _globals['_NODE_LABELSENTRY']._serialized_end=799
+  _globals['_RESTARTPOLICY']._serialized_start=801
+  _globals['_RESTARTPOLICY']._serialized_end=903
+  _globals['_PLACEMENT']._serialized_start=905
+  _globals['_PLACEMENT']._serialized_end=968
+  _globals['_SERVICESPEC']._serialized_start=971
+  _globals['_SERVICESPEC']._serialized_end=1282
+  _globals['_SERVICESPEC_LABELSENTRY']._serialized_start=754
+  _globals['_SERVICESPEC_LABELSENTRY']._serialized_end=799
+  _globals['_SERVICE']._serialized_start=1285
+  _globals['_SERVICE']._serialized_end=1476
+  _globals['_TASKSTATUS']._serialized_start=1479
+  _globals['_TASKSTATUS']._serialized_end=1612
+  _globals['_TASK']._serialized_start=1615
+  _globals['_TASK']._serialized_end=1864
 # @@protoc_insertion_point(module_scope)

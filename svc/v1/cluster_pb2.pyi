@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class NodeDescription(_message.Message):
-    __slots__ = ("hostname", "nano_cpus", "memory_bytes", "os", "architecture", "engine_version", "runtime", "engine_labels", "images", "addr")
+    __slots__ = ("hostname", "nano_cpus", "memory_bytes", "os", "architecture", "engine_version", "runtime", "engine_labels", "images", "addr", "metrics_addr")
     class EngineLabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class NodeDescription(_message.Message):
     ENGINE_LABELS_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     ADDR_FIELD_NUMBER: _ClassVar[int]
+    METRICS_ADDR_FIELD_NUMBER: _ClassVar[int]
     hostname: str
     nano_cpus: int
     memory_bytes: int
@@ -36,7 +37,8 @@ class NodeDescription(_message.Message):
     engine_labels: _containers.ScalarMap[str, str]
     images: _containers.RepeatedScalarFieldContainer[str]
     addr: str
-    def __init__(self, hostname: _Optional[str] = ..., nano_cpus: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., os: _Optional[str] = ..., architecture: _Optional[str] = ..., engine_version: _Optional[str] = ..., runtime: _Optional[str] = ..., engine_labels: _Optional[_Mapping[str, str]] = ..., images: _Optional[_Iterable[str]] = ..., addr: _Optional[str] = ...) -> None: ...
+    metrics_addr: str
+    def __init__(self, hostname: _Optional[str] = ..., nano_cpus: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., os: _Optional[str] = ..., architecture: _Optional[str] = ..., engine_version: _Optional[str] = ..., runtime: _Optional[str] = ..., engine_labels: _Optional[_Mapping[str, str]] = ..., images: _Optional[_Iterable[str]] = ..., addr: _Optional[str] = ..., metrics_addr: _Optional[str] = ...) -> None: ...
 
 class ManagerStatus(_message.Message):
     __slots__ = ("raft_addr", "api_addr", "leader", "reachability")

@@ -174,3 +174,31 @@ class ClientBundleResponse(_message.Message):
     cert_pem: bytes
     key_pem: bytes
     def __init__(self, ca_pem: _Optional[bytes] = ..., cert_pem: _Optional[bytes] = ..., key_pem: _Optional[bytes] = ...) -> None: ...
+
+class ServiceLogsRequest(_message.Message):
+    __slots__ = ("service", "follow", "tail")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    follow: bool
+    tail: int
+    def __init__(self, service: _Optional[str] = ..., follow: _Optional[bool] = ..., tail: _Optional[int] = ...) -> None: ...
+
+class ServiceLogMessage(_message.Message):
+    __slots__ = ("task_id", "task_name", "node_id", "node_hostname", "time", "stream", "data")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    task_name: str
+    node_id: str
+    node_hostname: str
+    time: float
+    stream: str
+    data: bytes
+    def __init__(self, task_id: _Optional[str] = ..., task_name: _Optional[str] = ..., node_id: _Optional[str] = ..., node_hostname: _Optional[str] = ..., time: _Optional[float] = ..., stream: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...

@@ -76,6 +76,11 @@ class ControlStub:
                 request_serializer=svc_dot_v1_dot_control__pb2.ListTasksRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_control__pb2.ListTasksResponse.FromString,
                 _registered_method=True)
+        self.ServiceLogs = channel.unary_stream(
+                '/svc.v1.Control/ServiceLogs',
+                request_serializer=svc_dot_v1_dot_control__pb2.ServiceLogsRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_control__pb2.ServiceLogMessage.FromString,
+                _registered_method=True)
         self.GetNode = channel.unary_unary(
                 '/svc.v1.Control/GetNode',
                 request_serializer=svc_dot_v1_dot_control__pb2.NodeRef.SerializeToString,
@@ -170,6 +175,13 @@ class ControlServicer:
 
     def ListTasks(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ServiceLogs(self, request, context):
+        """Task output from every node that runs the service's tasks.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -270,6 +282,11 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.ListTasks,
                     request_deserializer=svc_dot_v1_dot_control__pb2.ListTasksRequest.FromString,
                     response_serializer=svc_dot_v1_dot_control__pb2.ListTasksResponse.SerializeToString,
+            ),
+            'ServiceLogs': grpc.unary_stream_rpc_method_handler(
+                    servicer.ServiceLogs,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.ServiceLogsRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_control__pb2.ServiceLogMessage.SerializeToString,
             ),
             'GetNode': grpc.unary_unary_rpc_method_handler(
                     servicer.GetNode,
@@ -533,6 +550,33 @@ class Control:
             '/svc.v1.Control/ListTasks',
             svc_dot_v1_dot_control__pb2.ListTasksRequest.SerializeToString,
             svc_dot_v1_dot_control__pb2.ListTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ServiceLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/svc.v1.Control/ServiceLogs',
+            svc_dot_v1_dot_control__pb2.ServiceLogsRequest.SerializeToString,
+            svc_dot_v1_dot_control__pb2.ServiceLogMessage.FromString,
             options,
             channel_credentials,
             insecure,

@@ -17,9 +17,10 @@ pytestmark = pytest.mark.root
 
 def test_health_check_turns_unhealthy_when_probe_fails(engine) -> None:  # type: ignore[no-untyped-def]
     spec = pb.ContainerSpec(
-        image="busybox", cmd=["sh", "-c", "touch /tmp/ok; sleep 1000"],
+        image="busybox",
+        cmd=["sh", "-c", "touch /tmp/ok; sleep 1000"],
         healthcheck=pb.HealthConfig(test=["CMD-SHELL", "test -f /tmp/ok"], interval_seconds=0.2, retries=2),
-    )  # fmt: skip
+    )
     c = engine.run(spec)
     assert engine.get(c.id).health.status == "starting"
     poll(lambda: engine.get(c.id).health.status == "healthy", 20, what="healthy")
@@ -33,8 +34,9 @@ def test_health_check_from_image_config(engine, tmp_path) -> None:  # type: igno
     from imagebuild import ImageSpec, busybox_entries, write_docker_save
 
     hc = {"Test": ["CMD", "true"], "Interval": 200_000_000, "Retries": 1}
-    path = write_docker_save(str(tmp_path / "hc.tar"),
-                             ImageSpec(layers=[busybox_entries()], config={"Healthcheck": hc}, tag="hc:1"))  # fmt: skip
+    path = write_docker_save(
+        str(tmp_path / "hc.tar"), ImageSpec(layers=[busybox_entries()], config={"Healthcheck": hc}, tag="hc:1")
+    )
     engine.import_image(path)
     c = engine.run(pb.ContainerSpec(image="hc:1", cmd=["sleep", "1000"]))
     poll(lambda: engine.get(c.id).health.status == "healthy", 20, what="healthy from the image's check")
@@ -42,8 +44,13 @@ def test_health_check_from_image_config(engine, tmp_path) -> None:  # type: igno
 
 def test_published_port_answers_http_from_the_host(engine) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
-    c = engine.run(pb.ContainerSpec(image="busybox", cmd=["httpd", "-f", "-p", "80", "-h", "/www"],
-                                    ports=[pb.PortMapping(host_port=port, container_port=80)]))  # fmt: skip
+    c = engine.run(
+        pb.ContainerSpec(
+            image="busybox",
+            cmd=["httpd", "-f", "-p", "80", "-h", "/www"],
+            ports=[pb.PortMapping(host_port=port, container_port=80)],
+        )
+    )
     assert c.ip
 
     def fetch() -> bytes:
@@ -106,10 +113,13 @@ def test_bad_input_leaves_nothing(engine, engine_env) -> None:  # type: ignore[n
         (pb.ContainerSpec(image="busybox", network="overlay9"), InvalidArgument, "unknown network"),
         (pb.ContainerSpec(image="busybox", resources=pb.Resources(memory_bytes=1024)), InvalidArgument, "memory"),
         (pb.ContainerSpec(image="busybox", runtime="kata"), InvalidArgument, "unknown runtime"),
-        (pb.ContainerSpec(image="busybox", ports=[pb.PortMapping(host_port=8080, container_port=0)]),
-         InvalidArgument, "container port"),
+        (
+            pb.ContainerSpec(image="busybox", ports=[pb.PortMapping(host_port=8080, container_port=0)]),
+            InvalidArgument,
+            "container port",
+        ),
         (pb.ContainerSpec(image="busybox", cap_add=["FLY"]), InvalidArgument, "capability"),
-    ]  # fmt: skip
+    ]
     for spec, exc, text in cases:
         with pytest.raises(exc, match=text):
             engine.create(spec)

@@ -31,8 +31,15 @@ def test_import_formats_share_layers(engine, image_dir, fmt) -> None:  # type: i
 
 
 def test_image_config_is_honoured(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    config = {"Env": ["PATH=/bin", "COLOR=blue"], "Entrypoint": ["sh", "-c"], "Cmd": ["echo $COLOR $(pwd) $(id -u)"],
-              "WorkingDir": "/www", "User": "nobody", "Labels": {"a": "b"}, "StopSignal": "SIGUSR1"}  # fmt: skip
+    config = {
+        "Env": ["PATH=/bin", "COLOR=blue"],
+        "Entrypoint": ["sh", "-c"],
+        "Cmd": ["echo $COLOR $(pwd) $(id -u)"],
+        "WorkingDir": "/www",
+        "User": "nobody",
+        "Labels": {"a": "b"},
+        "StopSignal": "SIGUSR1",
+    }
     path = write_docker_save(
         str(tmp_path / "cfg.tar"), ImageSpec(layers=[busybox_entries()], config=config, tag="cfg:1")
     )
@@ -49,9 +56,15 @@ def test_whiteouts_and_opaque_dirs(engine, tmp_path) -> None:  # type: ignore[no
         *(Entry("data", kind="dir", mode=0o755), Entry("data/a", b"a"), Entry("data/b", b"b"), Entry("gone", b"x")),
         *(Entry("keep", kind="dir", mode=0o755), Entry("keep/old", b"o")),
     ]
-    top = [Entry("data", kind="dir", mode=0o755), Entry("data/.wh.a", b""), Entry(".wh.gone", b""),
-           Entry("keep", kind="dir", mode=0o755), Entry("keep/.wh..wh..opq", b""), Entry("keep/new", b"n"),
-           Entry("hard", kind="link", target="keep/new")]  # fmt: skip
+    top = [
+        Entry("data", kind="dir", mode=0o755),
+        Entry("data/.wh.a", b""),
+        Entry(".wh.gone", b""),
+        Entry("keep", kind="dir", mode=0o755),
+        Entry("keep/.wh..wh..opq", b""),
+        Entry("keep/new", b"n"),
+        Entry("hard", kind="link", target="keep/new"),
+    ]
     for writer in (write_docker_save, write_oci_layout):
         path = writer(str(tmp_path / f"w-{writer.__name__}.tar"), ImageSpec(layers=[base, top], tag="wh:1"))
         engine.import_image(path)
@@ -59,11 +72,14 @@ def test_whiteouts_and_opaque_dirs(engine, tmp_path) -> None:  # type: ignore[no
         assert out.split() == ["b", "new", "no-gone", "n"]
 
 
-@pytest.mark.parametrize("entry, message", [
-    (Entry("../escape", b"x"), "outside the layer"),
-    (Entry("/abs", b"x"), "absolute path"),
-    (Entry("a/../../escape", b"x"), "outside the layer"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (Entry("../escape", b"x"), "outside the layer"),
+        (Entry("/abs", b"x"), "absolute path"),
+        (Entry("a/../../escape", b"x"), "outside the layer"),
+    ],
+)
 def test_hostile_entries_are_refused(engine, tmp_path, entry, message) -> None:  # type: ignore[no-untyped-def]
     _assert_refused(engine, tmp_path, [*busybox_entries(), entry], message)
 

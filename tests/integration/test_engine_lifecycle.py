@@ -40,8 +40,11 @@ def test_default_hostname_is_short_id(any_engine) -> None:  # type: ignore[no-un
 
 def test_stop_sends_signal_then_kills_after_grace(any_engine) -> None:  # type: ignore[no-untyped-def]
     # PID 1 ignores SIGTERM: the stop must fall back to SIGKILL after the grace period.
-    c = any_engine.run(pb.ContainerSpec(image="busybox", cmd=["sh", "-c", "trap '' TERM; while true; do sleep 1; done"],
-                                        stop_grace_seconds=1))  # fmt: skip
+    c = any_engine.run(
+        pb.ContainerSpec(
+            image="busybox", cmd=["sh", "-c", "trap '' TERM; while true; do sleep 1; done"], stop_grace_seconds=1
+        )
+    )
     stopped = any_engine.stop(c.id)
     assert stopped.state == "exited" and stopped.exit_code == 137
 
@@ -82,8 +85,9 @@ def test_restart_after_exit_keeps_logs(any_engine) -> None:  # type: ignore[no-u
 
 def test_memory_limit_oom_kill_is_reported(any_engine) -> None:  # type: ignore[no-untyped-def]
     hog = "x=a; while true; do x=$x$x; done"
-    c = any_engine.run(pb.ContainerSpec(image="busybox", cmd=["sh", "-c", hog],
-                                        resources=pb.Resources(memory_bytes=16 << 20)))  # fmt: skip
+    c = any_engine.run(
+        pb.ContainerSpec(image="busybox", cmd=["sh", "-c", hog], resources=pb.Resources(memory_bytes=16 << 20))
+    )
     done = any_engine.wait(c.id, timeout=60)
     assert done.state == "exited"
     assert done.oom_killed, done
@@ -91,8 +95,11 @@ def test_memory_limit_oom_kill_is_reported(any_engine) -> None:  # type: ignore[
 
 
 def test_stats_reads_the_cgroup(any_engine) -> None:  # type: ignore[no-untyped-def]
-    c = any_engine.run(pb.ContainerSpec(image="busybox", cmd=["sleep", "1000"],
-                                        resources=pb.Resources(memory_bytes=64 << 20, pids_limit=50)))  # fmt: skip
+    c = any_engine.run(
+        pb.ContainerSpec(
+            image="busybox", cmd=["sleep", "1000"], resources=pb.Resources(memory_bytes=64 << 20, pids_limit=50)
+        )
+    )
     [(_info, usage)] = any_engine.stats([c.id])
     assert usage.memory_limit_bytes == 64 << 20
     assert usage.pids >= 1

@@ -35,16 +35,19 @@ def test_detached_container_lifecycle_through_the_cli(node_daemon) -> None:  # t
     assert run_cli("container", "rm", "web", env=env).returncode == 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["-p", "80", "busybox"], "publish needs HOST_PORT:CONTAINER_PORT"),
-    (["-p", "99999:80", "busybox"], "ports are numbers from 1 to 65535"),
-    (["--memory", "lots", "busybox"], "invalid memory limit"),
-    (["--memory", "1k", "busybox"], "memory limit too low"),
-    (["--cpus", "-1", "busybox"], "invalid CPU count"),
-    (["--runtime", "kata", "busybox"], "unknown runtime"),
-    (["--network", "mesh", "busybox"], "unknown network"),
-    (["nosuchimage"], "no such image: nosuchimage"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-p", "80", "busybox"], "publish needs HOST_PORT:CONTAINER_PORT"),
+        (["-p", "99999:80", "busybox"], "ports are numbers from 1 to 65535"),
+        (["--memory", "lots", "busybox"], "invalid memory limit"),
+        (["--memory", "1k", "busybox"], "memory limit too low"),
+        (["--cpus", "-1", "busybox"], "invalid CPU count"),
+        (["--runtime", "kata", "busybox"], "unknown runtime"),
+        (["--network", "mesh", "busybox"], "unknown network"),
+        (["nosuchimage"], "no such image: nosuchimage"),
+    ],
+)
 def test_bad_input_gets_one_line_and_leaves_nothing(node_daemon, args, message) -> None:  # type: ignore[no-untyped-def]
     _, env = node_daemon
     r = run_cli("container", "run", "-d", *args, env=env)

@@ -6,12 +6,19 @@ import pytest
 
 from node.engine import ocispec
 from node.engine.imageconfig import ImageConfig, ImageHealthcheck, parse_image_config
-from node.engine.spec import DEFAULT_CAPS, capabilities, resolve, validate
+from node.engine.spec import resolve
+from svc.containerspec import DEFAULT_CAPS, capabilities, validate
 from svc.errors import InvalidArgument
 from svc.v1 import container_pb2 as pb
 
-IMAGE = ImageConfig(env=("PATH=/bin", "A=image"), entrypoint=("/entry",), cmd=("default",), workdir="/app",
-                    user="app", stop_signal="SIGQUIT")  # fmt: skip
+IMAGE = ImageConfig(
+    env=("PATH=/bin", "A=image"),
+    entrypoint=("/entry",),
+    cmd=("default",),
+    workdir="/app",
+    user="app",
+    stop_signal="SIGQUIT",
+)
 
 
 def test_cmd_replaces_image_cmd_but_keeps_entrypoint() -> None:
@@ -57,15 +64,21 @@ def test_capability_rules() -> None:
         capabilities(["WARP"], [])
 
 
-@pytest.mark.parametrize("spec, message", [
-    (pb.ContainerSpec(network="mesh"), "unknown network"),
-    (pb.ContainerSpec(network="none", ports=[pb.PortMapping(host_port=1, container_port=1)]), "cannot be published"),
-    (pb.ContainerSpec(ports=[pb.PortMapping(host_port=1, container_port=1, protocol="sctp")]), "protocol"),
-    (pb.ContainerSpec(hostname="-bad"), "invalid hostname"),
-    (pb.ContainerSpec(workdir="relative"), "absolute"),
-    (pb.ContainerSpec(stop_signal="SIGNOPE"), "invalid signal"),
-    (pb.ContainerSpec(resources=pb.Resources(memory_bytes=100)), "too low"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (pb.ContainerSpec(network="mesh"), "unknown network"),
+        (
+            pb.ContainerSpec(network="none", ports=[pb.PortMapping(host_port=1, container_port=1)]),
+            "cannot be published",
+        ),
+        (pb.ContainerSpec(ports=[pb.PortMapping(host_port=1, container_port=1, protocol="sctp")]), "protocol"),
+        (pb.ContainerSpec(hostname="-bad"), "invalid hostname"),
+        (pb.ContainerSpec(workdir="relative"), "absolute"),
+        (pb.ContainerSpec(stop_signal="SIGNOPE"), "invalid signal"),
+        (pb.ContainerSpec(resources=pb.Resources(memory_bytes=100)), "too low"),
+    ],
+)
 def test_validation(spec: pb.ContainerSpec, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         validate(spec)
@@ -87,10 +100,22 @@ def test_image_config_parsing() -> None:
 
 def test_oci_config_has_docker_defaults() -> None:
     b = ocispec.Bundle(
-        args=["sh"], env=["A=1"], cwd="/", uid=0, gid=0, additional_gids=[], hostname="h", rootfs="/r",
-        read_only=True, capabilities=list(DEFAULT_CAPS), cgroups_path="/svc/x", netns_path="/run/netns/x",
-        memory_bytes=64 << 20, nano_cpus=500_000_000, pids_limit=10,
-    )  # fmt: skip
+        args=["sh"],
+        env=["A=1"],
+        cwd="/",
+        uid=0,
+        gid=0,
+        additional_gids=[],
+        hostname="h",
+        rootfs="/r",
+        read_only=True,
+        capabilities=list(DEFAULT_CAPS),
+        cgroups_path="/svc/x",
+        netns_path="/run/netns/x",
+        memory_bytes=64 << 20,
+        nano_cpus=500_000_000,
+        pids_limit=10,
+    )
     cfg = ocispec.build_config(b)
     assert cfg["process"]["noNewPrivileges"] is True
     assert cfg["root"] == {"path": "/r", "readonly": True}

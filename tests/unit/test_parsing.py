@@ -63,8 +63,13 @@ def test_config_precedence(tmp_path) -> None:  # type: ignore[no-untyped-def]
         str(path),
         environ={"SVC_LOG_LEVEL": "warning", "SVC_LABELS": "a=1,b=2"},
     )
-    assert got == {"data_dir": "/flag", "log_level": "warning", "bridge": "br-file", "subnet": "10.0.0.0/8",
-                   "labels": ["a=1", "b=2"]}  # fmt: skip
+    assert got == {
+        "data_dir": "/flag",
+        "log_level": "warning",
+        "bridge": "br-file",
+        "subnet": "10.0.0.0/8",
+        "labels": ["a=1", "b=2"],
+    }
     path.write_text("nonsense = 1\n")
     with pytest.raises(InvalidArgument, match="unknown setting"):
         config.resolve({}, fallbacks, "node", str(path), environ={})

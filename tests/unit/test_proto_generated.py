@@ -13,8 +13,11 @@ from helpers import REPO
 
 def test_generated_code_matches_proto_sources(tmp_path) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("grpc_tools")
-    subprocess.run(["bash", os.path.join(REPO, "tools", "genproto.sh"), str(tmp_path)], check=True,
-                   env={**os.environ, "PYTHON": sys.executable})  # fmt: skip
+    subprocess.run(
+        ["bash", os.path.join(REPO, "tools", "genproto.sh"), str(tmp_path)],
+        check=True,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     generated = os.path.join(tmp_path, "svc", "v1")
     checked_in = os.path.join(REPO, "svc", "v1")
     names = sorted(n for n in os.listdir(generated) if n.endswith((".py", ".pyi")))

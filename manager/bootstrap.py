@@ -1,0 +1,163 @@
+"""How a manager comes to be: `--init` creates a cluster, `--join` enters one, a restart resumes.
+
+A manager's own files live in `<data dir>/manager/`: `tls/` (its key and certificate),
+`state.json` (cluster id, node id, addresses, the Raft key and the last known Raft peers,
+0600) and `raft/` (journal and snapshots).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import asdict, dataclass, field
+
+from svc import defaults, tls
+from svc.errors import InvalidArgument, SvcError
+from svc.fsutil import read_json, write_json
+from svc.join import obtain_identity
+from svc.netaddr import local_ip, split_addr
+
+from . import ca as ca_mod
+from .store import ops
+
+
+@dataclass
+class ManagerOptions:
+    data_dir: str = defaults.DATA_DIR
+    run_dir: str = defaults.RUN_DIR
+    listen_addr: str = f"0.0.0.0:{defaults.MANAGER_GRPC_PORT}"
+    advertise_addr: str = ""
+    raft_port: int = defaults.MANAGER_RAFT_PORT
+    metrics_addr: str = f"127.0.0.1:{defaults.MANAGER_METRICS_PORT}"
+    join: str = ""
+    token: str = ""
+    init: bool = False
+    hostname: str = ""
+    heartbeat_period: float = defaults.HEARTBEAT_PERIOD_SECONDS
+    cert_lifetime: float = defaults.CERT_LIFETIME_SECONDS
+
+    @property
+    def home(self) -> str:
+        return os.path.join(self.data_dir, "manager")
+
+
+@dataclass
+class ManagerState:
+    cluster_id: str
+    node_id: str
+    api_addr: str
+    raft_addr: str
+    raft_secret: str
+    peers: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, home: str) -> ManagerState | None:
+        doc = read_json(os.path.join(home, "state.json"))
+        return cls(**doc) if doc else None
+
+    def save(self, home: str) -> None:
+        os.makedirs(home, mode=0o700, exist_ok=True)
+        write_json(os.path.join(home, "state.json"), asdict(self), mode=0o600)
+
+
+def addresses(opts: ManagerOptions) -> tuple[str, str]:
+    """(API address, Raft address) others use to reach this manager."""
+    listen_host, listen_port = split_addr(opts.listen_addr, "listen address")
+    adv = opts.advertise_addr
+    if adv:
+        host, _, port = adv.rpartition(":") if adv.count(":") == 1 else (adv, "", "")
+        host = host or adv
+        api_port = int(port) if port.isdigit() else listen_port
+    else:
+        host = listen_host if listen_host not in ("0.0.0.0", "::", "") else local_ip()
+        api_port = listen_port
+    return f"{host}:{api_port}", f"{host}:{opts.raft_port}"
+
+
+def hostname(opts: ManagerOptions) -> str:
+    return opts.hostname or socket.gethostname()
+
+
+def init_cluster(opts: ManagerOptions) -> tuple[ManagerState, tls.Identity, ops.Op]:
+    """Create the CA, secrets and this manager's identity; returns the cluster.init op to commit."""
+    if opts.heartbeat_period <= 0:
+        raise InvalidArgument("--heartbeat-period must be positive")
+    if opts.cert_lifetime < 10:
+        raise InvalidArgument("--cert-lifetime must be at least 10 seconds")
+    cluster_id = ops.new_id()
+    node_id = ops.new_id()
+    ca_pem, ca_key = ca_mod.create_root(cluster_id)
+    authority = ca_mod.CertificateAuthority(ca_pem, ca_key)
+    identity = authority.identity(node_id, "manager", opts.cert_lifetime)
+    api_addr, raft_addr = addresses(opts)
+    state = ManagerState(
+        cluster_id=cluster_id,
+        node_id=node_id,
+        api_addr=api_addr,
+        raft_addr=raft_addr,
+        raft_secret=secrets.token_hex(32),
+        peers=[raft_addr],
+    )
+    op = ops.cluster_init(
+        {
+            "id": cluster_id,
+            "name": "default",
+            "worker_secret": ca_mod.new_secret(),
+            "manager_secret": ca_mod.new_secret(),
+            "raft_secret": state.raft_secret,
+            "heartbeat_period": opts.heartbeat_period,
+            "ca_cert_pem": ca_pem,
+            "ca_key_pem": ca_key,
+            "cert_lifetime": opts.cert_lifetime,
+        }
+    )
+    return state, identity, op
+
+
+async def join_cluster(opts: ManagerOptions) -> tuple[ManagerState, tls.Identity]:
+    """Get a manager certificate with the token, then ask the leader to add us to Raft."""
+    from svc.v1 import ca_pb2 as capb
+    from svc.v1 import ca_pb2_grpc as capb_grpc
+
+    identity = await obtain_identity(opts.join, opts.token, hostname(opts), want_role="manager")
+    api_addr, raft_addr = addresses(opts)
+    channel = tls.secure_channel(opts.join, identity)
+    try:
+        resp = await capb_grpc.MembershipStub(channel).JoinRaft(
+            capb.JoinRaftRequest(raft_addr=raft_addr, api_addr=api_addr, hostname=hostname(opts)), timeout=60
+        )
+    except Exception as exc:
+        from svc.rpc import error_from_rpc
+
+        raise error_from_rpc(exc) if hasattr(exc, "code") else exc from None  # type: ignore[arg-type]
+    finally:
+        await channel.close()
+    state = ManagerState(
+        cluster_id=resp.cluster_id,
+        node_id=identity.node_id,
+        api_addr=api_addr,
+        raft_addr=raft_addr,
+        raft_secret=resp.raft_secret,
+        peers=list(resp.raft_peers),
+    )
+    return state, identity
+
+
+def check_fresh(opts: ManagerOptions) -> ManagerState | None:
+    """The saved state, or None for a new manager; refuses contradictory flags."""
+    state = ManagerState.load(opts.home)
+    if state is not None and (opts.init or opts.join):
+        raise InvalidArgument(
+            f"this manager is already part of cluster {state.cluster_id} "
+            f"(state in {opts.home}); start it without --init/--join"
+        )
+    if state is None and not opts.init and not opts.join:
+        raise InvalidArgument("this host is not part of a cluster: start one with --init, or --join ADDR --token T")
+    if opts.init and opts.join:
+        raise InvalidArgument("--init and --join exclude each other")
+    return state
+
+
+class BootstrapError(SvcError):
+    pass

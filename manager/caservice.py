@@ -1,0 +1,132 @@
+"""Joining and identity on the manager: NodeCA (tokens -> certificates, renewals) and Membership.
+
+Issuing happens on whichever manager is asked (every manager holds the CA through the
+store); the node record is written through Raft so a removed node's id is refused from
+then on, whatever manager it tries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from svc.errors import PermissionDenied, Unauthenticated, Unavailable
+from svc.rpc import handler
+from svc.v1 import ca_pb2 as capb
+from svc.v1 import ca_pb2_grpc as capb_grpc
+from svc.v1 import cluster_pb2 as cpb
+
+from .auth import ANONYMOUS, current_peer
+from .core import Manager
+from .store import ops
+from .store.objects import MANAGER, NodeObj
+
+log = logging.getLogger(__name__)
+
+
+class NodeCAService(capb_grpc.NodeCAServicer):
+    def __init__(self, manager: Manager) -> None:
+        self.m = manager
+
+    def _lifetime(self) -> float:
+        cluster = self.m.cluster
+        if cluster is None:
+            raise Unavailable("the cluster is not ready yet")
+        return cluster.cert_lifetime
+
+    @handler
+    async def IssueCertificate(
+        self, request: capb.IssueCertificateRequest, context: Any
+    ) -> capb.IssueCertificateResponse:
+        peer = current_peer.get()
+        cluster = self.m.cluster
+        if cluster is None:
+            raise Unavailable("the cluster is not ready yet")
+        ca = self.m.ca()
+        try:
+            role = ca.check_token(request.token, cluster.worker_secret, cluster.manager_secret)
+        except Exception as exc:
+            log.warning("refused a join from %s: %s", peer.address, exc)
+            raise
+        node_id = ops.new_id()
+        cert = ca.issue(request.csr_pem, node_id, role, cluster.cert_lifetime)
+        if role != MANAGER:
+            # Managers are recorded when they join Raft; workers when they first register.
+            pass
+        log.info("issued a %s certificate to %s (%s) at %s", role, request.hostname or "?", node_id[:12], peer.address)
+        return self._response(node_id, role, cert)
+
+    def _response(self, node_id: str, role: str, cert: bytes) -> capb.IssueCertificateResponse:
+        from svc import tls
+
+        ident = tls.Identity(ca_pem=self.m.ca().ca_pem, cert_pem=cert, key_pem=b"")
+        return capb.IssueCertificateResponse(
+            node_id=node_id,
+            role=role,
+            cert_pem=cert,
+            ca_pem=ident.ca_pem,
+            managers=self.m.manager_api_addrs(),
+            expires_at=ident.expires_at,
+        )
+
+    @handler
+    async def RenewCertificate(
+        self, request: capb.RenewCertificateRequest, context: Any
+    ) -> capb.IssueCertificateResponse:
+        peer = current_peer.get()
+        if peer.role == ANONYMOUS:
+            raise Unauthenticated("renewal needs the current certificate")
+        role = peer.role
+        node = self.m.snapshot().nodes.get(peer.node_id)
+        if node is not None and role in ("worker", "manager"):
+            role = node.role  # promotion and demotion take effect at renewal
+        cert = self.m.ca().issue(request.csr_pem, peer.node_id, role, self._lifetime())
+        log.info("renewed the certificate of %s (%s)", peer.node_id[:12], role)
+        return self._response(peer.node_id, role, cert)
+
+
+class MembershipService(capb_grpc.MembershipServicer):
+    def __init__(self, manager: Manager) -> None:
+        self.m = manager
+        self._lock = asyncio.Lock()
+
+    @handler
+    async def JoinRaft(self, request: capb.JoinRaftRequest, context: Any) -> capb.JoinRaftResponse:
+        peer = current_peer.get()
+        if peer.role != MANAGER:
+            raise PermissionDenied("only managers join Raft")
+        if not self.m.is_leader:
+            channel = await self.m.leader_channel()
+            return await capb_grpc.MembershipStub(channel).JoinRaft(request, timeout=60)
+        async with self._lock:  # one membership change at a time
+            members = self.m.raft.members()
+            if request.raft_addr not in members:
+                log.info("adding manager %s (%s) to Raft", request.raft_addr, peer.node_id[:12])
+                # Do not wait for the commit: it needs the new member up, and it starts after we answer.
+                asyncio.get_running_loop().run_in_executor(None, self._add, request.raft_addr)
+            desc = cpb.NodeDescription(hostname=request.hostname)
+            node = NodeObj(
+                id=peer.node_id, role=MANAGER, description=desc, raft_addr=request.raft_addr, api_addr=request.api_addr
+            )
+            asyncio.get_running_loop().create_task(self._record(node))
+        cluster = self.m.cluster
+        assert cluster is not None
+        peers = sorted(set(members) | {request.raft_addr})
+        return capb.JoinRaftResponse(raft_secret=cluster.raft_secret, raft_peers=peers, cluster_id=self.m.cluster_id)
+
+    def _add(self, raft_addr: str) -> None:
+        try:
+            self.m.raft.add_member(raft_addr)
+            log.info("manager %s is a Raft member", raft_addr)
+        except Exception as exc:
+            log.error("adding %s to Raft failed: %s", raft_addr, exc)
+
+    async def _record(self, node: NodeObj) -> None:
+        for _ in range(100):
+            try:
+                await self.m.write(ops.node_register(node))
+                return
+            except Exception as exc:
+                log.info("recording manager %s: %s; retrying", node.raft_addr, exc)
+                await asyncio.sleep(0.5)

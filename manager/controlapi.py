@@ -1,0 +1,375 @@
+"""The control API (svc.v1.Control): validate, write desired state, answer reads.
+
+Every manager serves it; a follower forwards each call to the leader, so the CLI works
+against any manager. Reads on the leader come after a committed barrier, so they include
+every write acknowledged before them. Updates carry the version the caller read; a stale
+one is refused with "out of date, retry" (ABORTED).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from svc import defaults
+from svc.errors import Conflict, InvalidArgument, NotFound, OutOfDate, Unavailable
+from svc.rpc import error_from_rpc, handler
+from svc.v1 import cluster_pb2 as cpb
+from svc.v1 import control_pb2 as ctl
+from svc.v1 import control_pb2_grpc as ctl_grpc
+
+from . import servicespec, views
+from .ca import new_secret
+from .core import Manager
+from .store import ops
+from .store.objects import ACTIVE, DRAIN, MANAGER, NODE_DOWN, PAUSE, TaskObj
+
+log = logging.getLogger(__name__)
+
+Method = Callable[[Any, Any, Any], Awaitable[Any]]
+
+
+def on_leader(fn: Method) -> Method:
+    """Run on the leader: here if this manager leads, else forwarded with this manager's identity."""
+
+    @functools.wraps(fn)
+    async def call(self: ControlService, request: Any, context: Any) -> Any:
+        if not self.m.is_leader:
+            try:
+                channel = await self.m.leader_channel()
+            except Unavailable:
+                if not self.m.is_leader:
+                    raise
+            else:
+                try:
+                    return await getattr(ctl_grpc.ControlStub(channel), fn.__name__)(request, timeout=60)
+                except grpc.aio.AioRpcError as exc:
+                    raise error_from_rpc(exc) from None
+        return await fn(self, request, context)
+
+    return call
+
+
+def _filters(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgument(f"invalid filter {item!r}: use KEY=VALUE")
+        out[key] = value
+    return out
+
+
+class ControlService(ctl_grpc.ControlServicer):
+    def __init__(self, manager: Manager) -> None:
+        self.m = manager
+
+    # ----- services -----
+
+    def _service_id(self, ref: str) -> str:
+        snap = self.m.snapshot()
+        return views.find_one(((s.id, s.name) for s in snap.services.values()), ref, "service")
+
+    def _service(self, service_id: str) -> cpb.Service:
+        snap = self.m.snapshot()
+        svc = snap.services.get(service_id)
+        if svc is None:
+            raise NotFound(f"no such service: {service_id}")
+        return views.service_view(svc, views.service_counts(snap)[svc.id])
+
+    @handler
+    @on_leader
+    async def CreateService(self, request: ctl.CreateServiceRequest, context: Any) -> cpb.Service:
+        spec = servicespec.validate(request.spec)
+        service_id = ops.new_id()
+        await self.m.write(ops.service_create(service_id, spec))
+        log.info("service %s created (%s)", spec.name, service_id)
+        return self._service(service_id)
+
+    @handler
+    @on_leader
+    async def UpdateService(self, request: ctl.UpdateServiceRequest, context: Any) -> cpb.Service:
+        await self.m.barrier()
+        service_id = self._service_id(request.service)
+        spec = servicespec.validate(request.spec)
+        current = self.m.snapshot().services[service_id]
+        if current.is_global != (spec.mode == "global"):
+            raise InvalidArgument("a service's mode (replicated or global) cannot change")
+        await self.m.write(ops.service_update(service_id, request.version, spec))
+        return self._service(service_id)
+
+    @handler
+    @on_leader
+    async def ScaleService(self, request: ctl.ScaleServiceRequest, context: Any) -> cpb.Service:
+        if request.replicas > servicespec.MAX_REPLICAS:
+            raise InvalidArgument(f"replicas must be at most {servicespec.MAX_REPLICAS}")
+        for _ in range(5):  # the caller asked for a count, not a version: retry our own read-modify-write
+            await self.m.barrier()
+            service_id = self._service_id(request.service)
+            svc = self.m.snapshot().services[service_id]
+            if svc.is_global:
+                raise InvalidArgument(f"{svc.name} is a global service: it runs one task per node and cannot be scaled")
+            spec = cpb.ServiceSpec()
+            spec.CopyFrom(svc.spec)
+            spec.replicas = request.replicas
+            try:
+                await self.m.write(ops.service_update(service_id, svc.version, spec))
+            except OutOfDate:
+                continue
+            log.info("service %s scaled to %d", svc.name, request.replicas)
+            return self._service(service_id)
+        raise OutOfDate(f"service {request.service} keeps changing; retry")
+
+    @handler
+    @on_leader
+    async def RollbackService(self, request: ctl.ServiceRef, context: Any) -> cpb.Service:
+        await self.m.barrier()
+        service_id = self._service_id(request.service)
+        svc = self.m.snapshot().services[service_id]
+        if svc.previous_spec is None:
+            raise Conflict(f"service {svc.name} has no previous spec to roll back to")
+        await self.m.write(ops.service_update(service_id, svc.version, svc.previous_spec, rollback=True))
+        return self._service(service_id)
+
+    @handler
+    @on_leader
+    async def RemoveService(self, request: ctl.ServiceRef, context: Any) -> ctl.Ack:
+        await self.m.barrier()
+        service_id = self._service_id(request.service)
+        await self.m.write(ops.service_remove(service_id))
+        return ctl.Ack()
+
+    @handler
+    @on_leader
+    async def GetService(self, request: ctl.ServiceRef, context: Any) -> cpb.Service:
+        await self.m.barrier()
+        return self._service(self._service_id(request.service))
+
+    @handler
+    @on_leader
+    async def ListServices(self, request: ctl.ListServicesRequest, context: Any) -> ctl.ListServicesResponse:
+        await self.m.barrier()
+        f = _filters(list(request.filters))
+        snap = self.m.snapshot()
+        counts = views.service_counts(snap)
+        out = []
+        for svc in sorted(snap.services.values(), key=lambda s: s.name):
+            if "name" in f and not svc.name.startswith(f["name"]):
+                continue
+            if "id" in f and not svc.id.startswith(f["id"]):
+                continue
+            if "mode" in f and (svc.spec.mode or "replicated") != f["mode"]:
+                continue
+            if "label" in f:
+                k, _, v = f["label"].partition("=")
+                if k not in svc.spec.labels or (v and svc.spec.labels[k] != v):
+                    continue
+            out.append(views.service_view(svc, counts[svc.id]))
+        return ctl.ListServicesResponse(services=out)
+
+    @handler
+    @on_leader
+    async def ListTasks(self, request: ctl.ListTasksRequest, context: Any) -> ctl.ListTasksResponse:
+        await self.m.barrier()
+        f = _filters(list(request.filters))
+        snap = self.m.snapshot()
+        service_id = self._service_id(request.service) if request.service else ""
+        node_ref = request.node or f.get("node", "")
+        node_id = (
+            views.find_one(((n.id, n.hostname) for n in snap.nodes.values()), node_ref, "node") if node_ref else ""
+        )
+        names = {s.id: s.name for s in snap.services.values()}
+        tasks: list[TaskObj] = []
+        for t in snap.tasks.values():
+            if service_id and t.service_id != service_id:
+                continue
+            if node_id and t.node_id != node_id:
+                continue
+            if "desired-state" in f and t.desired_state != f["desired-state"]:
+                continue
+            if "id" in f and not t.id.startswith(f["id"]):
+                continue
+            tasks.append(t)
+        tasks.sort(key=lambda t: (names.get(t.service_id, ""), t.slot, t.node_id, -t.created_at))
+        return ctl.ListTasksResponse(
+            tasks=[views.task_view(t, names.get(t.service_id, "")) for t in tasks],
+            node_names={n.id: n.hostname for n in snap.nodes.values()},
+        )
+
+    # ----- nodes -----
+
+    def _node_id(self, ref: str) -> str:
+        snap = self.m.snapshot()
+        return views.find_one(((n.id, n.hostname) for n in snap.nodes.values()), ref, "node")
+
+    def _node(self, node_id: str) -> cpb.Node:
+        node = self.m.snapshot().nodes.get(node_id)
+        if node is None:
+            raise NotFound(f"no such node: {node_id}")
+        return views.node_view(node, self.m.raft.leader, self.m.raft.members())
+
+    @handler
+    @on_leader
+    async def GetNode(self, request: ctl.NodeRef, context: Any) -> cpb.Node:
+        await self.m.barrier()
+        return self._node(self._node_id(request.node))
+
+    @handler
+    @on_leader
+    async def ListNodes(self, request: ctl.ListNodesRequest, context: Any) -> ctl.ListNodesResponse:
+        await self.m.barrier()
+        f = _filters(list(request.filters))
+        leader, members = self.m.raft.leader, self.m.raft.members()
+        out = []
+        for n in self.m.snapshot().nodes.values():
+            if "role" in f and n.role != f["role"]:
+                continue
+            if "availability" in f and n.availability != f["availability"]:
+                continue
+            if "hostname" in f and not n.hostname.startswith(f["hostname"]):
+                continue
+            if "id" in f and not n.id.startswith(f["id"]):
+                continue
+            out.append(views.node_view(n, leader, members))
+        return ctl.ListNodesResponse(nodes=out)
+
+    @handler
+    @on_leader
+    async def UpdateNode(self, request: ctl.UpdateNodeRequest, context: Any) -> cpb.Node:
+        if request.availability and request.availability not in (ACTIVE, PAUSE, DRAIN):
+            raise InvalidArgument(f"invalid availability {request.availability!r}: use active, pause or drain")
+        adds = {}
+        for item in request.label_add:
+            key, _, value = item.partition("=")
+            if not key:
+                raise InvalidArgument(f"invalid label {item!r}: use KEY=VALUE")
+            adds[key] = value
+        await self.m.barrier()
+        node_id = self._node_id(request.node)
+        for _ in range(5):
+            node = self.m.snapshot().nodes[node_id]
+            labels = {**node.labels, **adds}
+            for key in request.label_rm:
+                if key not in labels:
+                    raise NotFound(f"node {node.hostname} has no label {key!r}")
+                labels.pop(key)
+            changes: dict[str, Any] = {"labels": labels}
+            if request.availability:
+                changes["availability"] = request.availability
+            try:
+                await self.m.write(ops.node_update(node_id, request.version or node.version, **changes))
+                break
+            except OutOfDate:
+                if request.version:
+                    raise
+        return self._node(node_id)
+
+    @handler
+    @on_leader
+    async def RemoveNode(self, request: ctl.RemoveNodeRequest, context: Any) -> ctl.Ack:
+        await self.m.barrier()
+        node_id = self._node_id(request.node)
+        node = self.m.snapshot().nodes[node_id]
+        if node.role == MANAGER:
+            raise Conflict(f"node {node.hostname} is a manager: demote it first (svc node demote {node.hostname})")
+        if node.state != NODE_DOWN and not request.force:
+            raise Conflict(f"node {node.hostname} is not down: stop it first, or remove it with --force")
+        await self.m.write(ops.node_remove(node_id))
+        return ctl.Ack()
+
+    @handler
+    @on_leader
+    async def PromoteNode(self, request: ctl.NodeRef, context: Any) -> cpb.Node:
+        raise Conflict(
+            "promote: run `svcd manager --join` with a manager token on that host (in-place promotion "
+            "is not supported yet)"
+        )
+
+    @handler
+    @on_leader
+    async def DemoteNode(self, request: ctl.NodeRef, context: Any) -> cpb.Node:
+        await self.m.barrier()
+        node_id = self._node_id(request.node)
+        node = self.m.snapshot().nodes[node_id]
+        if node.role != MANAGER:
+            raise Conflict(f"node {node.hostname} is not a manager")
+        managers = self.m.managers()
+        if len(managers) <= 1:
+            raise Conflict("cannot demote the last manager")
+        if node.raft_addr == self.m.raft_addr:
+            self.m.raft.transfer_leadership()
+            raise Unavailable("this manager is handing over leadership; run the command again")
+        import asyncio
+
+        await asyncio.to_thread(self.m.raft.remove_member, node.raft_addr)
+        await self.m.write(ops.node_update(node_id, 0, role="worker", raft_addr="", api_addr=""))
+        return self._node(node_id)
+
+    # ----- cluster -----
+
+    @handler
+    @on_leader
+    async def ClusterInfo(self, request: Any, context: Any) -> ctl.ClusterInfoResponse:
+        await self.m.barrier()
+        snap = self.m.snapshot()
+        cluster = snap.cluster
+        members = self.m.raft.members()
+        managers = [
+            cpb.ManagerStatus(
+                raft_addr=r,
+                api_addr=a,
+                leader=r == self.m.raft.leader,
+                reachability="reachable" if members.get(r) else "unreachable",
+            )
+            for _, r, a in self.m.managers(snap)
+        ]
+        return ctl.ClusterInfoResponse(
+            cluster_id=self.m.cluster_id,
+            leader_id=self.m.leader_node_id(),
+            leader_addr=self.m.leader_api_addr() or "",
+            raft_term=self.m.raft.term,
+            raft_commit_index=self.m.raft.commit_index,
+            managers=managers,
+            nodes=len(snap.nodes),
+            services=len(snap.services),
+            tasks=len(snap.tasks),
+            heartbeat_period_seconds=cluster.heartbeat_period if cluster else defaults.HEARTBEAT_PERIOD_SECONDS,
+            this_manager=self.m.api_addr,
+            version=defaults.VERSION,
+            ca_expires_at=self.m.ca().cert.not_valid_after_utc.timestamp(),
+        )
+
+    @handler
+    @on_leader
+    async def JoinToken(self, request: ctl.JoinTokenRequest, context: Any) -> ctl.JoinTokenResponse:
+        if request.role not in ("worker", "manager"):
+            raise InvalidArgument(f"invalid role {request.role!r}: use worker or manager")
+        field = f"{request.role}_secret"
+        if request.rotate:
+            await self.m.barrier()
+            cluster = self.m.cluster
+            assert cluster is not None
+            await self.m.write(ops.cluster_update(cluster.version, **{field: new_secret()}))
+            log.info("%s join token rotated", request.role)
+        await self.m.barrier()
+        cluster = self.m.cluster
+        assert cluster is not None
+        return ctl.JoinTokenResponse(
+            token=self.m.ca().token(getattr(cluster, field)), managers=self.m.manager_api_addrs()
+        )
+
+    @handler
+    @on_leader
+    async def ClientBundle(self, request: Any, context: Any) -> ctl.ClientBundleResponse:
+        ident = self.m.ca().identity("admin-" + ops.new_id()[:12], "admin", 365 * 24 * 3600.0)
+        log.info("issued an admin client bundle")
+        return ctl.ClientBundleResponse(ca_pem=ident.ca_pem, cert_pem=ident.cert_pem, key_pem=ident.key_pem)
+
+
+def now() -> float:
+    return time.time()

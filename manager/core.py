@@ -1,0 +1,159 @@
+"""What every manager component shares: the store, the Raft handle, this manager's identity.
+
+Components (control API, dispatcher, CA service, leader loop) receive a `Manager` and use
+only its public methods; none reaches into another component.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from svc import tls
+from svc.errors import Unavailable
+
+from .ca import CertificateAuthority
+from .store import ops
+from .store.objects import MANAGER, ClusterObj
+from .store.raft import RaftStore
+from .store.state import Changes, Snapshot, StoreState
+
+log = logging.getLogger(__name__)
+
+
+class Manager:
+    def __init__(
+        self,
+        node_id: str,
+        identity: tls.Identity,
+        state: StoreState,
+        raft: RaftStore,
+        api_addr: str,
+        raft_addr: str,
+        hostname: str,
+    ) -> None:
+        self.node_id = node_id
+        self.identity = identity
+        self.state = state
+        self.raft = raft
+        self.api_addr = api_addr
+        self.raft_addr = raft_addr
+        self.hostname = hostname
+        self._ca: tuple[int, CertificateAuthority] | None = None
+        self._channels: dict[str, Any] = {}
+        self._listeners: list[Callable[[str, Changes], None]] = []
+        self.rpc_observer: Callable[[str, str], None] | None = None  # (method, status code name), for metrics
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # ----- store -----
+
+    def snapshot(self) -> Snapshot:
+        return self.state.snapshot()
+
+    @property
+    def cluster(self) -> ClusterObj | None:
+        return self.state.cluster
+
+    @property
+    def cluster_id(self) -> str:
+        return self.identity.cluster_id
+
+    @property
+    def is_leader(self) -> bool:
+        return self.raft.is_leader
+
+    async def write(self, op: ops.Op) -> Any:
+        return await self.raft.write(op)
+
+    async def barrier(self) -> None:
+        await self.raft.barrier()
+
+    def on_change(self, listener: Callable[[str, Changes], None]) -> None:
+        """Listeners run on the event loop, after each applied write that changed something."""
+        self._listeners.append(listener)
+
+    def _dispatch_change(self, op: str, changes: Changes) -> None:
+        # Called on the Raft tick thread: hand over to the loop, never work here.
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._fire, op, changes)
+
+    def _fire(self, op: str, changes: Changes) -> None:
+        for listener in self._listeners:
+            try:
+                listener(op, changes)
+            except Exception:
+                log.exception("change listener failed")
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.state.listener = self._dispatch_change
+
+    # ----- cluster facts -----
+
+    def ca(self) -> CertificateAuthority:
+        cluster = self.cluster
+        if cluster is None or not cluster.ca_key_pem:
+            raise Unavailable("this manager has not received the cluster CA yet")
+        if self._ca is None or self._ca[0] != cluster.version:
+            self._ca = (cluster.version, CertificateAuthority(cluster.ca_cert_pem, cluster.ca_key_pem))
+        return self._ca[1]
+
+    def managers(self, snap: Snapshot | None = None) -> list[tuple[str, str, str]]:
+        """(node id, raft address, API address) of every manager in the store."""
+        snap = snap or self.snapshot()
+        return sorted((n.id, n.raft_addr, n.api_addr) for n in snap.nodes.values() if n.role == MANAGER and n.raft_addr)
+
+    def manager_api_addrs(self) -> list[str]:
+        return [api for _, _, api in self.managers() if api]
+
+    def leader_api_addr(self) -> str | None:
+        leader = self.raft.leader
+        if leader is None:
+            return None
+        if leader == self.raft_addr:
+            return self.api_addr
+        for _, raft_addr, api in self.managers():
+            if raft_addr == leader:
+                return api
+        return None
+
+    def leader_node_id(self) -> str:
+        leader = self.raft.leader
+        for node_id, raft_addr, _ in self.managers():
+            if raft_addr == leader:
+                return node_id
+        return ""
+
+    # ----- talking to other managers -----
+
+    def channel(self, addr: str) -> Any:
+        ch = self._channels.get(addr)
+        if ch is None:
+            ch = self._channels[addr] = tls.secure_channel(addr, self.identity)
+        return ch
+
+    async def leader_channel(self) -> Any:
+        """A channel to the current leader, waiting briefly through an election."""
+        for _ in range(50):
+            addr = self.leader_api_addr()
+            if addr and addr != self.api_addr:
+                return self.channel(addr)
+            if self.is_leader:
+                raise Unavailable("this manager became the leader")
+            await asyncio.sleep(0.1)
+        raise Unavailable("no leader: the managers have no quorum")
+
+    async def close(self) -> None:
+        for ch in self._channels.values():
+            await ch.close()
+        self._channels.clear()
+
+
+def forward_errors(exc: grpc.aio.AioRpcError) -> Exception:
+    from svc.rpc import error_from_rpc
+
+    return error_from_rpc(exc)

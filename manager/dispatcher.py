@@ -1,0 +1,237 @@
+"""The dispatcher (leader only): node sessions, heartbeats, assignments, batched status writes.
+
+A node registers (its identity is its certificate), keeps a session alive with heartbeats
+at the period the manager sets, and holds one Assignments stream: the first message is its
+full task set, later ones only changes, batched. Status reports from every node are queued
+and committed together, one Raft write per batch; a report call returns once its batch is
+committed, so a node knows to resend if the leader died first.
+
+A node whose heartbeats stop for 3 periods is marked down (after a leader change every node
+gets extra time to find the new leader).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from svc import defaults
+from svc.errors import NotFound, Unauthenticated, Unavailable
+from svc.rpc import handler
+from svc.v1 import common_pb2 as cmn
+from svc.v1 import dispatcher_pb2 as dpb
+from svc.v1 import dispatcher_pb2_grpc as dpb_grpc
+
+from . import views
+from .auth import current_peer
+from .core import Manager
+from .store import ops
+from .store.objects import NODE_DOWN, NODE_READY, RUNNING, NodeObj, TaskObj, TaskStatusObj, is_terminal
+from .store.state import Changes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Session:
+    node_id: str
+    session_id: str
+    queue: asyncio.Queue[dpb.AssignmentsMessage | None] = field(default_factory=asyncio.Queue)
+    sent: dict[str, str] | None = None  # task id -> desired state last sent; None until the full set went out
+    streaming: bool = False
+
+
+def assignment_set(tasks: list[TaskObj]) -> dict[str, TaskObj]:
+    """What a node must act on: everything but tasks that ended and are not wanted running."""
+    return {t.id: t for t in tasks if not (is_terminal(t.state) and t.desired_state != RUNNING)}
+
+
+class Dispatcher(dpb_grpc.DispatcherServicer):
+    def __init__(self, manager: Manager) -> None:
+        self.m = manager
+        self.sessions: dict[str, Session] = {}
+        self.last_seen: dict[str, float] = {}
+        self._leader_since = 0.0
+        self._dirty: set[str] = set()
+        self._flush_scheduled = False
+        self._status_batch: dict[str, tuple[str, TaskStatusObj]] = {}
+        self._status_waiters: list[asyncio.Future[None]] = []
+        self._status_task: asyncio.Task[None] | None = None
+        manager.on_change(self._on_change)
+
+    # ----- leadership -----
+
+    def became_leader(self) -> None:
+        self._leader_since = time.monotonic()
+        self.last_seen.clear()
+
+    def lost_leadership(self) -> None:
+        for session in list(self.sessions.values()):
+            session.queue.put_nowait(None)
+        self.sessions.clear()
+
+    def period(self) -> float:
+        cluster = self.m.cluster
+        return cluster.heartbeat_period if cluster else defaults.HEARTBEAT_PERIOD_SECONDS
+
+    def expired_nodes(self, nodes: dict[str, NodeObj]) -> list[tuple[str, str, str]]:
+        """(node id, DOWN, why) for engine nodes whose heartbeats stopped."""
+        now = time.monotonic()
+        limit = self.period() * defaults.HEARTBEAT_MISSES_DOWN
+        grace_until = self._leader_since + 2 * limit  # after an election, twice the grace to re-register
+        out = []
+        for node in nodes.values():
+            if node.state != NODE_READY or not node.description.runtime:
+                continue
+            seen = self.last_seen.get(node.id)
+            if seen is None:
+                if now > grace_until:
+                    out.append((node.id, NODE_DOWN, "no heartbeat since the leader started"))
+            elif now - seen > limit:
+                out.append((node.id, NODE_DOWN, f"heartbeat failure: none for {now - seen:.1f}s"))
+                self.sessions.pop(node.id, None)
+        return out
+
+    # ----- sessions -----
+
+    def _session(self, session_id: str) -> Session:
+        if not self.m.is_leader:
+            raise Unavailable("this manager is not the leader; register again")
+        peer = current_peer.get()
+        session = self.sessions.get(peer.node_id)
+        if session is None or session.session_id != session_id:
+            raise NotFound("unknown or expired session; register again")
+        return session
+
+    @handler
+    async def Register(self, request: dpb.RegisterRequest, context: Any) -> dpb.RegisterResponse:
+        peer = current_peer.get()
+        if not self.m.is_leader:
+            return dpb.RegisterResponse(leader_addr=self.m.leader_api_addr() or "", managers=self.m.manager_api_addrs())
+        node = NodeObj(id=peer.node_id, role="", description=request.description)
+        try:
+            await self.m.write(ops.node_register(node))
+        except Exception as exc:
+            if "removed" in str(exc):
+                raise Unauthenticated(str(exc)) from None
+            raise
+        old = self.sessions.get(peer.node_id)
+        if old is not None:
+            old.queue.put_nowait(None)
+        session = Session(peer.node_id, uuid.uuid4().hex)
+        self.sessions[peer.node_id] = session
+        self.last_seen[peer.node_id] = time.monotonic()
+        log.info("node %s (%s) registered from %s", request.description.hostname, peer.node_id[:12], peer.address)
+        return dpb.RegisterResponse(
+            node_id=peer.node_id,
+            session_id=session.session_id,
+            heartbeat_period_seconds=self.period(),
+            managers=self.m.manager_api_addrs(),
+        )
+
+    @handler
+    async def Heartbeat(self, request: dpb.HeartbeatRequest, context: Any) -> dpb.HeartbeatResponse:
+        session = self._session(request.session_id)
+        self.last_seen[session.node_id] = time.monotonic()
+        if request.HasField("description"):
+            await self.m.write(ops.node_register(NodeObj(id=session.node_id, role="", description=request.description)))
+        return dpb.HeartbeatResponse(period_seconds=self.period(), managers=self.m.manager_api_addrs())
+
+    @handler
+    async def Assignments(self, request: dpb.AssignmentsRequest, context: Any) -> Any:
+        session = self._session(request.session_id)
+        if session.streaming:
+            raise Unavailable("this session already has an assignment stream")
+        session.streaming = True
+        current = assignment_set(self.m.state.node_tasks(session.node_id))
+        names = {s.id: s.name for s in self.m.snapshot().services.values()}
+        session.sent = {tid: t.desired_state for tid, t in current.items()}
+        yield dpb.AssignmentsMessage(
+            full=True, update=[views.task_view(t, names.get(t.service_id, "")) for t in current.values()]
+        )
+        while True:
+            msg = await session.queue.get()
+            if msg is None:
+                return
+            yield msg
+
+    @handler
+    async def UpdateTaskStatus(self, request: dpb.UpdateTaskStatusRequest, context: Any) -> cmn.Empty:
+        session = self._session(request.session_id)
+        for u in request.updates:
+            s = u.status
+            self._status_batch[u.task_id] = (
+                session.node_id,
+                TaskStatusObj(
+                    state=s.state,
+                    timestamp=s.timestamp,
+                    message=s.message,
+                    err=s.err,
+                    exit_code=s.exit_code,
+                    container_id=s.container_id,
+                    health=s.health,
+                ),
+            )
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._status_waiters.append(waiter)
+        if self._status_task is None or self._status_task.done():
+            self._status_task = asyncio.create_task(self._flush_status())
+        await waiter
+        return cmn.Empty()
+
+    async def _flush_status(self) -> None:
+        while self._status_batch:
+            await asyncio.sleep(defaults.STATUS_BATCH_SECONDS)
+            batch, self._status_batch = self._status_batch, {}
+            waiters, self._status_waiters = self._status_waiters, []
+            updates = [(tid, nid, st) for tid, (nid, st) in batch.items()]
+            try:
+                for i in range(0, len(updates), defaults.STATUS_BATCH_MAX):
+                    await self.m.write(ops.tasks_status(updates[i : i + defaults.STATUS_BATCH_MAX]))
+            except Exception as exc:
+                for w in waiters:
+                    if not w.done():
+                        w.set_exception(Unavailable(f"status not recorded: {exc}"))
+                continue
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+
+    # ----- assignments follow the store -----
+
+    def _on_change(self, op: str, changes: Changes) -> None:
+        if not self.sessions:
+            return
+        self._dirty |= changes.task_nodes & set(self.sessions)
+        if self._dirty and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(defaults.ASSIGNMENT_BATCH_SECONDS, self._flush_assignments)
+
+    def _flush_assignments(self) -> None:
+        self._flush_scheduled = False
+        dirty, self._dirty = self._dirty, set()
+        names: dict[str, str] | None = None
+        for node_id in dirty:
+            session = self.sessions.get(node_id)
+            if session is None or session.sent is None:
+                continue
+            current = assignment_set(self.m.state.node_tasks(node_id))
+            changed = [t for tid, t in current.items() if session.sent.get(tid) != t.desired_state]
+            removed = [tid for tid in session.sent if tid not in current]
+            if not changed and not removed:
+                continue
+            if names is None:
+                names = {s.id: s.name for s in self.m.snapshot().services.values()}
+            for t in changed:
+                session.sent[t.id] = t.desired_state
+            for tid in removed:
+                del session.sent[tid]
+            session.queue.put_nowait(
+                dpb.AssignmentsMessage(
+                    update=[views.task_view(t, names.get(t.service_id, "")) for t in changed], remove=removed
+                )
+            )

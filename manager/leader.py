@@ -1,0 +1,134 @@
+"""The leader's loop: feed the pure orchestrator and scheduler, commit what they decide.
+
+Each round reads one snapshot, marks nodes whose heartbeats stopped, asks the orchestrator
+for task changes and the scheduler for placements of every pending task (new ones
+included), and commits the result as few Raft writes as possible. A round runs when the
+store changes, when a timer the orchestrator asked for (restart delays) is due, and at
+least every half second (heartbeat expiry). Rounds that decide nothing write nothing, so
+the loop settles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+from svc import defaults
+from svc.errors import SvcError
+
+from . import orchestrator, scheduler
+from .core import Manager
+from .dispatcher import Dispatcher
+from .store import ops
+from .store.objects import ASSIGNED, NEW, PENDING, RUNNING, TaskObj, TaskStatusObj
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.5
+SETTLE_SECONDS = 0.01  # let a burst of changes land before reading the snapshot
+
+
+class LeaderLoop:
+    def __init__(self, manager: Manager, dispatcher: Dispatcher) -> None:
+        self.m = manager
+        self.dispatcher = dispatcher
+        self._wake = asyncio.Event()
+        self._stopped = False
+        self.rounds = 0
+        self.placements = 0
+        manager.on_change(lambda op, changes: self._wake.set())
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        leading = False
+        while not self._stopped:
+            if self.m.is_leader != leading:
+                leading = self.m.is_leader
+                if leading:
+                    log.info("this manager is the leader (term %d)", self.m.raft.term)
+                    self.dispatcher.became_leader()
+                else:
+                    log.info("this manager is no longer the leader")
+                    self.dispatcher.lost_leadership()
+            timeout = TICK_SECONDS
+            if leading:
+                try:
+                    wake_at = await self.round()
+                    if wake_at is not None:
+                        timeout = max(0.0, min(timeout, wake_at - time.time()))
+                except SvcError as exc:
+                    log.info("leader round: %s", exc)
+                    timeout = 0.2
+                except Exception:
+                    log.exception("leader round failed")
+                    timeout = 1.0
+            else:
+                timeout = 0.1
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+                await asyncio.sleep(SETTLE_SECONDS)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def round(self) -> float | None:
+        """One reconcile pass; returns when the next timer is due (or None)."""
+        self.rounds += 1
+        snap = self.m.snapshot()
+        if snap.cluster is None:
+            return None
+        expired = self.dispatcher.expired_nodes(snap.nodes)
+        if expired:
+            for node_id, _, why in expired:
+                log.warning("node %s is down: %s", snap.nodes[node_id].hostname, why)
+            await self.m.write(ops.node_states(expired))
+            return 0.0
+        now = time.time()
+        plan = orchestrator.reconcile(snap, now)
+        touched = {tid for tid, _, _ in plan.update} | set(plan.delete)
+        existing_pending = [
+            t
+            for t in snap.tasks.values()
+            if t.desired_state == RUNNING and t.state in (NEW, PENDING) and t.id not in touched
+        ]
+        placements, unplaced = scheduler.schedule(snap, existing_pending + plan.create)
+        where = {p.task_id: p.node_id for p in placements}
+        self.placements += len(placements)
+        create = [self._placed(t, where.get(t.id), unplaced.get(t.id, ""), now) for t in plan.create]
+        update = list(plan.update)
+        for t in existing_pending:
+            if t.id in where:
+                status = TaskStatusObj(state=ASSIGNED, timestamp=now, message="scheduled")
+                update.append((t.id, t.version, {"node_id": where[t.id], "status": ops.encode_status(status)}))
+            elif t.id in unplaced and unplaced[t.id] != t.status.message:
+                status = TaskStatusObj(state=PENDING, timestamp=t.status.timestamp or now, message=unplaced[t.id])
+                update.append((t.id, t.version, {"status": ops.encode_status(status)}))
+        if not (create or update or plan.delete):
+            return plan.wake_at
+        batch = defaults.SCHEDULER_BATCH
+        first = True
+        for i in range(0, max(len(create), len(update), 1), batch):
+            await self.m.write(
+                ops.tasks_write(
+                    create=create[i : i + batch], update=update[i : i + batch], delete=plan.delete if first else []
+                )
+            )
+            first = False
+        return 0.0 if plan.wake_at is None else plan.wake_at
+
+    @staticmethod
+    def _placed(task: TaskObj, node_id: str | None, reason: str, now: float) -> TaskObj:
+        if node_id:
+            return replace(
+                task, node_id=node_id, status=TaskStatusObj(state=ASSIGNED, timestamp=now, message="scheduled")
+            )
+        return replace(task, status=TaskStatusObj(state=PENDING, timestamp=now, message=reason))
+
+    def stats(self) -> dict[str, Any]:
+        return {"rounds": self.rounds, "placements": self.placements}

@@ -1,0 +1,119 @@
+"""Store objects -> control API messages (what `svc ls`, `ps`, `node ls` and `inspect` show).
+
+Secrets (join token secrets, the Raft key, the CA key) live in the cluster object and never
+pass through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from svc.v1 import cluster_pb2 as cpb
+
+from .store.objects import NODE_READY, RUNNING, NodeObj, ServiceObj, TaskObj, is_terminal
+from .store.state import Snapshot
+
+
+def node_view(n: NodeObj, leader_raft: str | None, reachable: dict[str, bool]) -> cpb.Node:
+    msg = cpb.Node(
+        id=n.id,
+        role=n.role,
+        availability=n.availability,
+        state=n.state,
+        labels=dict(n.labels),
+        description=n.description,
+        message=n.message,
+        version=n.version,
+        created_at=n.created_at,
+        updated_at=n.updated_at,
+    )
+    if n.role == "manager" and n.raft_addr:
+        msg.manager_status.CopyFrom(
+            cpb.ManagerStatus(
+                raft_addr=n.raft_addr,
+                api_addr=n.api_addr,
+                leader=n.raft_addr == leader_raft,
+                reachability="reachable" if reachable.get(n.raft_addr, False) else "unreachable",
+            )
+        )
+    return msg
+
+
+def task_view(t: TaskObj, svc_name: str) -> cpb.Task:
+    s = t.status
+    return cpb.Task(
+        id=t.id,
+        service_id=t.service_id,
+        service_name=svc_name,
+        slot=t.slot,
+        node_id=t.node_id,
+        desired_state=t.desired_state,
+        spec=t.spec,
+        version=t.version,
+        created_at=t.created_at,
+        service_version=t.service_version,
+        status=cpb.TaskStatus(
+            state=s.state,
+            timestamp=s.timestamp,
+            message=s.message,
+            err=s.err,
+            exit_code=s.exit_code,
+            container_id=s.container_id,
+            health=s.health,
+        ),
+    )
+
+
+def counts_running(t: TaskObj, snap: Snapshot) -> bool:
+    """A task counts as running if it runs (healthy, where checked) on a node that is up."""
+    node = snap.nodes.get(t.node_id)
+    return t.state == RUNNING and t.desired_state == RUNNING and node is not None and node.state == NODE_READY
+
+
+def service_counts(snap: Snapshot) -> dict[str, tuple[int, int]]:
+    """service id -> (running, desired)."""
+    running: dict[str, int] = {s: 0 for s in snap.services}
+    live_global: dict[str, int] = {s: 0 for s in snap.services}
+    for t in snap.tasks.values():
+        if t.service_id not in running:
+            continue
+        if counts_running(t, snap):
+            running[t.service_id] += 1
+        if t.desired_state == RUNNING and not is_terminal(t.state):
+            live_global[t.service_id] += 1
+    out = {}
+    for sid, svc in snap.services.items():
+        desired = live_global[sid] if svc.is_global else svc.spec.replicas
+        out[sid] = (running[sid], desired)
+    return out
+
+
+def service_view(s: ServiceObj, counts: tuple[int, int]) -> cpb.Service:
+    msg = cpb.Service(
+        id=s.id,
+        spec=s.spec,
+        version=s.version,
+        created_at=s.created_at,
+        updated_at=s.updated_at,
+        running=counts[0],
+        desired=counts[1],
+    )
+    if s.previous_spec is not None:
+        msg.previous_spec.CopyFrom(s.previous_spec)
+    return msg
+
+
+def find_one(items: Iterable[tuple[str, str]], ref: str, what: str) -> str:
+    """Resolve `ref` (id, name or unique id prefix) among (id, name) pairs to an id."""
+    from svc.errors import InvalidArgument, NotFound
+
+    pairs = list(items)
+    for oid, name in pairs:
+        if ref in (oid, name):
+            return oid
+    prefixed = [oid for oid, _ in pairs if ref and oid.startswith(ref)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    if len(prefixed) > 1:
+        raise InvalidArgument(f"{what} id prefix {ref!r} is ambiguous")
+    raise NotFound(f"no such {what}: {ref}")

@@ -1,0 +1,213 @@
+"""The cluster agent of a node: identity, description, session and worker, started by `svcd node --join`.
+
+Identity: the node's certificate from joining (kept in `<data dir>/node/tls`), or, on a
+manager host sharing the data dir (as `svcd up` does), the manager's own, so the host is
+one node. The certificate is renewed at a random 50-80 % of its lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+from typing import Any
+
+import psutil
+
+from svc import defaults, tls
+from svc.errors import InvalidArgument
+from svc.fsutil import read_json, write_json
+from svc.v1 import ca_pb2 as capb
+from svc.v1 import ca_pb2_grpc as capb_grpc
+from svc.v1 import cluster_pb2 as cpb
+
+from .engineapi import EngineAPI
+from .session import Session
+from .worker import Worker
+
+log = logging.getLogger("svcd.agent")
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgument(f"invalid label {item!r}: use KEY=VALUE")
+        out[key] = value
+    return out
+
+
+class Agent:
+    def __init__(
+        self,
+        engine: EngineAPI,
+        state_dir: str,
+        join: str,
+        token: str,
+        hostname: str,
+        labels: dict[str, str],
+        addr: str,
+        metrics_addr: str,
+        shared_identity_dir: str = "",
+    ) -> None:
+        self.engine = engine
+        self.state_dir = state_dir
+        self.join = join
+        self.token = token
+        self.hostname = hostname or socket.gethostname()
+        self.labels = labels
+        self.addr = addr
+        self.metrics_addr = metrics_addr
+        # On a manager host the node is the manager's node: it uses (and never renews) the manager's identity.
+        self.shared_identity_dir = shared_identity_dir
+        self.identity = tls.Identity.load(shared_identity_dir or os.path.join(state_dir, "tls"))
+        self.worker: Worker | None = None
+        self.session: Session | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._static = self._static_description()
+
+    @classmethod
+    def from_options(cls, engine: Any, opts: Any) -> Agent:
+        from svc.netaddr import local_ip
+
+        manager_tls = os.path.join(opts.data_dir, "manager", "tls")
+        shared = manager_tls if os.path.exists(os.path.join(manager_tls, "cert.pem")) else ""
+        return cls(
+            engine,
+            os.path.join(opts.data_dir, "node"),
+            opts.join,
+            opts.token,
+            opts.hostname,
+            parse_labels(opts.labels or []),
+            opts.advertise_addr or local_ip(),
+            opts.metrics_addr,
+            shared_identity_dir=shared,
+        )
+
+    @property
+    def node_id(self) -> str:
+        assert self.identity is not None
+        return self.identity.node_id
+
+    def _static_description(self) -> cpb.NodeDescription:
+        from node.engine.imageconfig import host_architecture
+
+        info = self.engine.info()
+        metrics = self.metrics_addr
+        if metrics.startswith(("0.0.0.0:", ":")):
+            metrics = f"{self.addr}:{metrics.rsplit(':', 1)[1]}"
+        return cpb.NodeDescription(
+            hostname=self.hostname,
+            nano_cpus=int((os.cpu_count() or 1) * 1e9),
+            memory_bytes=psutil.virtual_memory().total,
+            os="linux",
+            architecture=host_architecture(),
+            engine_version=str(info.get("version", "")),
+            runtime=str(info.get("runtime", "")),
+            engine_labels=self.labels,
+            addr=self.addr,
+            metrics_addr=metrics,
+        )
+
+    def describe(self) -> cpb.NodeDescription:
+        d = cpb.NodeDescription()
+        d.CopyFrom(self._static)
+        d.images.extend(sorted(self.engine.image_refs()))
+        return d
+
+    def _managers(self) -> list[str]:
+        saved = read_json(os.path.join(self.state_dir, "managers.json"), [])
+        out = [self.join] if self.join else []
+        return out + [m for m in saved if m not in out]
+
+    def _save_managers(self, managers: list[str]) -> None:
+        write_json(os.path.join(self.state_dir, "managers.json"), managers, mode=0o600, fsync=False)
+
+    async def start(self) -> None:
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        if self.identity is None:
+            from svc.join import obtain_identity
+
+            if not self.token:
+                raise InvalidArgument("this node has not joined a cluster yet: give --join ADDR --token TOKEN")
+            self.identity = await obtain_identity(self.join, self.token, self.hostname, want_role="worker")
+            self.identity.save(os.path.join(self.state_dir, "tls"))
+            log.info("joined cluster %s as node %s", self.identity.cluster_id, self.identity.node_id[:12])
+        managers = self._managers()
+        if not managers:
+            raise InvalidArgument("no manager address known: give --join ADDR")
+        worker = Worker(self.engine, self.node_id, on_status=self._wake_sender)
+        self.worker = worker
+        self.session = Session(
+            worker,
+            self._current_identity,
+            managers,
+            self.describe,
+            self._save_managers,
+        )
+        self._tasks = [
+            asyncio.create_task(worker.run(), name="agent-worker"),
+            asyncio.create_task(self.session.run(), name="agent-session"),
+            asyncio.create_task(self._renewals(), name="agent-renewals"),
+        ]
+
+    def _current_identity(self) -> tls.Identity:
+        assert self.identity is not None
+        return self.identity
+
+    def _wake_sender(self) -> None:
+        if self.session is not None:
+            self.session.wake_sender()
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        if self.worker:
+            await self.worker.close()
+
+    async def _renewals(self) -> None:
+        """Renew the certificate at a random 50-80 % of its lifetime, then use it at once."""
+        if self.shared_identity_dir:
+            await self._follow_shared_identity()
+            return
+        while True:
+            assert self.identity is not None
+            lo, hi = defaults.CERT_RENEW_FRACTION
+            life = self.identity.expires_at - self.identity.issued_at
+            at = self.identity.issued_at + life * random.uniform(lo, hi)
+            await asyncio.sleep(max(1.0, at - time.time()))
+            try:
+                await self._renew()
+            except Exception as exc:
+                log.warning("certificate renewal failed: %s; retrying", exc)
+                await asyncio.sleep(min(30.0, max(1.0, life * 0.02)))
+
+    async def _follow_shared_identity(self) -> None:
+        """The manager renews the shared identity; pick up each new certificate."""
+        while True:
+            await asyncio.sleep(5.0)
+            fresh = tls.Identity.load(self.shared_identity_dir)
+            if fresh is not None and self.identity is not None and fresh.cert_pem != self.identity.cert_pem:
+                self.identity = fresh
+                if self.session:
+                    self.session.reconnect()
+
+    async def _renew(self) -> None:
+        assert self.identity is not None and self.session is not None
+        key, key_pem = tls.new_key()
+        addr = self.session.connected_to or self._managers()[0]
+        channel = tls.secure_channel(addr, self.identity)
+        try:
+            resp = await capb_grpc.NodeCAStub(channel).RenewCertificate(
+                capb.RenewCertificateRequest(csr_pem=tls.new_csr(key)), timeout=30
+            )
+        finally:
+            await channel.close()
+        self.identity = tls.Identity(ca_pem=resp.ca_pem, cert_pem=resp.cert_pem, key_pem=key_pem)
+        self.identity.save(os.path.join(self.state_dir, "tls"))
+        log.info("certificate renewed (valid until %s)", time.ctime(self.identity.expires_at))
+        self.session.reconnect()

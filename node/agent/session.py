@@ -1,0 +1,158 @@
+"""The agent's session with the leader: register, heartbeat, receive assignments, send reports.
+
+The node registers with any manager it knows; a follower answers with the leader's address
+and the node goes there. Heartbeats keep the session; if one fails, or the assignment
+stream ends, the node registers again, trying the next manager on the list it was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from svc import tls
+from svc.errors import Unavailable
+from svc.v1 import cluster_pb2 as cpb
+from svc.v1 import dispatcher_pb2 as dpb
+from svc.v1 import dispatcher_pb2_grpc as dpb_grpc
+
+from .worker import Worker
+
+log = logging.getLogger(__name__)
+
+RPC_TIMEOUT = 10.0
+
+
+class Session:
+    def __init__(
+        self,
+        worker: Worker,
+        identity: Callable[[], tls.Identity],
+        managers: list[str],
+        describe: Callable[[], cpb.NodeDescription],
+        on_managers: Callable[[list[str]], None],
+    ) -> None:
+        self.worker = worker
+        self.identity = identity
+        self.managers = list(managers)
+        self.describe = describe
+        self.on_managers = on_managers
+        self.connected_to = ""
+        self.session_id = ""
+        self.heartbeat_rtt = 0.0
+        self.registrations = 0
+        self._stub: Any = None
+        self._send = asyncio.Event()
+        self._restart = asyncio.Event()
+        self._last_description: bytes = b""
+
+    def wake_sender(self) -> None:
+        self._send.set()
+
+    def reconnect(self) -> None:
+        """Drop the session (e.g. after a certificate renewal); a new one starts at once."""
+        self._restart.set()
+
+    async def run(self) -> None:
+        index, delay, hint = 0, 0.1, ""
+        while True:
+            addr = hint or self.managers[index % len(self.managers)]
+            hint = ""
+            channel = tls.secure_channel(addr, self.identity())
+            try:
+                hint = await self._session(addr, channel)
+                delay = 0.1
+            except (grpc.aio.AioRpcError, Unavailable, TimeoutError, OSError) as exc:
+                log.info("session with %s ended: %s", addr, _short(exc))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("session with %s failed", addr)
+            finally:
+                self._stub, self.session_id, self.connected_to = None, "", ""
+                await channel.close()
+            if not hint:
+                index += 1
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, 2.0)
+
+    async def _session(self, addr: str, channel: Any) -> str:
+        """One session; returns a leader address to try next, or raises when the session ends."""
+        stub = dpb_grpc.DispatcherStub(channel)
+        description = self.describe()
+        resp = await stub.Register(dpb.RegisterRequest(description=description), timeout=RPC_TIMEOUT)
+        if resp.managers:
+            self.managers = list(resp.managers)
+            self.on_managers(self.managers)
+        if not resp.session_id:
+            if resp.leader_addr and resp.leader_addr != addr:
+                return resp.leader_addr
+            raise Unavailable("no leader yet")
+        self._last_description = description.SerializeToString(deterministic=True)
+        self._stub, self.session_id, self.connected_to = stub, resp.session_id, addr
+        self.registrations += 1
+        log.info("registered with %s (session %s)", addr, resp.session_id[:8])
+        self._restart.clear()
+        self.worker.resend_all()
+        loops = [
+            asyncio.create_task(self._heartbeats(stub, resp.session_id, resp.heartbeat_period_seconds or 1.0)),
+            asyncio.create_task(self._assignments(stub, resp.session_id)),
+            asyncio.create_task(self._reports(stub, resp.session_id)),
+            asyncio.create_task(self._restart.wait()),
+        ]
+        try:
+            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+            raise Unavailable("session restarted")
+        finally:
+            for t in loops:
+                t.cancel()
+
+    async def _heartbeats(self, stub: Any, session_id: str, period: float) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(period * random.uniform(0.9, 1.0))
+            req = dpb.HeartbeatRequest(session_id=session_id)
+            description = self.describe()
+            raw = description.SerializeToString(deterministic=True)
+            if raw != self._last_description:
+                req.description.CopyFrom(description)
+            start = loop.time()
+            resp = await stub.Heartbeat(req, timeout=max(2.0, 2 * period))
+            self.heartbeat_rtt = loop.time() - start
+            self._last_description = raw
+            period = resp.period_seconds or period
+            if resp.managers and list(resp.managers) != self.managers:
+                self.managers = list(resp.managers)
+                self.on_managers(self.managers)
+
+    async def _assignments(self, stub: Any, session_id: str) -> None:
+        async for msg in stub.Assignments(dpb.AssignmentsRequest(session_id=session_id)):
+            self.worker.set_assignments(msg.full, list(msg.update), list(msg.remove))
+        raise Unavailable("the assignment stream ended")
+
+    async def _reports(self, stub: Any, session_id: str) -> None:
+        while True:
+            await self._send.wait()
+            self._send.clear()
+            batch = dict(self.worker.outbox)
+            if not batch:
+                continue
+            updates = [dpb.TaskStatusUpdate(task_id=tid, status=st) for tid, st in batch.items()]
+            await stub.UpdateTaskStatus(
+                dpb.UpdateTaskStatusRequest(session_id=session_id, updates=updates), timeout=RPC_TIMEOUT
+            )
+            self.worker.acknowledged(batch)
+
+
+def _short(exc: BaseException) -> str:
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"{exc.code().name}: {exc.details()}"
+    return str(exc) or type(exc).__name__

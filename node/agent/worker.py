@@ -1,0 +1,182 @@
+"""The agent's worker: runs the pure reconcile against the engine and carries out its actions.
+
+It holds the node's assignment set (from the session), the statuses waiting to be sent,
+and the little the engine does not remember (why a task was stopped, why it never started).
+Actions run in threads (the engine blocks); each marks its task busy until done, then
+pokes the loop so the next reconcile sees the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from svc.errors import SvcError
+from svc.v1 import cluster_pb2 as cpb
+from svc.v1 import container_pb2 as pb
+
+from . import reconcile
+from .engineapi import EngineAPI
+from .reconcile import Observed, Remove, Start, Stop
+
+log = logging.getLogger(__name__)
+
+SAFETY_NET_SECONDS = 2.0  # reconcile at least this often, whatever events say
+NEVER_STARTED = {"assigned", "accepted", "preparing", "ready"}
+
+
+class Worker:
+    def __init__(self, engine: EngineAPI, node_id: str, on_status: Callable[[], None]) -> None:
+        self.engine = engine
+        self.node_id = node_id
+        self.on_status = on_status  # called when there are statuses to send
+        self.assigned: dict[str, cpb.Task] = {}
+        self.outbox: dict[str, cpb.TaskStatus] = {}
+        self.reported: dict[str, cpb.TaskStatus] = {}
+        self._busy: set[str] = set()
+        self._ended: dict[str, Observed] = {}
+        self._stopping: dict[str, str] = {}
+        self._seen: set[str] = set()
+        self._poke = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.actions_done = 0
+        loop = asyncio.get_running_loop()
+
+        def on_event(event: Any) -> None:  # on an engine thread: only hand over
+            loop.call_soon_threadsafe(self._poke.set)
+
+        engine.subscribe(on_event)
+
+    def poke(self) -> None:
+        self._poke.set()
+
+    # ----- assignments -----
+
+    def set_assignments(self, full: bool, update: list[cpb.Task], remove: list[str]) -> None:
+        if full:
+            self.assigned = {}
+        for t in update:
+            self.assigned[t.id] = t
+        for tid in remove:
+            self.assigned.pop(tid, None)
+        self.poke()
+
+    def resend_all(self) -> None:
+        """After a new session: report everything again (a dead leader may have lost the last batch)."""
+        for tid, st in self.reported.items():
+            if tid in self.assigned:
+                self.outbox.setdefault(tid, st)
+        if self.outbox:
+            self.on_status()
+
+    def acknowledged(self, sent: dict[str, cpb.TaskStatus]) -> None:
+        for tid, st in sent.items():
+            self.reported[tid] = st
+            if self.outbox.get(tid) is st:
+                del self.outbox[tid]
+
+    # ----- the loop -----
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._poke.wait(), SAFETY_NET_SECONDS)
+            except TimeoutError:
+                pass
+            self._poke.clear()
+            await asyncio.sleep(0.005)  # let a burst of events land
+            try:
+                await self.reconcile_once()
+            except Exception:
+                log.exception("reconcile failed")
+                await asyncio.sleep(0.5)
+
+    async def reconcile_once(self) -> None:
+        containers = await asyncio.to_thread(self.engine.containers, True)
+        present = {c.spec.labels.get(reconcile.TASK_LABEL, "") for c in containers}
+        for tid in list(self._seen):
+            if tid not in present and tid not in self._busy and tid in self.assigned and tid not in self._ended:
+                self._ended[tid] = Observed("failed", "container removed", "task: the container was removed")
+        self._seen |= present - {""}
+        for tid, task in self.assigned.items():
+            if (
+                tid not in present
+                and tid not in self._busy
+                and tid not in self._ended
+                and task.status.state not in NEVER_STARTED
+                and task.status.state not in reconcile.TERMINAL
+                and task.desired_state == "running"
+            ):
+                # The manager saw it start, but no container is here (lost with a wiped node): it failed.
+                self._ended[tid] = Observed("failed", "container missing", "task: the container is gone from the node")
+        actions, statuses = reconcile.plan(self.assigned, containers, self._busy, self._ended, self._stopping)
+        now = time.time()
+        for tid, st in statuses.items():
+            last = self.outbox.get(tid) or self.reported.get(tid)
+            if reconcile.moves_forward(last, st):
+                st.timestamp = now
+                self.outbox[tid] = st
+        for action in actions:
+            self._launch(action)
+        for table in (self._ended, self._stopping, self.reported):
+            for tid in [t for t in table if t not in self.assigned]:
+                del table[tid]
+        self._seen &= set(self.assigned)
+        if self.outbox:
+            self.on_status()
+
+    def _launch(self, action: Any) -> None:
+        key = action.task.id if isinstance(action, Start) else getattr(action, "task_id", action.container_id)
+        self._busy.add(key)
+        task = asyncio.create_task(self._act(action, key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _act(self, action: Any, key: str) -> None:
+        try:
+            if isinstance(action, Start):
+                await self._start(action.task)
+            elif isinstance(action, Stop):
+                self._stopping[action.task_id] = action.reason
+                await asyncio.to_thread(self.engine.stop, action.container_id)
+            elif isinstance(action, Remove):
+                await asyncio.to_thread(self.engine.remove, action.container_id, True)
+        except SvcError as exc:
+            log.warning("%s failed: %s", type(action).__name__.lower(), exc)
+        except Exception:
+            log.exception("%s failed", type(action).__name__.lower())
+        finally:
+            self.actions_done += 1
+            self._busy.discard(key)
+            self.poke()
+
+    async def _start(self, task: cpb.Task) -> None:
+        self._report(task.id, cpb.TaskStatus(state="preparing", message="preparing"))
+        spec = pb.ContainerSpec()
+        spec.CopyFrom(task.spec)
+        spec.labels[reconcile.TASK_LABEL] = task.id
+        spec.labels[reconcile.SERVICE_LABEL] = task.service_name
+        spec.labels[reconcile.SERVICE_ID_LABEL] = task.service_id
+        spec.labels[reconcile.SLOT_LABEL] = str(task.slot)
+        spec.labels[reconcile.NODE_LABEL] = self.node_id
+        name = f"{task.service_name}.{task.slot or self.node_id[:8]}.{task.id}"
+        try:
+            await asyncio.to_thread(self.engine.run, spec, name)
+        except SvcError as exc:
+            # Before the container ran: the task is rejected (Swarm's rule), with the engine's own reason.
+            self._ended[task.id] = Observed("rejected", "failed to start", f"task: {exc}")
+            log.warning("task %s rejected: %s", task.id[:12], exc)
+
+    def _report(self, tid: str, st: cpb.TaskStatus) -> None:
+        last = self.outbox.get(tid) or self.reported.get(tid)
+        if reconcile.moves_forward(last, st):
+            st.timestamp = time.time()
+            self.outbox[tid] = st
+            self.on_status()
+
+    async def close(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()

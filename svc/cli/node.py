@@ -1,0 +1,150 @@
+"""`svc node ls|inspect|update|rm|promote|demote`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from svc.cli import output
+from svc.cli.service import client
+from svc.errors import SvcError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("node", help="manage the cluster's nodes")
+    nsub = p.add_subparsers(dest="verb", required=True)
+    ls = nsub.add_parser("ls", help="list nodes")
+    ls.add_argument("-q", "--quiet", action="store_true")
+    ls.add_argument("-f", "--filter", action="append", default=[], help="role=, id=, hostname=, availability=")
+    ls.add_argument("--format", default="")
+    ls.set_defaults(func=cmd_ls)
+    ins = nsub.add_parser("inspect", help="show nodes as JSON")
+    ins.add_argument("nodes", nargs="+")
+    ins.set_defaults(func=cmd_inspect)
+    up = nsub.add_parser("update", help="change availability or labels")
+    up.add_argument("node")
+    up.add_argument("--availability", default="", help="active, pause or drain")
+    up.add_argument("--label-add", action="append", default=[], metavar="KEY=VALUE")
+    up.add_argument("--label-rm", action="append", default=[], metavar="KEY")
+    up.set_defaults(func=cmd_update)
+    rm = nsub.add_parser("rm", help="remove nodes from the cluster")
+    rm.add_argument("-f", "--force", action="store_true", help="remove a node that is not down")
+    rm.add_argument("nodes", nargs="+")
+    rm.set_defaults(func=cmd_rm)
+    for verb, fn in (("promote", cmd_promote), ("demote", cmd_demote)):
+        v = nsub.add_parser(verb, help=f"{verb} nodes")
+        v.add_argument("nodes", nargs="+")
+        v.set_defaults(func=fn)
+
+
+def manager_status(n: Any) -> str:
+    if n.role != "manager" or not n.manager_status.raft_addr:
+        return ""
+    if n.manager_status.leader:
+        return "Leader"
+    return n.manager_status.reachability.capitalize()
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from svc.v1 import control_pb2 as ctl
+
+    c = client(args)
+    nodes = sorted(
+        c.ListNodes(ctl.ListNodesRequest(filters=args.filter)).nodes,
+        key=lambda n: output.natural_key(n.description.hostname or n.id),
+    )
+    info = c.ClusterInfo(_empty())
+    me = {m.api_addr for m in info.managers if m.api_addr == info.this_manager}
+    if args.quiet:
+        for n in nodes:
+            print(n.id[:12])
+        return 0
+    if args.format == "json":
+        output.json_lines(json_format.MessageToDict(n, preserving_proto_field_name=True) for n in nodes)
+        return 0
+    rows = []
+    for n in nodes:
+        star = " *" if n.manager_status.api_addr in me and n.manager_status.api_addr else ""
+        rows.append(
+            [
+                n.id[:12] + star,
+                n.description.hostname,
+                n.state.capitalize(),
+                n.availability.capitalize(),
+                manager_status(n),
+                n.description.engine_version,
+            ]
+        )
+    output.table(["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"], rows)
+    return 0
+
+
+def _empty() -> Any:
+    from svc.v1 import common_pb2
+
+    return common_pb2.Empty()
+
+
+def _each(refs: list[str], fn: Any) -> int:
+    failed = 0
+    for ref in refs:
+        try:
+            fn(ref)
+        except SvcError as exc:
+            print(f"svc: {ref}: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from svc.v1 import control_pb2 as ctl
+
+    c = client(args)
+    docs: list[Any] = []
+    code = _each(
+        args.nodes,
+        lambda ref: docs.append(
+            json_format.MessageToDict(c.GetNode(ctl.NodeRef(node=ref)), preserving_proto_field_name=True)
+        ),
+    )
+    print(json.dumps(docs, indent=2, sort_keys=True))
+    return code
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from svc.v1 import control_pb2 as ctl
+
+    n = client(args).UpdateNode(
+        ctl.UpdateNodeRequest(
+            node=args.node, availability=args.availability, label_add=args.label_add, label_rm=args.label_rm
+        )
+    )
+    print(n.description.hostname or n.id)
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from svc.v1 import control_pb2 as ctl
+
+    c = client(args)
+    return _each(args.nodes, lambda ref: (c.RemoveNode(ctl.RemoveNodeRequest(node=ref, force=args.force)), print(ref)))
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from svc.v1 import control_pb2 as ctl
+
+    c = client(args)
+    return _each(args.nodes, lambda ref: (c.PromoteNode(ctl.NodeRef(node=ref)), print(f"{ref} promoted")))
+
+
+def cmd_demote(args: argparse.Namespace) -> int:
+    from svc.v1 import control_pb2 as ctl
+
+    c = client(args)
+    return _each(args.nodes, lambda ref: (c.DemoteNode(ctl.NodeRef(node=ref)), print(f"{ref} demoted")))

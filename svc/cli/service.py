@@ -1,0 +1,428 @@
+"""Service verbs at top level, as Docker's: `svc create|ls|ps|inspect|scale|update|rollback|rm|logs`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from svc.cli import output
+from svc.cli.specflags import add_container_flags, kv_list, spec_from_args
+from svc.errors import InvalidArgument, SvcError
+
+WAIT_SECONDS = 300.0
+
+
+def register(sub: Any) -> None:
+    create = sub.add_parser("create", help="create a service")
+    create.add_argument("--name", default="", help="service name (default: from the image)")
+    create.add_argument("--replicas", type=int, default=None, help="number of tasks (default 1)")
+    create.add_argument("--mode", default="replicated", help="replicated or global")
+    create.add_argument(
+        "--constraint", action="append", default=[], help="placement constraint, e.g. node.role!=manager"
+    )
+    create.add_argument("--max-replicas-per-node", type=int, default=0)
+    create.add_argument("--reserve-memory", help="memory reserved on the node per task, e.g. 128m")
+    create.add_argument("--reserve-cpu", help="CPUs reserved on the node per task, e.g. 0.25")
+    create.add_argument("--restart-condition", default="", help="any (default), on-failure, none")
+    create.add_argument("--restart-delay", default=None, help="delay before a restart (default 5s)")
+    create.add_argument("--restart-max-attempts", type=int, default=0)
+    create.add_argument("--service-label", action="append", default=[], metavar="KEY=VALUE")
+    create.add_argument("-d", "--detach", action="store_true", help="return at once, do not wait for the tasks")
+    add_container_flags(create, service=True)
+    create.add_argument("image")
+    create.add_argument("command", nargs=argparse.REMAINDER)
+    create.set_defaults(func=cmd_create)
+
+    ls = sub.add_parser("ls", help="list services")
+    ls.add_argument("-q", "--quiet", action="store_true")
+    ls.add_argument("-f", "--filter", action="append", default=[], help="name=, id=, mode=, label=")
+    ls.add_argument("--format", default="")
+    ls.set_defaults(func=cmd_ls)
+
+    ps = sub.add_parser("ps", help="list the tasks of services")
+    ps.add_argument("services", nargs="+")
+    ps.add_argument("-q", "--quiet", action="store_true")
+    ps.add_argument("--no-trunc", action="store_true")
+    ps.add_argument("-f", "--filter", action="append", default=[], help="desired-state=running, node=, id=")
+    ps.add_argument("--format", default="")
+    ps.set_defaults(func=cmd_ps)
+
+    ins = sub.add_parser("inspect", help="show services as JSON")
+    ins.add_argument("services", nargs="+")
+    ins.set_defaults(func=cmd_inspect)
+
+    scale = sub.add_parser("scale", help="scale services: svc scale web=5 api=3")
+    scale.add_argument("pairs", nargs="+", metavar="SERVICE=REPLICAS")
+    scale.add_argument("-d", "--detach", action="store_true", help="return at once, do not wait")
+    scale.set_defaults(func=cmd_scale)
+
+    upd = sub.add_parser("update", help="change a service (tasks are replaced one at a time)")
+    upd.add_argument("service")
+    upd.add_argument("--image")
+    upd.add_argument("--replicas", type=int)
+    upd.add_argument("--env-add", action="append", default=[])
+    upd.add_argument("--env-rm", action="append", default=[])
+    upd.add_argument("--constraint-add", action="append", default=[])
+    upd.add_argument("--constraint-rm", action="append", default=[])
+    upd.add_argument("--limit-memory")
+    upd.add_argument("--limit-cpu")
+    upd.add_argument("--health-cmd")
+    upd.add_argument("--args", help="new command, as one shell-quoted string")
+    upd.add_argument("-d", "--detach", action="store_true")
+    upd.set_defaults(func=cmd_update)
+
+    rb = sub.add_parser("rollback", help="return a service to its previous spec")
+    rb.add_argument("service")
+    rb.add_argument("-d", "--detach", action="store_true")
+    rb.set_defaults(func=cmd_rollback)
+
+    rm = sub.add_parser("rm", help="remove services")
+    rm.add_argument("services", nargs="+")
+    rm.set_defaults(func=cmd_rm)
+
+    logs = sub.add_parser("logs", help="the output of a service's tasks, from every node")
+    logs.add_argument("service")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-n", "--tail", type=int, default=0)
+    logs.add_argument("-t", "--timestamps", action="store_true")
+    logs.add_argument("--no-task-ids", action="store_true", help="do not prefix lines with the task name")
+    logs.set_defaults(func=cmd_logs)
+
+
+def client(args: argparse.Namespace) -> Any:
+    from svc.control import ControlClient
+
+    return ControlClient(args.host, getattr(args, "tls_dir", None))
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from svc.units import parse_cpus, parse_duration, parse_size
+    from svc.v1 import cluster_pb2 as cpb
+    from svc.v1 import control_pb2 as ctl
+
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    task = spec_from_args(args, args.image, command)
+    name = args.name or args.image.rsplit("/", 1)[-1].split(":", 1)[0].replace(".", "-")
+    if args.mode == "global" and args.replicas is not None:
+        raise InvalidArgument("--replicas cannot be used with --mode global")
+    if args.replicas is not None and args.replicas < 0:
+        raise InvalidArgument(f"invalid replicas {args.replicas}: must be 0 or more")
+    spec = cpb.ServiceSpec(name=name, mode=args.mode, task=task, labels=kv_list(args.service_label, "label"))
+    if args.mode != "global":
+        spec.replicas = 1 if args.replicas is None else args.replicas
+    spec.placement.constraints.extend(args.constraint)
+    if args.max_replicas_per_node < 0:
+        raise InvalidArgument("--max-replicas-per-node must not be negative")
+    spec.placement.max_replicas_per_node = args.max_replicas_per_node
+    if args.reserve_memory:
+        spec.reservations.memory_bytes = parse_size(args.reserve_memory, "memory reservation")
+    if args.reserve_cpu:
+        spec.reservations.nano_cpus = parse_cpus(args.reserve_cpu)
+    spec.restart.condition = args.restart_condition
+    if args.restart_delay is not None:
+        spec.restart.delay_seconds = parse_duration(args.restart_delay, "restart delay")
+    if args.restart_max_attempts < 0:
+        raise InvalidArgument("--restart-max-attempts must not be negative")
+    spec.restart.max_attempts = args.restart_max_attempts
+    c = client(args)
+    svc = c.CreateService(ctl.CreateServiceRequest(spec=spec))
+    print(svc.id)
+    if not args.detach:
+        return wait_converged(c, [svc.spec.name])
+    return 0
+
+
+def replicas_text(svc: Any) -> str:
+    return f"{svc.running}/{svc.desired}"
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from svc.ports import format_ports
+    from svc.v1 import control_pb2 as ctl
+
+    services = client(args).ListServices(ctl.ListServicesRequest(filters=args.filter)).services
+    if args.quiet:
+        for s in services:
+            print(s.id[:12])
+        return 0
+    if args.format == "json":
+        output.json_lines(json_format.MessageToDict(s, preserving_proto_field_name=True) for s in services)
+        return 0
+    if args.format:
+        for s in services:
+            doc = {
+                "ID": s.id[:12],
+                "Name": s.spec.name,
+                "Mode": s.spec.mode,
+                "Replicas": replicas_text(s),
+                "Image": s.spec.task.image,
+            }
+            print(output.apply_template(args.format, doc))
+        return 0
+    rows = [
+        [
+            s.id[:12],
+            s.spec.name,
+            s.spec.mode or "replicated",
+            replicas_text(s),
+            s.spec.task.image,
+            format_ports(list(s.spec.task.ports)),
+        ]
+        for s in services
+    ]
+    output.table(["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], rows)
+    return 0
+
+
+def _state_text(task: Any, now: float) -> str:
+    state = task.status.state.capitalize()
+    if task.status.state == "running" and task.status.health:
+        state += f" ({task.status.health})"
+    return f"{state} {output.ago(task.status.timestamp, now)}".strip()
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from svc.v1 import control_pb2 as ctl
+
+    c = client(args)
+    rows, docs = [], []
+    now = time.time()
+    for ref in args.services:
+        resp = c.ListTasks(ctl.ListTasksRequest(service=ref, filters=args.filter))
+        names = resp.node_names
+        groups: dict[tuple[str, int, str], list[Any]] = {}
+        for t in resp.tasks:
+            key = (t.service_name, t.slot, "" if t.slot else t.node_id)
+            groups.setdefault(key, []).append(t)
+        for (svc_name, slot, node_id), tasks in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+            tasks.sort(key=lambda t: (t.desired_state != "running", -t.created_at))
+            label = f"{svc_name}.{slot}" if slot else f"{svc_name}.{node_id[:12]}"
+            for i, t in enumerate(tasks):
+                docs.append(json_format.MessageToDict(t, preserving_proto_field_name=True))
+                error = t.status.err or (t.status.message if t.status.state == "pending" else "")
+                rows.append(
+                    [
+                        t.id if args.no_trunc else t.id[:12],
+                        label if i == 0 else f" \\_ {label}",
+                        t.spec.image,
+                        names.get(t.node_id, t.node_id[:12]),
+                        t.desired_state.capitalize(),
+                        _state_text(t, now),
+                        error if args.no_trunc else output.truncate(error, 60),
+                    ]
+                )
+    if args.quiet:
+        for r in rows:
+            print(r[0])
+    elif args.format == "json":
+        output.json_lines(docs)
+    else:
+        output.table(["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR"], rows)
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from svc.v1 import control_pb2 as ctl
+
+    c = client(args)
+    docs, failed = [], 0
+    for ref in args.services:
+        try:
+            docs.append(
+                json_format.MessageToDict(c.GetService(ctl.ServiceRef(service=ref)), preserving_proto_field_name=True)
+            )
+        except SvcError as exc:
+            print(f"svc: {ref}: {exc}", file=sys.stderr)
+            failed += 1
+    print(json.dumps(docs, indent=2, sort_keys=True))
+    return 1 if failed else 0
+
+
+def parse_scale_pairs(pairs: list[str]) -> list[tuple[str, int]]:
+    out = []
+    for pair in pairs:
+        name, sep, count = pair.partition("=")
+        if not sep or not name:
+            raise InvalidArgument(f"invalid scale argument {pair!r}: use SERVICE=REPLICAS, e.g. web=5")
+        if not count.isdigit():
+            raise InvalidArgument(f"invalid replicas {count!r} for {name}: use a whole number, 0 or more")
+        out.append((name, int(count)))
+    return out
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    from svc.v1 import control_pb2 as ctl
+
+    pairs = parse_scale_pairs(args.pairs)
+    c = client(args)
+    failed, scaled = 0, []
+    for name, count in pairs:
+        try:
+            c.ScaleService(ctl.ScaleServiceRequest(service=name, replicas=count))
+            print(f"{name} scaled to {count}")
+            scaled.append(name)
+        except SvcError as exc:
+            print(f"svc: {name}: {exc}", file=sys.stderr)
+            failed += 1
+    if scaled and not args.detach:
+        failed += wait_converged(c, scaled)
+    return 1 if failed else 0
+
+
+def wait_converged(c: Any, names: list[str], timeout: float = WAIT_SECONDS) -> int:
+    """Wait until each service runs its desired tasks; show progress; explain a stall."""
+    from svc.v1 import control_pb2 as ctl
+
+    tty = sys.stderr.isatty()
+    deadline = time.monotonic() + timeout
+    pending = list(names)
+    failed = 0
+    last = ""
+    while pending:
+        states = []
+        for name in list(pending):
+            svc = c.GetService(ctl.ServiceRef(service=name))
+            states.append(f"{name}: {svc.running}/{svc.desired}")
+            if svc.running == svc.desired and _settled(c, name):
+                pending.remove(name)
+        line = "  ".join(states)
+        if tty and line != last:
+            sys.stderr.write(f"\r\033[K{line}")
+            sys.stderr.flush()
+            last = line
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            for name in pending:
+                print(f"\nsvc: {name}: not converged after {timeout:.0f}s: {_why(c, name)}", file=sys.stderr)
+            failed = len(pending)
+            break
+        time.sleep(0.2)
+    if tty:
+        sys.stderr.write("\n")
+    for name in names:
+        if name not in pending:
+            svc = c.GetService(ctl.ServiceRef(service=name))
+            print(f"{name}: {svc.running}/{svc.desired} running")
+    return failed
+
+
+def _settled(c: Any, name: str) -> bool:
+    """No task of the service is on its way out (so `scale` down returns once the extra ones stopped)."""
+    from svc.v1 import control_pb2 as ctl
+
+    for t in c.ListTasks(ctl.ListTasksRequest(service=name)).tasks:
+        if t.desired_state != "running" and t.status.state in (
+            "assigned",
+            "accepted",
+            "preparing",
+            "ready",
+            "starting",
+            "running",
+        ):
+            return False
+    return True
+
+
+def _why(c: Any, name: str) -> str:
+    from svc.v1 import control_pb2 as ctl
+
+    reasons = []
+    for t in c.ListTasks(ctl.ListTasksRequest(service=name, filters=["desired-state=running"])).tasks:
+        why = t.status.err or (t.status.message if t.status.state == "pending" else "")
+        if why and why not in reasons:
+            reasons.append(why)
+    return "; ".join(reasons) or "tasks are still starting"
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    import shlex
+
+    from svc.units import parse_cpus, parse_size
+    from svc.v1 import cluster_pb2 as cpb
+    from svc.v1 import control_pb2 as ctl
+
+    c = client(args)
+    svc = c.GetService(ctl.ServiceRef(service=args.service))
+    spec = cpb.ServiceSpec()
+    spec.CopyFrom(svc.spec)
+    if args.image:
+        spec.task.image = args.image
+    if args.replicas is not None:
+        if args.replicas < 0:
+            raise InvalidArgument("--replicas must be 0 or more")
+        spec.replicas = args.replicas
+    if args.env_add or args.env_rm:
+        env = {e.partition("=")[0]: e for e in spec.task.env}
+        for key in args.env_rm:
+            env.pop(key, None)
+        for item in args.env_add:
+            if "=" not in item:
+                raise InvalidArgument(f"invalid environment variable {item!r}: use KEY=VALUE")
+            env[item.partition("=")[0]] = item
+        spec.task.env[:] = list(env.values())
+    constraints = [x for x in spec.placement.constraints if x not in args.constraint_rm] + args.constraint_add
+    spec.placement.constraints[:] = constraints
+    if args.limit_memory:
+        spec.task.resources.memory_bytes = parse_size(args.limit_memory, "memory limit")
+    if args.limit_cpu:
+        spec.task.resources.nano_cpus = parse_cpus(args.limit_cpu)
+    if args.health_cmd:
+        spec.task.healthcheck.test[:] = ["CMD-SHELL", args.health_cmd]
+    if args.args is not None:
+        spec.task.cmd[:] = shlex.split(args.args)
+    updated = c.UpdateService(ctl.UpdateServiceRequest(service=svc.id, version=svc.version, spec=spec))
+    print(updated.spec.name)
+    return 0 if args.detach else wait_converged(c, [updated.spec.name])
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from svc.v1 import control_pb2 as ctl
+
+    c = client(args)
+    svc = c.RollbackService(ctl.ServiceRef(service=args.service))
+    print(svc.spec.name)
+    return 0 if args.detach else wait_converged(c, [svc.spec.name])
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from svc.v1 import control_pb2 as ctl
+
+    c = client(args)
+    failed = 0
+    for ref in args.services:
+        try:
+            c.RemoveService(ctl.ServiceRef(service=ref))
+            print(ref)
+        except SvcError as exc:
+            print(f"svc: {ref}: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from svc.v1 import control_pb2 as ctl
+
+    c = client(args)
+    req = ctl.ServiceLogsRequest(service=args.service, follow=args.follow, tail=args.tail)
+    for msg in c.stream("ServiceLogs", req):
+        out = sys.stdout.buffer if msg.stream == "stdout" else sys.stderr.buffer
+        prefix = b""
+        if args.timestamps:
+            prefix += time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(msg.time)).encode() + b"Z "
+        if not args.no_task_ids:
+            prefix += f"{msg.task_name}@{msg.node_hostname}    | ".encode()
+        out.write(prefix + msg.data)
+        out.flush()
+    return 0

@@ -1,0 +1,70 @@
+"""The CLI's connection to a manager's control API, over mutual TLS.
+
+Where: `--host`/`SVC_HOST`, else the local manager (`<run dir>/manager.addr`).
+As whom: `--tls-dir`/`SVC_TLS_DIR` (a client bundle from `svc cluster client-bundle`), else
+the local manager's root-only admin credential.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from svc import defaults, tls
+from svc.client import translate, translate_iter
+from svc.errors import Unauthenticated, Unavailable
+
+
+def _run_dir() -> str:
+    return os.environ.get("SVC_RUN_DIR", defaults.RUN_DIR)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""
+    except PermissionError:
+        raise Unauthenticated(f"cannot read {path}: the local admin credential is for root") from None
+
+
+def locate(host: str | None = None, tls_dir: str | None = None) -> tuple[str, tls.Identity]:
+    addr = host or os.environ.get("SVC_HOST") or _read(os.path.join(_run_dir(), defaults.MANAGER_ADDR_FILE))
+    if not addr:
+        raise Unavailable("no manager to talk to: this host runs none; give --host HOST:PORT or set SVC_HOST")
+    if ":" not in addr:
+        addr = f"{addr}:{defaults.MANAGER_GRPC_PORT}"
+    creds = tls_dir or os.environ.get("SVC_TLS_DIR") or _read(os.path.join(_run_dir(), defaults.MANAGER_CREDS_FILE))
+    identity = tls.Identity.load(creds) if creds else None
+    if identity is None:
+        raise Unauthenticated(
+            "no credential for the manager: run as root on a manager host, or get one with "
+            "`svc cluster client-bundle DIR` and pass --tls-dir DIR (or SVC_TLS_DIR)"
+        )
+    return addr, identity
+
+
+class ControlClient:
+    def __init__(self, host: str | None = None, tls_dir: str | None = None) -> None:
+        from svc.v1 import control_pb2_grpc
+
+        self.address, identity = locate(host, tls_dir)
+        self._channel = tls.secure_channel(self.address, identity, aio=False)
+        self.stub = control_pb2_grpc.ControlStub(self._channel)
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        rpc = getattr(self.stub, method)
+
+        def call(request: Any, timeout: float = 60.0) -> Any:
+            return translate(lambda: rpc(request, timeout=timeout), self.address)
+
+        return call
+
+    def stream(self, method: str, request: Any) -> Iterator[Any]:
+        it = translate(lambda: getattr(self.stub, method)(request), self.address)
+        return translate_iter(it, self.address)
+
+    def close(self) -> None:
+        self._channel.close()

@@ -1,0 +1,90 @@
+"""The replicated state machine: compare-and-set, idempotency, forward-only status, snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from clusterfixtures import node, service, task
+
+from manager.store import ops
+from manager.store.objects import ASSIGNED, RUNNING, STARTING, TaskStatusObj
+from manager.store.state import StoreState
+from svc.v1 import cluster_pb2 as cpb
+
+
+def fresh() -> StoreState:
+    s = StoreState()
+    assert s.apply(ops.cluster_init({"id": "c1"}))[0] == ""
+    return s
+
+
+def test_apply_never_raises_and_reports_unknown_ops() -> None:
+    s = fresh()
+    assert s.apply({"op": "bogus", "v": 1})[0] == "InvalidArgument"
+    assert s.apply({"op": "service.create", "v": 1})[0] == "Internal"  # malformed payload
+    assert s.apply(ops.noop())[0] == ""
+
+
+def test_service_cas_and_name_uniqueness() -> None:
+    s = fresh()
+    spec = cpb.ServiceSpec(name="web", replicas=1)
+    _, v1 = s.apply(ops.service_create("s1", spec))
+    assert s.apply(ops.service_create("s2", spec))[0] == "AlreadyExists"
+    spec2 = cpb.ServiceSpec(name="web", replicas=5)
+    code, v2 = s.apply(ops.service_update("s1", v1, spec2))
+    assert code == ""
+    assert s.apply(ops.service_update("s1", v1, spec2))[0] == "OutOfDate"
+    assert s.services["s1"].spec.replicas == 5 and s.services["s1"].version == v2
+    assert s.services["s1"].spec_version == 1  # replicas alone do not replace tasks
+
+
+def test_retried_op_applies_once() -> None:
+    s = fresh()
+    op = ops.service_create("s1", cpb.ServiceSpec(name="web"))
+    first = s.apply(op)
+    seq = s.seq
+    assert s.apply(op) == first and s.seq == seq
+
+
+def test_task_status_only_moves_forward_and_only_from_its_node() -> None:
+    s = fresh()
+    svc = service()
+    t = task(svc, 1, "n-a", state=ASSIGNED)
+    s.apply(ops.tasks_write(create=[t]))
+    s.apply(ops.tasks_status([(t.id, "n-a", TaskStatusObj(state=RUNNING, timestamp=2))]))
+    s.apply(ops.tasks_status([(t.id, "n-a", TaskStatusObj(state=STARTING, timestamp=3))]))
+    s.apply(ops.tasks_status([(t.id, "n-b", TaskStatusObj(state="failed", timestamp=4))]))
+    assert s.tasks[t.id].state == RUNNING
+    s.apply(ops.tasks_status([(t.id, "n-a", TaskStatusObj(state=RUNNING, timestamp=5, health="healthy"))]))
+    assert s.tasks[t.id].status.health == "healthy"
+
+
+def test_tasks_write_skips_stale_updates() -> None:
+    s = fresh()
+    t = task(service(), 1)
+    s.apply(ops.tasks_write(create=[t]))
+    current = s.tasks[t.id].version
+    _, conflicts = s.apply(ops.tasks_write(update=[(t.id, current + 99, {"node_id": "n-a"})]))
+    assert conflicts == [t.id] and s.tasks[t.id].node_id == ""
+    _, conflicts = s.apply(ops.tasks_write(update=[(t.id, current, {"node_id": "n-a"})]))
+    assert conflicts == [] and s.node_tasks("n-a")[0].id == t.id
+
+
+def test_removed_node_cannot_register_again() -> None:
+    s = fresh()
+    s.apply(ops.node_register(node("a")))
+    s.apply(ops.node_remove("n-a"))
+    code, message = s.apply(ops.node_register(replace(node("a"))))
+    assert code == "PermissionDenied" and "removed" in message
+
+
+def test_snapshot_round_trip() -> None:
+    s = fresh()
+    s.apply(ops.node_register(node("a")))
+    s.apply(ops.service_create("s1", cpb.ServiceSpec(name="web", replicas=2)))
+    s.apply(ops.tasks_write(create=[task(service(), 1, "n-a"), task(service(), 2, "n-a")]))
+    plain = s.to_plain()
+    t = StoreState()
+    t.load_plain(plain)
+    assert t.to_plain() == plain
+    assert len(t.node_tasks("n-a")) == 2
