@@ -55,6 +55,25 @@ def on_leader(fn: Method) -> Method:
     return call
 
 
+def on_leader_stream(fn: Any) -> Any:
+    """`on_leader` for server-streaming methods."""
+
+    @functools.wraps(fn)
+    async def call(self: ControlService, request: Any, context: Any) -> Any:
+        if not self.m.is_leader:
+            channel = await self.m.leader_channel()
+            try:
+                async for item in getattr(ctl_grpc.ControlStub(channel), fn.__name__)(request):
+                    yield item
+            except grpc.aio.AioRpcError as exc:
+                raise error_from_rpc(exc) from None
+            return
+        async for item in fn(self, request, context):
+            yield item
+
+    return call
+
+
 def _filters(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items:
@@ -66,8 +85,9 @@ def _filters(items: list[str]) -> dict[str, str]:
 
 
 class ControlService(ctl_grpc.ControlServicer):
-    def __init__(self, manager: Manager) -> None:
+    def __init__(self, manager: Manager, logs: Any) -> None:
         self.m = manager
+        self.logs = logs
 
     # ----- services -----
 
@@ -200,6 +220,14 @@ class ControlService(ctl_grpc.ControlServicer):
             tasks=[views.task_view(t, names.get(t.service_id, "")) for t in tasks],
             node_names={n.id: n.hostname for n in snap.nodes.values()},
         )
+
+    @handler
+    @on_leader_stream
+    async def ServiceLogs(self, request: ctl.ServiceLogsRequest, context: Any) -> Any:
+        await self.m.barrier()
+        service_id = self._service_id(request.service)
+        async for msg in self.logs.subscribe(service_id, request.follow, request.tail):
+            yield msg
 
     # ----- nodes -----
 

@@ -28,6 +28,7 @@ from .controlapi import ControlService
 from .core import Manager
 from .dispatcher import Dispatcher
 from .leader import LeaderLoop
+from .logbroker import LogBroker
 from .store import ops
 from .store.objects import MANAGER, NodeObj
 from .store.raft import RaftStore
@@ -162,7 +163,7 @@ def _server(manager: Manager, dispatcher: Dispatcher, identity: tls.Identity, op
             ("grpc.http2.max_ping_strikes", 0),
         ],
     )
-    control_pb2_grpc.add_ControlServicer_to_server(ControlService(manager), server)
+    control_pb2_grpc.add_ControlServicer_to_server(ControlService(manager, LogBroker(manager, dispatcher)), server)
     dispatcher_pb2_grpc.add_DispatcherServicer_to_server(dispatcher, server)
     ca_pb2_grpc.add_NodeCAServicer_to_server(NodeCAService(manager), server)
     ca_pb2_grpc.add_MembershipServicer_to_server(MembershipService(manager), server)

@@ -61,6 +61,7 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         self._status_batch: dict[str, tuple[str, TaskStatusObj]] = {}
         self._status_waiters: list[asyncio.Future[None]] = []
         self._status_task: asyncio.Task[None] | None = None
+        self.log_sink: Any = None  # the LogBroker
         manager.on_change(self._on_change)
 
     # ----- leadership -----
@@ -181,6 +182,31 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         if self._status_task is None or self._status_task.done():
             self._status_task = asyncio.create_task(self._flush_status())
         await waiter
+        return cmn.Empty()
+
+    def send_log_subscription(self, node_id: str, sub: dpb.LogSubscription) -> bool:
+        session = self.sessions.get(node_id)
+        if session is None:
+            return False
+        session.queue.put_nowait(dpb.AssignmentsMessage(log_subscriptions=[sub]))
+        return True
+
+    @handler
+    async def PublishLogs(self, request_iterator: Any, context: Any) -> cmn.Empty:
+        node_id = current_peer.get().node_id
+        sub_id = ""
+        try:
+            async for msg in request_iterator:
+                if not sub_id:
+                    self._session(msg.session_id)
+                    sub_id = msg.subscription_id
+                    if self.log_sink is None or not self.log_sink.node_started(sub_id, node_id):
+                        return cmn.Empty()  # the subscriber went away
+                if msg.task_id and not self.log_sink.publish(sub_id, node_id, msg):
+                    return cmn.Empty()
+        finally:
+            if sub_id and self.log_sink is not None:
+                self.log_sink.node_done(sub_id, node_id)
         return cmn.Empty()
 
     async def _flush_status(self) -> None:

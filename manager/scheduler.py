@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from svc import reference
 
@@ -28,6 +29,7 @@ class NodeLoad:
     mem_free: int
     total: int = 0
     by_service: collections.Counter[str] = field(default_factory=collections.Counter)
+    ports: set[tuple[str, int]] = field(default_factory=set)  # published (protocol, host port)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ class Placement:
 def occupies(task: TaskObj) -> bool:
     """Whether a task holds resources on its node (it runs, or is about to)."""
     return bool(task.node_id) and task.desired_state == RUNNING and not is_terminal(task.state)
+
+
+def host_ports(spec: Any) -> set[tuple[str, int]]:
+    return {(p.protocol or "tcp", p.host_port) for p in spec.ports if p.host_port}
 
 
 def _loads(snap: Snapshot) -> dict[str, NodeLoad]:
@@ -58,6 +64,7 @@ def _loads(snap: Snapshot) -> dict[str, NodeLoad]:
             continue
         load.total += 1
         load.by_service[task.service_id] += 1
+        load.ports |= host_ports(task.spec)
         svc = snap.services.get(task.service_id)
         if svc is not None:
             load.cpu_free -= svc.spec.reservations.nano_cpus
@@ -87,6 +94,10 @@ def _refusal(load: NodeLoad, svc: ServiceObj, cons: list[constraints.Constraint]
         return f"max replicas per node ({limit})"
     if image and image not in load.images:
         return f"image {svc.spec.task.image} not on node"
+    taken = host_ports(svc.spec.task) & load.ports
+    if taken:
+        proto, port = min(taken)
+        return f"host port {port}/{proto} in use"
     return ""
 
 
@@ -137,6 +148,7 @@ def schedule(snap: Snapshot, pending: list[TaskObj]) -> tuple[list[Placement], d
             best = min(candidates, key=lambda x: (x.by_service[service_id], x.total, x.node.hostname, x.node.id))
             best.total += 1
             best.by_service[service_id] += 1
+            best.ports |= host_ports(svc.spec.task)
             best.cpu_free -= svc.spec.reservations.nano_cpus
             best.mem_free -= svc.spec.reservations.memory_bytes
             placements.append(Placement(task.id, best.node.id))

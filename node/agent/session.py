@@ -21,6 +21,7 @@ from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import dispatcher_pb2 as dpb
 from svc.v1 import dispatcher_pb2_grpc as dpb_grpc
 
+from .logs import LogPublisher
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Session:
         self._send = asyncio.Event()
         self._restart = asyncio.Event()
         self._last_description: bytes = b""
+        self.logs = LogPublisher(worker.engine)
 
     def wake_sender(self) -> None:
         self._send.set()
@@ -134,8 +136,14 @@ class Session:
                 self.on_managers(self.managers)
 
     async def _assignments(self, stub: Any, session_id: str) -> None:
-        async for msg in stub.Assignments(dpb.AssignmentsRequest(session_id=session_id)):
-            self.worker.set_assignments(msg.full, list(msg.update), list(msg.remove))
+        try:
+            async for msg in stub.Assignments(dpb.AssignmentsRequest(session_id=session_id)):
+                if msg.full or msg.update or msg.remove:
+                    self.worker.set_assignments(msg.full, list(msg.update), list(msg.remove))
+                for sub in msg.log_subscriptions:
+                    self.logs.handle(stub, session_id, sub)
+        finally:
+            self.logs.cancel_all()
         raise Unavailable("the assignment stream ended")
 
     async def _reports(self, stub: Any, session_id: str) -> None:

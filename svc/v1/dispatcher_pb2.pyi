@@ -53,14 +53,46 @@ class AssignmentsRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class AssignmentsMessage(_message.Message):
-    __slots__ = ("full", "update", "remove")
+    __slots__ = ("full", "update", "remove", "log_subscriptions")
     FULL_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
     REMOVE_FIELD_NUMBER: _ClassVar[int]
+    LOG_SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
     full: bool
     update: _containers.RepeatedCompositeFieldContainer[_cluster_pb2.Task]
     remove: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, full: _Optional[bool] = ..., update: _Optional[_Iterable[_Union[_cluster_pb2.Task, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ...) -> None: ...
+    log_subscriptions: _containers.RepeatedCompositeFieldContainer[LogSubscription]
+    def __init__(self, full: _Optional[bool] = ..., update: _Optional[_Iterable[_Union[_cluster_pb2.Task, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ..., log_subscriptions: _Optional[_Iterable[_Union[LogSubscription, _Mapping]]] = ...) -> None: ...
+
+class LogSubscription(_message.Message):
+    __slots__ = ("id", "task_ids", "follow", "tail", "cancel")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    task_ids: _containers.RepeatedScalarFieldContainer[str]
+    follow: bool
+    tail: int
+    cancel: bool
+    def __init__(self, id: _Optional[str] = ..., task_ids: _Optional[_Iterable[str]] = ..., follow: _Optional[bool] = ..., tail: _Optional[int] = ..., cancel: _Optional[bool] = ...) -> None: ...
+
+class PublishLogsMessage(_message.Message):
+    __slots__ = ("session_id", "subscription_id", "task_id", "time", "stream", "data")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    subscription_id: str
+    task_id: str
+    time: float
+    stream: str
+    data: bytes
+    def __init__(self, session_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., task_id: _Optional[str] = ..., time: _Optional[float] = ..., stream: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class TaskStatusUpdate(_message.Message):
     __slots__ = ("task_id", "status")

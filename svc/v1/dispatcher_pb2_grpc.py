@@ -55,6 +55,11 @@ class DispatcherStub:
                 request_serializer=svc_dot_v1_dot_dispatcher__pb2.UpdateTaskStatusRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
                 _registered_method=True)
+        self.PublishLogs = channel.stream_unary(
+                '/svc.v1.Dispatcher/PublishLogs',
+                request_serializer=svc_dot_v1_dot_dispatcher__pb2.PublishLogsMessage.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class DispatcherServicer:
@@ -85,6 +90,13 @@ class DispatcherServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PublishLogs(self, request_iterator, context):
+        """Log lines for a subscription the node received in its assignment stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatcherServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -106,6 +118,11 @@ def add_DispatcherServicer_to_server(servicer, server):
             'UpdateTaskStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateTaskStatus,
                     request_deserializer=svc_dot_v1_dot_dispatcher__pb2.UpdateTaskStatusRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
+            ),
+            'PublishLogs': grpc.stream_unary_rpc_method_handler(
+                    servicer.PublishLogs,
+                    request_deserializer=svc_dot_v1_dot_dispatcher__pb2.PublishLogsMessage.FromString,
                     response_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
             ),
     }
@@ -216,6 +233,33 @@ class Dispatcher:
             target,
             '/svc.v1.Dispatcher/UpdateTaskStatus',
             svc_dot_v1_dot_dispatcher__pb2.UpdateTaskStatusRequest.SerializeToString,
+            svc_dot_v1_dot_common__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishLogs(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/svc.v1.Dispatcher/PublishLogs',
+            svc_dot_v1_dot_dispatcher__pb2.PublishLogsMessage.SerializeToString,
             svc_dot_v1_dot_common__pb2.Empty.FromString,
             options,
             channel_credentials,

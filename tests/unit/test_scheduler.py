@@ -59,3 +59,14 @@ def test_max_replicas_per_node_and_missing_image() -> None:
     assert len(placements) == 1
     reason = next(iter(unplaced.values()))
     assert "max replicas per node (1) on 1 node" in reason and "image busybox not on node on 1 node" in reason
+
+
+def test_published_host_ports_do_not_collide() -> None:
+    from svc.v1 import container_pb2 as pb
+
+    svc = service(replicas=3)
+    svc.spec.task.ports.append(pb.PortMapping(host_port=8080, container_port=80))
+    tasks = pending(svc, 3)
+    placements, unplaced = schedule(snap([node("a"), node("b")], [svc], tasks), tasks)
+    assert sorted(p.node_id for p in placements) == ["n-a", "n-b"]
+    assert "host port 8080/tcp in use on 2 nodes" in next(iter(unplaced.values()))
