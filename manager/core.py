@@ -43,6 +43,7 @@ class Manager:
         self.api_addr = api_addr
         self.raft_addr = raft_addr
         self.hostname = hostname
+        self.metrics_addr = ""  # reachable form of --metrics-addr, for service discovery
         self._ca: tuple[int, CertificateAuthority] | None = None
         self._channels: dict[str, Any] = {}
         self._listeners: list[Callable[[str, Changes], None]] = []

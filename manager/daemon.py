@@ -112,6 +112,7 @@ async def start_manager(opts: ManagerOptions) -> RunningManager:
         state_file.raft_addr,
         bootstrap.hostname(opts),
     )
+    manager.metrics_addr = _reachable_metrics(opts.metrics_addr, state_file.api_addr)
     manager.attach(loop)
     raft.start()
 
@@ -139,6 +140,16 @@ async def start_manager(opts: ManagerOptions) -> RunningManager:
         state_file.cluster_id,
     )
     return RunningManager(manager, server, leader, tasks, extras, opts)
+
+
+def _reachable_metrics(metrics_addr: str, api_addr: str) -> str:
+    """--metrics-addr as others reach it: a wildcard host becomes this manager's advertised host."""
+    if not metrics_addr:
+        return ""
+    host, _, port = metrics_addr.rpartition(":")
+    if host in ("", "0.0.0.0", "[::]", "::"):
+        host = api_addr.rsplit(":", 1)[0]
+    return f"{host}:{port}"
 
 
 def _bind(raft_addr: str) -> str:
@@ -206,16 +217,20 @@ async def _first_commit(manager: Manager, init_op: ops.Op, opts: ManagerOptions)
             raise Unavailable("the new manager did not become the Raft leader")
         await asyncio.sleep(0.05)
     await manager.write(init_op)
+    await manager.write(ops.node_register(_self_record(manager)))
+
+
+def _self_record(manager: Manager) -> NodeObj:
     from svc.v1 import cluster_pb2 as cpb
 
-    node = NodeObj(
+    return NodeObj(
         id=manager.node_id,
         role=MANAGER,
         description=cpb.NodeDescription(hostname=manager.hostname),
         raft_addr=manager.raft_addr,
         api_addr=manager.api_addr,
+        manager_metrics_addr=manager.metrics_addr,
     )
-    await manager.write(ops.node_register(node))
 
 
 async def _keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
@@ -223,6 +238,16 @@ async def _keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
     renew_at = _renew_time(manager.identity)
     while True:
         await asyncio.sleep(1.0)
+        mine = manager.snapshot().nodes.get(manager.node_id)
+        if mine is not None and (
+            mine.role != MANAGER
+            or mine.api_addr != manager.api_addr
+            or mine.manager_metrics_addr != manager.metrics_addr
+        ):
+            try:
+                await manager.write(ops.node_register(_self_record(manager)))
+            except Exception as exc:
+                log.info("refreshing this manager's record: %s", exc)
         peers = sorted({raft for _, raft, _ in manager.managers()} | {manager.raft_addr})
         if manager.cluster is not None and peers != sorted(state.peers):
             state.peers = peers

@@ -134,13 +134,20 @@ class ManagerMetrics:
         snap = self.m.snapshot()
         groups: list[dict[str, Any]] = []
         for node in sorted(snap.nodes.values(), key=lambda n: n.id):
+            if node.role == "manager" and node.manager_metrics_addr:
+                groups.append(
+                    {
+                        "targets": [node.manager_metrics_addr],
+                        "labels": {"job": "svc-manager", "node_hostname": node.hostname, "node_id": node.id},
+                    }
+                )
             target = _reachable(node.description.metrics_addr, node.description.addr)
-            if target:
+            if target and node.description.runtime:
                 groups.append(
                     {
                         "targets": [target],
                         "labels": {
-                            "job": f"svc-{node.role}",
+                            "job": "svc-node",
                             "node_hostname": node.hostname,
                             "node_id": node.id,
                             "node_role": node.role,

@@ -31,6 +31,7 @@ def node_view(n: NodeObj, leader_raft: str | None, reachable: dict[str, bool]) -
         msg.manager_status.CopyFrom(
             cpb.ManagerStatus(
                 raft_addr=n.raft_addr,
+                metrics_addr=n.manager_metrics_addr,
                 api_addr=n.api_addr,
                 leader=n.raft_addr == leader_raft,
                 reachability="reachable" if reachable.get(n.raft_addr, False) else "unreachable",

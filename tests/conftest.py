@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -204,3 +205,37 @@ def node_daemon(engine_env: EngineEnv, busybox_tar: str) -> Iterator[tuple[Daemo
         run_cli("container", "rm", "-f", *ids, env=cli_env)
     d.stop()
     _assert_clean(engine_env, before)
+
+
+@pytest.fixture
+def make_cluster(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, image_dir: str
+) -> Iterator[Any]:
+    """Build clusters of real daemons; everything is torn down (and checked) after the test."""
+    from harness import Cluster
+
+    made: list[Cluster] = []
+
+    def make(heartbeat: float = 1.0) -> Cluster:
+        tag = f"{os.getpid() % 1000}{next(_counter) % 100}"
+        c = Cluster(str(tmp_path_factory.mktemp("cluster")), tag, heartbeat=heartbeat)
+        c.busybox = os.path.join(image_dir, "busybox-rootfs.tar")  # type: ignore[attr-defined]
+        made.append(c)
+        return c
+
+    before = set(netns_list())
+    yield make
+    failed = request.node.rep_call.failed if hasattr(request.node, "rep_call") else False
+    for c in made:
+        if failed:
+            print(c.logs())
+        left = c.teardown()
+        assert not left, f"the cluster left things behind: {left}"
+    assert set(netns_list()) <= before, f"network namespaces left: {set(netns_list()) - before}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)

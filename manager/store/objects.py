@@ -75,6 +75,7 @@ class NodeObj:
     message: str = ""
     raft_addr: str = ""  # managers only
     api_addr: str = ""  # managers only
+    manager_metrics_addr: str = ""  # managers only: the manager's own /metrics
     version: int = 0
     created_at: float = 0.0
     updated_at: float = 0.0

@@ -74,6 +74,7 @@ def encode_node(n: NodeObj) -> dict[str, Any]:
         "message": n.message,
         "raft_addr": n.raft_addr,
         "api_addr": n.api_addr,
+        "manager_metrics_addr": n.manager_metrics_addr,
         "created_at": n.created_at,
     }
 

@@ -286,13 +286,16 @@ def _node_register(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
             new, role=new.role or WORKER, state=NODE_READY, message="", version=s.seq, created_at=ts, updated_at=ts
         )
     else:
+        # A manager refreshing its record must not wipe the description its node's engine reported.
+        keep = bool(old.description.runtime) and not new.description.runtime
         node = replace(
             old,
-            description=new.description,
+            description=old.description if keep else new.description,
             state=NODE_READY,
             message="",
             raft_addr=new.raft_addr or old.raft_addr,
             api_addr=new.api_addr or old.api_addr,
+            manager_metrics_addr=new.manager_metrics_addr or old.manager_metrics_addr,
             role=new.role or old.role,
             version=s.seq,
             updated_at=ts,

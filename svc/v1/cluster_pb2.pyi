@@ -41,16 +41,18 @@ class NodeDescription(_message.Message):
     def __init__(self, hostname: _Optional[str] = ..., nano_cpus: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., os: _Optional[str] = ..., architecture: _Optional[str] = ..., engine_version: _Optional[str] = ..., runtime: _Optional[str] = ..., engine_labels: _Optional[_Mapping[str, str]] = ..., images: _Optional[_Iterable[str]] = ..., addr: _Optional[str] = ..., metrics_addr: _Optional[str] = ...) -> None: ...
 
 class ManagerStatus(_message.Message):
-    __slots__ = ("raft_addr", "api_addr", "leader", "reachability")
+    __slots__ = ("raft_addr", "api_addr", "leader", "reachability", "metrics_addr")
     RAFT_ADDR_FIELD_NUMBER: _ClassVar[int]
     API_ADDR_FIELD_NUMBER: _ClassVar[int]
     LEADER_FIELD_NUMBER: _ClassVar[int]
     REACHABILITY_FIELD_NUMBER: _ClassVar[int]
+    METRICS_ADDR_FIELD_NUMBER: _ClassVar[int]
     raft_addr: str
     api_addr: str
     leader: bool
     reachability: str
-    def __init__(self, raft_addr: _Optional[str] = ..., api_addr: _Optional[str] = ..., leader: _Optional[bool] = ..., reachability: _Optional[str] = ...) -> None: ...
+    metrics_addr: str
+    def __init__(self, raft_addr: _Optional[str] = ..., api_addr: _Optional[str] = ..., leader: _Optional[bool] = ..., reachability: _Optional[str] = ..., metrics_addr: _Optional[str] = ...) -> None: ...
 
 class Node(_message.Message):
     __slots__ = ("id", "role", "availability", "state", "labels", "description", "manager_status", "message", "version", "created_at", "updated_at")

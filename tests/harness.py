@@ -1,0 +1,287 @@
+"""Real clusters for tests and benchmarks: managers and nodes as separate `svcd` processes.
+
+Each host has its own address (127.0.0.x on loopback, or an address inside a network
+namespace the harness creates), its own data and run directories, bridge, subnet and
+cgroup parent. `teardown()` removes every container, daemon, bridge, namespace and cgroup,
+whatever state the test left them in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from helpers import Daemon, cgroup_children, delete_link, mounts_under, poll, remove_cgroup_parent, run_cli
+
+API_PORT, RAFT_PORT = 4242, 4243
+
+
+@dataclass
+class Host:
+    name: str
+    addr: str  # where its daemons listen
+    base: str  # its directory
+    netns: str | None = None
+    manager: Daemon | None = None
+    node: Daemon | None = None
+    index: int = 0
+    bridge: str = ""
+    subnet: str = ""
+    cgroup_parent: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> str:
+        return os.path.join(self.base, "data")
+
+    @property
+    def run_dir(self) -> str:
+        return os.path.join(self.base, "run")
+
+    @property
+    def api(self) -> str:
+        return f"{self.addr}:{API_PORT}"
+
+    @property
+    def admin_dir(self) -> str:
+        return os.path.join(self.data_dir, "manager", "admin")
+
+
+class Cluster:
+    def __init__(self, base: str, tag: str, heartbeat: float = 1.0, addr_prefix: str = "127.0.") -> None:
+        self.base = base
+        self.tag = tag  # unique per test run: names bridges and cgroups
+        self.heartbeat = heartbeat
+        self.hosts: list[Host] = []
+        self._n = 0
+        self.addr_prefix = addr_prefix
+
+    # ----- hosts -----
+
+    def add_host(self, addr: str | None = None, netns: str | None = None) -> Host:
+        self._n += 1
+        i = self._n
+        name = f"h{i}"
+        addr = addr or f"127.0.{100 + (os.getpid() % 100)}.{10 + i}"
+        h = Host(name=name, addr=addr, base=os.path.join(self.base, name), netns=netns, index=i)
+        h.bridge = f"sv{self.tag}{i}"[:15]
+        h.subnet = f"10.{150 + (os.getpid() % 50)}.{i}.0/24"
+        h.cgroup_parent = f"svc-{self.tag}-{i}"
+        os.makedirs(h.base, exist_ok=True)
+        self.hosts.append(h)
+        return h
+
+    def _daemon(self, h: Host, args: list[str], role: str) -> Daemon:
+        return Daemon(args, os.path.join(h.base, f"{role}.log"), netns=h.netns)
+
+    def start_manager(self, h: Host, join: Host | None = None, wait: bool = True) -> Host:
+        args = [
+            "manager",
+            "--data-dir",
+            h.data_dir,
+            "--run-dir",
+            h.run_dir,
+            "--listen-addr",
+            h.api,
+            "--raft-port",
+            str(RAFT_PORT),
+            "--metrics-addr",
+            f"{h.addr}:9424",
+            "--hostname",
+            f"mgr-{h.name}",
+            "--heartbeat-period",
+            str(self.heartbeat),
+        ]
+        if join is not None:
+            args += ["--join", join.api, "--token", self.token("manager", via=join)]
+        elif not os.path.exists(os.path.join(h.data_dir, "manager", "state.json")):
+            args.append("--init")
+        h.manager = self._daemon(h, args, "manager").start()
+        if wait:
+            poll(lambda: self.cli(h, "cluster", "info").returncode == 0, 60, what=f"manager {h.name} to answer")
+        return h
+
+    def start_node(self, h: Host, join: Host | None = None, wait: bool = True, labels: list[str] | None = None) -> Host:
+        join = join or self.managers()[0]
+        args = [
+            "node",
+            "--data-dir",
+            h.data_dir,
+            "--run-dir",
+            h.run_dir,
+            "--bridge",
+            h.bridge,
+            "--subnet",
+            h.subnet,
+            "--cgroup-parent",
+            h.cgroup_parent,
+            "--hostname",
+            f"node-{h.name}",
+            "--metrics-addr",
+            f"{h.addr}:9425",
+            "--advertise-addr",
+            h.addr,
+            "--join",
+            join.api,
+        ]
+        if not os.path.exists(os.path.join(h.data_dir, "node", "tls", "cert.pem")):
+            args += ["--token", self.token("worker", via=join)]
+        for label in labels or []:
+            args += ["--label", label]
+        h.node = self._daemon(h, args, "node").start()
+        if wait:
+            poll(lambda: self.node_state(f"node-{h.name}") == "ready", 60, what=f"node {h.name} to be ready")
+        return h
+
+    def managers(self) -> list[Host]:
+        return [h for h in self.hosts if h.manager is not None]
+
+    def nodes(self) -> list[Host]:
+        return [h for h in self.hosts if h.node is not None]
+
+    # ----- talking to it -----
+
+    def cli(self, via: Host | None = None, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run `svc` against a manager (default: the first live one) with an admin credential."""
+        via = via or self.any_live_manager()
+        env = {"SVC_HOST": via.api, "SVC_TLS_DIR": self.admin_dir()}
+        return run_cli(*args, env=env, timeout=timeout)
+
+    def ok(self, *args: str, via: Host | None = None) -> str:
+        r = self.cli(via, *args)
+        assert r.returncode == 0, f"svc {' '.join(args)} failed: {r.stderr}"
+        return r.stdout
+
+    def admin_dir(self) -> str:
+        for h in self.managers():
+            if os.path.exists(os.path.join(h.admin_dir, "cert.pem")):
+                return h.admin_dir
+        raise AssertionError("no admin credential yet")
+
+    def any_live_manager(self) -> Host:
+        live = [h for h in self.managers() if h.manager is not None and h.manager.alive()]
+        assert live, "no manager is running"
+        return live[0]
+
+    def token(self, role: str, via: Host) -> str:
+        return self.ok("cluster", "join-token", role, "-q", via=via).strip()
+
+    def json_lines(self, *args: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.ok(*args, "--format", "json").splitlines() if line.strip()]
+
+    def node_state(self, hostname: str) -> str:
+        r = self.cli(None, "node", "ls", "--format", "json")
+        if r.returncode != 0:
+            return ""
+        for line in r.stdout.splitlines():
+            n = json.loads(line)
+            if n.get("description", {}).get("hostname") == hostname:
+                return str(n.get("state", ""))
+        return ""
+
+    def leader(self) -> Host | None:
+        r = self.cli(None, "node", "ls", "--format", "json")
+        if r.returncode != 0:
+            return None
+        for line in r.stdout.splitlines():
+            n = json.loads(line)
+            ms = n.get("manager_status") or {}
+            if ms.get("leader"):
+                return next((h for h in self.hosts if h.api == ms.get("api_addr")), None)
+        return None
+
+    def tasks(self, service: str) -> list[dict[str, Any]]:
+        return self.json_lines("ps", service)
+
+    def running_containers(self, h: Host) -> list[dict[str, Any]]:
+        """The node's containers that really run, from its own engine."""
+        r = run_cli("container", "ls", "--format", "json", env={"SVC_RUN_DIR": h.run_dir})
+        assert r.returncode == 0, r.stderr
+        return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+    def import_image(self, h: Host, path: str, ref: str = "busybox") -> None:
+        r = run_cli("image", "import", path, ref, env={"SVC_RUN_DIR": h.run_dir})
+        assert r.returncode == 0, r.stderr
+
+    def converged(self, service: str, replicas: int) -> bool:
+        """The store says `replicas` run, and exactly that many real containers of distinct slots run."""
+        svc = [s for s in self.json_lines("ls") if s["spec"]["name"] == service]
+        if not svc or int(svc[0].get("running", 0)) != replicas:
+            return False
+        slots = []
+        for h in self.nodes():
+            if h.node is None or not h.node.alive():
+                continue
+            for c in self.running_containers(h):
+                labels = c.get("labels", {})
+                if labels.get("svc.service.name") == service and c.get("state") == "running":
+                    slots.append(labels.get("svc.task.slot"))
+        return len(slots) == replicas and len(set(slots)) == replicas
+
+    # ----- faults -----
+
+    def kill9(self, h: Host, role: str = "both") -> None:
+        for d in ([h.manager] if role in ("manager", "both") else []) + ([h.node] if role in ("node", "both") else []):
+            if d is not None:
+                d.kill9()
+
+    # ----- teardown -----
+
+    def teardown(self) -> list[str]:
+        """Stop everything and remove what the hosts made; returns what could not be removed."""
+        for h in self.hosts:
+            if h.node is not None:
+                if not h.node.alive():
+                    with contextlib.suppress(Exception):
+                        h.node.start()
+                with contextlib.suppress(Exception):
+                    sock = os.path.join(h.run_dir, "engine.sock")
+                    poll(lambda s=sock: os.path.exists(s), 20, what="engine socket")
+                    env = {"SVC_RUN_DIR": h.run_dir}
+                    ids = poll(lambda e=env: _ids(e), 20, what="engine to answer")
+                    if ids != ["-"]:
+                        run_cli("container", "rm", "-f", *ids, env=env, timeout=120)
+        for h in self.hosts:
+            for d in (h.node, h.manager):
+                if d is not None:
+                    d.stop()
+        left = []
+        for h in self.hosts:
+            delete_link(h.bridge)
+            left += [f"{h.name}: mount {m}" for m in mounts_under(h.base)]
+            left += [f"{h.name}: cgroup {c}" for c in cgroup_children(h.cgroup_parent)]
+            remove_cgroup_parent(h.cgroup_parent)
+        return left
+
+    def logs(self) -> str:
+        out = []
+        for h in self.hosts:
+            for d in (h.manager, h.node):
+                if d is not None:
+                    out.append(f"===== {d.log_path}\n{d.log()[-6000:]}")
+        return "\n".join(out)
+
+
+def _ids(env: dict[str, str]) -> list[str] | None:
+    r = run_cli("container", "ls", "-aq", "--no-trunc", env=env)
+    if r.returncode != 0:
+        return None
+    return r.stdout.split() or ["-"]
+
+
+def wait_for(fn: Any, timeout: float, what: str) -> Any:
+    return poll(fn, timeout, 0.2, what)
+
+
+def rmtree(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def elapsed(start: float) -> float:
+    return time.monotonic() - start
