@@ -137,6 +137,8 @@ def schedule(snap: Snapshot, pending: list[TaskObj]) -> tuple[list[Placement], d
             else:
                 candidates, refusals = [], []
                 for load in loads.values():
+                    if not load.node.description.runtime:
+                        continue  # a manager without an engine is no candidate, and no news
                     why = _refusal(load, svc, cons, image)
                     if why:
                         refusals.append(why)

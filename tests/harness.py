@@ -234,23 +234,43 @@ class Cluster:
     # ----- teardown -----
 
     def teardown(self) -> list[str]:
-        """Stop everything and remove what the hosts made; returns what could not be removed."""
+        """Stop everything and remove what the hosts made; returns what could not be removed.
+
+        Managers and agents stop first, so nothing starts a container behind our back; then each
+        node's engine runs alone (as `svcd node` without --join) to remove every container.
+        """
         for h in self.hosts:
-            if h.node is not None:
-                if not h.node.alive():
-                    with contextlib.suppress(Exception):
-                        h.node.start()
-                with contextlib.suppress(Exception):
-                    sock = os.path.join(h.run_dir, "engine.sock")
-                    poll(lambda s=sock: os.path.exists(s), 20, what="engine socket")
-                    env = {"SVC_RUN_DIR": h.run_dir}
-                    ids = poll(lambda e=env: _ids(e), 20, what="engine to answer")
-                    if ids != ["-"]:
-                        run_cli("container", "rm", "-f", *ids, env=env, timeout=120)
-        for h in self.hosts:
-            for d in (h.node, h.manager):
+            for d in (h.manager, h.node):
                 if d is not None:
                     d.stop()
+        for h in self.hosts:
+            if h.node is None:
+                continue
+            alone = Daemon(
+                [
+                    "node",
+                    "--data-dir",
+                    h.data_dir,
+                    "--run-dir",
+                    h.run_dir,
+                    "--bridge",
+                    h.bridge,
+                    "--subnet",
+                    h.subnet,
+                    "--cgroup-parent",
+                    h.cgroup_parent,
+                    "--metrics-addr",
+                    "",
+                ],
+                os.path.join(h.base, "node-cleanup.log"),
+                netns=h.netns,
+            ).start()
+            env = {"SVC_RUN_DIR": h.run_dir}
+            with contextlib.suppress(Exception):
+                ids = poll(lambda e=env: _ids(e), 30, what="engine to answer")
+                if ids != ["-"]:
+                    run_cli("container", "rm", "-f", *ids, env=env, timeout=120)
+            alone.stop()
         left = []
         for h in self.hosts:
             delete_link(h.bridge)

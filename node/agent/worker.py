@@ -141,6 +141,18 @@ class Worker:
                 await self._start(action.task)
             elif isinstance(action, Stop):
                 self._stopping[action.task_id] = action.reason
+                if action.reason == "unhealthy":
+                    # Fail the task now (Swarm does): its replacement need not wait for the stop grace period.
+                    self._report(
+                        action.task_id,
+                        cpb.TaskStatus(
+                            state="failed",
+                            message="unhealthy container",
+                            err="task: container is unhealthy",
+                            container_id=action.container_id,
+                            health="unhealthy",
+                        ),
+                    )
                 await asyncio.to_thread(self.engine.stop, action.container_id)
             elif isinstance(action, Remove):
                 await asyncio.to_thread(self.engine.remove, action.container_id, True)

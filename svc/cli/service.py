@@ -13,6 +13,7 @@ from svc.cli.specflags import add_container_flags, kv_list, spec_from_args
 from svc.errors import InvalidArgument, SvcError
 
 WAIT_SECONDS = 300.0
+STALL_SECONDS = 10.0  # no progress while tasks wait for a node: report why instead of waiting
 
 
 def register(sub: Any) -> None:
@@ -281,21 +282,36 @@ def cmd_scale(args: argparse.Namespace) -> int:
 
 
 def wait_converged(c: Any, names: list[str], timeout: float = WAIT_SECONDS) -> int:
-    """Wait until each service runs its desired tasks; show progress; explain a stall."""
+    """Wait until each service runs its desired tasks; show progress; explain a stall.
+
+    A service whose tasks cannot be placed (pending with a reason) and that made no progress
+    for STALL_SECONDS is reported with that reason instead of being waited for.
+    """
     from svc.v1 import control_pb2 as ctl
 
     tty = sys.stderr.isatty()
     deadline = time.monotonic() + timeout
     pending = list(names)
-    failed = 0
+    progress: dict[str, tuple[int, float]] = {}
+    failed: list[tuple[str, str]] = []
     last = ""
     while pending:
         states = []
+        now = time.monotonic()
         for name in list(pending):
             svc = c.GetService(ctl.ServiceRef(service=name))
             states.append(f"{name}: {svc.running}/{svc.desired}")
             if svc.running == svc.desired and _settled(c, name):
                 pending.remove(name)
+                continue
+            seen, since = progress.get(name, (-1, now))
+            if svc.running != seen:
+                progress[name] = (svc.running, now)
+            elif now - since > STALL_SECONDS:
+                why = _why(c, name, stalled_only=True)
+                if why:
+                    failed.append((name, why))
+                    pending.remove(name)
         line = "  ".join(states)
         if tty and line != last:
             sys.stderr.write(f"\r\033[K{line}")
@@ -304,18 +320,19 @@ def wait_converged(c: Any, names: list[str], timeout: float = WAIT_SECONDS) -> i
         if not pending:
             break
         if time.monotonic() > deadline:
-            for name in pending:
-                print(f"\nsvc: {name}: not converged after {timeout:.0f}s: {_why(c, name)}", file=sys.stderr)
-            failed = len(pending)
+            failed += [(name, _why(c, name) or "tasks are still starting") for name in pending]
             break
         time.sleep(0.2)
     if tty:
         sys.stderr.write("\n")
+    bad = {name for name, _ in failed}
     for name in names:
-        if name not in pending:
+        if name not in bad:
             svc = c.GetService(ctl.ServiceRef(service=name))
             print(f"{name}: {svc.running}/{svc.desired} running")
-    return failed
+    for name, why in failed:
+        print(f"svc: {name}: not converged: {why}", file=sys.stderr)
+    return len(failed)
 
 
 def _settled(c: Any, name: str) -> bool:
@@ -335,15 +352,18 @@ def _settled(c: Any, name: str) -> bool:
     return True
 
 
-def _why(c: Any, name: str) -> str:
+def _why(c: Any, name: str, stalled_only: bool = False) -> str:
+    """Why tasks of `name` do not run: pending reasons and task errors ('' if none is known)."""
     from svc.v1 import control_pb2 as ctl
 
     reasons = []
     for t in c.ListTasks(ctl.ListTasksRequest(service=name, filters=["desired-state=running"])).tasks:
+        if stalled_only and t.status.state != "pending":
+            continue
         why = t.status.err or (t.status.message if t.status.state == "pending" else "")
         if why and why not in reasons:
             reasons.append(why)
-    return "; ".join(reasons) or "tasks are still starting"
+    return "; ".join(reasons)
 
 
 def cmd_update(args: argparse.Namespace) -> int:
