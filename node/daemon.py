@@ -58,6 +58,11 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None, ready: 
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="engine"))
     stop = stop or install_stop_signals()
+    if opts.join:
+        from node.agent.agent import join, needs_join
+
+        if needs_join(opts.data_dir):  # join first: a refused token leaves nothing behind
+            await join(os.path.join(opts.data_dir, "node"), opts.join, opts.token, opts.hostname)
     engine = await asyncio.to_thread(Engine, engine_config(opts))
     server = None
     extras: list[Any] = []

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from svc import defaults
-from svc.errors import SvcError, Unavailable
+from svc.errors import SvcError, Unauthenticated, Unavailable
 
 T = TypeVar("T")
 
@@ -69,11 +69,18 @@ def translate_iter(it: Iterator[T], address: str) -> Iterator[T]:
 
 
 def _explain(err: SvcError, exc: Any, address: str) -> SvcError:
+    """Turn gRPC's connection failures into what the user should check."""
     import grpc
 
-    if exc.code() == grpc.StatusCode.UNAVAILABLE and (
-        "connect" in err.message.lower() or "No such file" in err.message
-    ):
+    if exc.code() != grpc.StatusCode.UNAVAILABLE:
+        return err
+    detail = err.message.lower()
+    if "handshake" in detail or "ssl" in detail or "certificate" in detail:
+        return Unauthenticated(
+            f"TLS with {address} failed: the manager and this credential do not trust each other "
+            "(another cluster, an expired or revoked certificate, or not the manager's API port)"
+        )
+    if "connect" in detail or "no such file" in detail:
         hint = "is `svcd node` running?" if address.startswith("unix:") else "is the manager running and reachable?"
         return Unavailable(f"cannot reach {address.removeprefix('unix:')}: {hint}")
     return err

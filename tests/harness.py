@@ -9,6 +9,7 @@ whatever state the test left them in.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from typing import Any
 from helpers import Daemon, cgroup_children, delete_link, mounts_under, poll, remove_cgroup_parent, run_cli
 
 API_PORT, RAFT_PORT = 4242, 4243
+_addresses = itertools.cycle(range(10, 250))  # loopback hosts unique within a test run
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Cluster:
         self.hosts: list[Host] = []
         self._n = 0
         self.addr_prefix = addr_prefix
+        self.extra_manager_args: list[str] = []  # e.g. ["--cert-lifetime", "12"] for a new cluster
 
     # ----- hosts -----
 
@@ -68,7 +71,7 @@ class Cluster:
         self._n += 1
         i = self._n
         name = f"h{i}"
-        addr = addr or f"127.0.{100 + (os.getpid() % 100)}.{10 + i}"
+        addr = addr or f"127.0.{100 + (os.getpid() % 100)}.{next(_addresses)}"
         h = Host(name=name, addr=addr, base=os.path.join(self.base, name), netns=netns, index=i)
         h.bridge = f"sv{self.tag}{i}"[:15]
         h.subnet = f"10.{150 + (os.getpid() % 50)}.{i}.0/24"
@@ -101,7 +104,7 @@ class Cluster:
         if join is not None:
             args += ["--join", join.api, "--token", self.token("manager", via=join)]
         elif not os.path.exists(os.path.join(h.data_dir, "manager", "state.json")):
-            args.append("--init")
+            args += ["--init", *self.extra_manager_args]
         h.manager = self._daemon(h, args, "manager").start()
         if wait:
             poll(lambda: self.cli(h, "cluster", "info").returncode == 0, 60, what=f"manager {h.name} to answer")

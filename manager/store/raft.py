@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+from pysyncobj.transport import TCPTransport
 
 from svc import defaults
 from svc.errors import (
@@ -59,6 +60,49 @@ _FAIL_TEXT = {
     FAIL_REASON.REQUEST_DENIED: "the Raft request was denied",
 }
 SNAPSHOT_FORMAT = 1
+
+
+class _AuditedEncryptor:
+    """The Raft key, checking one incoming connection: a peer without the key is logged, then dropped.
+
+    (pysyncobj drops such a peer silently.) Nothing from it is ever unpickled: decryption and
+    its authentication come first.
+    """
+
+    def __init__(self, inner: Any, peer: str) -> None:
+        self._inner = inner
+        self._peer = peer
+        self._logged = False
+
+    def encrypt_at_time(self, data: bytes, at: int) -> bytes:
+        return bytes(self._inner.encrypt_at_time(data, at))
+
+    def _audit(self, fn: Any, data: bytes) -> Any:
+        try:
+            return fn(data)
+        except Exception:
+            if not self._logged:
+                self._logged = True
+                log.warning("refused a Raft connection from %s: it does not hold this cluster's Raft key", self._peer)
+            raise
+
+    def extract_timestamp(self, data: bytes) -> int:
+        return int(self._audit(self._inner.extract_timestamp, data))
+
+    def decrypt(self, data: bytes) -> bytes:
+        return bytes(self._audit(self._inner.decrypt, data))
+
+
+class _AuditedTransport(TCPTransport):
+    def _onNewIncomingConnection(self, conn: Any) -> None:
+        super()._onNewIncomingConnection(conn)
+        if conn.encryptor is not None:
+            try:
+                host, port = conn._TcpConnection__socket.getpeername()[:2]
+                peer = f"{host}:{port}"
+            except (OSError, AttributeError, TypeError):
+                peer = "an unknown address"
+            conn.encryptor = _AuditedEncryptor(conn.encryptor, peer)
 
 
 class _Replicator(SyncObjConsumer):
@@ -117,7 +161,13 @@ class RaftStore:
             commandsQueueSize=100_000,
         )
         self._replicator = _Replicator(state)
-        self._sync = SyncObj(self_addr, [p for p in peers if p != self_addr], conf=conf, consumers=[self._replicator])
+        self._sync = SyncObj(
+            self_addr,
+            [p for p in peers if p != self_addr],
+            conf=conf,
+            consumers=[self._replicator],
+            transportClass=_AuditedTransport,
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._tick, name="raft-tick", daemon=True)
         self._membership_lock = threading.Lock()

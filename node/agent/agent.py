@@ -41,6 +41,24 @@ def parse_labels(items: list[str]) -> dict[str, str]:
     return out
 
 
+async def join(state_dir: str, addr: str, token: str, hostname: str) -> tls.Identity:
+    """Join with a token (once): the node's certificate, kept in `<state dir>/tls`."""
+    from svc.join import obtain_identity
+
+    if not token:
+        raise InvalidArgument("this node has not joined a cluster yet: give --join ADDR --token TOKEN")
+    identity = await obtain_identity(addr, token, hostname or socket.gethostname(), want_role="worker")
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    identity.save(os.path.join(state_dir, "tls"))
+    log.info("joined cluster %s as node %s", identity.cluster_id, identity.node_id[:12])
+    return identity
+
+
+def needs_join(data_dir: str) -> bool:
+    """No certificate yet, of this node or of a manager on the same host."""
+    return not any(os.path.exists(os.path.join(data_dir, d, "tls", "cert.pem")) for d in ("node", "manager"))
+
+
 class Agent:
     def __init__(
         self,
@@ -128,15 +146,8 @@ class Agent:
         write_json(os.path.join(self.state_dir, "managers.json"), managers, mode=0o600, fsync=False)
 
     async def start(self) -> None:
-        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         if self.identity is None:
-            from svc.join import obtain_identity
-
-            if not self.token:
-                raise InvalidArgument("this node has not joined a cluster yet: give --join ADDR --token TOKEN")
-            self.identity = await obtain_identity(self.join, self.token, self.hostname, want_role="worker")
-            self.identity.save(os.path.join(self.state_dir, "tls"))
-            log.info("joined cluster %s as node %s", self.identity.cluster_id, self.identity.node_id[:12])
+            self.identity = await join(self.state_dir, self.join, self.token, self.hostname)
         managers = self._managers()
         if not managers:
             raise InvalidArgument("no manager address known: give --join ADDR")

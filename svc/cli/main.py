@@ -32,6 +32,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    # gRPC's core would print its own connection diagnostics to stderr; the CLI explains failures itself.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     p = parser()
     args = p.parse_args(argv)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
