@@ -216,9 +216,15 @@ def make_cluster(
 
     made: list[Cluster] = []
 
-    def make(heartbeat: float = 1.0) -> Cluster:
+    def make(heartbeat: float = 1.0, netns: bool = False) -> Cluster:
         tag = f"{os.getpid() % 1000}{next(_counter) % 100}"
-        c = Cluster(str(tmp_path_factory.mktemp("cluster")), tag, heartbeat=heartbeat)
+        net = None
+        if netns:
+            from netns import TestNet
+
+            n = next(_counter) % 200 + 20
+            net = TestNet(tag=tag, subnet=f"10.{240 + os.getpid() % 10}.{n}.0/24")
+        c = Cluster(str(tmp_path_factory.mktemp("cluster")), tag, heartbeat=heartbeat, net=net)
         c.busybox = os.path.join(image_dir, "busybox-rootfs.tar")  # type: ignore[attr-defined]
         made.append(c)
         return c

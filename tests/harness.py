@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,9 @@ class Host:
 
 
 class Cluster:
-    def __init__(self, base: str, tag: str, heartbeat: float = 1.0, addr_prefix: str = "127.0.") -> None:
+    def __init__(
+        self, base: str, tag: str, heartbeat: float = 1.0, addr_prefix: str = "127.0.", net: Any = None
+    ) -> None:
         self.base = base
         self.tag = tag  # unique per test run: names bridges and cgroups
         self.heartbeat = heartbeat
@@ -64,6 +67,7 @@ class Cluster:
         self._n = 0
         self.addr_prefix = addr_prefix
         self.extra_manager_args: list[str] = []  # e.g. ["--cert-lifetime", "12"] for a new cluster
+        self.net = net  # a netns.TestNet: hosts are network namespaces on its bridge
 
     # ----- hosts -----
 
@@ -71,6 +75,8 @@ class Cluster:
         self._n += 1
         i = self._n
         name = f"h{i}"
+        if self.net is not None and netns is None:
+            netns, addr = self.net.add(name)
         addr = addr or f"127.0.{100 + (os.getpid() % 100)}.{next(_addresses)}"
         h = Host(name=name, addr=addr, base=os.path.join(self.base, name), netns=netns, index=i)
         h.bridge = f"sv{self.tag}{i}"[:15]
@@ -141,6 +147,13 @@ class Cluster:
         if wait:
             poll(lambda: self.node_state(f"node-{h.name}") == "ready", 60, what=f"node {h.name} to be ready")
         return h
+
+    def wait_ready(self) -> None:
+        """Wait for every started manager to answer and every started node to be ready."""
+        for h in self.managers():
+            poll(lambda h=h: self.cli(h, "cluster", "info").returncode == 0, 60, what=f"manager {h.name}")
+        for h in self.nodes():
+            poll(lambda h=h: self.node_state(f"node-{h.name}") == "ready", 60, what=f"node {h.name} to be ready")
 
     def managers(self) -> list[Host]:
         return [h for h in self.hosts if h.manager is not None]
@@ -242,39 +255,34 @@ class Cluster:
         Managers and agents stop first, so nothing starts a container behind our back; then each
         node's engine runs alone (as `svcd node` without --join) to remove every container.
         """
+        daemons = [d for h in self.hosts for d in (h.node, h.manager) if d is not None]
+        for d in daemons:
+            d.terminate()
+        for d in daemons:
+            d.stop()
+        alone = {}
         for h in self.hosts:
-            for d in (h.manager, h.node):
-                if d is not None:
-                    d.stop()
-        for h in self.hosts:
-            if h.node is None:
-                continue
-            alone = Daemon(
-                [
-                    "node",
-                    "--data-dir",
-                    h.data_dir,
-                    "--run-dir",
-                    h.run_dir,
-                    "--bridge",
-                    h.bridge,
-                    "--subnet",
-                    h.subnet,
-                    "--cgroup-parent",
-                    h.cgroup_parent,
-                    "--metrics-addr",
-                    "",
-                ],
-                os.path.join(h.base, "node-cleanup.log"),
-                netns=h.netns,
-            ).start()
+            if h.node is not None:
+                args = ["node", "--data-dir", h.data_dir, "--run-dir", h.run_dir, "--bridge", h.bridge,
+                        "--subnet", h.subnet, "--cgroup-parent", h.cgroup_parent, "--metrics-addr", ""]
+                alone[h.name] = Daemon(args, os.path.join(h.base, "node-cleanup.log"), netns=h.netns).start()
+
+        def clean(h: Host) -> None:
             env = {"SVC_RUN_DIR": h.run_dir}
             with contextlib.suppress(Exception):
                 ids = poll(lambda e=env: _ids(e), 30, what="engine to answer")
                 if ids != ["-"]:
                     run_cli("container", "rm", "-f", *ids, env=env, timeout=120)
-            alone.stop()
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(clean, [h for h in self.hosts if h.name in alone]))
+        for d in alone.values():
+            d.terminate()
+        for d in alone.values():
+            d.stop()
         left = []
+        if self.net is not None:
+            self.net.destroy()
         for h in self.hosts:
             delete_link(h.bridge)
             left += [f"{h.name}: mount {m}" for m in mounts_under(h.base)]

@@ -70,7 +70,9 @@ class Daemon:
     def start(self) -> Daemon:
         cmd = [sys.executable, "-m", "svc.daemon_main", *self.args]
         if self.netns:
-            cmd = ["ip", "netns", "exec", self.netns, *cmd]
+            # nsenter --net switches only the network namespace; `ip netns exec` would also remount /sys
+            # and hide the cgroup mounts runc needs.
+            cmd = ["nsenter", f"--net=/run/netns/{self.netns}", *cmd]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO)
         log.close()
@@ -88,6 +90,11 @@ class Daemon:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+
+    def terminate(self) -> None:
+        """Ask the daemon to stop (SIGTERM) without waiting; `stop` then waits."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
 
     def stop(self, timeout: float = 15) -> None:
         if self.proc and self.proc.poll() is None:

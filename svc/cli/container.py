@@ -203,18 +203,24 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _each(args: argparse.Namespace, fn: Any) -> int:
-    """Apply `fn` to every named container; report each failure, exit non-zero if any failed."""
+def _each(args: argparse.Namespace, fn: Any, parallel: int = 1) -> int:
+    """Apply `fn` to every named container (several at once with `parallel`); report each failure,
+    exit non-zero if any failed."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from svc.errors import SvcError
 
-    failed = 0
-    for ref in args.containers:
+    def one(ref: str) -> bool:
         try:
             fn(ref)
+            return True
         except SvcError as exc:
             print(f"svc: {ref}: {exc}", file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
+            return False
+
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(args.containers)))) as pool:
+        results = list(pool.map(one, args.containers))
+    return 0 if all(results) else 1
 
 
 def cmd_start(args: argparse.Namespace) -> int:
@@ -236,7 +242,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
         engine.StopContainer(req)
         print(ref)
 
-    return _each(args, stop)
+    return _each(args, stop, parallel=8)
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
@@ -255,7 +261,9 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
     engine = _engine()
     return _each(
-        args, lambda ref: (engine.RemoveContainer(epb.RemoveContainerRequest(id=ref, force=args.force)), print(ref))
+        args,
+        lambda ref: (engine.RemoveContainer(epb.RemoveContainerRequest(id=ref, force=args.force)), print(ref)),
+        parallel=8,
     )
 
 
