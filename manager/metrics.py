@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from svc import defaults
@@ -78,8 +78,11 @@ class StoreCollector(Collector):
         for state in TASK_STATES:
             tasks.add_metric([state], by_state.get(state, 0))
         yield tasks
-        yield GaugeMetricFamily(
-            "svc_scheduler_rounds", "Leader loop rounds run by this manager", value=self.leader.rounds
+        yield CounterMetricFamily(
+            "svc_leader_rounds", "Leader loop rounds run by this manager", value=self.leader.rounds
+        )
+        yield CounterMetricFamily(
+            "svc_scheduler_placements", "Tasks placed by this manager's scheduler", value=self.leader.placements
         )
 
 
@@ -138,7 +141,7 @@ class ManagerMetrics:
                 groups.append(
                     {
                         "targets": [node.manager_metrics_addr],
-                        "labels": {"job": "svc-manager", "node_hostname": node.hostname, "node_id": node.id},
+                        "labels": {"svc_kind": "manager", "node_hostname": node.hostname, "node_id": node.id},
                     }
                 )
             target = _reachable(node.description.metrics_addr, node.description.addr)
@@ -147,7 +150,7 @@ class ManagerMetrics:
                     {
                         "targets": [target],
                         "labels": {
-                            "job": "svc-node",
+                            "svc_kind": "node",
                             "node_hostname": node.hostname,
                             "node_id": node.id,
                             "node_role": node.role,
@@ -166,7 +169,7 @@ class ManagerMetrics:
                         {
                             "targets": [f"{p.host_ip or host}:{p.host_port}"],
                             "labels": {
-                                "job": "svc-task",
+                                "svc_kind": "task",
                                 "service_name": names.get(t.service_id, ""),
                                 "task_slot": str(t.slot),
                                 "task_id": t.id,

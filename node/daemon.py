@@ -94,6 +94,7 @@ async def _shutdown(engine: Any, server: Any, extras: list[Any]) -> None:
 
 async def _start_extras(engine: Any, opts: NodeOptions, extras: list[Any]) -> None:
     """Optional parts: metrics endpoint and cluster agent (each has async start/stop)."""
+    metrics = None
     if opts.metrics_addr:
         from node.metrics import NodeMetrics
 
@@ -106,6 +107,10 @@ async def _start_extras(engine: Any, opts: NodeOptions, extras: list[Any]) -> No
         agent = Agent.from_options(engine, opts)
         await agent.start()
         extras.append(agent)
+        if metrics is not None:
+            from node.metrics import AgentCollector
+
+            metrics.add(AgentCollector(agent))
 
 
 def install_stop_signals() -> asyncio.Event:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from svc import defaults
@@ -54,8 +54,40 @@ class EngineCollector(Collector):
             mem.add_metric(labels, usage.memory_bytes)
         yield cpu
         yield mem
+        ops = HistogramMetricFamily("svc_engine_operation_seconds", "Engine operation latency", labels=["operation"])
+        for name, (buckets, total) in sorted(self.engine.latency.snapshot().items()):
+            ops.add_metric([name], buckets, total)
+        yield ops
         for collector in self.extra:
             yield from collector.collect()
+
+
+class AgentCollector(Collector):
+    """The cluster session: heartbeat round trip, registrations, tasks assigned to this node."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+
+    def collect(self) -> Iterator[Any]:
+        session, worker = self.agent.session, self.agent.worker
+        if session is None or worker is None:
+            return
+        yield GaugeMetricFamily(
+            "svc_node_heartbeat_rtt_seconds",
+            "Round trip of the last heartbeat to the leader",
+            value=session.heartbeat_rtt,
+        )
+        yield CounterMetricFamily(
+            "svc_node_registrations", "Sessions this node registered with a leader", value=session.registrations
+        )
+        yield GaugeMetricFamily(
+            "svc_node_session_up",
+            "1 while the node holds a session with the leader",
+            value=1 if session.session_id else 0,
+        )
+        yield GaugeMetricFamily(
+            "svc_node_assigned_tasks", "Tasks the leader assigned to this node", value=len(worker.assigned)
+        )
 
 
 class NodeMetrics:

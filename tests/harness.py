@@ -263,8 +263,21 @@ class Cluster:
         alone = {}
         for h in self.hosts:
             if h.node is not None:
-                args = ["node", "--data-dir", h.data_dir, "--run-dir", h.run_dir, "--bridge", h.bridge,
-                        "--subnet", h.subnet, "--cgroup-parent", h.cgroup_parent, "--metrics-addr", ""]
+                args = [
+                    "node",
+                    "--data-dir",
+                    h.data_dir,
+                    "--run-dir",
+                    h.run_dir,
+                    "--bridge",
+                    h.bridge,
+                    "--subnet",
+                    h.subnet,
+                    "--cgroup-parent",
+                    h.cgroup_parent,
+                    "--metrics-addr",
+                    "",
+                ]
                 alone[h.name] = Daemon(args, os.path.join(h.base, "node-cleanup.log"), netns=h.netns).start()
 
         def clean(h: Host) -> None:

@@ -137,8 +137,13 @@ async def serve_unix(engine: Engine, socket_path: str) -> grpc.aio.Server:
         os.unlink(socket_path)
     except FileNotFoundError:
         pass
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_health.v1.health import aio as health_aio
+
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 8 << 20)])
     epb_grpc.add_EngineServicer_to_server(EngineService(engine), server)
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
     old = os.umask(0o177)
     try:
         server.add_insecure_port(f"unix:{socket_path}")
@@ -146,4 +151,5 @@ async def serve_unix(engine: Engine, socket_path: str) -> grpc.aio.Server:
     finally:
         os.umask(old)
     os.chmod(socket_path, 0o600)
+    await health.set("", health_pb2.HealthCheckResponse.SERVING)
     return server

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from svc import containerspec, defaults
 from svc.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, RuntimeFailure
+from svc.latency import LatencyRecorder
 from svc.units import parse_signal
 from svc.v1 import container_pb2 as pb
 
@@ -90,6 +91,7 @@ class Engine:
         self._containers: dict[str, Container] = {}
         self._ctr_locks: dict[str, threading.Lock] = {}
         self._subscribers: list[Callable[[ContainerEvent], None]] = []
+        self.latency = LatencyRecorder()  # per operation; node metrics export it
         self.health = HealthMonitor(self._run_probe, self._record_probe)
         self._restore()
         self._watcher = ExitWatcher(exit_dir, self._on_exit_file)
@@ -171,6 +173,10 @@ class Engine:
     # ----- create / start -----
 
     def create(self, spec: pb.ContainerSpec, name: str = "") -> Container:
+        with self.latency.time("create"):
+            return self._create(spec, name)
+
+    def _create(self, spec: pb.ContainerSpec, name: str = "") -> Container:
         containerspec.validate(spec)
         containerspec.validate_name(name)
         image = self.images.resolve(spec.image)
@@ -227,7 +233,7 @@ class Engine:
 
     def start(self, ref: str) -> Container:
         c = self._find(ref)
-        with self._ctr_lock(c.id):
+        with self._ctr_lock(c.id), self.latency.time("start"):
             if c.state == RUNNING:
                 return self.get(c.id)
             self._start(c)
@@ -379,6 +385,10 @@ class Engine:
                 self._on_exit_file(c.id)  # do not depend on inotify alone
 
     def stop(self, ref: str, grace: float | None = None) -> Container:
+        with self.latency.time("stop"):
+            return self._stop(ref, grace)
+
+    def _stop(self, ref: str, grace: float | None = None) -> Container:
         c = self._find(ref)
         grace = c.stop_grace if grace is None or grace < 0 else grace
         with self._ctr_lock(c.id):
@@ -424,6 +434,10 @@ class Engine:
         return self.get(c.id)
 
     def remove(self, ref: str, force: bool = False) -> None:
+        with self.latency.time("remove"):
+            self._remove(ref, force)
+
+    def _remove(self, ref: str, force: bool = False) -> None:
         c = self._find(ref)
         if c.state == RUNNING:
             if not force:
@@ -468,7 +482,8 @@ class Engine:
                 raise InvalidArgument(f"invalid environment variable {item!r}: use KEY=VALUE")
             merged[item.partition("=")[0]] = item
         process = ocispec.exec_process(cmd, list(merged.values()), ctx.cwd, ctx.uid, ctx.gid, ctx.capabilities)
-        return self._runtime(c.runtime).exec(c.id, self._files(c.id), process, timeout)
+        with self.latency.time("exec"):
+            return self._runtime(c.runtime).exec(c.id, self._files(c.id), process, timeout)
 
     def _run_probe(self, cid: str, check: specs.HealthCheck) -> Probe:
         start = time.time()
