@@ -4,7 +4,15 @@
 #   SVC_VENV       where the virtual environment goes (default /opt/svc/venv)
 #   SVC_EXTRAS     pip extras to add, e.g. "test"
 #   SVC_EDITABLE=1 install the checkout in editable mode (development)
+# With --systemd, also install the units (svcd-manager, svcd-node, svc-up); enable the ones you want.
 set -euo pipefail
+units=0
+for arg in "$@"; do
+    case "$arg" in
+        --systemd) units=1 ;;
+        *) echo "install.sh: unknown option $arg (use --systemd)" >&2; exit 2 ;;
+    esac
+done
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${SVC_VENV:-/opt/svc/venv}
 python=${PYTHON:-python3}
@@ -43,4 +51,9 @@ ln -sf "$venv/bin/svc" /usr/local/bin/svc
 ln -sf "$venv/bin/svcd" /usr/local/bin/svcd
 mkdir -p /etc/svc /var/lib/svc /run/svc
 chmod 700 /var/lib/svc /run/svc
+if [ "$units" = 1 ]; then
+    install -m 0644 "$repo"/deploy/systemd/*.service /etc/systemd/system/
+    [ -d /run/systemd/system ] && systemctl daemon-reload
+    echo "systemd units installed: svcd-manager.service svcd-node.service svc-up.service (not enabled)"
+fi
 echo "installed: $("$venv/bin/svc" --help >/dev/null && echo svc) $("$venv/bin/svcd" --help >/dev/null && echo svcd) in $venv"

@@ -251,7 +251,8 @@ class Engine:
             undo.append(lambda: unmount(files.rootfs))
             uid, gid, groups = resolve_user(files.rootfs, resolved.user)
             ports = list(c.spec.ports)
-            undo.append(lambda: self.network.detach(c.id, c.network, ports))
+            undo.append(lambda: self._detach(c))
+            self._mark_attached(c, True)  # before attaching: a crash in between still gets cleaned up
             attachment = self.network.attach(c.id, c.network, ports)
             binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network)
             bundle = ocispec.Bundle(
@@ -358,7 +359,7 @@ class Engine:
         files = self._files(c.id)
         rt = self.runtimes.get(c.runtime)
         steps: list[tuple[str, Callable[[], None]]] = [
-            ("network", lambda: self.network.detach(c.id, c.network, list(c.spec.ports))),
+            ("network", lambda: self._detach(c)),
             ("rootfs", lambda: unmount(files.rootfs)),
         ]
         if rt is not None:
@@ -368,6 +369,26 @@ class Engine:
                 step()
             except Exception as exc:
                 log.warning("releasing %s of container %s: %s", what, c.id[:12], exc)
+
+    def _attached_marker(self, c: Container) -> str:
+        return os.path.join(self._files(c.id).dir, "network.attached")
+
+    def _mark_attached(self, c: Container, attached: bool) -> None:
+        path = self._attached_marker(c)
+        if attached:
+            with open(path, "w"):
+                pass
+        else:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    def _detach(self, c: Container) -> None:
+        """Release the container's network if it holds one (the marker saves forking CNI plugins for nothing)."""
+        if os.path.exists(self._attached_marker(c)):
+            self.network.detach(c.id, c.network, list(c.spec.ports))
+            self._mark_attached(c, False)
 
     # ----- stop / kill / remove / wait -----
 

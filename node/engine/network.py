@@ -1,10 +1,10 @@
 """Container networking with the standard CNI plugins.
 
-bridge mode: a network namespace per container (`ip netns`, named `svc-<id12>`), wired by
-the `bridge` plugin (host-local IPAM, the node's own subnet) and `portmap` for published
-ports; `loopback` brings up lo. none mode: the namespace with lo only. host mode: no
-namespace at all. Plugins are run as CNI specifies: config on stdin, CNI_* in the
-environment, a JSON result or a JSON error on stdout.
+bridge mode: a network namespace per container (made in-process, pinned at
+/run/netns/svc-<id12> so `ip netns` shows it, lo up), wired by the `bridge` plugin
+(host-local IPAM, the node's own subnet) and `portmap` when ports are published. none
+mode: the namespace with lo only. host mode: no namespace at all. Plugins are run as CNI
+specifies: config on stdin, CNI_* in the environment, a JSON result or a JSON error on stdout.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from typing import Any
 from svc.errors import InvalidArgument, RuntimeFailure
 from svc.v1 import container_pb2 as pb
 
+from . import netns
+
 CNI_VERSION = "1.0.0"
-NETNS_DIR = "/run/netns"
 
 
 def netns_name(cid: str) -> str:
@@ -28,13 +29,7 @@ def netns_name(cid: str) -> str:
 
 
 def netns_path(cid: str) -> str:
-    return os.path.join(NETNS_DIR, netns_name(cid))
-
-
-def _ip(*args: str) -> None:
-    proc = subprocess.run(["ip", *args], capture_output=True, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        raise RuntimeFailure(f"ip {' '.join(args)}: {proc.stderr.decode().strip()}")
+    return netns.path_of(netns_name(cid))
 
 
 @dataclass(frozen=True)
@@ -57,9 +52,10 @@ class BridgeNetwork:
         self.state_dir = state_dir
         os.makedirs(state_dir, exist_ok=True)
         self.name = "svc-" + bridge
+        self._masquerading = False
 
     def missing_plugins(self) -> list[str]:
-        return [p for p in ("bridge", "host-local", "portmap", "loopback") if self._find(p) is None]
+        return [p for p in ("bridge", "host-local", "portmap") if self._find(p) is None]
 
     def _find(self, plugin: str) -> str | None:
         for d in self.plugin_dirs:
@@ -68,13 +64,41 @@ class BridgeNetwork:
                 return path
         return None
 
-    def _plugins(self) -> list[dict[str, Any]]:
-        return [
+    def ensure_masquerade(self) -> None:
+        """Containers reach the outside through the host: one MASQUERADE rule per node subnet."""
+        if self._masquerading:
+            return
+        rule = [
+            "POSTROUTING",
+            "-s",
+            self.subnet,
+            "!",
+            "-d",
+            self.subnet,
+            "-j",
+            "MASQUERADE",
+            "-m",
+            "comment",
+            "--comment",
+            f"svc {self.bridge}",
+        ]
+        check = subprocess.run(["iptables", "-w", "-t", "nat", "-C", *rule], capture_output=True)
+        if check.returncode != 0:
+            add = subprocess.run(["iptables", "-w", "-t", "nat", "-A", *rule], capture_output=True)
+            if add.returncode != 0:
+                raise RuntimeFailure(f"iptables: {add.stderr.decode().strip()}")
+        self._masquerading = True
+
+    def _plugins(self, publishes: bool) -> list[dict[str, Any]]:
+        """The chain: bridge, then portmap only when ports are published (it costs several iptables calls)."""
+        chain = [
             {
                 "type": "bridge",
                 "bridge": self.bridge,
                 "isGateway": True,
-                "ipMasq": True,
+                # One masquerade rule for the whole subnet (ensure_masquerade) instead of the
+                # plugin's per-container chain: saves several iptables runs per container.
+                "ipMasq": False,
                 "hairpinMode": True,
                 "ipam": {
                     "type": "host-local",
@@ -83,8 +107,10 @@ class BridgeNetwork:
                     "dataDir": os.path.join(self.state_dir, "ipam"),
                 },
             },
-            {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
         ]
+        if publishes:
+            chain.append({"type": "portmap", "capabilities": {"portMappings": True}, "snat": True})
+        return chain
 
     def _exec(self, command: str, plugin_conf: dict[str, Any], cid: str, netns: str) -> dict[str, Any]:
         binary = self._find(plugin_conf["type"])
@@ -116,15 +142,14 @@ class BridgeNetwork:
         """Create and wire the container's network namespace. On failure nothing is left."""
         if mode == "host":
             return Attachment(ip="", netns=None)
-        name, path = netns_name(cid), netns_path(cid)
-        _ip("netns", "add", name)
+        path = netns.create(netns_name(cid))
         try:
-            self._exec("ADD", {"type": "loopback"}, cid, path)
             if mode == "none":
                 return Attachment(ip="", netns=path)
+            self.ensure_masquerade()
             prev: dict[str, Any] | None = None
             runtime_config = {"portMappings": [self._port(p) for p in ports if p.host_port]}
-            for plugin in self._plugins():
+            for plugin in self._plugins(bool(runtime_config["portMappings"])):
                 conf = dict(plugin)
                 if prev is not None:
                     conf["prevResult"] = prev
@@ -146,7 +171,7 @@ class BridgeNetwork:
         errors = []
         if mode != "none":
             runtime_config = {"portMappings": [self._port(p) for p in ports if p.host_port]}
-            for plugin in reversed(self._plugins()):
+            for plugin in reversed(self._plugins(bool(runtime_config["portMappings"]))):
                 conf = dict(plugin)
                 if plugin["type"] == "portmap":
                     conf["runtimeConfig"] = runtime_config
@@ -154,11 +179,7 @@ class BridgeNetwork:
                     self._exec("DEL", conf, cid, path if os.path.exists(path) else "")
                 except RuntimeFailure as exc:
                     errors.append(str(exc))
-        if os.path.exists(path):
-            try:
-                _ip("netns", "delete", netns_name(cid))
-            except RuntimeFailure as exc:
-                errors.append(str(exc))
+        netns.delete(netns_name(cid))
         if errors:
             raise RuntimeFailure("; ".join(errors))
 

@@ -211,9 +211,15 @@ class RuncFamily(OciRuntime):
         args = ["kill", *(["--all"] if all_processes else []), cid, str(sig)]
         self._run(files, *args)
 
+    def knows(self, cid: str) -> bool:
+        """Whether the runtime holds state for `cid` (its state directory), without running it."""
+        return os.path.isdir(os.path.join(self.root, cid))
+
     def delete(self, cid: str, files: ContainerFiles, force: bool = False) -> None:
+        if not self.knows(cid):
+            return
         proc = self._run(files, "delete", *(["--force"] if force else []), cid, check=False)
-        if proc.returncode != 0 and self.state(cid) is not None:
+        if proc.returncode != 0 and self.knows(cid):
             message = last_error(files.runtime_log) or proc.stderr.decode("utf-8", "replace").strip()
             raise RuntimeFailure(f"{self.name} delete: {message}")
 

@@ -12,7 +12,11 @@ from helpers import poll
 
 
 def build(make_cluster: Any, managers: int = 3, workers: int = 3, heartbeat: float = 1.0) -> Cluster:
-    c = make_cluster(heartbeat=heartbeat, netns=True)
+    return build_in(make_cluster(heartbeat=heartbeat, netns=True), managers, workers)
+
+
+def build_in(c: Cluster, managers: int = 3, workers: int = 3) -> Cluster:
+    """Start managers (the first inits, the rest join together) and workers with the test image."""
     first = c.start_manager(c.add_host())
     for _ in range(managers - 1):  # joins are serialised by the leader; start them together
         c.start_manager(c.add_host(), join=first, wait=False)

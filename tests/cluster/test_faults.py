@@ -168,5 +168,5 @@ def inflict(c, fault: str, leader, worker):  # type: ignore[no-untyped-def]
             poll(lambda: majority_manager(c), 60, what="managers back")
 
         return restart
-    c.net.degrade(worker.netns, delay_ms=80, loss_pct=5)
+    print("  slow network:", c.net.degrade(worker.netns, delay_ms=80, loss_pct=5))
     return c.net.heal

@@ -1,0 +1,261 @@
+"""Control-plane scale: 3 real managers, N SIMULATED nodes, T replicas.
+
+    sudo python3 bench/controlplane_bench.py --nodes 20,100,200 --tasks 1000,5000,10000 [--runs 3] [--failover]
+
+Managers are real `svcd manager` processes (Raft, gRPC, mTLS); nodes are real agents over a
+simulated engine (bench/sim/, never a default), all in one helper process. For each (N, T):
+create a service of T replicas and measure the time until every task is reported running;
+manager CPU seconds and peak resident memory; Raft commits and commits per second, and the
+journal's size; scheduler placements per second; then the leader's CPU while N nodes only
+heartbeat. With --failover, kill the leader at the largest size: time to a new leader and to
+writes accepted, and check that no task was lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from typing import Any
+
+import psutil
+from common import HERE, REPO, cluster, median
+
+
+def metrics(addr: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    try:
+        with urllib.request.urlopen(f"http://{addr}/metrics", timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line and not line.startswith("#") and "{" not in line:
+                    name, value = line.split()[:2]
+                    out[name] = float(value)
+    except OSError:
+        pass
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
+def peak_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
+    return int(m.group(1)) / 1024 if m else 0.0
+
+
+class SimNodes:
+    """The simulated nodes' process; reads its status lines."""
+
+    def __init__(self, count: int, join: str, token: str, base: str) -> None:
+        self.status: dict[str, int] = {"nodes": 0, "sessions": 0, "running": 0}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                os.path.join(HERE, "sim", "simnodes.py"),
+                "--count",
+                str(count),
+                "--join",
+                join,
+                "--token",
+                token,
+                "--base",
+                base,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=open(os.path.join(base, "simnodes.log"), "w"),
+            text=True,
+            env={**os.environ, "PYTHONPATH": REPO},
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                self.status = json.loads(line)
+            except ValueError:
+                pass
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+
+def wait(fn: Any, timeout: float, what: str) -> float:
+    start = time.monotonic()
+    while not fn():
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(what)
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def run_one(nodes: int, tasks: int, failover: bool) -> dict[str, Any]:
+    from svc.control import ControlClient
+    from svc.v1 import cluster_pb2 as cpb
+    from svc.v1 import container_pb2 as pb
+    from svc.v1 import control_pb2 as ctl
+
+    result: dict[str, Any] = {"nodes": nodes, "tasks": tasks}
+    with cluster(heartbeat=1.0) as c:
+        first = c.start_manager(c.add_host())
+        for _ in range(2):
+            c.start_manager(c.add_host(), join=first, wait=False)
+        c.wait_ready()
+        sims_dir = os.path.join(c.base, "sims")
+        os.makedirs(sims_dir)
+        sims = SimNodes(nodes, first.api, c.token("worker", via=first), sims_dir)
+        try:
+            wait(lambda: sims.status["sessions"] == nodes, 300, "simulated nodes to register")
+            client = ControlClient(first.api, c.admin_dir())
+            managers = {h.name: h for h in c.managers()}
+            leader = next(h for h in managers.values() if metrics(f"{h.addr}:9424").get("svc_manager_leader") == 1)
+            pids = {name: h.manager.pid for name, h in managers.items()}
+            cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            m0 = metrics(f"{leader.addr}:9424")
+            spec = cpb.ServiceSpec(
+                name="web", replicas=tasks, task=pb.ContainerSpec(image="busybox", cmd=["sleep", "1"])
+            )
+            start = time.monotonic()
+            client.CreateService(ctl.CreateServiceRequest(spec=spec))
+            placed_at = [0.0]
+
+            def all_running() -> bool:
+                m = metrics(f"{leader.addr}:9424")
+                if (
+                    not placed_at[0]
+                    and m.get("svc_scheduler_placements_total", 0) - m0.get("svc_scheduler_placements_total", 0)
+                    >= tasks
+                ):
+                    placed_at[0] = time.monotonic() - start
+                return (
+                    sims.status["running"] >= tasks
+                    and client.GetService(ctl.ServiceRef(service="web")).running == tasks
+                )
+
+            result["all_running_s"] = wait(all_running, 600, "every task running")
+            m1 = metrics(f"{leader.addr}:9424")
+            result["placements_per_s"] = tasks / placed_at[0] if placed_at[0] else float("nan")
+            result["cpu_s"] = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
+            result["leader_cpu_s"] = result["cpu_s"][leader.name]
+            result["commits"] = m1["svc_raft_commit_index"] - m0["svc_raft_commit_index"]
+            result["commits_per_s"] = result["commits"] / result["all_running_s"]
+            journal = os.path.join(leader.data_dir, "manager", "raft", "raft.journal")
+            result["journal_mib"] = os.path.getsize(journal) / (1 << 20) if os.path.exists(journal) else 0.0
+            # Heartbeats only: the leader's CPU over an idle stretch.
+            idle = 10.0
+            c0 = cpu_seconds(pids[leader.name])
+            time.sleep(idle)
+            result["idle_leader_core_pct"] = 100 * (cpu_seconds(pids[leader.name]) - c0) / idle
+            result["heartbeat_cost_per_node_pct"] = result["idle_leader_core_pct"] / nodes
+            result["peak_rss_mib"] = {name: peak_rss_mib(pid) for name, pid in pids.items()}
+            if failover:
+                result["failover"] = kill_leader(c, leader, client, tasks, sims)
+            client.close()
+        finally:
+            sims.stop()
+    return result
+
+
+def kill_leader(c: Any, leader: Any, client: Any, tasks: int, sims: SimNodes) -> dict[str, Any]:
+    from svc.control import ControlClient
+    from svc.v1 import control_pb2 as ctl
+
+    survivors = [h for h in c.managers() if h is not leader]
+    start = time.monotonic()
+    c.kill9(leader, "manager")
+    out: dict[str, Any] = {}
+
+    def new_leader() -> bool:
+        return any(metrics(f"{h.addr}:9424").get("svc_manager_leader") == 1 for h in survivors)
+
+    out["new_leader_s"] = wait(new_leader, 60, "a new leader")
+    clients = [ControlClient(h.api, c.admin_dir()) for h in survivors]
+
+    def write() -> bool:
+        for cl in clients:
+            try:
+                cl.ScaleService(ctl.ScaleServiceRequest(service="web", replicas=tasks), timeout=5)
+                return True
+            except Exception:
+                continue
+        return False
+
+    wait(write, 60, "a write accepted")
+    out["writes_accepted_s"] = time.monotonic() - start
+    cl = clients[0]
+
+    def settled() -> bool:
+        svc = cl.GetService(ctl.ServiceRef(service="web"))
+        return svc.running == tasks and sims.status["running"] == tasks
+
+    out["reconverged_s"] = wait(settled, 300, "convergence after failover") + out["writes_accepted_s"]
+    live = [t for t in cl.ListTasks(ctl.ListTasksRequest(service="web")).tasks if t.desired_state == "running"]
+    slots = [t.slot for t in live]
+    out["tasks_live"] = len(live)
+    out["slots_distinct"] = len(set(slots))
+    out["containers_running"] = sims.status["running"]
+    out["ok"] = len(live) == len(set(slots)) == tasks == sims.status["running"]
+    for x in clients:
+        x.close()
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nodes", default="20,100,200")
+    p.add_argument("--tasks", default="1000,5000,10000")
+    p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--failover", action="store_true", help="kill the leader at the largest size")
+    p.add_argument("--json")
+    args = p.parse_args()
+    node_counts = [int(x) for x in args.nodes.split(",")]
+    task_counts = [int(x) for x in args.tasks.split(",")]
+    rows = []
+    for n in node_counts:
+        for t in task_counts:
+            runs = []
+            for _ in range(args.runs):
+                last = n == node_counts[-1] and t == task_counts[-1]
+                runs.append(run_one(n, t, args.failover and last))
+                print(json.dumps(runs[-1]), flush=True)
+            rows.append(runs)
+    print()
+    print(
+        f"{'nodes':>5} {'tasks':>6} {'all running s':>13} {'placements/s':>12} {'leader CPU s':>12} "
+        f"{'commits':>8} {'commits/s':>9} {'journal MiB':>11} {'peak RSS MiB':>12} {'idle HB %core':>13}"
+    )
+    for runs in rows:
+
+        def med(key: str, runs: list[dict[str, Any]] = runs) -> float:
+            return median([r[key] for r in runs])
+
+        rss = median([max(r["peak_rss_mib"].values()) for r in runs])
+        print(
+            f"{runs[0]['nodes']:>5} {runs[0]['tasks']:>6} {med('all_running_s'):>13.2f} "
+            f"{med('placements_per_s'):>12.0f} {med('leader_cpu_s'):>12.2f} {med('commits'):>8.0f} "
+            f"{med('commits_per_s'):>9.1f} {med('journal_mib'):>11.1f} {rss:>12.0f} "
+            f"{med('idle_leader_core_pct'):>13.1f}"
+        )
+    for runs in rows:
+        for r in runs:
+            if "failover" in r:
+                print(f"failover at {r['nodes']} nodes / {r['tasks']} tasks: {json.dumps(r['failover'])}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
