@@ -240,6 +240,8 @@ class Engine:
         self._emit("start", c)
         return self.get(c.id)
 
+    # Records are fsynced when a container is created; later transitions are only atomically
+    # replaced (a power cut loses at most the latest state, which restore re-derives from the runtime).
     def _start(self, c: Container) -> None:
         files = self._files(c.id)
         runtime = self._runtime(c.runtime)
@@ -286,14 +288,14 @@ class Engine:
                     log.exception("undoing a failed start of %s", c.id[:12])
             with self._lock:
                 c.error = str(exc)
-                c.save(files.dir)
+                c.save(files.dir, fsync=False)
             raise
         with self._lock:
             c.state, c.pid, c.conmon_pid, c.ip, c.error = RUNNING, pid, conmon_pid, attachment.ip, ""
             c.started_at, c.finished_at, c.exit_code, c.oom_killed = time.time(), 0.0, 0, False
             c.exec_context = ExecContext(list(resolved.env), resolved.cwd, uid, gid, list(resolved.capabilities))
             c.health = replace(c.health, status="starting" if resolved.healthcheck else "", failing_streak=0)
-            c.save(files.dir)
+            c.save(files.dir, fsync=False)
             self._changed.notify_all()
         if resolved.healthcheck:
             self.health.watch(c.id, resolved.healthcheck)
@@ -351,7 +353,7 @@ class Engine:
             c.oom_killed, c.finished_at = oom, finished
             if error:
                 c.error = error
-            c.save(files.dir)
+            c.save(files.dir, fsync=False)
             self._changed.notify_all()
 
     def _release(self, c: Container) -> None:

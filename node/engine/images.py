@@ -56,6 +56,7 @@ class ImageStore:
         for name in os.listdir(self._tmp):
             shutil.rmtree(os.path.join(self._tmp, name), ignore_errors=True)
         self._lock = threading.RLock()
+        self._configs: dict[str, ImageConfig] = {}
         self._layer_locks: dict[str, threading.Lock] = {}
         index = read_json(self._index_path, {})
         self._images: dict[str, dict] = index.get("images", {})
@@ -94,7 +95,11 @@ class ImageStore:
             return f.read()
 
     def config(self, image_id: str) -> ImageConfig:
-        return parse_image_config(self.config_bytes(image_id))
+        """The parsed config; configs are content-addressed, so a parse is cached for good."""
+        cached = self._configs.get(image_id)
+        if cached is None:
+            cached = self._configs[image_id] = parse_image_config(self.config_bytes(image_id))
+        return cached
 
     def layer_dirs(self, image_id: str) -> list[str]:
         """The unpacked layer directories of an image, bottom first."""
