@@ -60,7 +60,7 @@ class SimulatedEngine:
         self._emit()
         return c
 
-    def stop(self, ref: str, grace: float | None = None) -> Any:
+    def stop(self, ref: str, grace: float | None = None, wait: bool = True) -> Any:
         with self._lock:
             c = self._containers.get(ref)
             if c is None:

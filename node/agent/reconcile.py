@@ -157,7 +157,7 @@ def plan(
             elif not wanted and task.status.state not in TERMINAL:
                 statuses[tid] = cpb.TaskStatus(state="shutdown", message="shut down before it started")
             continue
-        if c.state == "running":
+        if c.state == "running" and tid not in stopping:
             if not wanted:
                 actions.append(Stop(tid, c.id, "shutdown"))
                 continue

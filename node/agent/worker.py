@@ -153,7 +153,8 @@ class Worker:
                             health="unhealthy",
                         ),
                     )
-                await asyncio.to_thread(self.engine.stop, action.container_id)
+                # Signal only: the grace period runs in the engine, the exit comes back as an event.
+                await asyncio.to_thread(self.engine.stop, action.container_id, None, False)
             elif isinstance(action, Remove):
                 await asyncio.to_thread(self.engine.remove, action.container_id, True)
         except SvcError as exc:

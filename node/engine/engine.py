@@ -23,6 +23,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from svc import containerspec, defaults
@@ -34,6 +35,7 @@ from svc.v1 import container_pb2 as pb
 from . import cgroups, ocispec
 from . import spec as specs
 from .container import EXITED, RUNNING, Container, ExecContext
+from .deadlines import Deadlines
 from .exits import ExitWatcher
 from .health import HealthMonitor, Probe, next_health
 from .hostfiles import write_etc_files
@@ -93,8 +95,12 @@ class Engine:
         self._subscribers: list[Callable[[ContainerEvent], None]] = []
         self.latency = LatencyRecorder()  # per operation; node metrics export it
         self.health = HealthMonitor(self._run_probe, self._record_probe)
+        self._deadlines = Deadlines("stop-deadlines")
         self._restore()
-        self._watcher = ExitWatcher(exit_dir, self._on_exit_file)
+        # Exits are settled on a small pool: a hundred containers killed at once release
+        # (runc delete, CNI DEL, unmount) in parallel, not one after the other.
+        self._exit_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="exit")
+        self._watcher = ExitWatcher(exit_dir, self._exit_seen)
         self._watcher.start()
 
     # ----- set-up -----
@@ -119,7 +125,9 @@ class Engine:
     def close(self) -> None:
         """Stop watching; containers keep running under conmon (live restore)."""
         self._watcher.stop()
+        self._exit_pool.shutdown(wait=True)
         self.health.stop()
+        self._deadlines.stop()
 
     def subscribe(self, callback: Callable[[ContainerEvent], None]) -> None:
         self._subscribers.append(callback)
@@ -302,6 +310,9 @@ class Engine:
 
     # ----- exit -----
 
+    def _exit_seen(self, cid: str) -> None:
+        self._exit_pool.submit(self._on_exit_file, cid)
+
     def _on_exit_file(self, cid: str) -> None:
         with self._lock:
             c = self._containers.get(cid)
@@ -342,6 +353,7 @@ class Engine:
         if not oom:
             oom = cgroups.Cgroup(c.cgroups_path).usage().oom_kills > 0
         self.health.unwatch(c.id)
+        self._deadlines.cancel(c.id)
         self._release(c)
         try:
             os.unlink(exit_file)
@@ -407,9 +419,30 @@ class Engine:
             if self._exit_code(c) is not None:
                 self._on_exit_file(c.id)  # do not depend on inotify alone
 
-    def stop(self, ref: str, grace: float | None = None) -> Container:
+    def stop(self, ref: str, grace: float | None = None, wait: bool = True) -> Container:
+        """Stop signal, grace period, SIGKILL. With wait=False, return once signalled: the SIGKILL
+        comes from the deadline thread, and the exit arrives as an event."""
+        if not wait:
+            return self._request_stop(ref, grace)
         with self.latency.time("stop"):
             return self._stop(ref, grace)
+
+    def _request_stop(self, ref: str, grace: float | None) -> Container:
+        c = self._find(ref)
+        grace = c.stop_grace if grace is None or grace < 0 else grace
+        with self._ctr_lock(c.id):
+            if c.state == RUNNING:
+                self._signal(c, c.stop_signal)
+                self._deadlines.at(c.id, time.monotonic() + grace, lambda: self._kill_after_grace(c))
+        return self.get(c.id)
+
+    def _kill_after_grace(self, c: Container) -> None:
+        with self._ctr_lock(c.id):
+            if c.state == RUNNING:
+                try:
+                    self._signal(c, signal.SIGKILL)
+                except RuntimeFailure as exc:
+                    log.warning("SIGKILL after the grace period of %s: %s", c.id[:12], exc)
 
     def _stop(self, ref: str, grace: float | None = None) -> Container:
         c = self._find(ref)
