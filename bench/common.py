@@ -33,6 +33,9 @@ def cluster(netns: bool = False, heartbeat: float = 1.0) -> Iterator[Any]:
     c.busybox = write_rootfs_tar(os.path.join(base, "busybox.tar"))  # type: ignore[attr-defined]
     try:
         yield c
+    except BaseException:
+        print(c.logs(), file=sys.stderr)
+        raise
     finally:
         left = c.teardown()
         if left:

@@ -135,13 +135,10 @@ def plan(
     for tid, group in by_task.items():
         task = assigned.get(tid)
         if task is None:
-            if tid not in busy:
-                actions += [Remove(c.id) for c in group]
+            actions += [Remove(c.id) for c in group if c.id not in busy]  # removals are busy by container id
             continue
         group.sort(key=lambda c: c.started_at)
-        for extra in group[:-1]:
-            if tid not in busy:
-                actions.append(Remove(extra.id))
+        actions += [Remove(extra.id) for extra in group[:-1] if extra.id not in busy]
     for tid, task in assigned.items():
         group = by_task.get(tid, [])
         c = group[-1] if group else None

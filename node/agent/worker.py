@@ -25,6 +25,7 @@ from .reconcile import Observed, Remove, Start, Stop
 log = logging.getLogger(__name__)
 
 SAFETY_NET_SECONDS = 2.0  # reconcile at least this often, whatever events say
+STOP_RETRY_SECONDS = 60.0  # longer than any sane stop grace period
 NEVER_STARTED = {"assigned", "accepted", "preparing", "ready"}
 
 
@@ -38,7 +39,7 @@ class Worker:
         self.reported: dict[str, cpb.TaskStatus] = {}
         self._busy: set[str] = set()
         self._ended: dict[str, Observed] = {}
-        self._stopping: dict[str, str] = {}
+        self._stopping: dict[str, tuple[str, float]] = {}  # task id -> (why, when the stop was requested)
         self._seen: set[str] = set()
         self._poke = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -112,8 +113,11 @@ class Worker:
             ):
                 # The manager saw it start, but no container is here (lost with a wiped node): it failed.
                 self._ended[tid] = Observed("failed", "container missing", "task: the container is gone from the node")
-        actions, statuses = reconcile.plan(self.assigned, containers, self._busy, self._ended, self._stopping)
         now = time.time()
+        # A stop that has not taken effect long after its grace period (lost with a daemon restart,
+        # or refused) is asked for again.
+        stopping = {tid: why for tid, (why, at) in self._stopping.items() if now - at < STOP_RETRY_SECONDS}
+        actions, statuses = reconcile.plan(self.assigned, containers, self._busy, self._ended, stopping)
         for tid, st in statuses.items():
             last = self.outbox.get(tid) or self.reported.get(tid)
             if reconcile.moves_forward(last, st):
@@ -140,7 +144,6 @@ class Worker:
             if isinstance(action, Start):
                 await self._start(action.task)
             elif isinstance(action, Stop):
-                self._stopping[action.task_id] = action.reason
                 if action.reason == "unhealthy":
                     # Fail the task now (Swarm does): its replacement need not wait for the stop grace period.
                     self._report(
@@ -155,6 +158,7 @@ class Worker:
                     )
                 # Signal only: the grace period runs in the engine, the exit comes back as an event.
                 await asyncio.to_thread(self.engine.stop, action.container_id, None, False)
+                self._stopping[action.task_id] = (action.reason, time.time())
             elif isinstance(action, Remove):
                 await asyncio.to_thread(self.engine.remove, action.container_id, True)
         except SvcError as exc:
