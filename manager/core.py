@@ -47,6 +47,7 @@ class Manager:
         self._ca: tuple[int, CertificateAuthority] | None = None
         self._channels: dict[str, Any] = {}
         self._listeners: list[Callable[[str, Changes], None]] = []
+        self._managers_cache: tuple[int, list[tuple[str, str, str]]] = (-1, [])
         self.rpc_observer: Callable[[str, str], None] | None = None  # (method, status code name), for metrics
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -104,9 +105,19 @@ class Manager:
         return self._ca[1]
 
     def managers(self, snap: Snapshot | None = None) -> list[tuple[str, str, str]]:
-        """(node id, raft address, API address) of every manager in the store."""
-        snap = snap or self.snapshot()
-        return sorted((n.id, n.raft_addr, n.api_addr) for n in snap.nodes.values() if n.role == MANAGER and n.raft_addr)
+        """(node id, raft address, API address) of every manager in the store (cached per store version:
+        every heartbeat answer carries the list)."""
+        if snap is not None:
+            nodes = list(snap.nodes.values())
+        else:
+            seq = self.state.seq
+            if self._managers_cache[0] == seq:
+                return self._managers_cache[1]
+            nodes = self.state.node_list()
+        found = sorted((n.id, n.raft_addr, n.api_addr) for n in nodes if n.role == MANAGER and n.raft_addr)
+        if snap is None:
+            self._managers_cache = (seq, found)
+        return found
 
     def manager_api_addrs(self) -> list[str]:
         return [api for _, _, api in self.managers() if api]

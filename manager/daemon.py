@@ -238,7 +238,7 @@ async def _keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
     renew_at = _renew_time(manager.identity)
     while True:
         await asyncio.sleep(1.0)
-        mine = manager.snapshot().nodes.get(manager.node_id)
+        mine = next((n for n in manager.state.node_list() if n.id == manager.node_id), None)
         if mine is not None and (
             mine.role != MANAGER
             or mine.api_addr != manager.api_addr

@@ -35,6 +35,8 @@ from .store.state import Changes
 
 log = logging.getLogger(__name__)
 
+ANSWER_EVERY = 3  # heartbeats per answer (see Heartbeats)
+
 
 @dataclass
 class Session:
@@ -135,12 +137,26 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         )
 
     @handler
-    async def Heartbeat(self, request: dpb.HeartbeatRequest, context: Any) -> dpb.HeartbeatResponse:
-        session = self._session(request.session_id)
-        self.last_seen[session.node_id] = time.monotonic()
-        if request.HasField("description"):
-            await self.m.write(ops.node_register(NodeObj(id=session.node_id, role="", description=request.description)))
-        return dpb.HeartbeatResponse(period_seconds=self.period(), managers=self.m.manager_api_addrs())
+    async def Heartbeats(self, request_iterator: Any, context: Any) -> Any:
+        session: Session | None = None
+        beats = 0
+        answered: tuple[float, list[str]] = (0.0, [])
+        async for request in request_iterator:
+            if session is None:
+                session = self._session(request.session_id)
+            elif self.sessions.get(session.node_id) is not session:
+                raise NotFound("the session was replaced; register again")
+            self.last_seen[session.node_id] = time.monotonic()
+            if request.HasField("description"):
+                node = NodeObj(id=session.node_id, role="", description=request.description)
+                await self.m.write(ops.node_register(node))
+            # Answer every ANSWER_EVERY-th beat, or at once when what we tell the node changed: a node
+            # only needs to know the leader is alive, and each message costs the leader CPU.
+            beats += 1
+            now = (self.period(), self.m.manager_api_addrs())
+            if beats % ANSWER_EVERY == 1 or now != answered:
+                answered = now
+                yield dpb.HeartbeatResponse(period_seconds=now[0], managers=now[1])
 
     @handler
     async def Assignments(self, request: dpb.AssignmentsRequest, context: Any) -> Any:

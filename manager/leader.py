@@ -36,10 +36,16 @@ class LeaderLoop:
         self.m = manager
         self.dispatcher = dispatcher
         self._wake = asyncio.Event()
+        self._dirty = True  # the store changed since the last full round
+        self._due = 0.0  # a timer the orchestrator asked for
         self._stopped = False
         self.rounds = 0
         self.placements = 0
-        manager.on_change(lambda op, changes: self._wake.set())
+        manager.on_change(self._changed)
+
+    def _changed(self, op: str, changes: object) -> None:
+        self._dirty = True
+        self._wake.set()
 
     def stop(self) -> None:
         self._stopped = True
@@ -53,6 +59,7 @@ class LeaderLoop:
                 if leading:
                     log.info("this manager is the leader (term %d)", self.m.raft.term)
                     self.dispatcher.became_leader()
+                    self._dirty = True
                 else:
                     log.info("this manager is no longer the leader")
                     self.dispatcher.lost_leadership()
@@ -64,10 +71,10 @@ class LeaderLoop:
                         timeout = max(0.0, min(timeout, wake_at - time.time()))
                 except SvcError as exc:
                     log.info("leader round: %s", exc)
-                    timeout = 0.2
+                    self._dirty, timeout = True, 0.2  # its decisions were not written: decide again
                 except Exception:
                     log.exception("leader round failed")
-                    timeout = 1.0
+                    self._dirty, timeout = True, 1.0
             else:
                 timeout = 0.1
             try:
@@ -79,17 +86,21 @@ class LeaderLoop:
 
     async def round(self) -> float | None:
         """One reconcile pass; returns when the next timer is due (or None)."""
-        self.rounds += 1
-        snap = self.m.snapshot()
-        if snap.cluster is None:
+        if self.m.cluster is None:
             return None
-        expired = self.dispatcher.expired_nodes(snap.nodes)
+        nodes = {n.id: n for n in self.m.state.node_list()}
+        expired = self.dispatcher.expired_nodes(nodes)
         if expired:
             for node_id, _, why in expired:
-                log.warning("node %s is down: %s", snap.nodes[node_id].hostname, why)
+                log.warning("node %s is down: %s", nodes[node_id].hostname, why)
             await self.m.write(ops.node_states(expired))
             return 0.0
         now = time.time()
+        if not self._dirty and now < self._due:
+            return self._due  # nothing changed and no timer is due: heartbeat checks only
+        self._dirty = False
+        self.rounds += 1
+        snap = self.m.snapshot()
         plan = orchestrator.reconcile(snap, now)
         touched = {tid for tid, _, _ in plan.update} | set(plan.delete)
         existing_pending = [
@@ -109,6 +120,7 @@ class LeaderLoop:
             elif t.id in unplaced and unplaced[t.id] != t.status.message:
                 status = TaskStatusObj(state=PENDING, timestamp=t.status.timestamp or now, message=unplaced[t.id])
                 update.append((t.id, t.version, {"status": ops.encode_status(status)}))
+        self._due = plan.wake_at if plan.wake_at is not None else float("inf")
         if not (create or update or plan.delete):
             return plan.wake_at
         batch = defaults.SCHEDULER_BATCH

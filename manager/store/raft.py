@@ -178,7 +178,9 @@ class RaftStore:
     def _tick(self) -> None:
         while not self._stop.is_set():
             try:
-                self._sync.doTick(0.02)
+                # Commands wake the poller through its pipe at once; the timeout only paces
+                # timers (elections, heartbeats every 0.1 s), so a longer wait costs no latency.
+                self._sync.doTick(0.05)
             except Exception:
                 log.exception("raft tick failed")
                 time.sleep(0.05)

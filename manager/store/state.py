@@ -100,6 +100,10 @@ class StoreState:
         with self.lock:
             return Snapshot(self.seq, self.cluster, dict(self.nodes), dict(self.services), dict(self.tasks))
 
+    def node_list(self) -> list[NodeObj]:
+        with self.lock:
+            return list(self.nodes.values())
+
     def node_tasks(self, node_id: str) -> list[TaskObj]:
         with self.lock:
             return [self.tasks[t] for t in self.tasks_by_node.get(node_id, ())]

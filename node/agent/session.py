@@ -118,22 +118,39 @@ class Session:
                 t.cancel()
 
     async def _heartbeats(self, stub: Any, session_id: str, period: float) -> None:
+        """One beat per period on a long-lived stream; a missing answer ends the session."""
         loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(period * random.uniform(0.9, 1.0))
-            req = dpb.HeartbeatRequest(session_id=session_id)
-            description = self.describe()
-            raw = description.SerializeToString(deterministic=True)
-            if raw != self._last_description:
-                req.description.CopyFrom(description)
-            start = loop.time()
-            resp = await stub.Heartbeat(req, timeout=max(2.0, 2 * period))
-            self.heartbeat_rtt = loop.time() - start
-            self._last_description = raw
-            period = resp.period_seconds or period
-            if resp.managers and list(resp.managers) != self.managers:
-                self.managers = list(resp.managers)
-                self.on_managers(self.managers)
+        sent_at: list[float] = []
+        state = {"period": period}
+
+        async def beats() -> Any:
+            while True:
+                await asyncio.sleep(state["period"] * random.uniform(0.9, 1.0))
+                req = dpb.HeartbeatRequest(session_id=session_id)
+                description = self.describe()
+                raw = description.SerializeToString(deterministic=True)
+                if raw != self._last_description:
+                    req.description.CopyFrom(description)
+                    self._last_description = raw
+                sent_at.append(loop.time())
+                yield req
+
+        call = stub.Heartbeats(beats())
+        try:
+            while True:
+                # The leader answers every third beat: silence for 3 periods and a margin means it is gone.
+                resp = await asyncio.wait_for(call.read(), 3 * state["period"] + max(1.0, state["period"]))
+                if resp is grpc.aio.EOF:
+                    raise Unavailable("the heartbeat stream ended")
+                if sent_at:
+                    self.heartbeat_rtt = loop.time() - sent_at[-1]
+                    sent_at.clear()
+                state["period"] = resp.period_seconds or state["period"]
+                if resp.managers and list(resp.managers) != self.managers:
+                    self.managers = list(resp.managers)
+                    self.on_managers(self.managers)
+        finally:
+            call.cancel()
 
     async def _assignments(self, stub: Any, session_id: str) -> None:
         try:

@@ -40,8 +40,8 @@ class DispatcherStub:
                 request_serializer=svc_dot_v1_dot_dispatcher__pb2.RegisterRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_dispatcher__pb2.RegisterResponse.FromString,
                 _registered_method=True)
-        self.Heartbeat = channel.unary_unary(
-                '/svc.v1.Dispatcher/Heartbeat',
+        self.Heartbeats = channel.stream_stream(
+                '/svc.v1.Dispatcher/Heartbeats',
                 request_serializer=svc_dot_v1_dot_dispatcher__pb2.HeartbeatRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_dispatcher__pb2.HeartbeatResponse.FromString,
                 _registered_method=True)
@@ -71,8 +71,10 @@ class DispatcherServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Heartbeat(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+    def Heartbeats(self, request_iterator, context):
+        """One long-lived stream per session: a message each period each way. (A unary call per beat
+        costs the leader ~1.5 ms of CPU; a stream message a fraction of that.)
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -105,8 +107,8 @@ def add_DispatcherServicer_to_server(servicer, server):
                     request_deserializer=svc_dot_v1_dot_dispatcher__pb2.RegisterRequest.FromString,
                     response_serializer=svc_dot_v1_dot_dispatcher__pb2.RegisterResponse.SerializeToString,
             ),
-            'Heartbeat': grpc.unary_unary_rpc_method_handler(
-                    servicer.Heartbeat,
+            'Heartbeats': grpc.stream_stream_rpc_method_handler(
+                    servicer.Heartbeats,
                     request_deserializer=svc_dot_v1_dot_dispatcher__pb2.HeartbeatRequest.FromString,
                     response_serializer=svc_dot_v1_dot_dispatcher__pb2.HeartbeatResponse.SerializeToString,
             ),
@@ -164,7 +166,7 @@ class Dispatcher:
             _registered_method=True)
 
     @staticmethod
-    def Heartbeat(request,
+    def Heartbeats(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -174,10 +176,10 @@ class Dispatcher:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
+        return grpc.experimental.stream_stream(
+            request_iterator,
             target,
-            '/svc.v1.Dispatcher/Heartbeat',
+            '/svc.v1.Dispatcher/Heartbeats',
             svc_dot_v1_dot_dispatcher__pb2.HeartbeatRequest.SerializeToString,
             svc_dot_v1_dot_dispatcher__pb2.HeartbeatResponse.FromString,
             options,
