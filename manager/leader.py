@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
 SETTLE_SECONDS = 0.01  # let a burst of changes land before reading the snapshot
+STATUS_SETTLE_SECONDS = 0.2  # rounds triggered only by task status reports wait this long
 
 
 class LeaderLoop:
@@ -38,6 +39,7 @@ class LeaderLoop:
         self._wake = asyncio.Event()
         self._dirty = True  # the store changed since the last full round
         self._due = 0.0  # a timer the orchestrator asked for
+        self._status_wake: asyncio.TimerHandle | None = None
         self._stopped = False
         self.rounds = 0
         self.placements = 0
@@ -45,6 +47,16 @@ class LeaderLoop:
 
     def _changed(self, op: str, changes: object) -> None:
         self._dirty = True
+        if op == "tasks.status":
+            # Nodes report in waves (thousands of tasks reaching "running"); a full round per
+            # batch would cost O(tasks) each time. Let a wave settle; failures still act within it.
+            if self._status_wake is None:
+                self._status_wake = asyncio.get_running_loop().call_later(STATUS_SETTLE_SECONDS, self._wake_now)
+            return
+        self._wake.set()
+
+    def _wake_now(self) -> None:
+        self._status_wake = None
         self._wake.set()
 
     def stop(self) -> None:

@@ -10,6 +10,7 @@ batch is placed, so one pass spreads a whole scale-up evenly.
 from __future__ import annotations
 
 import collections
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,7 +65,8 @@ def _loads(snap: Snapshot) -> dict[str, NodeLoad]:
             continue
         load.total += 1
         load.by_service[task.service_id] += 1
-        load.ports |= host_ports(task.spec)
+        if task.spec.ports:
+            load.ports |= host_ports(task.spec)
         svc = snap.services.get(task.service_id)
         if svc is not None:
             load.cpu_free -= svc.spec.reservations.nano_cpus
@@ -72,8 +74,8 @@ def _loads(snap: Snapshot) -> dict[str, NodeLoad]:
     return loads
 
 
-def _refusal(load: NodeLoad, svc: ServiceObj, cons: list[constraints.Constraint], image: str) -> str:
-    """Why this node cannot take a task of `svc`, or '' if it can."""
+def _static_refusal(load: NodeLoad, cons: list[constraints.Constraint], image: str, image_ref: str) -> str:
+    """Why this node cannot take any task of the service, whatever else is placed ('' if it can)."""
     node = load.node
     if node.state != NODE_READY:
         return "node down" if node.state == "down" else "node not ready"
@@ -84,6 +86,13 @@ def _refusal(load: NodeLoad, svc: ServiceObj, cons: list[constraints.Constraint]
     for c in cons:
         if not c.matches(node):
             return f"constraint {c} not met"
+    if image and image not in load.images:
+        return f"image {image_ref} not on node"
+    return ""
+
+
+def _dynamic_refusal(load: NodeLoad, svc: ServiceObj, ports: set[tuple[str, int]]) -> str:
+    """Why this node cannot take one more task of `svc` now (what placing tasks uses up)."""
     res = svc.spec.reservations
     if res.memory_bytes and load.mem_free < res.memory_bytes:
         return "insufficient memory"
@@ -92,9 +101,7 @@ def _refusal(load: NodeLoad, svc: ServiceObj, cons: list[constraints.Constraint]
     limit = svc.spec.placement.max_replicas_per_node
     if limit and load.by_service[svc.id] >= limit:
         return f"max replicas per node ({limit})"
-    if image and image not in load.images:
-        return f"image {svc.spec.task.image} not on node"
-    taken = host_ports(svc.spec.task) & load.ports
+    taken = ports & load.ports
     if taken:
         proto, port = min(taken)
         return f"host port {port}/{proto} in use"
@@ -109,8 +116,21 @@ def explain(refusals: Iterable[str]) -> str:
     return f"no suitable node ({'; '.join(parts)})"
 
 
+def _take(load: NodeLoad, svc: ServiceObj, ports: set[tuple[str, int]]) -> None:
+    load.total += 1
+    load.by_service[svc.id] += 1
+    load.ports |= ports
+    load.cpu_free -= svc.spec.reservations.nano_cpus
+    load.mem_free -= svc.spec.reservations.memory_bytes
+
+
 def schedule(snap: Snapshot, pending: list[TaskObj]) -> tuple[list[Placement], dict[str, str]]:
-    """Place `pending` tasks. Returns placements and, for tasks that fit nowhere, the reason."""
+    """Place `pending` tasks. Returns placements and, for tasks that fit nowhere, the reason.
+
+    Per service, the static filters run once per node; then a heap ordered by the spread rule
+    (fewest tasks of this service, then fewest in total) yields the next node, and only what
+    placing uses up (resources, max per node, host ports) is checked per task: O(T log N).
+    """
     loads = _loads(snap)
     placements: list[Placement] = []
     unplaced: dict[str, str] = {}
@@ -126,34 +146,48 @@ def schedule(snap: Snapshot, pending: list[TaskObj]) -> tuple[list[Placement], d
             image = reference.normalize(svc.spec.task.image)
         except Exception:
             image = svc.spec.task.image
+        ports = host_ports(svc.spec.task)
+        # A manager without an engine is no candidate, and no news either.
+        static = {
+            nid: _static_refusal(load, cons, image, svc.spec.task.image)
+            for nid, load in loads.items()
+            if load.node.description.runtime
+        }
+        static_refusals = [why for why in static.values() if why]
+        dynamic_refusals: dict[str, str] = {}
+
+        def key(load: NodeLoad, sid: str = service_id) -> tuple[int, int, str, str]:
+            return (load.by_service[sid], load.total, load.node.hostname, load.node.id)
+
+        heap = [key(loads[nid]) for nid, why in static.items() if not why]
+        heapq.heapify(heap)
         for task in sorted(tasks, key=lambda t: (t.slot, t.id)):
             if task.node_id:  # global tasks are born on their node: only check it still fits
                 load = loads.get(task.node_id)
-                why = _refusal(load, svc, cons, image) if load else "node gone"
+                why = (static.get(task.node_id) or _dynamic_refusal(load, svc, ports)) if load else "node gone"
                 if why:
                     unplaced[task.id] = explain([why])
+                else:
+                    _take(load, svc, ports)  # type: ignore[arg-type]
+                    placements.append(Placement(task.id, task.node_id))
+                continue
+            while heap:
+                load = loads[heap[0][3]]
+                fresh = key(load)
+                if fresh != heap[0]:  # other placements made this node busier since it was pushed
+                    heapq.heapreplace(heap, fresh)
                     continue
-                candidates = [load] if load else []
+                why = _dynamic_refusal(load, svc, ports)
+                if why:  # only gets worse within this pass: drop it for this service
+                    heapq.heappop(heap)
+                    dynamic_refusals[load.node.id] = why
+                    continue
+                _take(load, svc, ports)
+                heapq.heapreplace(heap, key(load))
+                placements.append(Placement(task.id, load.node.id))
+                break
             else:
-                candidates, refusals = [], []
-                for load in loads.values():
-                    if not load.node.description.runtime:
-                        continue  # a manager without an engine is no candidate, and no news
-                    why = _refusal(load, svc, cons, image)
-                    if why:
-                        refusals.append(why)
-                    else:
-                        candidates.append(load)
-                if not candidates:
-                    unplaced[task.id] = explain(refusals)
-                    continue
-            best = min(candidates, key=lambda x: (x.by_service[service_id], x.total, x.node.hostname, x.node.id))
-            best.total += 1
-            best.by_service[service_id] += 1
-            best.ports |= host_ports(svc.spec.task)
-            best.cpu_free -= svc.spec.reservations.nano_cpus
-            best.mem_free -= svc.spec.reservations.memory_bytes
-            placements.append(Placement(task.id, best.node.id))
+                unplaced[task.id] = explain(static_refusals + list(dynamic_refusals.values()))
     return placements, unplaced
 
 
