@@ -4,7 +4,8 @@
 
 Managers are real `svcd manager` processes (Raft, gRPC, mTLS); nodes are real agents over a
 simulated engine (bench/sim/, never a default), all in one helper process. For each (N, T):
-create a service of T replicas and measure the time until every task is reported running;
+create a service of T replicas and measure the time until every task is reported running
+(one cluster per N; the service is removed between runs);
 manager CPU seconds and peak resident memory; Raft commits and commits per second, and the
 journal's size; scheduler placements per second; then the leader's CPU while N nodes only
 heartbeat. With --failover, kill the leader at the largest size: time to a new leader and to
@@ -27,6 +28,8 @@ from typing import Any
 
 import psutil
 from common import HERE, REPO, cluster, median
+
+IDLE_SECONDS = 10.0
 
 
 def metrics(addr: str) -> dict[str, float]:
@@ -91,22 +94,23 @@ class SimNodes:
         self.proc.wait(10)
 
 
-def wait(fn: Any, timeout: float, what: str) -> float:
+def wait(fn: Any, timeout: float, what: str, interval: float = 0.1) -> float:
     start = time.monotonic()
     while not fn():
         if time.monotonic() - start > timeout:
             raise TimeoutError(what)
-        time.sleep(0.1)
+        time.sleep(interval)
     return time.monotonic() - start
 
 
-def run_one(nodes: int, tasks: int, failover: bool) -> dict[str, Any]:
+def run_nodes(nodes: int, task_counts: list[int], runs: int, failover: bool) -> list[list[dict[str, Any]]]:
+    """One cluster and one set of simulated nodes; every task count `runs` times in it."""
     from svc.control import ControlClient
     from svc.v1 import cluster_pb2 as cpb
     from svc.v1 import container_pb2 as pb
     from svc.v1 import control_pb2 as ctl
 
-    result: dict[str, Any] = {"nodes": nodes, "tasks": tasks}
+    rows: list[list[dict[str, Any]]] = []
     with cluster(heartbeat=1.0) as c:
         first = c.start_manager(c.add_host())
         for _ in range(2):
@@ -117,53 +121,75 @@ def run_one(nodes: int, tasks: int, failover: bool) -> dict[str, Any]:
         sims = SimNodes(nodes, first.api, c.token("worker", via=first), sims_dir)
         try:
             wait(lambda: sims.status["sessions"] == nodes, 300, "simulated nodes to register")
-            client = ControlClient(first.api, c.admin_dir())
             managers = {h.name: h for h in c.managers()}
             leader = next(h for h in managers.values() if metrics(f"{h.addr}:9424").get("svc_manager_leader") == 1)
+            client = ControlClient(leader.api, c.admin_dir())
             pids = {name: h.manager.pid for name, h in managers.items()}
-            cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            m0 = metrics(f"{leader.addr}:9424")
-            spec = cpb.ServiceSpec(
-                name="web", replicas=tasks, task=pb.ContainerSpec(image="busybox", cmd=["sleep", "1"])
-            )
-            start = time.monotonic()
-            client.CreateService(ctl.CreateServiceRequest(spec=spec))
-            placed_at = [0.0]
-
-            def all_running() -> bool:
-                m = metrics(f"{leader.addr}:9424")
-                if (
-                    not placed_at[0]
-                    and m.get("svc_scheduler_placements_total", 0) - m0.get("svc_scheduler_placements_total", 0)
-                    >= tasks
-                ):
-                    placed_at[0] = time.monotonic() - start
-                return (
-                    sims.status["running"] >= tasks
-                    and client.GetService(ctl.ServiceRef(service="web")).running == tasks
-                )
-
-            result["all_running_s"] = wait(all_running, 600, "every task running")
-            m1 = metrics(f"{leader.addr}:9424")
-            result["placements_per_s"] = tasks / placed_at[0] if placed_at[0] else float("nan")
-            result["cpu_s"] = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
-            result["leader_cpu_s"] = result["cpu_s"][leader.name]
-            result["commits"] = m1["svc_raft_commit_index"] - m0["svc_raft_commit_index"]
-            result["commits_per_s"] = result["commits"] / result["all_running_s"]
-            journal = os.path.join(leader.data_dir, "manager", "raft", "raft.journal")
-            result["journal_mib"] = os.path.getsize(journal) / (1 << 20) if os.path.exists(journal) else 0.0
-            # Heartbeats only: the leader's CPU over an idle stretch.
-            idle = 10.0
+            # Heartbeats only: the leader's CPU while N nodes keep their sessions and nothing else happens.
+            time.sleep(3)
             c0 = cpu_seconds(pids[leader.name])
-            time.sleep(idle)
-            result["idle_leader_core_pct"] = 100 * (cpu_seconds(pids[leader.name]) - c0) / idle
-            result["heartbeat_cost_per_node_pct"] = result["idle_leader_core_pct"] / nodes
-            result["peak_rss_mib"] = {name: peak_rss_mib(pid) for name, pid in pids.items()}
-            if failover:
-                result["failover"] = kill_leader(c, leader, client, tasks, sims)
+            time.sleep(IDLE_SECONDS)
+            idle_pct = 100 * (cpu_seconds(pids[leader.name]) - c0) / IDLE_SECONDS
+            for tasks in task_counts:
+                row = []
+                for _ in range(runs):
+                    r = measure(c, client, leader, pids, sims, nodes, tasks, ctl, cpb, pb)
+                    r["idle_leader_core_pct"] = idle_pct
+                    r["heartbeat_cost_per_node_pct"] = idle_pct / nodes
+                    print(json.dumps(r), flush=True)
+                    row.append(r)
+                    last = tasks == task_counts[-1] and len(row) == runs
+                    if failover and last:
+                        r["failover"] = kill_leader(c, leader, client, tasks, sims)
+                        print(json.dumps(r["failover"]), flush=True)
+                    else:
+                        client.RemoveService(ctl.ServiceRef(service="web"))
+                        wait(lambda: sims.status["running"] == 0, 300, "the service's containers removed")
+                        wait(lambda: not client.ListTasks(ctl.ListTasksRequest()).tasks, 300, "tasks deleted")
+                rows.append(row)
             client.close()
         finally:
             sims.stop()
+    return rows
+
+
+def measure(
+    c: Any,
+    client: Any,
+    leader: Any,
+    pids: dict[str, int],
+    sims: SimNodes,
+    nodes: int,
+    tasks: int,
+    ctl: Any,
+    cpb: Any,
+    pb: Any,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"nodes": nodes, "tasks": tasks}
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    m0 = metrics(f"{leader.addr}:9424")
+    spec = cpb.ServiceSpec(name="web", replicas=tasks, task=pb.ContainerSpec(image="busybox", cmd=["sleep", "1"]))
+    start = time.monotonic()
+    client.CreateService(ctl.CreateServiceRequest(spec=spec))
+    placed_at = [0.0]
+
+    def all_running() -> bool:
+        m = metrics(f"{leader.addr}:9424")
+        placed = m.get("svc_scheduler_placements_total", 0) - m0.get("svc_scheduler_placements_total", 0)
+        if not placed_at[0] and placed >= tasks:
+            placed_at[0] = time.monotonic() - start
+        return sims.status["running"] >= tasks and client.GetService(ctl.ServiceRef(service="web")).running == tasks
+
+    result["all_running_s"] = wait(all_running, 600, "every task running", interval=0.25)
+    m1 = metrics(f"{leader.addr}:9424")
+    result["placements_per_s"] = tasks / placed_at[0] if placed_at[0] else float("nan")
+    result["cpu_s"] = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
+    result["leader_cpu_s"] = result["cpu_s"][leader.name]
+    result["commits"] = m1["svc_raft_commit_index"] - m0["svc_raft_commit_index"]
+    result["commits_per_s"] = result["commits"] / result["all_running_s"]
+    journal = os.path.join(leader.data_dir, "manager", "raft", "raft.journal")
+    result["journal_mib"] = os.path.getsize(journal) / (1 << 20) if os.path.exists(journal) else 0.0
+    result["peak_rss_mib"] = {name: peak_rss_mib(pid) for name, pid in pids.items()}
     return result
 
 
@@ -223,13 +249,7 @@ def main() -> int:
     task_counts = [int(x) for x in args.tasks.split(",")]
     rows = []
     for n in node_counts:
-        for t in task_counts:
-            runs = []
-            for _ in range(args.runs):
-                last = n == node_counts[-1] and t == task_counts[-1]
-                runs.append(run_one(n, t, args.failover and last))
-                print(json.dumps(runs[-1]), flush=True)
-            rows.append(runs)
+        rows += run_nodes(n, task_counts, args.runs, args.failover and n == node_counts[-1])
     print()
     print(
         f"{'nodes':>5} {'tasks':>6} {'all running s':>13} {'placements/s':>12} {'leader CPU s':>12} "

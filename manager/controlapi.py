@@ -18,6 +18,7 @@ import grpc
 
 from svc import defaults
 from svc.errors import Conflict, InvalidArgument, NotFound, OutOfDate, Unavailable
+from svc.kv import parse_kv
 from svc.rpc import error_from_rpc, handler
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import control_pb2 as ctl
@@ -75,13 +76,7 @@ def on_leader_stream(fn: Any) -> Any:
 
 
 def _filters(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidArgument(f"invalid filter {item!r}: use KEY=VALUE")
-        out[key] = value
-    return out
+    return parse_kv(items, "filter")
 
 
 class ControlService(ctl_grpc.ControlServicer):
@@ -271,12 +266,7 @@ class ControlService(ctl_grpc.ControlServicer):
     async def UpdateNode(self, request: ctl.UpdateNodeRequest, context: Any) -> cpb.Node:
         if request.availability and request.availability not in (ACTIVE, PAUSE, DRAIN):
             raise InvalidArgument(f"invalid availability {request.availability!r}: use active, pause or drain")
-        adds = {}
-        for item in request.label_add:
-            key, _, value = item.partition("=")
-            if not key:
-                raise InvalidArgument(f"invalid label {item!r}: use KEY=VALUE")
-            adds[key] = value
+        adds = parse_kv(list(request.label_add), "label", require_equals=False)
         await self.m.barrier()
         node_id = self._node_id(request.node)
         for _ in range(5):

@@ -18,23 +18,21 @@ def engine_socket() -> str:
     )
 
 
-class EngineClient:
-    """The node engine's local API, with errors already translated."""
+class RpcClient:
+    """A stub whose calls raise svc errors: `client.Method(request)`, `client.stream("Method", request)`."""
 
-    def __init__(self, socket_path: str | None = None) -> None:
-        import grpc
+    default_timeout: float | None = None
 
-        from svc.v1 import engine_pb2_grpc
-
-        self.address = f"unix:{socket_path or engine_socket()}"
-        self._channel = grpc.insecure_channel(self.address)
-        self.stub = engine_pb2_grpc.EngineStub(self._channel)
+    def __init__(self, address: str, channel: Any, stub_class: Any) -> None:
+        self.address = address
+        self._channel = channel
+        self.stub = stub_class(channel)
 
     def __getattr__(self, method: str) -> Callable[..., Any]:
         rpc = getattr(self.stub, method)
 
-        def call(request: Any, **kwargs: Any) -> Any:
-            return translate(lambda: rpc(request, **kwargs), self.address)
+        def call(request: Any, timeout: float | None = None) -> Any:
+            return translate(lambda: rpc(request, timeout=timeout or self.default_timeout), self.address)
 
         return call
 
@@ -44,6 +42,18 @@ class EngineClient:
 
     def close(self) -> None:
         self._channel.close()
+
+
+class EngineClient(RpcClient):
+    """The node engine's local API (a root-only unix socket)."""
+
+    def __init__(self, socket_path: str | None = None) -> None:
+        import grpc
+
+        from svc.v1 import engine_pb2_grpc
+
+        address = f"unix:{socket_path or engine_socket()}"
+        super().__init__(address, grpc.insecure_channel(address), engine_pb2_grpc.EngineStub)
 
 
 def translate(fn: Callable[[], T], address: str) -> T:

@@ -8,11 +8,9 @@ the local manager's root-only admin credential.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from typing import Any
 
 from svc import defaults, tls
-from svc.client import translate, translate_iter
+from svc.client import RpcClient
 from svc.errors import Unauthenticated, Unavailable
 
 
@@ -46,25 +44,13 @@ def locate(host: str | None = None, tls_dir: str | None = None) -> tuple[str, tl
     return addr, identity
 
 
-class ControlClient:
+class ControlClient(RpcClient):
+    """A manager's control API over mutual TLS."""
+
+    default_timeout = 60.0
+
     def __init__(self, host: str | None = None, tls_dir: str | None = None) -> None:
         from svc.v1 import control_pb2_grpc
 
-        self.address, identity = locate(host, tls_dir)
-        self._channel = tls.secure_channel(self.address, identity, aio=False)
-        self.stub = control_pb2_grpc.ControlStub(self._channel)
-
-    def __getattr__(self, method: str) -> Callable[..., Any]:
-        rpc = getattr(self.stub, method)
-
-        def call(request: Any, timeout: float = 60.0) -> Any:
-            return translate(lambda: rpc(request, timeout=timeout), self.address)
-
-        return call
-
-    def stream(self, method: str, request: Any) -> Iterator[Any]:
-        it = translate(lambda: getattr(self.stub, method)(request), self.address)
-        return translate_iter(it, self.address)
-
-    def close(self) -> None:
-        self._channel.close()
+        address, identity = locate(host, tls_dir)
+        super().__init__(address, tls.secure_channel(address, identity, aio=False), control_pb2_grpc.ControlStub)

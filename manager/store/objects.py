@@ -9,59 +9,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from svc.v1 import cluster_pb2 as cpb
-from svc.v1 import container_pb2 as pb
-
-# Task states, in the only order they may move (Swarm's model).
-NEW, PENDING, ASSIGNED, ACCEPTED, PREPARING, READY, STARTING, RUNNING = (
-    "new",
-    "pending",
-    "assigned",
-    "accepted",
-    "preparing",
-    "ready",
-    "starting",
-    "running",
-)
-COMPLETE, SHUTDOWN, FAILED, REJECTED, REMOVE, ORPHANED = (
-    "complete",
-    "shutdown",
-    "failed",
-    "rejected",
-    "remove",
-    "orphaned",
-)
-TASK_STATES = (
-    NEW,
-    PENDING,
-    ASSIGNED,
+# Task states: the model is shared with the nodes (svc/taskstate.py); re-exported for the manager.
+from svc.taskstate import (  # noqa: F401
     ACCEPTED,
+    ASSIGNED,
+    COMPLETE,
+    FAILED,
+    NEW,
+    ORPHANED,
+    PENDING,
     PREPARING,
     READY,
-    STARTING,
-    RUNNING,
-    COMPLETE,
-    SHUTDOWN,
-    FAILED,
     REJECTED,
     REMOVE,
-    ORPHANED,
+    RUNNING,
+    SHUTDOWN,
+    STARTING,
+    STATE_ORDER,
+    TASK_STATES,
+    TERMINAL,
+    is_terminal,
+    moves_forward,
 )
-STATE_ORDER = {s: i for i, s in enumerate(TASK_STATES)}
-TERMINAL = frozenset({COMPLETE, SHUTDOWN, FAILED, REJECTED, REMOVE, ORPHANED})
+from svc.v1 import cluster_pb2 as cpb
+from svc.v1 import container_pb2 as pb
 
 # Node states and availability.
 NODE_UNKNOWN, NODE_READY, NODE_DOWN = "unknown", "ready", "down"
 ACTIVE, PAUSE, DRAIN = "active", "pause", "drain"
 WORKER, MANAGER = "worker", "manager"
-
-
-def is_terminal(state: str) -> bool:
-    return state in TERMINAL
-
-
-def moves_forward(current: str, new: str) -> bool:
-    return STATE_ORDER.get(new, -1) > STATE_ORDER.get(current, -1)
 
 
 @dataclass(frozen=True, slots=True)

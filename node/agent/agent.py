@@ -20,6 +20,7 @@ import psutil
 from svc import defaults, tls
 from svc.errors import InvalidArgument
 from svc.fsutil import read_json, write_json
+from svc.kv import parse_kv
 from svc.v1 import ca_pb2 as capb
 from svc.v1 import ca_pb2_grpc as capb_grpc
 from svc.v1 import cluster_pb2 as cpb
@@ -29,16 +30,6 @@ from .session import Session
 from .worker import Worker
 
 log = logging.getLogger("svcd.agent")
-
-
-def parse_labels(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidArgument(f"invalid label {item!r}: use KEY=VALUE")
-        out[key] = value
-    return out
 
 
 async def join(state_dir: str, addr: str, token: str, hostname: str) -> tls.Identity:
@@ -100,7 +91,7 @@ class Agent:
             opts.join,
             opts.token,
             opts.hostname,
-            parse_labels(opts.labels or []),
+            parse_kv(opts.labels or [], "label"),
             opts.advertise_addr or local_ip(),
             opts.metrics_addr,
             shared_identity_dir=shared,

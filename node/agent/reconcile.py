@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from svc.taskstate import ON_NODE, STATE_ORDER, TERMINAL
 from svc.v1 import cluster_pb2 as cpb
 
 TASK_LABEL = "svc.task.id"
@@ -22,25 +23,6 @@ SERVICE_LABEL = "svc.service.name"
 SERVICE_ID_LABEL = "svc.service.id"
 SLOT_LABEL = "svc.task.slot"
 NODE_LABEL = "svc.node.id"
-
-ORDER = (
-    "new",
-    "pending",
-    "assigned",
-    "accepted",
-    "preparing",
-    "ready",
-    "starting",
-    "running",
-    "complete",
-    "shutdown",
-    "failed",
-    "rejected",
-    "remove",
-    "orphaned",
-)
-RANK = {s: i for i, s in enumerate(ORDER)}
-TERMINAL = {"complete", "shutdown", "failed", "rejected", "remove", "orphaned"}
 
 
 @dataclass(frozen=True)
@@ -149,7 +131,7 @@ def plan(
             if tid in ended:
                 o = ended[tid]
                 statuses[tid] = cpb.TaskStatus(state=o.state, message=o.message, err=o.err, exit_code=o.exit_code)
-            elif wanted and RANK.get(task.status.state, 0) >= RANK["assigned"] and task.status.state not in TERMINAL:
+            elif wanted and task.status.state in ON_NODE:
                 actions.append(Start(task))
             elif not wanted and task.status.state not in TERMINAL:
                 statuses[tid] = cpb.TaskStatus(state="shutdown", message="shut down before it started")
@@ -169,7 +151,7 @@ def moves_forward(old: cpb.TaskStatus | None, new: cpb.TaskStatus) -> bool:
     """Whether `new` is news: a later state, or the same live state with new health or container."""
     if old is None:
         return True
-    if RANK.get(new.state, -1) > RANK.get(old.state, -1):
+    if STATE_ORDER.get(new.state, -1) > STATE_ORDER.get(old.state, -1):
         return True
     return (
         new.state == old.state

@@ -13,7 +13,6 @@ in on their own threads. Subscribers get ContainerEvents outside every lock.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 import secrets
@@ -34,18 +33,17 @@ from svc.v1 import container_pb2 as pb
 
 from . import cgroups, ocispec
 from . import spec as specs
-from .container import EXITED, RUNNING, Container, ExecContext
+from .container import EXITED, RUNNING, Container
 from .deadlines import Deadlines
 from .exits import ExitWatcher
 from .health import HealthMonitor, Probe, next_health
-from .hostfiles import write_etc_files
+from .host import HostResources
 from .images import ImageRecord, ImageStore
 from .logs import LogEntry, read_logs
 from .monitor import Conmon
-from .mounts import is_mounted, mount_overlay, unmount
+from .mounts import is_mounted
 from .network import BridgeNetwork, netns_path
 from .runtime import ContainerFiles, OciRuntime, RuncFamily
-from .users import resolve_user
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +79,7 @@ class Engine:
         self.conmon = Conmon(cfg.conmon, exit_dir, os.path.join(cfg.run_dir, "sock"))
         self.network = BridgeNetwork(cfg.bridge, cfg.subnet, cfg.cni_plugin_dirs, os.path.join(cfg.run_dir, "cni"))
         self.runtimes, self.unusable = self._probe_runtimes()
+        self.host = HostResources(self.images, self.network)
         if cfg.runtime not in defaults.KNOWN_RUNTIMES:
             raise InvalidArgument(f"unknown runtime {cfg.runtime!r}: use one of {', '.join(defaults.KNOWN_RUNTIMES)}")
         if cfg.runtime not in self.runtimes:
@@ -252,56 +251,18 @@ class Engine:
     # replaced (a power cut loses at most the latest state, which restore re-derives from the runtime).
     def _start(self, c: Container) -> None:
         files = self._files(c.id)
-        runtime = self._runtime(c.runtime)
         resolved = specs.resolve(c.spec, self.images.config(c.image_id), c.id)
-        undo: list[Callable[[], None]] = []
         try:
-            lowers = list(reversed(self.images.layer_dirs(c.image_id)))
-            mount_overlay(lowers, files.upper, files.work, files.rootfs)
-            undo.append(lambda: unmount(files.rootfs))
-            uid, gid, groups = resolve_user(files.rootfs, resolved.user)
-            ports = list(c.spec.ports)
-            undo.append(lambda: self._detach(c))
-            self._mark_attached(c, True)  # before attaching: a crash in between still gets cleaned up
-            attachment = self.network.attach(c.id, c.network, ports)
-            binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network)
-            bundle = ocispec.Bundle(
-                args=list(resolved.args),
-                env=list(resolved.env),
-                cwd=resolved.cwd,
-                uid=uid,
-                gid=gid,
-                additional_gids=groups,
-                hostname=resolved.hostname,
-                rootfs=files.rootfs,
-                read_only=c.spec.read_only,
-                capabilities=list(resolved.capabilities),
-                cgroups_path=c.cgroups_path,
-                netns_path=attachment.netns,
-                memory_bytes=c.spec.resources.memory_bytes,
-                nano_cpus=c.spec.resources.nano_cpus,
-                pids_limit=c.spec.resources.pids_limit,
-                binds=binds,
-            )
-            with open(files.config, "w") as f:
-                json.dump(ocispec.build_config(bundle), f)
-            undo.append(lambda: runtime.delete(c.id, files, force=True))
-            pid, conmon_pid = runtime.create(c.id, files)
-            runtime.start(c.id, files)
+            held = self.host.acquire(c, files, resolved, self._runtime(c.runtime))
         except BaseException as exc:
-            for step in reversed(undo):
-                try:
-                    step()
-                except Exception:
-                    log.exception("undoing a failed start of %s", c.id[:12])
             with self._lock:
                 c.error = str(exc)
                 c.save(files.dir, fsync=False)
             raise
         with self._lock:
-            c.state, c.pid, c.conmon_pid, c.ip, c.error = RUNNING, pid, conmon_pid, attachment.ip, ""
+            c.state, c.pid, c.conmon_pid, c.ip, c.error = RUNNING, held.pid, held.conmon_pid, held.ip, ""
             c.started_at, c.finished_at, c.exit_code, c.oom_killed = time.time(), 0.0, 0, False
-            c.exec_context = ExecContext(list(resolved.env), resolved.cwd, uid, gid, list(resolved.capabilities))
+            c.exec_context = held.exec_context
             c.health = replace(c.health, status="starting" if resolved.healthcheck else "", failing_streak=0)
             c.save(files.dir, fsync=False)
             self._changed.notify_all()
@@ -369,40 +330,7 @@ class Engine:
             self._changed.notify_all()
 
     def _release(self, c: Container) -> None:
-        """Undo a start: runtime state, network, rootfs mount. Idempotent; logs what it cannot undo."""
-        files = self._files(c.id)
-        rt = self.runtimes.get(c.runtime)
-        steps: list[tuple[str, Callable[[], None]]] = [
-            ("network", lambda: self._detach(c)),
-            ("rootfs", lambda: unmount(files.rootfs)),
-        ]
-        if rt is not None:
-            steps.insert(0, ("runtime", lambda: rt.delete(c.id, files, force=True)))
-        for what, step in steps:
-            try:
-                step()
-            except Exception as exc:
-                log.warning("releasing %s of container %s: %s", what, c.id[:12], exc)
-
-    def _attached_marker(self, c: Container) -> str:
-        return os.path.join(self._files(c.id).dir, "network.attached")
-
-    def _mark_attached(self, c: Container, attached: bool) -> None:
-        path = self._attached_marker(c)
-        if attached:
-            with open(path, "w"):
-                pass
-        else:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-
-    def _detach(self, c: Container) -> None:
-        """Release the container's network if it holds one (the marker saves forking CNI plugins for nothing)."""
-        if os.path.exists(self._attached_marker(c)):
-            self.network.detach(c.id, c.network, list(c.spec.ports))
-            self._mark_attached(c, False)
+        self.host.release(c, self._files(c.id), self.runtimes.get(c.runtime))
 
     # ----- stop / kill / remove / wait -----
 
@@ -505,7 +433,9 @@ class Engine:
                 self._force_finish(c, "the container did not exit after SIGKILL")
         with self._ctr_lock(c.id):
             self.health.unwatch(c.id)
-            self._release(c)  # a crashed start may have left something behind
+            self.host.release(
+                c, self._files(c.id), self.runtimes.get(c.runtime)
+            )  # a crashed start may have left something behind
             shutil.rmtree(self._files(c.id).dir, ignore_errors=True)
             with self._lock:
                 self._containers.pop(c.id, None)

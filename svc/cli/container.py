@@ -203,31 +203,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _each(args: argparse.Namespace, fn: Any, parallel: int = 1) -> int:
-    """Apply `fn` to every named container (several at once with `parallel`); report each failure,
-    exit non-zero if any failed."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from svc.errors import SvcError
-
-    def one(ref: str) -> bool:
-        try:
-            fn(ref)
-            return True
-        except SvcError as exc:
-            print(f"svc: {ref}: {exc}", file=sys.stderr)
-            return False
-
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(args.containers)))) as pool:
-        results = list(pool.map(one, args.containers))
-    return 0 if all(results) else 1
-
-
 def cmd_start(args: argparse.Namespace) -> int:
     from svc.v1 import engine_pb2 as epb
 
     engine = _engine()
-    return _each(args, lambda ref: print(engine.StartContainer(epb.ContainerRef(id=ref)).name))
+    return output.for_each(args.containers, lambda ref: print(engine.StartContainer(epb.ContainerRef(id=ref)).name))
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -242,7 +222,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
         engine.StopContainer(req)
         print(ref)
 
-    return _each(args, stop, parallel=8)
+    return output.for_each(args.containers, stop, parallel=8)
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
@@ -251,8 +231,9 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
     parse_signal(args.signal)
     engine = _engine()
-    return _each(
-        args, lambda ref: (engine.KillContainer(epb.KillContainerRequest(id=ref, signal=args.signal)), print(ref))
+    return output.for_each(
+        args.containers,
+        lambda ref: (engine.KillContainer(epb.KillContainerRequest(id=ref, signal=args.signal)), print(ref)),
     )
 
 
@@ -260,8 +241,8 @@ def cmd_rm(args: argparse.Namespace) -> int:
     from svc.v1 import engine_pb2 as epb
 
     engine = _engine()
-    return _each(
-        args,
+    return output.for_each(
+        args.containers,
         lambda ref: (engine.RemoveContainer(epb.RemoveContainerRequest(id=ref, force=args.force)), print(ref)),
         parallel=8,
     )
@@ -274,7 +255,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     engine = _engine()
     docs = []
-    code = _each(args, lambda ref: docs.append(_doc(engine.InspectContainer(epb.ContainerRef(id=ref)))))
+    code = output.for_each(
+        args.containers, lambda ref: docs.append(_doc(engine.InspectContainer(epb.ContainerRef(id=ref))))
+    )
     print(json.dumps(docs, indent=2, sort_keys=True))
     return code
 
@@ -283,7 +266,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     from svc.v1 import engine_pb2 as epb
 
     engine = _engine()
-    return _each(args, lambda ref: print(engine.WaitContainer(epb.ContainerRef(id=ref)).exit_code))
+    return output.for_each(args.containers, lambda ref: print(engine.WaitContainer(epb.ContainerRef(id=ref)).exit_code))
 
 
 def cmd_exec(args: argparse.Namespace) -> int:

@@ -114,16 +114,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    from svc.errors import SvcError
     from svc.v1 import engine_pb2 as epb
 
     engine = _engine()
-    failed = 0
-    for ref in args.images:
-        try:
-            engine.RemoveImage(epb.RemoveImageRequest(reference=ref, force=args.force))
-            print(f"Deleted: {ref}")
-        except SvcError as exc:
-            print(f"svc: {ref}: {exc}", file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
+
+    def remove(ref: str) -> None:
+        engine.RemoveImage(epb.RemoveImageRequest(reference=ref, force=args.force))
+        print(f"Deleted: {ref}")
+
+    return output.for_each(args.images, remove)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from svc.cli import output
 from svc.cli.service import client
-from svc.errors import SvcError
 
 
 def register(sub: Any) -> None:
@@ -89,17 +87,6 @@ def _empty() -> Any:
     return common_pb2.Empty()
 
 
-def _each(refs: list[str], fn: Any) -> int:
-    failed = 0
-    for ref in refs:
-        try:
-            fn(ref)
-        except SvcError as exc:
-            print(f"svc: {ref}: {exc}", file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
-
-
 def cmd_inspect(args: argparse.Namespace) -> int:
     from google.protobuf import json_format
 
@@ -107,7 +94,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     c = client(args)
     docs: list[Any] = []
-    code = _each(
+    code = output.for_each(
         args.nodes,
         lambda ref: docs.append(
             json_format.MessageToDict(c.GetNode(ctl.NodeRef(node=ref)), preserving_proto_field_name=True)
@@ -133,18 +120,20 @@ def cmd_rm(args: argparse.Namespace) -> int:
     from svc.v1 import control_pb2 as ctl
 
     c = client(args)
-    return _each(args.nodes, lambda ref: (c.RemoveNode(ctl.RemoveNodeRequest(node=ref, force=args.force)), print(ref)))
+    return output.for_each(
+        args.nodes, lambda ref: (c.RemoveNode(ctl.RemoveNodeRequest(node=ref, force=args.force)), print(ref))
+    )
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from svc.v1 import control_pb2 as ctl
 
     c = client(args)
-    return _each(args.nodes, lambda ref: (c.PromoteNode(ctl.NodeRef(node=ref)), print(f"{ref} promoted")))
+    return output.for_each(args.nodes, lambda ref: (c.PromoteNode(ctl.NodeRef(node=ref)), print(f"{ref} promoted")))
 
 
 def cmd_demote(args: argparse.Namespace) -> int:
     from svc.v1 import control_pb2 as ctl
 
     c = client(args)
-    return _each(args.nodes, lambda ref: (c.DemoteNode(ctl.NodeRef(node=ref)), print(f"{ref} demoted")))
+    return output.for_each(args.nodes, lambda ref: (c.DemoteNode(ctl.NodeRef(node=ref)), print(f"{ref} demoted")))

@@ -6,8 +6,28 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+
+def for_each(refs: list[str], fn: Callable[[str], Any], parallel: int = 1) -> int:
+    """Apply `fn` to every named object (several at once with `parallel`); report each failure on
+    one line, keep going, and return the exit status (1 if any failed), as docker does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from svc.errors import SvcError
+
+    def one(ref: str) -> bool:
+        try:
+            fn(ref)
+            return True
+        except SvcError as exc:
+            print(f"svc: {ref}: {exc}", file=sys.stderr)
+            return False
+
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(refs)))) as pool:
+        results = list(pool.map(one, refs))
+    return 0 if all(results) else 1
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], out: Any = None) -> None:

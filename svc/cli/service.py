@@ -9,8 +9,9 @@ import time
 from typing import Any
 
 from svc.cli import output
-from svc.cli.specflags import add_container_flags, kv_list, spec_from_args
+from svc.cli.specflags import add_container_flags, spec_from_args
 from svc.errors import InvalidArgument, SvcError
+from svc.kv import parse_kv
 
 WAIT_SECONDS = 300.0
 STALL_SECONDS = 10.0  # no progress while tasks wait for a node: report why instead of waiting
@@ -113,7 +114,9 @@ def cmd_create(args: argparse.Namespace) -> int:
         raise InvalidArgument("--replicas cannot be used with --mode global")
     if args.replicas is not None and args.replicas < 0:
         raise InvalidArgument(f"invalid replicas {args.replicas}: must be 0 or more")
-    spec = cpb.ServiceSpec(name=name, mode=args.mode, task=task, labels=kv_list(args.service_label, "label"))
+    spec = cpb.ServiceSpec(
+        name=name, mode=args.mode, task=task, labels=parse_kv(args.service_label, "label", require_equals=False)
+    )
     if args.mode != "global":
         spec.replicas = 1 if args.replicas is None else args.replicas
     spec.placement.constraints.extend(args.constraint)
@@ -237,17 +240,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from svc.v1 import control_pb2 as ctl
 
     c = client(args)
-    docs, failed = [], 0
-    for ref in args.services:
-        try:
-            docs.append(
-                json_format.MessageToDict(c.GetService(ctl.ServiceRef(service=ref)), preserving_proto_field_name=True)
-            )
-        except SvcError as exc:
-            print(f"svc: {ref}: {exc}", file=sys.stderr)
-            failed += 1
+    docs: list[Any] = []
+
+    def get(ref: str) -> None:
+        docs.append(
+            json_format.MessageToDict(c.GetService(ctl.ServiceRef(service=ref)), preserving_proto_field_name=True)
+        )
+
+    code = output.for_each(args.services, get)
     print(json.dumps(docs, indent=2, sort_keys=True))
-    return 1 if failed else 0
+    return code
 
 
 def parse_scale_pairs(pairs: list[str]) -> list[tuple[str, int]]:
@@ -337,17 +339,11 @@ def wait_converged(c: Any, names: list[str], timeout: float = WAIT_SECONDS) -> i
 
 def _settled(c: Any, name: str) -> bool:
     """No task of the service is on its way out (so `scale` down returns once the extra ones stopped)."""
+    from svc.taskstate import ON_NODE
     from svc.v1 import control_pb2 as ctl
 
     for t in c.ListTasks(ctl.ListTasksRequest(service=name)).tasks:
-        if t.desired_state != "running" and t.status.state in (
-            "assigned",
-            "accepted",
-            "preparing",
-            "ready",
-            "starting",
-            "running",
-        ):
+        if t.desired_state != "running" and t.status.state in ON_NODE:
             return False
     return True
 
@@ -420,15 +416,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     from svc.v1 import control_pb2 as ctl
 
     c = client(args)
-    failed = 0
-    for ref in args.services:
-        try:
-            c.RemoveService(ctl.ServiceRef(service=ref))
-            print(ref)
-        except SvcError as exc:
-            print(f"svc: {ref}: {exc}", file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
+    return output.for_each(args.services, lambda ref: (c.RemoveService(ctl.ServiceRef(service=ref)), print(ref)))
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import argparse
 import os
 
 from svc.errors import InvalidArgument
+from svc.kv import parse_kv
 from svc.ports import parse_publish
 from svc.units import parse_cpus, parse_duration, parse_signal, parse_size
 
@@ -53,16 +54,6 @@ def add_container_flags(p: argparse.ArgumentParser, service: bool = False) -> No
     p.add_argument("--no-healthcheck", action="store_true", help="disable the image's health check")
 
 
-def kv_list(items: list[str], what: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, _sep, value = item.partition("=")
-        if not key:
-            raise InvalidArgument(f"invalid {what} {item!r}: use KEY=VALUE")
-        out[key] = value
-    return out
-
-
 def _env(items: list[str]) -> list[str]:
     """Docker's rule: `-e KEY` takes KEY's value from the caller's environment, if set."""
     out = []
@@ -87,7 +78,7 @@ def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  #
         user=args.user,
         hostname=args.hostname,
         network=args.network,
-        labels=kv_list(args.label, "label"),
+        labels=parse_kv(args.label, "label", require_equals=False),
         cap_add=args.cap_add,
         cap_drop=args.cap_drop,
         read_only=args.read_only,

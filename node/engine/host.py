@@ -1,0 +1,119 @@
+"""What a running container holds on the host, taken in order and given back in reverse.
+
+`acquire` mounts the overlay root, resolves the user inside it, attaches the network, writes
+the /etc files and the OCI bundle, and has the runtime create (under conmon) and start the
+container; if any step fails, the ones before it are undone. `release` gives everything
+back and is safe to repeat: it is also how a crashed start or a daemon restart is cleaned up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import ocispec
+from .container import Container, ExecContext
+from .hostfiles import write_etc_files
+from .images import ImageStore
+from .mounts import mount_overlay, unmount
+from .network import BridgeNetwork
+from .runtime import ContainerFiles, OciRuntime
+from .spec import Resolved
+from .users import resolve_user
+
+log = logging.getLogger(__name__)
+
+ATTACHED_MARKER = "network.attached"
+
+
+@dataclass(frozen=True)
+class Held:
+    pid: int
+    conmon_pid: int
+    ip: str
+    exec_context: ExecContext
+
+
+class HostResources:
+    def __init__(self, images: ImageStore, network: BridgeNetwork) -> None:
+        self.images = images
+        self.network = network
+
+    def acquire(self, c: Container, files: ContainerFiles, resolved: Resolved, runtime: OciRuntime) -> Held:
+        undo: list[Callable[[], None]] = []
+        try:
+            lowers = list(reversed(self.images.layer_dirs(c.image_id)))
+            mount_overlay(lowers, files.upper, files.work, files.rootfs)
+            undo.append(lambda: unmount(files.rootfs))
+            uid, gid, groups = resolve_user(files.rootfs, resolved.user)
+            undo.append(lambda: self.detach(c, files))
+            self._mark_attached(files, True)  # before attaching: a crash in between still gets cleaned up
+            attachment = self.network.attach(c.id, c.network, list(c.spec.ports))
+            binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network)
+            bundle = ocispec.Bundle(
+                args=list(resolved.args),
+                env=list(resolved.env),
+                cwd=resolved.cwd,
+                uid=uid,
+                gid=gid,
+                additional_gids=groups,
+                hostname=resolved.hostname,
+                rootfs=files.rootfs,
+                read_only=c.spec.read_only,
+                capabilities=list(resolved.capabilities),
+                cgroups_path=c.cgroups_path,
+                netns_path=attachment.netns,
+                memory_bytes=c.spec.resources.memory_bytes,
+                nano_cpus=c.spec.resources.nano_cpus,
+                pids_limit=c.spec.resources.pids_limit,
+                binds=binds,
+            )
+            with open(files.config, "w") as f:
+                json.dump(ocispec.build_config(bundle), f)
+            undo.append(lambda: runtime.delete(c.id, files, force=True))
+            pid, conmon_pid = runtime.create(c.id, files)
+            runtime.start(c.id, files)
+        except BaseException:
+            for step in reversed(undo):
+                try:
+                    step()
+                except Exception:
+                    log.exception("undoing a failed start of %s", c.id[:12])
+            raise
+        context = ExecContext(list(resolved.env), resolved.cwd, uid, gid, list(resolved.capabilities))
+        return Held(pid=pid, conmon_pid=conmon_pid, ip=attachment.ip, exec_context=context)
+
+    def release(self, c: Container, files: ContainerFiles, runtime: OciRuntime | None) -> None:
+        """Runtime state, network, rootfs mount. Idempotent; logs what it cannot give back."""
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("network", lambda: self.detach(c, files)),
+            ("rootfs", lambda: unmount(files.rootfs)),
+        ]
+        if runtime is not None:
+            steps.insert(0, ("runtime", lambda: runtime.delete(c.id, files, force=True)))
+        for what, step in steps:
+            try:
+                step()
+            except Exception as exc:
+                log.warning("releasing %s of container %s: %s", what, c.id[:12], exc)
+
+    def detach(self, c: Container, files: ContainerFiles) -> None:
+        """Release the network if the container holds one (the marker saves forking CNI plugins for nothing)."""
+        if os.path.exists(os.path.join(files.dir, ATTACHED_MARKER)):
+            self.network.detach(c.id, c.network, list(c.spec.ports))
+            self._mark_attached(files, False)
+
+    @staticmethod
+    def _mark_attached(files: ContainerFiles, attached: bool) -> None:
+        path = os.path.join(files.dir, ATTACHED_MARKER)
+        if attached:
+            with open(path, "w"):
+                pass
+        else:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
