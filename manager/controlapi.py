@@ -8,6 +8,7 @@ one is refused with "out of date, retry" (ABORTED).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -322,10 +323,11 @@ class ControlService(ctl_grpc.ControlServicer):
         if node.raft_addr == self.m.raft_addr:
             self.m.raft.transfer_leadership()
             raise Unavailable("this manager is handing over leadership; run the command again")
-        import asyncio
-
-        await asyncio.to_thread(self.m.raft.remove_member, node.raft_addr)
+        # Role first, while the demoted manager still replicates: it sees the change and stops itself.
         await self.m.write(ops.node_update(node_id, 0, role="worker", raft_addr="", api_addr=""))
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(self.m.raft.remove_member, node.raft_addr)
+        log.info("manager %s demoted", node.hostname)
         return self._node(node_id)
 
     # ----- cluster -----

@@ -50,6 +50,7 @@ class Manager:
         self._managers_cache: tuple[int, list[tuple[str, str, str]]] = (-1, [])
         self.rpc_observer: Callable[[str, str], None] | None = None  # (method, status code name), for metrics
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.demoted = asyncio.Event()  # set when this manager learns it was demoted
 
     # ----- store -----
 

@@ -236,13 +236,20 @@ def _self_record(manager: Manager) -> NodeObj:
 async def _keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
     """Remember the Raft members, so a restart knows whom to talk to; renew our certificate in time."""
     renew_at = _renew_time(manager.identity)
+    seen_as_manager = False
     while True:
         await asyncio.sleep(1.0)
         mine = next((n for n in manager.state.node_list() if n.id == manager.node_id), None)
-        if mine is not None and (
-            mine.role != MANAGER
-            or mine.api_addr != manager.api_addr
-            or mine.manager_metrics_addr != manager.metrics_addr
+        if mine is not None and mine.role == MANAGER:
+            seen_as_manager = True
+        elif mine is not None and seen_as_manager:
+            log.warning("this manager was demoted; stopping (run `svcd node --join ... --token ...` to work here)")
+            manager.demoted.set()
+            return
+        if (
+            mine is not None
+            and mine.role == MANAGER
+            and (mine.api_addr != manager.api_addr or mine.manager_metrics_addr != manager.metrics_addr)
         ):
             try:
                 await manager.write(ops.node_register(_self_record(manager)))
@@ -290,7 +297,8 @@ async def run_manager(opts: ManagerOptions, stop: asyncio.Event | None = None) -
         await print_join_commands(running.manager)
     sdnotify.notify("READY=1")
     try:
-        await stop.wait()
+        demoted = asyncio.create_task(running.manager.demoted.wait())
+        await asyncio.wait([asyncio.create_task(stop.wait()), demoted], return_when=asyncio.FIRST_COMPLETED)
     finally:
         sdnotify.notify("STOPPING=1")
         await running.stop()

@@ -8,6 +8,7 @@ the local manager's root-only admin credential.
 from __future__ import annotations
 
 import os
+import time
 
 from svc import defaults, tls
 from svc.client import RpcClient
@@ -36,6 +37,11 @@ def locate(host: str | None = None, tls_dir: str | None = None) -> tuple[str, tl
         addr = f"{addr}:{defaults.MANAGER_GRPC_PORT}"
     creds = tls_dir or os.environ.get("SVC_TLS_DIR") or _read(os.path.join(_run_dir(), defaults.MANAGER_CREDS_FILE))
     identity = tls.Identity.load(creds) if creds else None
+    if identity is not None and identity.expires_at < time.time():
+        raise Unauthenticated(
+            f"the credential in {creds} expired on {time.ctime(identity.expires_at)}: "
+            "get a new one with `svc cluster client-bundle DIR`"
+        )
     if identity is None:
         raise Unauthenticated(
             "no credential for the manager: run as root on a manager host, or get one with "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -62,7 +63,18 @@ class Session:
 
     async def run(self) -> None:
         index, delay, hint = 0, 0.1, ""
+        warned = False
         while True:
+            if self.identity().expires_at < time.time():
+                if not warned:  # no manager will accept it: say what to do, once
+                    log.error(
+                        "this node's certificate expired at %s; it must join again: `svc node rm` it, "
+                        "then `svcd node --join ADDR --token TOKEN` with a fresh data dir",
+                        time.ctime(self.identity().expires_at),
+                    )
+                    warned = True
+                await asyncio.sleep(10)
+                continue
             addr = hint or self.managers[index % len(self.managers)]
             hint = ""
             channel = tls.secure_channel(addr, self.identity())

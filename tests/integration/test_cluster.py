@@ -136,3 +136,17 @@ def test_bad_input_is_refused_with_one_line(make_cluster) -> None:  # type: igno
         assert message in r.stderr, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
     assert c.ok("ls", "-q") == ""
+
+
+def test_demoted_manager_leaves_and_the_cluster_goes_on(make_cluster) -> None:  # type: ignore[no-untyped-def]
+    c = build(make_cluster, managers=3, nodes=1)
+    leader = c.leader()
+    follower = next(h for h in c.managers() if h is not leader)
+    r = c.cli(leader, "node", "demote", f"mgr-{follower.name}")
+    assert r.returncode == 0, r.stderr
+    poll(lambda: not follower.manager.alive(), 30, what="the demoted manager to stop itself")
+    nodes = c.json_lines("node", "ls")
+    assert sum(1 for n in nodes if n["role"] == "manager") == 2
+    c.ok("create", "--name", "web", "--replicas", "2", "busybox", "sleep", "1000000", via=leader)
+    assert "demoted" in follower.manager.log()
+    follower.manager = None  # nothing to stop at teardown
