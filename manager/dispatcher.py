@@ -248,6 +248,13 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
     def _on_change(self, op: str, changes: Changes) -> None:
         if not self.sessions:
             return
+        if op == "node.remove":
+            # Streams are authorized when they open: end a removed node's session now, so its next
+            # call meets the authorizer (which refuses its certificate from now on).
+            nodes = self.m.state.nodes
+            for node_id in [n for n in changes.nodes if n in self.sessions and n not in nodes]:
+                self.sessions.pop(node_id).queue.put_nowait(None)
+                log.info("node %s was removed: its session is closed", node_id[:12])
         self._dirty |= changes.task_nodes & set(self.sessions)
         if self._dirty and not self._flush_scheduled:
             self._flush_scheduled = True

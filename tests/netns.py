@@ -95,8 +95,10 @@ class TestNet:
             sh("tc", "qdisc", "del", "dev", "eth0", "root", netns=ns, check=False)
             self.uncut(ns)
 
-    def degrade(self, ns: str, delay_ms: int = 100, loss_pct: float = 5.0) -> None:
-        sh(
+    def degrade(self, ns: str, delay_ms: int = 100, loss_pct: float = 5.0) -> str:
+        """Delay and lose packets (tc netem). Kernels without sch_netem get random loss from iptables
+        instead, and no delay; returns what was applied."""
+        r = sh(
             "tc",
             "qdisc",
             "replace",
@@ -109,7 +111,29 @@ class TestNet:
             "loss",
             f"{loss_pct}%",
             netns=ns,
+            check=False,
         )
+        if r.returncode == 0:
+            return f"netem delay {delay_ms}ms loss {loss_pct}%"
+        sh("iptables", "-N", CUT_CHAIN, netns=ns, check=False)
+        for chain in ("INPUT", "OUTPUT"):
+            if sh("iptables", "-C", chain, "-j", CUT_CHAIN, netns=ns, check=False).returncode != 0:
+                sh("iptables", "-I", chain, "1", "-j", CUT_CHAIN, netns=ns)
+        sh(
+            "iptables",
+            "-A",
+            CUT_CHAIN,
+            "-m",
+            "statistic",
+            "--mode",
+            "random",
+            "--probability",
+            str(loss_pct / 100),
+            "-j",
+            "DROP",
+            netns=ns,
+        )
+        return f"no netem in this kernel ({r.stderr.strip()}): iptables random loss {loss_pct}%, no delay"
 
     # ----- teardown -----
 
