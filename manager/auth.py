@@ -84,10 +84,14 @@ class Authorizer(grpc.aio.ServerInterceptor):
         cluster_id: Callable[[], str],
         revoked: Callable[[str], bool],
         observer: Callable[[str, str], None] | None = None,
+        store_role: Callable[[str], str | None] | None = None,
     ) -> None:
         self.cluster_id = cluster_id
         self.revoked = revoked
         self.observer = observer
+        # A node's role in the store wins over the role its certificate still names: a demoted
+        # manager's certificate says "manager" until it is renewed, but it may act only as a worker.
+        self.store_role = store_role
 
     def _observe(self, method: str, context: Any, failed: bool = False) -> None:
         if self.observer is None:
@@ -101,6 +105,8 @@ class Authorizer(grpc.aio.ServerInterceptor):
 
     def check(self, method: str, context: Any) -> Peer:
         peer = peer_of(context)
+        if peer.role == MANAGER and self.store_role is not None and self.store_role(peer.node_id) == WORKER:
+            peer = Peer(peer.node_id, WORKER, peer.cluster_id, peer.address)
         roles = allowed_roles(method)
         refusal = ""
         code = grpc.StatusCode.PERMISSION_DENIED

@@ -117,12 +117,17 @@ def init_cluster(opts: ManagerOptions) -> tuple[ManagerState, tls.Identity, ops.
 
 async def join_cluster(opts: ManagerOptions) -> tuple[ManagerState, tls.Identity]:
     """Get a manager certificate with the token, then ask the leader to add us to Raft."""
+    identity = await obtain_identity(opts.join, opts.token, hostname(opts), want_role="manager")
+    return await join_raft(opts, identity, opts.join), identity
+
+
+async def join_raft(opts: ManagerOptions, identity: tls.Identity, via: str) -> ManagerState:
+    """With a manager certificate already in hand (joined with a token, or promoted): become a Raft member."""
     from svc.v1 import ca_pb2 as capb
     from svc.v1 import ca_pb2_grpc as capb_grpc
 
-    identity = await obtain_identity(opts.join, opts.token, hostname(opts), want_role="manager")
     api_addr, raft_addr = addresses(opts)
-    channel = tls.secure_channel(opts.join, identity)
+    channel = tls.secure_channel(via, identity)
     try:
         resp = await capb_grpc.MembershipStub(channel).JoinRaft(
             capb.JoinRaftRequest(raft_addr=raft_addr, api_addr=api_addr, hostname=hostname(opts)), timeout=60
@@ -133,7 +138,7 @@ async def join_cluster(opts: ManagerOptions) -> tuple[ManagerState, tls.Identity
         raise error_from_rpc(exc) if hasattr(exc, "code") else exc from None  # type: ignore[arg-type]
     finally:
         await channel.close()
-    state = ManagerState(
+    return ManagerState(
         cluster_id=resp.cluster_id,
         node_id=identity.node_id,
         api_addr=api_addr,
@@ -141,7 +146,6 @@ async def join_cluster(opts: ManagerOptions) -> tuple[ManagerState, tls.Identity
         raft_secret=resp.raft_secret,
         peers=list(resp.raft_peers),
     )
-    return state, identity
 
 
 def check_fresh(opts: ManagerOptions) -> ManagerState | None:

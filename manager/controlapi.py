@@ -29,7 +29,7 @@ from . import servicespec, views
 from .ca import new_secret
 from .core import Manager
 from .store import ops
-from .store.objects import ACTIVE, DRAIN, MANAGER, NODE_DOWN, PAUSE, TaskObj
+from .store.objects import ACTIVE, DRAIN, MANAGER, NODE_DOWN, NODE_READY, PAUSE, TaskObj
 
 log = logging.getLogger(__name__)
 
@@ -304,10 +304,22 @@ class ControlService(ctl_grpc.ControlServicer):
     @handler
     @on_leader
     async def PromoteNode(self, request: ctl.NodeRef, context: Any) -> cpb.Node:
-        raise Conflict(
-            "promote: run `svcd manager --join` with a manager token on that host (in-place promotion "
-            "is not supported yet)"
-        )
+        """Mark a worker a manager. Its node daemon learns it from its next heartbeat answer, renews its
+        certificate into a manager's, joins Raft and starts a manager in its own process."""
+        await self.m.barrier()
+        node_id = self._node_id(request.node)
+        node = self.m.snapshot().nodes[node_id]
+        if node.role == MANAGER:
+            raise Conflict(f"node {node.hostname} is a manager already")
+        if node.state != NODE_READY or not node.description.runtime:
+            raise Conflict(
+                f"node {node.hostname} is not a ready node daemon: only a running `svcd node` can be promoted"
+            )
+        if len(self.m.managers()) >= 7:
+            raise Conflict("a cluster has at most 7 managers")
+        await self.m.write(ops.node_update(node_id, node.version, role=MANAGER))
+        log.info("node %s promoted; it joins Raft at its next heartbeat", node.hostname)
+        return self._node(node_id)
 
     @handler
     @on_leader

@@ -75,7 +75,6 @@ class RunningManager:
 
 async def start_manager(opts: ManagerOptions) -> RunningManager:
     loop = asyncio.get_running_loop()
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="manager"))
     saved = bootstrap.check_fresh(opts)
     os.makedirs(opts.home, mode=0o700, exist_ok=True)
     os.chmod(opts.home, 0o700)
@@ -161,12 +160,16 @@ def _server(manager: Manager, dispatcher: Dispatcher, identity: tls.Identity, op
         if manager.rpc_observer is not None:
             manager.rpc_observer(method, code)
 
+    def store_role(node_id: str) -> str | None:
+        node = manager.state.nodes.get(node_id)
+        return None if node is None else node.role
+
     def revoked(node_id: str) -> bool:
         cluster = manager.cluster
         return cluster is not None and node_id in cluster.removed_nodes
 
     server = grpc.aio.server(
-        interceptors=[Authorizer(lambda: manager.cluster_id, revoked, observer)],
+        interceptors=[Authorizer(lambda: manager.cluster_id, revoked, observer, store_role)],
         options=[
             ("grpc.max_receive_message_length", 64 << 20),
             ("grpc.keepalive_permit_without_calls", 1),
@@ -236,25 +239,26 @@ def _self_record(manager: Manager) -> NodeObj:
 async def _keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
     """Remember the Raft members, so a restart knows whom to talk to; renew our certificate in time."""
     renew_at = _renew_time(manager.identity)
-    seen_as_manager = False
+    refresh: asyncio.Task[None] | None = None
     while True:
         await asyncio.sleep(1.0)
         mine = next((n for n in manager.state.node_list() if n.id == manager.node_id), None)
-        if mine is not None and mine.role == MANAGER:
-            seen_as_manager = True
-        elif mine is not None and seen_as_manager:
+        # Our record says worker once this replica has caught up: we were demoted. (Records of
+        # managers are written before they start, so a caught-up replica never sees them as workers.)
+        if mine is not None and mine.role != MANAGER and manager.raft.is_ready:
             log.warning("this manager was demoted; stopping (run `svcd node --join ... --token ...` to work here)")
             manager.demoted.set()
             return
-        if (
-            mine is not None
-            and mine.role == MANAGER
-            and (mine.api_addr != manager.api_addr or mine.manager_metrics_addr != manager.metrics_addr)
-        ):
-            try:
-                await manager.write(ops.node_register(_self_record(manager)))
-            except Exception as exc:
-                log.info("refreshing this manager's record: %s", exc)
+        stale = mine is not None and (
+            mine.api_addr != manager.api_addr or mine.manager_metrics_addr != manager.metrics_addr
+        )
+        if stale and mine is not None and mine.role == MANAGER and (refresh is None or refresh.done()):
+            # A compare-and-set on the record as read, in the background: it must neither undo a
+            # demotion that lands meanwhile nor hold up this loop (a removed member's write hangs).
+            change = ops.node_update(
+                manager.node_id, mine.version, api_addr=manager.api_addr, manager_metrics_addr=manager.metrics_addr
+            )
+            refresh = asyncio.create_task(_try_write(manager, change, "refreshing this manager's record"))
         peers = sorted({raft for _, raft, _ in manager.managers()} | {manager.raft_addr})
         if manager.cluster is not None and peers != sorted(state.peers):
             state.peers = peers
@@ -267,6 +271,13 @@ async def _keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
             except Exception as exc:
                 log.warning("renewing this manager's certificate: %s", exc)
             renew_at = _renew_time(manager.identity)
+
+
+async def _try_write(manager: Manager, op: ops.Op, what: str) -> None:
+    try:
+        await manager.write(op)
+    except Exception as exc:
+        log.info("%s: %s", what, exc)
 
 
 def _renew_time(identity: tls.Identity) -> float:
@@ -292,6 +303,7 @@ async def run_manager(opts: ManagerOptions, stop: asyncio.Event | None = None) -
     from node.daemon import install_stop_signals
 
     stop = stop or install_stop_signals()
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="manager"))
     running = await start_manager(opts)
     if opts.init:
         await print_join_commands(running.manager)

@@ -140,7 +140,7 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
     async def Heartbeats(self, request_iterator: Any, context: Any) -> Any:
         session: Session | None = None
         beats = 0
-        answered: tuple[float, list[str]] = (0.0, [])
+        answered: tuple[float, list[str], str] = (0.0, [], "")
         async for request in request_iterator:
             if session is None:
                 session = self._session(request.session_id)
@@ -153,10 +153,11 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
             # Answer every ANSWER_EVERY-th beat, or at once when what we tell the node changed: a node
             # only needs to know the leader is alive, and each message costs the leader CPU.
             beats += 1
-            now = (self.period(), self.m.manager_api_addrs())
+            record = self.m.state.nodes.get(session.node_id)
+            now = (self.period(), self.m.manager_api_addrs(), record.role if record else "")
             if beats % ANSWER_EVERY == 1 or now != answered:
                 answered = now
-                yield dpb.HeartbeatResponse(period_seconds=now[0], managers=now[1])
+                yield dpb.HeartbeatResponse(period_seconds=now[0], managers=now[1], role=now[2])
 
     @handler
     async def Assignments(self, request: dpb.AssignmentsRequest, context: Any) -> Any:

@@ -103,8 +103,14 @@ async def _start_extras(engine: Any, opts: NodeOptions, extras: list[Any]) -> No
         extras.append(metrics)
     if opts.join:
         from node.agent.agent import Agent
+        from node.localmanager import LocalManager
 
         agent = Agent.from_options(engine, opts)
+        local = LocalManager(opts, agent)
+        if LocalManager.present(opts.data_dir):  # a promoted host: its manager runs here too
+            await local.resume()
+        extras.append(local)
+        agent.on_promoted = local.promote
         await agent.start()
         extras.append(agent)
         if metrics is not None:

@@ -211,6 +211,11 @@ class RaftStore:
     # ----- status -----
 
     @property
+    def is_ready(self) -> bool:
+        """This replica has caught up with the leader at least once since it started."""
+        return bool(self._sync.isReady())
+
+    @property
     def is_leader(self) -> bool:
         return bool(self._sync._isLeader())
 

@@ -309,7 +309,7 @@ def _node_register(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     return "", node.version
 
 
-_NODE_FIELDS = {"availability", "labels", "role", "raft_addr", "api_addr", "state", "message"}
+_NODE_FIELDS = {"availability", "labels", "role", "raft_addr", "api_addr", "manager_metrics_addr", "state", "message"}
 
 
 def _node_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:

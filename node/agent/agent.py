@@ -76,6 +76,8 @@ class Agent:
         self.identity = tls.Identity.load(shared_identity_dir or os.path.join(state_dir, "tls"))
         self.worker: Worker | None = None
         self.session: Session | None = None
+        self.on_promoted: Any = None  # async (identity, leader address) -> None, set by the node daemon
+        self._promotion: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._static = self._static_description()
 
@@ -151,11 +153,39 @@ class Agent:
             self.describe,
             self._save_managers,
         )
+        self.session.on_role = self._on_role
         self._tasks = [
             asyncio.create_task(worker.run(), name="agent-worker"),
             asyncio.create_task(self.session.run(), name="agent-session"),
             asyncio.create_task(self._renewals(), name="agent-renewals"),
         ]
+
+    def _on_role(self, role: str) -> None:
+        """The leader says this node is a manager (svc node promote): renew into a manager's certificate,
+        then let the daemon start a manager here."""
+        assert self.identity is not None
+        if role == "manager" and self.identity.role == "worker" and self._promotion is None and self.on_promoted:
+            self._promotion = asyncio.create_task(self._promote())
+
+    async def _promote(self) -> None:
+        try:
+            await self._renew()
+            assert self.identity is not None and self.session is not None and self.on_promoted is not None
+            if self.identity.role != "manager":
+                return  # the store changed its mind meanwhile
+            log.info("this node was promoted: starting a manager here")
+            await self.on_promoted(self.identity, self.session.connected_to or self._managers()[0])
+        except Exception as exc:
+            log.error("promotion failed: %s", exc)
+        finally:
+            self._promotion = None
+
+    def take_over_identity(self) -> None:
+        """After a demotion: keep the certificate the manager used and renew it ourselves from now on."""
+        if self.shared_identity_dir and self.identity is not None:
+            self.identity.save(os.path.join(self.state_dir, "tls"))
+            self.shared_identity_dir = ""
+            self._tasks.append(asyncio.create_task(self._renewals(), name="agent-renewals"))
 
     def _current_identity(self) -> tls.Identity:
         assert self.identity is not None

@@ -53,6 +53,7 @@ class Session:
         self._restart = asyncio.Event()
         self._last_description: bytes = b""
         self.logs = LogPublisher(worker.engine)
+        self.on_role: Callable[[str], None] | None = None  # the node's role in the store, as the leader says
 
     def wake_sender(self) -> None:
         self._send.set()
@@ -158,6 +159,8 @@ class Session:
                     self.heartbeat_rtt = loop.time() - sent_at[-1]
                     sent_at.clear()
                 state["period"] = resp.period_seconds or state["period"]
+                if resp.role and self.on_role is not None:
+                    self.on_role(resp.role)
                 if resp.managers and list(resp.managers) != self.managers:
                     self.managers = list(resp.managers)
                     self.on_managers(self.managers)

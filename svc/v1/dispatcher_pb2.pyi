@@ -39,12 +39,14 @@ class HeartbeatRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., description: _Optional[_Union[_cluster_pb2.NodeDescription, _Mapping]] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = ("period_seconds", "managers")
+    __slots__ = ("period_seconds", "managers", "role")
     PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MANAGERS_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
     period_seconds: float
     managers: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, period_seconds: _Optional[float] = ..., managers: _Optional[_Iterable[str]] = ...) -> None: ...
+    role: str
+    def __init__(self, period_seconds: _Optional[float] = ..., managers: _Optional[_Iterable[str]] = ..., role: _Optional[str] = ...) -> None: ...
 
 class AssignmentsRequest(_message.Message):
     __slots__ = ("session_id",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import time
 
 import pytest
@@ -150,3 +151,33 @@ def test_demoted_manager_leaves_and_the_cluster_goes_on(make_cluster) -> None:  
     c.ok("create", "--name", "web", "--replicas", "2", "busybox", "sleep", "1000000", via=leader)
     assert "demoted" in follower.manager.log()
     follower.manager = None  # nothing to stop at teardown
+
+
+def test_promote_a_node_then_demote_it(make_cluster) -> None:  # type: ignore[no-untyped-def]
+    c = build(make_cluster, managers=1, nodes=2)
+    worker = c.nodes()[1]
+    c.ok("node", "promote", f"node-{worker.name}")
+
+    def status() -> str:
+        for n in c.json_lines("node", "ls"):
+            if n["description"]["hostname"] == f"node-{worker.name}":
+                ms = n.get("manager_status") or {}
+                return f"{n['role']}/{ms.get('reachability', '')}"
+        return ""
+
+    poll(lambda: status() == "manager/reachable", 60, what="the promoted node to be a reachable manager")
+    assert "promoted" in worker.node.log()
+    # The new manager answers the control API itself (it is a follower: it forwards).
+    c.ok("create", "--name", "web", "--replicas", "2", "busybox", "sleep", "1000000", via=worker)
+    c.ok("node", "demote", f"node-{worker.name}")
+    poll(lambda: status() == "worker/", 60, what="the node to be a worker again")
+    poll(lambda: "its manager stopped; the node goes on" in worker.node.log(), 30, what="the local manager to stop")
+    assert c.node_state(f"node-{worker.name}") == "ready"
+    poll(lambda: c.converged("web", 2), 60, what="the service running")
+    # Its certificate still says "manager" until renewed, but the store's role is what counts.
+    from helpers import run_cli
+
+    r = run_cli(
+        "ls", env={"SVC_HOST": c.managers()[0].api, "SVC_TLS_DIR": os.path.join(worker.data_dir, "manager", "tls")}
+    )
+    assert r.returncode != 0 and "role worker may not call ListServices" in r.stderr
