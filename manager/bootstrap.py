@@ -13,7 +13,7 @@ import socket
 from dataclasses import asdict, dataclass, field
 
 from svc import defaults, tls
-from svc.errors import InvalidArgument, SvcError
+from svc.errors import InvalidArgument
 from svc.fsutil import read_json, write_json
 from svc.join import obtain_identity
 from svc.netaddr import local_ip, split_addr
@@ -161,7 +161,3 @@ def check_fresh(opts: ManagerOptions) -> ManagerState | None:
     if opts.init and opts.join:
         raise InvalidArgument("--init and --join exclude each other")
     return state
-
-
-class BootstrapError(SvcError):
-    pass

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -401,7 +400,3 @@ class ControlService(ctl_grpc.ControlServicer):
         ident = self.m.ca().identity("admin-" + ops.new_id()[:12], "admin", 365 * 24 * 3600.0)
         log.info("issued an admin client bundle")
         return ctl.ClientBundleResponse(ca_pem=ident.ca_pem, cert_pem=ident.cert_pem, key_pem=ident.key_pem)
-
-
-def now() -> float:
-    return time.time()

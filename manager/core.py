@@ -11,8 +11,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import grpc
-
 from svc import tls
 from svc.errors import Unavailable
 
@@ -164,9 +162,3 @@ class Manager:
         for ch in self._channels.values():
             await ch.close()
         self._channels.clear()
-
-
-def forward_errors(exc: grpc.aio.AioRpcError) -> Exception:
-    from svc.rpc import error_from_rpc
-
-    return error_from_rpc(exc)

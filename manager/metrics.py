@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -194,7 +193,3 @@ def _reachable(metrics_addr: str, node_addr: str) -> str:
     if host in ("0.0.0.0", "::", ""):
         host = node_addr.rsplit(":", 1)[0] if node_addr else ""
     return f"{host}:{port}" if host else ""
-
-
-def now() -> float:
-    return time.time()

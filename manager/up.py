@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 from svc import sdnotify
@@ -58,7 +57,3 @@ async def run_up(s: dict[str, Any]) -> None:
         await node
     finally:
         await running.stop()
-
-
-def manager_home(data_dir: str) -> str:
-    return os.path.join(data_dir, "manager")

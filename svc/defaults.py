@@ -39,7 +39,6 @@ HEALTH_RETRIES = 3
 HEALTH_START_PERIOD_SECONDS = 0.0
 HEALTH_LOG_ENTRIES = 5  # Docker keeps the last 5 probe results
 HEALTH_OUTPUT_BYTES = 4096
-PIDS_LIMIT = 0  # unlimited, as Docker
 IMAGE_CHUNK_BYTES = 1 << 20
 
 # --- cluster (Swarm's values unless noted) ---

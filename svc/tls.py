@@ -159,17 +159,6 @@ def _unverified_chain(tls: ssl.SSLSocket) -> list[bytes]:
 # ----- gRPC credentials -----
 
 
-def server_credentials(identity: Identity) -> Any:
-    """Server side: present leaf + CA; client certificates optional (joining hosts have none yet),
-    checked per call by the authorization interceptor."""
-    import grpc
-
-    chain = identity.cert_pem + identity.ca_pem
-    return grpc.ssl_server_credentials(
-        [(identity.key_pem, chain)], root_certificates=identity.ca_pem, require_client_auth=False
-    )
-
-
 def channel_options() -> list[tuple[str, Any]]:
     return [
         ("grpc.ssl_target_name_override", defaults.MANAGER_TLS_NAME),

@@ -12,9 +12,7 @@ import contextlib
 import itertools
 import json
 import os
-import shutil
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -317,15 +315,3 @@ def _ids(env: dict[str, str]) -> list[str] | None:
     if r.returncode != 0:
         return None
     return r.stdout.split() or ["-"]
-
-
-def wait_for(fn: Any, timeout: float, what: str) -> Any:
-    return poll(fn, timeout, 0.2, what)
-
-
-def rmtree(path: str) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def elapsed(start: float) -> float:
-    return time.monotonic() - start

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -163,7 +163,3 @@ def host_tools_missing() -> list[str]:
     if not any(os.path.exists(os.path.join(d, "bridge")) for d in ("/usr/lib/cni", "/opt/cni/bin")):
         missing.append("containernetworking-plugins")
     return missing
-
-
-def dump(obj: Any) -> str:
-    return repr(obj)

@@ -232,10 +232,6 @@ class RaftStore:
     def commit_index(self) -> int:
         return int(self._sync.raftCommitIndex)
 
-    @property
-    def has_quorum(self) -> bool:
-        return bool(self._sync.hasQuorum)
-
     def members(self) -> dict[str, bool]:
         """Raft member address -> connected (this manager counts as connected)."""
         out = {self.self_addr: True}

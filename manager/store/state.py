@@ -71,12 +71,6 @@ class Snapshot:
     services: dict[str, ServiceObj]
     tasks: dict[str, TaskObj]
 
-    def tasks_of_service(self, service_id: str) -> list[TaskObj]:
-        return [t for t in self.tasks.values() if t.service_id == service_id]
-
-    def service_by_name(self, name: str) -> ServiceObj | None:
-        return next((s for s in self.services.values() if s.spec.name == name), None)
-
 
 class StoreState:
     def __init__(self) -> None:

@@ -9,21 +9,6 @@ from typing import Any, Protocol
 from svc.v1 import container_pb2 as pb
 
 
-class ContainerView(Protocol):
-    id: str
-    name: str
-    state: str  # created, running, exited
-    exit_code: int
-    oom_killed: bool
-    error: str
-    spec: pb.ContainerSpec
-    started_at: float
-    finished_at: float
-
-    @property
-    def health(self) -> Any: ...  # .status: "", starting, healthy, unhealthy
-
-
 class EngineAPI(Protocol):
     def containers(self, all: bool = False) -> list[Any]: ...
     def run(self, spec: pb.ContainerSpec, name: str = "") -> Any: ...

@@ -48,7 +48,6 @@ class Session:
         self.session_id = ""
         self.heartbeat_rtt = 0.0
         self.registrations = 0
-        self._stub: Any = None
         self._send = asyncio.Event()
         self._restart = asyncio.Event()
         self._last_description: bytes = b""
@@ -89,7 +88,7 @@ class Session:
             except Exception:
                 log.exception("session with %s failed", addr)
             finally:
-                self._stub, self.session_id, self.connected_to = None, "", ""
+                self.session_id, self.connected_to = "", ""
                 await channel.close()
             if not hint:
                 index += 1
@@ -109,7 +108,7 @@ class Session:
                 return resp.leader_addr
             raise Unavailable("no leader yet")
         self._last_description = description.SerializeToString(deterministic=True)
-        self._stub, self.session_id, self.connected_to = stub, resp.session_id, addr
+        self.session_id, self.connected_to = resp.session_id, addr
         self.registrations += 1
         log.info("registered with %s (session %s)", addr, resp.session_id[:8])
         self._restart.clear()

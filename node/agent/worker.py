@@ -43,7 +43,6 @@ class Worker:
         self._seen: set[str] = set()
         self._poke = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.actions_done = 0
         loop = asyncio.get_running_loop()
 
         def on_event(event: Any) -> None:  # on an engine thread: only hand over
@@ -166,7 +165,6 @@ class Worker:
         except Exception:
             log.exception("%s failed", type(action).__name__.lower())
         finally:
-            self.actions_done += 1
             self._busy.discard(key)
             self.poke()
 

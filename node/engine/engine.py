@@ -87,6 +87,12 @@ class Engine:
         problem = self.conmon.available()
         if problem:
             raise RuntimeFailure(problem)
+        missing = self.network.missing_plugins()
+        if missing:
+            raise RuntimeFailure(
+                f"CNI plugins not found in {':'.join(cfg.cni_plugin_dirs)}: {', '.join(missing)} "
+                "(install containernetworking-plugins)"
+            )
         self._lock = threading.RLock()  # guards the maps below
         self._changed = threading.Condition(self._lock)
         self._containers: dict[str, Container] = {}

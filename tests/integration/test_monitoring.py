@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 
@@ -217,7 +216,3 @@ def test_dashboard_file_is_generated_from_its_source() -> None:
     r = subprocess.run(["python3", os.path.join(REPO, "deploy", "grafana", "make_dashboard.py")], capture_output=True)
     assert r.returncode == 0
     assert subprocess.run(["git", "-C", REPO, "diff", "--quiet", "deploy/grafana/svc-dashboard.json"]).returncode == 0
-
-
-def elapsed(start: float) -> float:
-    return time.monotonic() - start
