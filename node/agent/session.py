@@ -121,13 +121,14 @@ class Session:
         ]
         try:
             done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
-            for t in done:
-                if t.exception() is not None:
-                    raise t.exception()  # type: ignore[misc]
+            errors = [t.exception() for t in done if t.exception() is not None]
+            if errors:
+                raise errors[0]  # type: ignore[misc]  # (a dead leader fails several loops at once)
             raise Unavailable("session restarted")
         finally:
             for t in loops:
                 t.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)  # collect them all: none goes unretrieved
 
     async def _heartbeats(self, stub: Any, session_id: str, period: float) -> None:
         """One beat per period on a long-lived stream; a missing answer ends the session."""
