@@ -302,12 +302,28 @@ class Cluster:
         return left
 
     def logs(self) -> str:
-        out = []
+        out = [self._tasks_report()]
         for h in self.hosts:
             for d in (h.manager, h.node):
                 if d is not None:
                     out.append(f"===== {d.log_path}\n{d.log()[-6000:]}")
         return "\n".join(out)
+
+    def _tasks_report(self) -> str:
+        """Every service's tasks as the first manager that answers sees them (for a failed test's report)."""
+        for h in self.managers():
+            try:
+                ls = self.cli(h, "ls", "-q", timeout=10)
+                if ls.returncode != 0:
+                    continue
+                names = [line.split()[0] for line in ls.stdout.splitlines() if line.strip()]
+                if not names:
+                    return f"===== tasks (via {h.name}): no services"
+                ps = self.cli(h, "ps", "--no-trunc", *names, timeout=10)
+                return f"===== tasks (via {h.name})\n{ps.stdout}{ps.stderr}"
+            except subprocess.TimeoutExpired:
+                continue
+        return "===== tasks: no manager answered"
 
 
 def _ids(env: dict[str, str]) -> list[str] | None:
