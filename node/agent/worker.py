@@ -35,6 +35,9 @@ class Worker:
         self.node_id = node_id
         self.on_status = on_status  # called when there are statuses to send
         self.assigned: dict[str, cpb.Task] = {}
+        # Until the manager's first full set arrives, every local container looks unassigned:
+        # acting then would remove a restarted node's healthy containers. Wait for it.
+        self.synced = False
         self.outbox: dict[str, cpb.TaskStatus] = {}
         self.reported: dict[str, cpb.TaskStatus] = {}
         self._busy: set[str] = set()
@@ -58,6 +61,7 @@ class Worker:
     def set_assignments(self, full: bool, update: list[cpb.Task], remove: list[str]) -> None:
         if full:
             self.assigned = {}
+            self.synced = True
         for t in update:
             self.assigned[t.id] = t
         for tid in remove:
@@ -95,6 +99,8 @@ class Worker:
                 await asyncio.sleep(0.5)
 
     async def reconcile_once(self) -> None:
+        if not self.synced:
+            return
         containers = await asyncio.to_thread(self.engine.containers, True)
         present = {c.spec.labels.get(reconcile.TASK_LABEL, "") for c in containers}
         for tid in list(self._seen):

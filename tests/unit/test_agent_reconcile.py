@@ -90,3 +90,42 @@ def test_status_moves_forward_only() -> None:
     assert not moves_forward(running, cpb.TaskStatus(state="starting"))
     assert moves_forward(running, cpb.TaskStatus(state="running", health="healthy"))
     assert moves_forward(running, cpb.TaskStatus(state="failed"))
+
+
+class _RecordingEngine:
+    """Just enough engine for the worker: fixed containers, removals recorded."""
+
+    def __init__(self, containers: list) -> None:  # type: ignore[type-arg]
+        self._containers = containers
+        self.removed: list[str] = []
+
+    def subscribe(self, fn) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def containers(self, all: bool = False) -> list:  # type: ignore[type-arg]
+        return list(self._containers)
+
+    def remove(self, ref: str, force: bool = False) -> None:
+        self.removed.append(ref)
+
+
+def test_worker_leaves_containers_alone_until_the_first_full_assignment_set() -> None:
+    import asyncio
+
+    from node.agent.worker import Worker
+
+    async def scenario() -> list[str]:
+        engine = _RecordingEngine([ctr("t1")])
+        worker = Worker(engine, "n1", on_status=lambda: None)  # type: ignore[arg-type]
+        await worker.reconcile_once()  # a restarted node, the manager not heard from yet
+        await asyncio.sleep(0.05)
+        assert engine.removed == []
+        worker.set_assignments(True, [], [])  # the manager's full set: t1 is not in it
+        await worker.reconcile_once()
+        for _ in range(50):
+            if engine.removed:
+                break
+            await asyncio.sleep(0.01)
+        return engine.removed
+
+    assert asyncio.run(scenario()) == ["c-t1"]
