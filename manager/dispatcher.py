@@ -289,6 +289,7 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
                 continue
             if names is None:
                 names = {s.id: s.name for s in self.m.snapshot().services.values()}
+            log.debug("assignments to %s: %d changed, %d removed", node_id[:12], len(changed), len(removed))
             for t in changed:
                 session.sent[t.id] = t.desired_state
             for tid in removed:

@@ -59,6 +59,9 @@ class Worker:
     # ----- assignments -----
 
     def set_assignments(self, full: bool, update: list[cpb.Task], remove: list[str]) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            shown = ", ".join(f"{t.id[:12]}={t.desired_state}" for t in update[:20])
+            log.debug("assignments (full=%s): %s; removed %d", full, shown or "-", len(remove))
         if full:
             self.assigned = {}
             self.synced = True
@@ -140,6 +143,7 @@ class Worker:
     def _launch(self, action: Any) -> None:
         key = action.task.id if isinstance(action, Start) else getattr(action, "task_id", action.container_id)
         self._busy.add(key)
+        log.debug("%s %s", type(action).__name__.lower(), key[:12])
         task = asyncio.create_task(self._act(action, key))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -278,7 +278,13 @@ class Engine:
     # ----- exit -----
 
     def _exit_seen(self, cid: str) -> None:
-        self._exit_pool.submit(self._on_exit_file, cid)
+        def handle() -> None:
+            try:
+                self._on_exit_file(cid)
+            except Exception:  # a pool thread has no one to raise to; a rescan will try again
+                log.exception("recording the exit of %s", cid[:12])
+
+        self._exit_pool.submit(handle)
 
     def _on_exit_file(self, cid: str) -> None:
         with self._lock:
@@ -290,10 +296,11 @@ class Engine:
                 pass
             return
         with self._ctr_lock(cid):
-            if c.state == RUNNING and self._exit_code(c) is not None:
-                self._finish(c)
-            else:
+            if c.state != RUNNING or self._exit_code(c) is None:
+                log.debug("exit file of %s: nothing to do (state %s)", cid[:12], c.state)
                 return
+            self._finish(c)
+        log.debug("%s exited with %d", cid[:12], c.exit_code)
         self._emit("exit", c)
 
     def _exit_code(self, c: Container) -> int | None:
@@ -366,6 +373,7 @@ class Engine:
         grace = c.stop_grace if grace is None or grace < 0 else grace
         with self._ctr_lock(c.id):
             if c.state == RUNNING:
+                log.debug("stopping %s: signal %d, SIGKILL in %.1fs", c.id[:12], c.stop_signal, grace)
                 self._signal(c, c.stop_signal)
                 self._deadlines.at(c.id, time.monotonic() + grace, lambda: self._kill_after_grace(c))
         return self.get(c.id)
@@ -373,10 +381,21 @@ class Engine:
     def _kill_after_grace(self, c: Container) -> None:
         with self._ctr_lock(c.id):
             if c.state == RUNNING:
+                log.debug("%s outlived its grace period: SIGKILL", c.id[:12])
                 try:
                     self._signal(c, signal.SIGKILL)
                 except RuntimeFailure as exc:
                     log.warning("SIGKILL after the grace period of %s: %s", c.id[:12], exc)
+                self._deadlines.at(c.id, time.monotonic() + KILL_WAIT_SECONDS, lambda: self._check_killed(c))
+
+    def _check_killed(self, c: Container) -> None:
+        """The stop's last resort, as `_stop` has: a container SIGKILL did not end is cleaned up."""
+        if c.state != RUNNING:
+            return
+        if self._exit_code(c) is not None:
+            self._on_exit_file(c.id)
+            return
+        self._force_finish(c, f"the container did not exit after SIGKILL ({_processes(c)})")
 
     def _stop(self, ref: str, grace: float | None = None) -> Container:
         c = self._find(ref)
@@ -578,6 +597,20 @@ class Engine:
             "bridge": self.cfg.bridge,
             "subnet": self.network.subnet,
         }
+
+
+def _processes(c: Container) -> str:
+    """What the container's init and its conmon look like now, for the log."""
+
+    def state(pid: int) -> str:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return f"state {fields[0]}"
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return "gone"
+
+    return f"init {c.pid}: {state(c.pid)}, conmon {c.conmon_pid}: {state(c.conmon_pid)}"
 
 
 def _alive(pid: int, comm: str) -> bool:
