@@ -16,9 +16,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import (
     Daemon,
     cgroup_children,
-    delete_link,
+    delete_bridge,
     host_tools_missing,
     is_root,
+    masquerade_rules,
     mounts_under,
     netns_list,
     poll,
@@ -107,10 +108,10 @@ class EngineEnv:
     def leftovers(self) -> list[str]:
         found = [f"mount {m}" for m in mounts_under(self.base)]
         found += [f"cgroup {c}" for c in cgroup_children(self.cgroup_parent)]
-        return found
+        return found  # (the bridge and its NAT rule stay while the engine lives; cleanup removes them)
 
     def cleanup(self) -> None:
-        delete_link(self.bridge)
+        delete_bridge(self.bridge)
         remove_cgroup_parent(self.cgroup_parent)
 
 
@@ -124,6 +125,7 @@ def engine_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineEnv]:
     env = EngineEnv(str(tmp_path_factory.mktemp("engine")))
     yield env
     env.cleanup()
+    assert not masquerade_rules(env.bridge), f"NAT rules of {env.bridge} left behind"
 
 
 def _make_engine(env: EngineEnv):  # type: ignore[no-untyped-def]

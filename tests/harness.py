@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpers import Daemon, cgroup_children, delete_link, mounts_under, poll, remove_cgroup_parent, run_cli
+from helpers import Daemon, cgroup_children, delete_bridge, mounts_under, poll, remove_cgroup_parent, run_cli
 
 API_PORT, RAFT_PORT = 4242, 4243
 _addresses = itertools.cycle(range(10, 250))  # loopback hosts unique within a test run
@@ -136,6 +136,8 @@ class Cluster:
             h.addr,
             "--join",
             join.api,
+            "--log-level",
+            "debug",  # the agent's and the engine's every step, for a failed test's report
         ]
         if not os.path.exists(os.path.join(h.data_dir, "node", "tls", "cert.pem")):
             args += ["--token", self.token("worker", via=join)]
@@ -295,7 +297,7 @@ class Cluster:
         if self.net is not None:
             self.net.destroy()
         for h in self.hosts:
-            delete_link(h.bridge)
+            delete_bridge(h.bridge)
             left += [f"{h.name}: mount {m}" for m in mounts_under(h.base)]
             left += [f"{h.name}: cgroup {c}" for c in cgroup_children(h.cgroup_parent)]
             remove_cgroup_parent(h.cgroup_parent)
@@ -306,7 +308,7 @@ class Cluster:
         for h in self.hosts:
             for d in (h.manager, h.node):
                 if d is not None:
-                    out.append(f"===== {d.log_path}\n{d.log()[-6000:]}")
+                    out.append(f"===== {d.log_path}\n{d.log()[-12000:]}")
         return "\n".join(out)
 
     def _tasks_report(self) -> str:

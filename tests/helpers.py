@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -147,8 +148,17 @@ def remove_cgroup_parent(parent: str) -> None:
         os.rmdir(os.path.join(root, parent))
 
 
-def delete_link(name: str) -> None:
+def delete_bridge(name: str) -> None:
+    """A node bridge and the MASQUERADE rule the engine tagged with its name."""
     subprocess.run(["ip", "link", "del", name], capture_output=True)
+    for rule in masquerade_rules(name):
+        delete = shlex.split(rule.replace("-A ", "-D ", 1))
+        subprocess.run(["iptables", "-w", "-t", "nat", *delete], capture_output=True)
+
+
+def masquerade_rules(bridge: str) -> list[str]:
+    r = subprocess.run(["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"], capture_output=True, text=True)
+    return [line for line in r.stdout.splitlines() if f'"svc {bridge}"' in line]
 
 
 def is_root() -> bool:
