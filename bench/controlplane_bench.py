@@ -116,6 +116,12 @@ def run_nodes(nodes: int, task_counts: list[int], runs: int, failover: bool) -> 
         for _ in range(2):
             c.start_manager(c.add_host(), join=first, wait=False)
         c.wait_ready()
+        # The leader's CPU with no nodes at all: Raft ticks and timers, the baseline heartbeats add to.
+        base_leader = next(h for h in c.managers() if metrics(f"{h.addr}:9424").get("svc_manager_leader") == 1)
+        time.sleep(3)
+        b0 = cpu_seconds(base_leader.manager.pid)
+        time.sleep(IDLE_SECONDS)
+        baseline_pct = 100 * (cpu_seconds(base_leader.manager.pid) - b0) / IDLE_SECONDS
         sims_dir = os.path.join(c.base, "sims")
         os.makedirs(sims_dir)
         sims = SimNodes(nodes, first.api, c.token("worker", via=first), sims_dir)
@@ -135,7 +141,9 @@ def run_nodes(nodes: int, task_counts: list[int], runs: int, failover: bool) -> 
                 for _ in range(runs):
                     r = measure(c, client, leader, pids, sims, nodes, tasks, ctl, cpb, pb)
                     r["idle_leader_core_pct"] = idle_pct
-                    r["heartbeat_cost_per_node_pct"] = idle_pct / nodes
+                    r["baseline_leader_core_pct"] = baseline_pct
+                    r["heartbeat_core_pct"] = idle_pct - baseline_pct
+                    r["heartbeat_cost_per_node_pct"] = (idle_pct - baseline_pct) / nodes
                     print(json.dumps(r), flush=True)
                     row.append(r)
                     last = tasks == task_counts[-1] and len(row) == runs
@@ -253,7 +261,8 @@ def main() -> int:
     print()
     print(
         f"{'nodes':>5} {'tasks':>6} {'all running s':>13} {'placements/s':>12} {'leader CPU s':>12} "
-        f"{'commits':>8} {'commits/s':>9} {'journal MiB':>11} {'peak RSS MiB':>12} {'idle HB %core':>13}"
+        f"{'commits':>8} {'commits/s':>9} {'journal MiB':>11} {'peak RSS MiB':>12} {'idle %core':>10} "
+        f"{'no-node %core':>13} {'HB %core':>8}"
     )
     for runs in rows:
 
@@ -265,7 +274,8 @@ def main() -> int:
             f"{runs[0]['nodes']:>5} {runs[0]['tasks']:>6} {med('all_running_s'):>13.2f} "
             f"{med('placements_per_s'):>12.0f} {med('leader_cpu_s'):>12.2f} {med('commits'):>8.0f} "
             f"{med('commits_per_s'):>9.1f} {med('journal_mib'):>11.1f} {rss:>12.0f} "
-            f"{med('idle_leader_core_pct'):>13.1f}"
+            f"{med('idle_leader_core_pct'):>10.1f} {med('baseline_leader_core_pct'):>13.1f} "
+            f"{med('heartbeat_core_pct'):>8.1f}"
         )
     for runs in rows:
         for r in runs:
