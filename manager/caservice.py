@@ -109,7 +109,7 @@ class MembershipService(capb_grpc.MembershipServicer):
             node = NodeObj(
                 id=peer.node_id, role=MANAGER, description=desc, raft_addr=request.raft_addr, api_addr=request.api_addr
             )
-            asyncio.get_running_loop().create_task(self._record(node))
+            self.m.write_in_background(ops.node_register(node), f"recording manager {node.raft_addr}", attempts=100)
         cluster = self.m.cluster
         assert cluster is not None
         peers = sorted(set(members) | {request.raft_addr})
@@ -121,12 +121,3 @@ class MembershipService(capb_grpc.MembershipServicer):
             log.info("manager %s is a Raft member", raft_addr)
         except Exception as exc:
             log.error("adding %s to Raft failed: %s", raft_addr, exc)
-
-    async def _record(self, node: NodeObj) -> None:
-        for _ in range(100):
-            try:
-                await self.m.write(ops.node_register(node))
-                return
-            except Exception as exc:
-                log.info("recording manager %s: %s; retrying", node.raft_addr, exc)
-                await asyncio.sleep(0.5)

@@ -49,6 +49,7 @@ class Manager:
         self.rpc_observer: Callable[[str, str], None] | None = None  # (method, status code name), for metrics
         self.loop: asyncio.AbstractEventLoop | None = None
         self.demoted = asyncio.Event()  # set when this manager learns it was demoted
+        self._background: set[asyncio.Task[None]] = set()
 
     # ----- store -----
 
@@ -69,6 +70,24 @@ class Manager:
 
     async def write(self, op: ops.Op) -> Any:
         return await self.raft.write(op)
+
+    def write_in_background(self, op: ops.Op, what: str, attempts: int = 1) -> asyncio.Task[None]:
+        """A write its caller must not wait for (it can wait out an election); failures are logged, not raised."""
+
+        async def run() -> None:
+            for attempt in range(1, attempts + 1):
+                try:
+                    await self.write(op)
+                    return
+                except Exception as exc:
+                    log.info("%s: %s%s", what, exc, "; retrying" if attempt < attempts else "")
+                    if attempt < attempts:
+                        await asyncio.sleep(0.5)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._background.discard)
+        return task
 
     async def barrier(self) -> None:
         await self.raft.barrier()

@@ -258,7 +258,7 @@ async def _keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
             change = ops.node_update(
                 manager.node_id, mine.version, api_addr=manager.api_addr, manager_metrics_addr=manager.metrics_addr
             )
-            refresh = asyncio.create_task(_try_write(manager, change, "refreshing this manager's record"))
+            refresh = manager.write_in_background(change, "refreshing this manager's record")
         peers = sorted({raft for _, raft, _ in manager.managers()} | {manager.raft_addr})
         if manager.cluster is not None and peers != sorted(state.peers):
             state.peers = peers
@@ -271,13 +271,6 @@ async def _keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
             except Exception as exc:
                 log.warning("renewing this manager's certificate: %s", exc)
             renew_at = _renew_time(manager.identity)
-
-
-async def _try_write(manager: Manager, op: ops.Op, what: str) -> None:
-    try:
-        await manager.write(op)
-    except Exception as exc:
-        log.info("%s: %s", what, exc)
 
 
 def _renew_time(identity: tls.Identity) -> float:

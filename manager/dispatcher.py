@@ -64,7 +64,6 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         self._status_waiters: list[asyncio.Future[None]] = []
         self._status_task: asyncio.Task[None] | None = None
         self.log_sink: Any = None  # the LogBroker
-        self._pending: set[asyncio.Task[None]] = set()
         manager.on_change(self._on_change)
 
     # ----- leadership -----
@@ -151,7 +150,7 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
             if request.HasField("description"):
                 # In the background: a write can wait on an election, and heartbeats must keep counting.
                 node = NodeObj(id=session.node_id, role="", description=request.description)
-                self._background(self.m.write(ops.node_register(node)), f"recording node {session.node_id[:12]}")
+                self.m.write_in_background(ops.node_register(node), f"recording node {session.node_id[:12]}")
             # Answer every ANSWER_EVERY-th beat, or at once when what we tell the node changed: a node
             # only needs to know the leader is alive, and each message costs the leader CPU.
             beats += 1
@@ -202,17 +201,6 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
             self._status_task = asyncio.create_task(self._flush_status())
         await waiter
         return cmn.Empty()
-
-    def _background(self, coro: Any, what: str) -> None:
-        async def run() -> None:
-            try:
-                await coro
-            except Exception as exc:
-                log.info("%s: %s", what, exc)
-
-        task = asyncio.create_task(run())
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
 
     def send_log_subscription(self, node_id: str, sub: dpb.LogSubscription) -> bool:
         session = self.sessions.get(node_id)
