@@ -19,21 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from svc import defaults, tls
 from svc.errors import InvalidArgument, PermissionDenied
 
-CA_LIFETIME = datetime.timedelta(days=20 * 365)
-CLOCK_SKEW = datetime.timedelta(minutes=5)
-
-
-_CA_USAGE = x509.KeyUsage(
-    digital_signature=True,
-    key_cert_sign=True,
-    crl_sign=True,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    encipher_only=False,
-    decipher_only=False,
-)
+BACKDATE = datetime.timedelta(seconds=defaults.CERT_BACKDATE_SECONDS)
 
 
 def new_secret() -> str:
@@ -56,8 +42,8 @@ def create_root(cluster_id: str) -> tuple[bytes, bytes]:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - CLOCK_SKEW)
-        .not_valid_after(now + CA_LIFETIME)
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + datetime.timedelta(seconds=defaults.CA_LIFETIME_SECONDS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -114,7 +100,7 @@ class CertificateAuthority:
             .issuer_name(self.cert.subject)
             .public_key(csr.public_key())  # type: ignore[arg-type]
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - CLOCK_SKEW)
+            .not_valid_before(now - BACKDATE)
             .not_valid_after(now + datetime.timedelta(seconds=lifetime))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         )

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
+from svc import defaults
 from svc.errors import PermissionDenied, Unauthenticated, Unavailable
 from svc.rpc import handler
 from svc.v1 import ca_pb2 as capb
@@ -98,7 +99,7 @@ class MembershipService(capb_grpc.MembershipServicer):
             raise PermissionDenied("only managers join Raft")
         if not self.m.is_leader:
             channel = await self.m.leader_channel()
-            return await capb_grpc.MembershipStub(channel).JoinRaft(request, timeout=60)
+            return await capb_grpc.MembershipStub(channel).JoinRaft(request, timeout=defaults.FORWARD_TIMEOUT_SECONDS)
         async with self._lock:  # one membership change at a time
             members = self.m.raft.members()
             if request.raft_addr not in members:

@@ -48,7 +48,9 @@ def on_leader(fn: Method) -> Method:
                     raise
             else:
                 try:
-                    return await getattr(ctl_grpc.ControlStub(channel), fn.__name__)(request, timeout=60)
+                    return await getattr(ctl_grpc.ControlStub(channel), fn.__name__)(
+                        request, timeout=defaults.FORWARD_TIMEOUT_SECONDS
+                    )
                 except grpc.aio.AioRpcError as exc:
                     raise error_from_rpc(exc) from None
         return await fn(self, request, context)
@@ -121,8 +123,8 @@ class ControlService(ctl_grpc.ControlServicer):
     @handler
     @on_leader
     async def ScaleService(self, request: ctl.ScaleServiceRequest, context: Any) -> cpb.Service:
-        if request.replicas > servicespec.MAX_REPLICAS:
-            raise InvalidArgument(f"replicas must be at most {servicespec.MAX_REPLICAS}")
+        if request.replicas > defaults.MAX_REPLICAS:
+            raise InvalidArgument(f"replicas must be at most {defaults.MAX_REPLICAS}")
         for _ in range(5):  # the caller asked for a count, not a version: retry our own read-modify-write
             await self.m.barrier()
             service_id = self._service_id(request.service)
@@ -314,8 +316,8 @@ class ControlService(ctl_grpc.ControlServicer):
             raise Conflict(
                 f"node {node.hostname} is not a ready node daemon: only a running `svcd node` can be promoted"
             )
-        if len(self.m.managers()) >= 7:
-            raise Conflict("a cluster has at most 7 managers")
+        if len(self.m.managers()) >= defaults.MAX_MANAGERS:
+            raise Conflict(f"a cluster has at most {defaults.MAX_MANAGERS} managers")
         await self.m.write(ops.node_update(node_id, node.version, role=MANAGER))
         log.info("node %s promoted; it joins Raft at its next heartbeat", node.hostname)
         return self._node(node_id)
@@ -336,7 +338,7 @@ class ControlService(ctl_grpc.ControlServicer):
             raise Unavailable("this manager is handing over leadership; run the command again")
         # Role first, while the demoted manager still replicates: it sees the change and stops itself.
         await self.m.write(ops.node_update(node_id, 0, role="worker", raft_addr="", api_addr=""))
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(defaults.DEMOTE_SETTLE_SECONDS)
         await asyncio.to_thread(self.m.raft.remove_member, node.raft_addr)
         log.info("manager %s demoted", node.hostname)
         return self._node(node_id)
@@ -397,6 +399,6 @@ class ControlService(ctl_grpc.ControlServicer):
     @handler
     @on_leader
     async def ClientBundle(self, request: Any, context: Any) -> ctl.ClientBundleResponse:
-        ident = self.m.ca().identity("admin-" + ops.new_id()[:12], "admin", 365 * 24 * 3600.0)
+        ident = self.m.ca().identity("admin-" + ops.new_id()[:12], "admin", defaults.ADMIN_CERT_LIFETIME_SECONDS)
         log.info("issued an admin client bundle")
         return ctl.ClientBundleResponse(ca_pem=ident.ca_pem, cert_pem=ident.cert_pem, key_pem=ident.key_pem)

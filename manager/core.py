@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from svc import tls
+from svc import defaults, tls
 from svc.errors import Unavailable
 
 from .ca import CertificateAuthority
@@ -168,7 +168,7 @@ class Manager:
 
     async def leader_channel(self) -> Any:
         """A channel to the current leader, waiting briefly through an election."""
-        for _ in range(50):
+        for _ in range(round(defaults.LEADER_WAIT_SECONDS / 0.1)):  # looking every 0.1 s
             addr = self.leader_api_addr()
             if addr and addr != self.api_addr:
                 return self.channel(addr)

@@ -35,8 +35,6 @@ from .store.state import Changes
 
 log = logging.getLogger(__name__)
 
-ANSWER_EVERY = 3  # heartbeats per answer (see Heartbeats)
-
 
 @dataclass
 class Session:
@@ -85,7 +83,7 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         """(node id, DOWN, why) for engine nodes whose heartbeats stopped."""
         now = time.monotonic()
         limit = self.period() * defaults.HEARTBEAT_MISSES_DOWN
-        grace_until = self._leader_since + 2 * limit  # after an election, twice the grace to re-register
+        grace_until = self._leader_since + defaults.ELECTION_GRACE_FACTOR * limit  # time to find the new leader
         out = []
         for node in nodes.values():
             if node.state != NODE_READY or not node.description.runtime:
@@ -151,12 +149,12 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
                 # In the background: a write can wait on an election, and heartbeats must keep counting.
                 node = NodeObj(id=session.node_id, role="", description=request.description)
                 self.m.write_in_background(ops.node_register(node), f"recording node {session.node_id[:12]}")
-            # Answer every ANSWER_EVERY-th beat, or at once when what we tell the node changed: a node
-            # only needs to know the leader is alive, and each message costs the leader CPU.
+            # Answer every HEARTBEAT_ANSWER_EVERY-th beat, or at once when what we tell the node changed:
+            # a node only needs to know the leader is alive, and each message costs the leader CPU.
             beats += 1
             record = self.m.state.nodes.get(session.node_id)
             now = (self.period(), self.m.manager_api_addrs(), record.role if record else "")
-            if beats % ANSWER_EVERY == 1 or now != answered:
+            if beats % defaults.HEARTBEAT_ANSWER_EVERY == 1 or now != answered:
                 answered = now
                 yield dpb.HeartbeatResponse(period_seconds=now[0], managers=now[1], role=now[2])
 

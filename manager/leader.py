@@ -27,10 +27,6 @@ from .store.objects import ASSIGNED, NEW, PENDING, RUNNING, TaskObj, TaskStatusO
 
 log = logging.getLogger(__name__)
 
-TICK_SECONDS = 0.5
-SETTLE_SECONDS = 0.01  # let a burst of changes land before reading the snapshot
-STATUS_SETTLE_SECONDS = 0.2  # rounds triggered only by task status reports wait this long
-
 
 class LeaderLoop:
     def __init__(self, manager: Manager, dispatcher: Dispatcher) -> None:
@@ -51,7 +47,9 @@ class LeaderLoop:
             # Nodes report in waves (thousands of tasks reaching "running"); a full round per
             # batch would cost O(tasks) each time. Let a wave settle; failures still act within it.
             if self._status_wake is None:
-                self._status_wake = asyncio.get_running_loop().call_later(STATUS_SETTLE_SECONDS, self._wake_now)
+                self._status_wake = asyncio.get_running_loop().call_later(
+                    defaults.LEADER_STATUS_SETTLE_SECONDS, self._wake_now
+                )
             return
         self._wake.set()
 
@@ -75,7 +73,7 @@ class LeaderLoop:
                 else:
                     log.info("this manager is no longer the leader")
                     self.dispatcher.lost_leadership()
-            timeout = TICK_SECONDS
+            timeout = defaults.LEADER_TICK_SECONDS
             if leading:
                 try:
                     wake_at = await self.round()
@@ -83,15 +81,16 @@ class LeaderLoop:
                         timeout = max(0.0, min(timeout, wake_at - time.time()))
                 except SvcError as exc:
                     log.info("leader round: %s", exc)
-                    self._dirty, timeout = True, 0.2  # its decisions were not written: decide again
+                    # Its decisions were not written: decide again.
+                    self._dirty, timeout = True, defaults.LEADER_RETRY_SECONDS
                 except Exception:
                     log.exception("leader round failed")
-                    self._dirty, timeout = True, 1.0
+                    self._dirty, timeout = True, defaults.LEADER_ERROR_RETRY_SECONDS
             else:
-                timeout = 0.1
+                timeout = defaults.LEADER_POLL_SECONDS
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
-                await asyncio.sleep(SETTLE_SECONDS)
+                await asyncio.sleep(defaults.LEADER_SETTLE_SECONDS)
             except TimeoutError:
                 pass
             self._wake.clear()

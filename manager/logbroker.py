@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from svc import defaults
 from svc.v1 import control_pb2 as ctl
 from svc.v1 import dispatcher_pb2 as dpb
 
@@ -21,8 +22,6 @@ from .core import Manager
 from .dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
-
-NODE_ANSWER_SECONDS = 10.0  # a node that does not even open its stream by then is skipped
 
 
 @dataclass
@@ -58,7 +57,7 @@ class LogBroker:
             if not sub.nodes:
                 return
             loop = asyncio.get_running_loop()
-            answer_by = loop.time() + NODE_ANSWER_SECONDS
+            answer_by = loop.time() + defaults.LOG_NODE_ANSWER_SECONDS
             while True:
                 if not follow and sub.done_nodes >= sub.nodes:
                     while not sub.queue.empty():
@@ -72,7 +71,7 @@ class LogBroker:
                 except TimeoutError:
                     # Nodes that never opened a stream are gone or stuck: end without them.
                     sub.nodes = sub.started_nodes | sub.done_nodes
-                    answer_by = loop.time() + NODE_ANSWER_SECONDS
+                    answer_by = loop.time() + defaults.LOG_NODE_ANSWER_SECONDS
                     continue
                 if item is not None:
                     yield item

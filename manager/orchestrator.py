@@ -42,8 +42,6 @@ from .store.objects import (
 )
 from .store.state import Snapshot
 
-RESTART_DELAY_SECONDS = 5.0  # Swarm's default restart delay after a task ends
-
 
 @dataclass
 class Plan:
@@ -104,7 +102,7 @@ def _should_restart(svc: ServiceObj, task: TaskObj, history: list[TaskObj]) -> b
 
 def _restart_delay(svc: ServiceObj) -> float:
     policy = svc.spec.restart
-    return policy.delay_seconds if policy.HasField("delay_seconds") else RESTART_DELAY_SECONDS
+    return policy.delay_seconds if policy.HasField("delay_seconds") else defaults.RESTART_DELAY_SECONDS
 
 
 def reconcile(snap: Snapshot, now: float, new_id: Callable[[], str] = ops.new_id) -> Plan:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from svc import containerspec, reference
+from svc import containerspec, defaults, reference
 from svc.errors import InvalidArgument
 from svc.v1 import cluster_pb2 as cpb
 
@@ -13,7 +13,6 @@ from . import constraints
 _NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?$")
 MODES = ("replicated", "global")
 RESTART_CONDITIONS = ("any", "on-failure", "none")
-MAX_REPLICAS = 100_000
 
 
 def validate(spec: cpb.ServiceSpec) -> cpb.ServiceSpec:
@@ -27,8 +26,8 @@ def validate(spec: cpb.ServiceSpec) -> cpb.ServiceSpec:
         raise InvalidArgument(f"invalid mode {out.mode!r}: use replicated or global")
     if out.mode == "global" and out.replicas:
         raise InvalidArgument("a global service runs one task per node: do not give --replicas")
-    if out.replicas > MAX_REPLICAS:
-        raise InvalidArgument(f"replicas must be at most {MAX_REPLICAS}")
+    if out.replicas > defaults.MAX_REPLICAS:
+        raise InvalidArgument(f"replicas must be at most {defaults.MAX_REPLICAS}")
     if not out.task.image:
         raise InvalidArgument("a service needs an image")
     reference.normalize(out.task.image)

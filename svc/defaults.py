@@ -43,18 +43,60 @@ IMAGE_CHUNK_BYTES = 1 << 20
 
 # --- cluster (Swarm's values unless noted) ---
 HEARTBEAT_PERIOD_SECONDS = 1.0  # Swarm: 5 s; the issue asks for 1 s
-HEARTBEAT_MISSES_DOWN = 3  # node DOWN after 3 missed periods
+HEARTBEAT_MISSES_DOWN = 3  # node DOWN after 3 missed periods (Swarm's grace multiplier)
+# After an election every node gets this many times the grace to find the new leader (Swarm's
+# gracePeriodMultiplierUnknown is the same 2x).
+ELECTION_GRACE_FACTOR = 2
+# The leader answers every 3rd heartbeat on a node's stream, and a node waits 3 periods (plus a margin)
+# for an answer. Swarm answers every beat of a unary call; at 1 s beats that cost the leader ~30 % of a
+# core for 200 nodes, ~10 % this way (docs/benchmarks.md).
+HEARTBEAT_ANSWER_EVERY = 3
 TASK_HISTORY_PER_SLOT = 5
-RESTART_DELAY_SECONDS = 0.0  # Swarm: 5 s; 0 replaces failed tasks at once
+# Swarm's restart-policy delay: a task that failed or completed is replaced this long after it ended,
+# unless its service sets its own delay. Tasks of a node that went down are replaced at once.
+RESTART_DELAY_SECONDS = 5.0
 ASSIGNMENT_BATCH_SECONDS = 0.05  # Swarm: 100 ms
 STATUS_BATCH_SECONDS = 0.05  # Swarm: 100 ms
 STATUS_BATCH_MAX = 10_000
-SCHEDULER_BATCH = 1000
+SCHEDULER_BATCH = 1000  # tasks per Raft write from one leader round
+MAX_MANAGERS = 7  # Docker recommends at most 7 but does not enforce it; more only slow every commit
+MAX_REPLICAS = 100_000  # per service: a typo's 1e9 replicas would wedge the leader, not fail
+
+# --- the leader's loop (manager/leader.py) ---
+LEADER_TICK_SECONDS = 0.5  # a round at least this often, so heartbeat expiry is noticed within it
+LEADER_SETTLE_SECONDS = 0.01  # let a burst of store changes land before reading the snapshot
+LEADER_STATUS_SETTLE_SECONDS = 0.2  # rounds woken only by task status reports wait this long (waves)
+LEADER_RETRY_SECONDS = 0.2  # a round whose write failed (no quorum, conflict) decides again this soon
+LEADER_ERROR_RETRY_SECONDS = 1.0  # a round that raised: back off rather than spin on the same bug
+LEADER_POLL_SECONDS = 0.1  # how soon a follower notices it became the leader
+
+# --- managers talking to managers ---
+FORWARD_TIMEOUT_SECONDS = 60.0  # a follower's call forwarded to the leader (control API, Raft joins)
+LEADER_WAIT_SECONDS = 5.0  # how long a follower waits through an election for a leader to forward to
+DEMOTE_SETTLE_SECONDS = 0.5  # between a demotion's role write and its Raft removal: the manager sees it
+LOG_NODE_ANSWER_SECONDS = 10.0  # `svc logs`: a node that does not open its log stream by then is skipped
+
+# --- Raft (pysyncobj) ---
 RAFT_LEADER_FALLBACK_SECONDS = 3.0  # pysyncobj's default is 30 s: far too long for a stale leader
-RAFT_ELECTION_MIN_SECONDS = 0.4
-RAFT_ELECTION_MAX_SECONDS = 1.4
+RAFT_ELECTION_MIN_SECONDS = 0.4  # pysyncobj's default
+RAFT_ELECTION_MAX_SECONDS = 1.4  # pysyncobj's default
+RAFT_CONNECTION_TIMEOUT_SECONDS = 3.5  # pysyncobj's default; it must be at least the election maximum
+RAFT_CONNECTION_RETRY_SECONDS = 1.0  # pysyncobj: 5 s; a restarted manager rejoins sooner
+RAFT_TICK_SECONDS = 0.05  # the tick thread's poll timeout: paces timers only (commands wake it at once)
+RAFT_COMPACTION_MIN_ENTRIES = 20_000  # pysyncobj: 5000; fewer snapshots (each writes the whole store)
+RAFT_COMPACTION_MIN_SECONDS = 600  # pysyncobj: 300
+RAFT_QUEUE_SIZE = 100_000  # pysyncobj's default: commands waiting for the tick thread
 RAFT_COMMIT_TIMEOUT_SECONDS = 10.0
+RAFT_WRITE_RETRIES = 3  # a write that timed out or met an election is retried (same key: applies once)
+RAFT_RETRY_FIRST_SECONDS = 0.1  # doubled each retry
 IDEMPOTENCY_TTL_SECONDS = 600.0
-CERT_LIFETIME_SECONDS = 90 * 24 * 3600.0
-CERT_RENEW_FRACTION = (0.5, 0.8)
+
+# --- certificates (Swarm's values unless noted) ---
+CA_LIFETIME_SECONDS = 20 * 365 * 24 * 3600.0  # the root CA: 20 years
+CERT_LIFETIME_SECONDS = 90 * 24 * 3600.0  # node and manager certificates
+CERT_RENEW_FRACTION = (0.5, 0.8)  # renewed at a random point in this fraction of their lifetime
+CERT_BACKDATE_SECONDS = 300.0  # Swarm: 1 h; ours is only for clock skew between hosts
+# Admin credentials (`svc cluster client-bundle`, and the local CLI's under RUN_DIR): not renewed by
+# anyone, so longer than a node's; a year bounds how long a copied bundle stays useful. Swarm has none.
+ADMIN_CERT_LIFETIME_SECONDS = 365 * 24 * 3600.0
 MANAGER_TLS_NAME = "svc-manager"  # every manager certificate carries this name

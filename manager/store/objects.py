@@ -116,7 +116,7 @@ class ClusterObj:
     worker_secret: str = ""  # join token secrets
     manager_secret: str = ""
     raft_secret: str = ""  # the Raft transport key (never shown)
-    heartbeat_period: float = 1.0
+    heartbeat_period: float = 1.0  # cluster.init always sets it; a literal, so replay never follows defaults.py
     ca_cert_pem: bytes = b""
     ca_key_pem: bytes = b""  # shared by managers through the store; never leaves it in an API answer
     cert_lifetime: float = 0.0
