@@ -53,7 +53,7 @@ def locate(host: str | None = None, tls_dir: str | None = None) -> tuple[str, tl
 class ControlClient(RpcClient):
     """A manager's control API over mutual TLS."""
 
-    default_timeout = 60.0
+    default_timeout = defaults.CLI_RPC_TIMEOUT_SECONDS
 
     def __init__(self, host: str | None = None, tls_dir: str | None = None) -> None:
         from svc.v1 import control_pb2_grpc

@@ -24,6 +24,10 @@ ENGINE_SOCKET_NAME = "engine.sock"  # under RUN_DIR, mode 0600
 MANAGER_ADDR_FILE = "manager.addr"  # under RUN_DIR: where the local manager listens
 MANAGER_CREDS_FILE = "manager.admin"  # under RUN_DIR: which root-only admin credential the local CLI uses
 
+# --- daemons (svcd) ---
+DAEMON_STOP_GRACE_SECONDS = 15.0  # SIGTERM to exit, at most; systemd's TimeoutStopSec is longer (units)
+FIRST_LEADER_TIMEOUT_SECONDS = 30.0  # `--init`: the new one-member Raft elects us, or start-up fails
+
 # --- node engine ---
 DEFAULT_RUNTIME = "runc"
 KNOWN_RUNTIMES = ("runc", "crun")
@@ -40,6 +44,10 @@ HEALTH_START_PERIOD_SECONDS = 0.0
 HEALTH_LOG_ENTRIES = 5  # Docker keeps the last 5 probe results
 HEALTH_OUTPUT_BYTES = 4096
 IMAGE_CHUNK_BYTES = 1 << 20
+CONTAINER_CREATE_TIMEOUT_SECONDS = 60.0  # conmon + the runtime's `create`; a pull is not part of it
+RUNTIME_PROBE_TIMEOUT_SECONDS = 30.0  # the start-up check that a runtime can create a container here
+EXIT_RESCAN_SECONDS = 2.0  # rescan conmon's exit files this often, in case inotify missed one
+LOG_FOLLOW_POLL_SECONDS = 0.1  # `logs --follow` polls the log file this often
 
 # --- cluster (Swarm's values unless noted) ---
 HEARTBEAT_PERIOD_SECONDS = 1.0  # Swarm: 5 s; the issue asks for 1 s
@@ -100,3 +108,18 @@ CERT_BACKDATE_SECONDS = 300.0  # Swarm: 1 h; ours is only for clock skew between
 # anyone, so longer than a node's; a year bounds how long a copied bundle stays useful. Swarm has none.
 ADMIN_CERT_LIFETIME_SECONDS = 365 * 24 * 3600.0
 MANAGER_TLS_NAME = "svc-manager"  # every manager certificate carries this name
+
+# --- node agent ---
+SESSION_RPC_TIMEOUT_SECONDS = 10.0  # Register and UpdateTaskStatus calls to the leader
+SESSION_RETRY_MIN_SECONDS = 0.1  # Swarm's first session backoff; doubled per failure, with jitter
+SESSION_RETRY_MAX_SECONDS = 2.0  # Swarm: 8 s; at 1 s heartbeats a node finds a new leader sooner
+WORKER_SAFETY_NET_SECONDS = 2.0  # the worker reconciles at least this often, whatever events say
+WORKER_SETTLE_SECONDS = 0.005  # let a burst of engine events land before reconciling
+WORKER_ERROR_RETRY_SECONDS = 0.5  # after a reconcile that raised
+STOP_RETRY_SECONDS = 60.0  # a stop not confirmed by then is tried again: longer than any sane grace
+
+# --- CLI ---
+CLI_RPC_TIMEOUT_SECONDS = 60.0  # a control API call (a follower may wait out an election and forward)
+CLI_WAIT_SECONDS = 300.0  # `svc create/scale/update/rollback` wait at most this long for convergence
+CLI_STALL_SECONDS = 10.0  # tasks that wait this long for a node are reported with why, not waited for
+JOIN_TIMEOUT_SECONDS = 30.0  # `--join`: the token's certificate request (the manager may wait out an election)

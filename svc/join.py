@@ -33,7 +33,8 @@ async def obtain_identity(addr: str, token: str, host: str, want_role: str) -> t
     channel = tls.secure_channel(join_addr, None, ca_pem=ca_pem)
     try:
         resp = await capb_grpc.NodeCAStub(channel).IssueCertificate(
-            capb.IssueCertificateRequest(token=token, csr_pem=tls.new_csr(key), hostname=host), timeout=30
+            capb.IssueCertificateRequest(token=token, csr_pem=tls.new_csr(key), hostname=host),
+            timeout=defaults.JOIN_TIMEOUT_SECONDS,
         )
     except Exception as exc:
         if hasattr(exc, "code"):

@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from svc import tls
+from svc import defaults, tls
 from svc.errors import Unavailable
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import dispatcher_pb2 as dpb
@@ -26,8 +26,6 @@ from .logs import LogPublisher
 from .worker import Worker
 
 log = logging.getLogger(__name__)
-
-RPC_TIMEOUT = 10.0
 
 
 class Session:
@@ -62,7 +60,7 @@ class Session:
         self._restart.set()
 
     async def run(self) -> None:
-        index, delay, hint = 0, 0.1, ""
+        index, delay, hint = 0, defaults.SESSION_RETRY_MIN_SECONDS, ""
         warned = False
         while True:
             if self.identity().expires_at < time.time():
@@ -80,7 +78,7 @@ class Session:
             channel = tls.secure_channel(addr, self.identity())
             try:
                 hint = await self._session(addr, channel)
-                delay = 0.1
+                delay = defaults.SESSION_RETRY_MIN_SECONDS
             except (grpc.aio.AioRpcError, Unavailable, TimeoutError, OSError) as exc:
                 log.info("session with %s ended: %s", addr, _short(exc))
             except asyncio.CancelledError:
@@ -93,13 +91,15 @@ class Session:
             if not hint:
                 index += 1
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 2, 2.0)
+                delay = min(delay * 2, defaults.SESSION_RETRY_MAX_SECONDS)
 
     async def _session(self, addr: str, channel: Any) -> str:
         """One session; returns a leader address to try next, or raises when the session ends."""
         stub = dpb_grpc.DispatcherStub(channel)
         description = self.describe()
-        resp = await stub.Register(dpb.RegisterRequest(description=description), timeout=RPC_TIMEOUT)
+        resp = await stub.Register(
+            dpb.RegisterRequest(description=description), timeout=defaults.SESSION_RPC_TIMEOUT_SECONDS
+        )
         if resp.managers:
             self.managers = list(resp.managers)
             self.on_managers(self.managers)
@@ -113,8 +113,9 @@ class Session:
         log.info("registered with %s (session %s)", addr, resp.session_id[:8])
         self._restart.clear()
         self.worker.resend_all()
+        period = resp.heartbeat_period_seconds or defaults.HEARTBEAT_PERIOD_SECONDS
         loops = [
-            asyncio.create_task(self._heartbeats(stub, resp.session_id, resp.heartbeat_period_seconds or 1.0)),
+            asyncio.create_task(self._heartbeats(stub, resp.session_id, period)),
             asyncio.create_task(self._assignments(stub, resp.session_id)),
             asyncio.create_task(self._reports(stub, resp.session_id)),
             asyncio.create_task(self._restart.wait()),
@@ -151,8 +152,10 @@ class Session:
         call = stub.Heartbeats(beats())
         try:
             while True:
-                # The leader answers every third beat: silence for 3 periods and a margin means it is gone.
-                resp = await asyncio.wait_for(call.read(), 3 * state["period"] + max(1.0, state["period"]))
+                # The leader answers every HEARTBEAT_ANSWER_EVERY-th beat: silence for that many periods
+                # and a margin means it is gone.
+                silence = defaults.HEARTBEAT_ANSWER_EVERY * state["period"] + max(1.0, state["period"])
+                resp = await asyncio.wait_for(call.read(), silence)
                 if resp is grpc.aio.EOF:
                     raise Unavailable("the heartbeat stream ended")
                 if sent_at:
@@ -187,7 +190,8 @@ class Session:
                 continue
             updates = [dpb.TaskStatusUpdate(task_id=tid, status=st) for tid, st in batch.items()]
             await stub.UpdateTaskStatus(
-                dpb.UpdateTaskStatusRequest(session_id=session_id, updates=updates), timeout=RPC_TIMEOUT
+                dpb.UpdateTaskStatusRequest(session_id=session_id, updates=updates),
+                timeout=defaults.SESSION_RPC_TIMEOUT_SECONDS,
             )
             self.worker.acknowledged(batch)
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from svc import defaults
 from svc.errors import SvcError
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as pb
@@ -24,8 +25,6 @@ from .reconcile import Observed, Remove, Start, Stop
 
 log = logging.getLogger(__name__)
 
-SAFETY_NET_SECONDS = 2.0  # reconcile at least this often, whatever events say
-STOP_RETRY_SECONDS = 60.0  # longer than any sane stop grace period
 NEVER_STARTED = {"assigned", "accepted", "preparing", "ready"}
 
 
@@ -90,16 +89,16 @@ class Worker:
     async def run(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._poke.wait(), SAFETY_NET_SECONDS)
+                await asyncio.wait_for(self._poke.wait(), defaults.WORKER_SAFETY_NET_SECONDS)
             except TimeoutError:
                 pass
             self._poke.clear()
-            await asyncio.sleep(0.005)  # let a burst of events land
+            await asyncio.sleep(defaults.WORKER_SETTLE_SECONDS)
             try:
                 await self.reconcile_once()
             except Exception:
                 log.exception("reconcile failed")
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(defaults.WORKER_ERROR_RETRY_SECONDS)
 
     async def reconcile_once(self) -> None:
         if not self.synced:
@@ -124,7 +123,7 @@ class Worker:
         now = time.time()
         # A stop that has not taken effect long after its grace period (lost with a daemon restart,
         # or refused) is asked for again.
-        stopping = {tid: why for tid, (why, at) in self._stopping.items() if now - at < STOP_RETRY_SECONDS}
+        stopping = {tid: why for tid, (why, at) in self._stopping.items() if now - at < defaults.STOP_RETRY_SECONDS}
         actions, statuses = reconcile.plan(self.assigned, containers, self._busy, self._ended, stopping)
         for tid, st in statuses.items():
             last = self.outbox.get(tid) or self.reported.get(tid)

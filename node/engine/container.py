@@ -12,6 +12,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from svc import defaults
 from svc.fsutil import read_json, write_json
 from svc.v1 import container_pb2 as pb
 
@@ -56,7 +57,7 @@ class Container:
     health: HealthState = field(default_factory=HealthState)
     exec_context: ExecContext | None = None
     stop_signal: int = 15
-    stop_grace: float = 10.0
+    stop_grace: float = defaults.STOP_GRACE_SECONDS
 
     @property
     def running(self) -> bool:

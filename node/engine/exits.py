@@ -16,6 +16,8 @@ import struct
 import threading
 from collections.abc import Callable
 
+from svc import defaults
+
 log = logging.getLogger(__name__)
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -25,7 +27,6 @@ IN_CREATE = 0x00000100
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
 _EVENT = struct.Struct("iIII")
-RESCAN_SECONDS = 2.0
 
 
 class ExitWatcher:
@@ -60,7 +61,7 @@ class ExitWatcher:
     def _run(self) -> None:
         self.rescan()
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._fd], [], [], RESCAN_SECONDS)
+            ready, _, _ = select.select([self._fd], [], [], defaults.EXIT_RESCAN_SECONDS)
             if not ready:
                 self.rescan()
                 continue

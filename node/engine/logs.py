@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-FOLLOW_POLL_SECONDS = 0.1
+from svc import defaults
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def read_logs(path: str, follow: bool, tail: int, running: Callable[[], bool]) -
             return
         deadline = time.monotonic() + 5
         while not os.path.exists(path) and running() and time.monotonic() < deadline:
-            time.sleep(FOLLOW_POLL_SECONDS)
+            time.sleep(defaults.LOG_FOLLOW_POLL_SECONDS)
         try:
             f = open(path, "rb")
         except FileNotFoundError:
@@ -93,4 +93,4 @@ def read_logs(path: str, follow: bool, tail: int, running: Callable[[], bool]) -
                     if entry:
                         yield entry
                 return
-            time.sleep(FOLLOW_POLL_SECONDS)
+            time.sleep(defaults.LOG_FOLLOW_POLL_SECONDS)

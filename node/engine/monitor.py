@@ -18,12 +18,11 @@ import shutil
 import subprocess
 from typing import TYPE_CHECKING
 
+from svc import defaults
 from svc.errors import RuntimeFailure
 
 if TYPE_CHECKING:
     from .runtime import ContainerFiles
-
-CREATE_TIMEOUT_SECONDS = 60.0
 
 
 class Conmon:
@@ -99,7 +98,7 @@ class Conmon:
             os.close(wfd)
             wfd = -1
             # conmon forks: this parent exits at once; the daemonized child keeps the pipe.
-            _, err = proc.communicate(timeout=CREATE_TIMEOUT_SECONDS)
+            _, err = proc.communicate(timeout=defaults.CONTAINER_CREATE_TIMEOUT_SECONDS)
             message = self._read_sync(rfd)
         finally:
             if wfd >= 0:
@@ -119,7 +118,7 @@ class Conmon:
     def _read_sync(fd: int) -> dict | None:
         buf = b""
         while b"\n" not in buf:
-            ready, _, _ = select.select([fd], [], [], CREATE_TIMEOUT_SECONDS)
+            ready, _, _ = select.select([fd], [], [], defaults.CONTAINER_CREATE_TIMEOUT_SECONDS)
             if not ready:
                 raise RuntimeFailure("timed out waiting for conmon to create the container")
             chunk = os.read(fd, 4096)

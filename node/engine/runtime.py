@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from svc import defaults
 from svc.errors import NotFound, RuntimeFailure
 
 from . import ocispec
@@ -183,7 +184,7 @@ class RuncFamily(OciRuntime):
                 [*self._global_args(log), "run", "--bundle", scratch, cid],
                 capture_output=True,
                 stdin=subprocess.DEVNULL,
-                timeout=30,
+                timeout=defaults.RUNTIME_PROBE_TIMEOUT_SECONDS,
             )
             message = last_error(log) or proc.stderr.decode("utf-8", "replace").strip()
             # Success means the runtime got as far as executing our (missing) probe binary.

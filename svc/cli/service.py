@@ -8,13 +8,11 @@ import sys
 import time
 from typing import Any
 
+from svc import defaults
 from svc.cli import output
 from svc.cli.specflags import add_container_flags, spec_from_args
 from svc.errors import InvalidArgument, SvcError
 from svc.kv import parse_kv
-
-WAIT_SECONDS = 300.0
-STALL_SECONDS = 10.0  # no progress while tasks wait for a node: report why instead of waiting
 
 
 def register(sub: Any) -> None:
@@ -283,11 +281,11 @@ def cmd_scale(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def wait_converged(c: Any, names: list[str], timeout: float = WAIT_SECONDS) -> int:
+def wait_converged(c: Any, names: list[str], timeout: float = defaults.CLI_WAIT_SECONDS) -> int:
     """Wait until each service runs its desired tasks; show progress; explain a stall.
 
     A service whose tasks cannot be placed (pending with a reason) and that made no progress
-    for STALL_SECONDS is reported with that reason instead of being waited for.
+    for CLI_STALL_SECONDS is reported with that reason instead of being waited for.
     """
     from svc.v1 import control_pb2 as ctl
 
@@ -309,7 +307,7 @@ def wait_converged(c: Any, names: list[str], timeout: float = WAIT_SECONDS) -> i
             seen, since = progress.get(name, (-1, now))
             if svc.running != seen:
                 progress[name] = (svc.running, now)
-            elif now - since > STALL_SECONDS:
+            elif now - since > defaults.CLI_STALL_SECONDS:
                 why = _why(c, name, stalled_only=True)
                 if why:
                     failed.append((name, why))
