@@ -1,7 +1,14 @@
 """The task state model both sides of the wire follow (Swarm's): states in the only order they
-may move, which are terminal, and the forward-only rule."""
+may move, which are terminal, and the forward-only rule.
+
+The rule is written here once: the node's agent applies it to what it reports, the managers'
+store to what it accepts, so a late or repeated report can never move a task backwards.
+Pure: no I/O, no clock.
+"""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 NEW, PENDING, ASSIGNED, ACCEPTED, PREPARING, READY, STARTING, RUNNING = (
     "new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running",
@@ -21,5 +28,27 @@ def is_terminal(state: str) -> bool:
     return state in TERMINAL
 
 
-def moves_forward(current: str, new: str) -> bool:
-    return STATE_ORDER.get(new, -1) > STATE_ORDER.get(current, -1)
+class Status(Protocol):
+    """What the rule reads of a task status: the node's protobuf and the store's object both fit."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def health(self) -> str: ...
+    @property
+    def container_id(self) -> str: ...
+
+
+def moves_forward(old: Status | None, new: Status) -> bool:
+    """Whether `new` is news after `old`: a later state, or the same live state with new health or a
+    new container (a health check passing, a container replaced before it ran). An unknown state
+    sorts before every known one, so it never replaces a known state."""
+    if old is None:
+        return True
+    if STATE_ORDER.get(new.state, -1) > STATE_ORDER.get(old.state, -1):
+        return True
+    return (
+        new.state == old.state
+        and new.state not in TERMINAL
+        and (new.health != old.health or new.container_id != old.container_id)
+    )

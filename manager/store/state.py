@@ -29,7 +29,6 @@ from .objects import (
     NodeObj,
     ServiceObj,
     TaskObj,
-    is_terminal,
     moves_forward,
 )
 
@@ -436,14 +435,7 @@ def _tasks_status(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
             ignored += 1  # a node may only report on its own tasks
             continue
         status = O.decode_status(raw)
-        current = task.status
-        forward = moves_forward(current.state, status.state)
-        same_state_news = (
-            status.state == current.state
-            and not is_terminal(current.state)
-            and (status.health != current.health or status.container_id != current.container_id)
-        )
-        if not (forward or same_state_news):
+        if not moves_forward(task.status, status):
             ignored += 1
             continue
         s._put_task(replace(task, status=status, version=s.seq), ch)

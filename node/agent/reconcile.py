@@ -7,7 +7,8 @@ an agent restart. The rules:
 - a task wanted SHUTDOWN/REMOVE whose container runs is stopped;
 - a running container that turned unhealthy is stopped, and its task FAILED;
 - a container whose task is no longer assigned, or that no task claims, is removed;
-- each task's observed state follows its container, and only ever moves forward.
+- each task's observed state follows its container; the worker sends only what moves it forward
+  (svc.taskstate.moves_forward).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from svc.taskstate import ON_NODE, STATE_ORDER, TERMINAL
+from svc.taskstate import ON_NODE, TERMINAL
 from svc.v1 import cluster_pb2 as cpb
 
 TASK_LABEL = "svc.task.id"
@@ -145,16 +146,3 @@ def plan(
                 continue
         statuses[tid] = container_status(c, stopping.get(tid, ""))
     return actions, statuses
-
-
-def moves_forward(old: cpb.TaskStatus | None, new: cpb.TaskStatus) -> bool:
-    """Whether `new` is news: a later state, or the same live state with new health or container."""
-    if old is None:
-        return True
-    if STATE_ORDER.get(new.state, -1) > STATE_ORDER.get(old.state, -1):
-        return True
-    return (
-        new.state == old.state
-        and new.state not in TERMINAL
-        and (new.health != old.health or new.container_id != old.container_id)
-    )

@@ -16,6 +16,7 @@ from typing import Any
 
 from svc import defaults
 from svc.errors import SvcError
+from svc.taskstate import moves_forward
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as pb
 
@@ -127,7 +128,7 @@ class Worker:
         actions, statuses = reconcile.plan(self.assigned, containers, self._busy, self._ended, stopping)
         for tid, st in statuses.items():
             last = self.outbox.get(tid) or self.reported.get(tid)
-            if reconcile.moves_forward(last, st):
+            if moves_forward(last, st):
                 st.timestamp = now
                 self.outbox[tid] = st
         for action in actions:
@@ -196,7 +197,7 @@ class Worker:
 
     def _report(self, tid: str, st: cpb.TaskStatus) -> None:
         last = self.outbox.get(tid) or self.reported.get(tid)
-        if reconcile.moves_forward(last, st):
+        if moves_forward(last, st):
             st.timestamp = time.time()
             self.outbox[tid] = st
             self.on_status()

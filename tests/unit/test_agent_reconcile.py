@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from node.agent.reconcile import TASK_LABEL, Observed, Remove, Start, Stop, moves_forward, plan
+from node.agent.reconcile import TASK_LABEL, Observed, Remove, Start, Stop, plan
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as pb
 
@@ -82,14 +82,6 @@ def test_start_failures_are_reported() -> None:
 def test_busy_tasks_are_left_alone() -> None:
     actions, statuses = plan({"t1": task("t1")}, [], {"t1"}, {}, {})
     assert actions == [] and statuses == {}
-
-
-def test_status_moves_forward_only() -> None:
-    running = cpb.TaskStatus(state="running")
-    assert moves_forward(None, running)
-    assert not moves_forward(running, cpb.TaskStatus(state="starting"))
-    assert moves_forward(running, cpb.TaskStatus(state="running", health="healthy"))
-    assert moves_forward(running, cpb.TaskStatus(state="failed"))
 
 
 class _RecordingEngine:
