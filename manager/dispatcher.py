@@ -7,7 +7,8 @@ and committed together, one Raft write per batch; a report call returns once its
 committed, so a node knows to resend if the leader died first.
 
 A node whose heartbeats stop for 3 periods is marked down (after a leader change every node
-gets extra time to find the new leader).
+gets extra time to find the new leader): the dispatcher only records when it last heard from
+each node; manager/liveness.py decides.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from svc.v1 import common_pb2 as cmn
 from svc.v1 import dispatcher_pb2 as dpb
 from svc.v1 import dispatcher_pb2_grpc as dpb_grpc
 
-from . import views
+from . import liveness, views
 from .auth import current_peer
 from .core import Manager
 from .store import ops
-from .store.objects import NODE_DOWN, NODE_READY, RUNNING, NodeObj, TaskObj, TaskStatusObj, is_terminal
+from .store.objects import RUNNING, NodeObj, TaskObj, TaskStatusObj, is_terminal
 from .store.state import Changes
 
 log = logging.getLogger(__name__)
@@ -79,23 +80,15 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         cluster = self.m.cluster
         return cluster.heartbeat_period if cluster else defaults.HEARTBEAT_PERIOD_SECONDS
 
-    def expired_nodes(self, nodes: dict[str, NodeObj]) -> list[tuple[str, str, str]]:
-        """(node id, DOWN, why) for engine nodes whose heartbeats stopped."""
-        now = time.monotonic()
-        limit = self.period() * defaults.HEARTBEAT_MISSES_DOWN
-        grace_until = self._leader_since + defaults.ELECTION_GRACE_FACTOR * limit  # time to find the new leader
-        out = []
-        for node in nodes.values():
-            if node.state != NODE_READY or not node.description.runtime:
-                continue
-            seen = self.last_seen.get(node.id)
-            if seen is None:
-                if now > grace_until:
-                    out.append((node.id, NODE_DOWN, "no heartbeat since the leader started"))
-            elif now - seen > limit:
-                out.append((node.id, NODE_DOWN, f"heartbeat failure: none for {now - seen:.1f}s"))
-                self.sessions.pop(node.id, None)
-        return out
+    def expired_nodes(self, nodes: dict[str, NodeObj]) -> list[liveness.NodeState]:
+        """(node id, DOWN, why) for engine nodes whose heartbeats stopped (liveness decides)."""
+        down = liveness.expired_nodes(
+            time.monotonic(), nodes.values(), self.last_seen, self.period(), self._leader_since
+        )
+        for node_id, _, _ in down:
+            if node_id in self.last_seen:  # it had a session with us, now stale: it must register again
+                self.sessions.pop(node_id, None)
+        return down
 
     # ----- sessions -----
 
