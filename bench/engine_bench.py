@@ -187,7 +187,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "svc.daemon_main",
+                "svcd",
                 "node",
                 "--data-dir",
                 os.path.join(base, "data"),

@@ -13,7 +13,7 @@ import socket
 from dataclasses import asdict, dataclass, field
 
 from svc import defaults, tls
-from svc.errors import InvalidArgument
+from svc.errors import InvalidArgument, Unavailable
 from svc.fsutil import read_json, write_json
 from svc.join import obtain_identity
 from svc.netaddr import local_ip, split_addr
@@ -24,18 +24,21 @@ from .store import ops
 
 @dataclass
 class ManagerOptions:
-    data_dir: str = defaults.DATA_DIR
-    run_dir: str = defaults.RUN_DIR
-    listen_addr: str = f"0.0.0.0:{defaults.MANAGER_GRPC_PORT}"
-    advertise_addr: str = ""
-    raft_port: int = defaults.MANAGER_RAFT_PORT
-    metrics_addr: str = f"127.0.0.1:{defaults.MANAGER_METRICS_PORT}"
-    join: str = ""
-    token: str = ""
-    init: bool = False
-    hostname: str = ""
-    heartbeat_period: float = defaults.HEARTBEAT_PERIOD_SECONDS
-    cert_lifetime: float = defaults.CERT_LIFETIME_SECONDS
+    """What a manager is started with. Built by the composition root (svcd) from its option
+    table, which holds every default: none are repeated here."""
+
+    data_dir: str
+    run_dir: str
+    listen_addr: str
+    advertise_addr: str
+    raft_port: int
+    metrics_addr: str
+    join: str
+    token: str
+    init: bool
+    hostname: str
+    heartbeat_period: float
+    cert_lifetime: float
 
     @property
     def home(self) -> str:
@@ -53,8 +56,12 @@ class ManagerState:
 
     @classmethod
     def load(cls, home: str) -> ManagerState | None:
-        doc = read_json(os.path.join(home, "state.json"))
-        return cls(**doc) if doc else None
+        path = os.path.join(home, "state.json")
+        try:
+            doc = read_json(path)
+            return cls(**doc) if doc else None
+        except (OSError, ValueError, TypeError) as exc:
+            raise Unavailable(f"manager state {path} is unreadable or damaged: {exc}") from None
 
     def save(self, home: str) -> None:
         os.makedirs(home, mode=0o700, exist_ok=True)

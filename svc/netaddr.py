@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 
-from svc.errors import InvalidArgument
+from svc.errors import InvalidArgument, Unavailable
 
 
 def split_addr(addr: str, what: str = "address") -> tuple[str, int]:
@@ -22,3 +23,22 @@ def local_ip() -> str:
             return str(s.getsockname()[0])
         except OSError:
             return "127.0.0.1"
+
+
+def check_bindable(addr: str, what: str) -> None:
+    """Refuse, in one line, an address this process cannot listen on: in use, or not on this host.
+
+    Probed with SO_REUSEADDR, as servers bind, so a port in TIME_WAIT after a restart passes.
+    """
+    host, port = split_addr(addr, what)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise Unavailable(f"{what} {addr} is in use") from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise Unavailable(f"{what} {addr}: {host} is not an address of this host") from None
+            raise Unavailable(f"{what} {addr}: {exc.strerror}") from None

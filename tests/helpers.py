@@ -69,7 +69,7 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Daemon:
-        cmd = [sys.executable, "-m", "svc.daemon_main", *self.args]
+        cmd = [sys.executable, "-m", "svcd", *self.args]
         if self.netns:
             # nsenter --net switches only the network namespace; `ip netns exec` would also remount /sys
             # and hide the cgroup mounts runc needs.

@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any
 
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, SyncObjException, replicated
 from pysyncobj.transport import TCPTransport
 
 from svc import defaults
@@ -149,25 +149,31 @@ class RaftStore:
             leaderFallbackTimeout=defaults.RAFT_LEADER_FALLBACK_SECONDS,
             raftMinTimeout=defaults.RAFT_ELECTION_MIN_SECONDS,
             raftMaxTimeout=defaults.RAFT_ELECTION_MAX_SECONDS,
-            connectionTimeout=3.5,
-            connectionRetryTime=1.0,
+            connectionTimeout=defaults.RAFT_CONNECTION_TIMEOUT_SECONDS,
+            connectionRetryTime=defaults.RAFT_CONNECTION_RETRY_SECONDS,
             journalFile=os.path.join(data_dir, "raft.journal"),
             fullDumpFile=self._snapshot_path,
             useFork=False,
             serializer=self._serialize,
             deserializer=self._deserialize,
-            logCompactionMinEntries=20000,
-            logCompactionMinTime=600,
-            commandsQueueSize=100_000,
+            logCompactionMinEntries=defaults.RAFT_COMPACTION_MIN_ENTRIES,
+            logCompactionMinTime=defaults.RAFT_COMPACTION_MIN_SECONDS,
+            commandsQueueSize=defaults.RAFT_QUEUE_SIZE,
+            # One bind attempt: pysyncobj would otherwise retry a port in use forever, in a busy loop
+            # inside its constructor (holding the GIL). The daemon checks the port first; this is the guard.
+            maxBindRetries=1,
         )
         self._replicator = _Replicator(state)
-        self._sync = SyncObj(
-            self_addr,
-            [p for p in peers if p != self_addr],
-            conf=conf,
-            consumers=[self._replicator],
-            transportClass=_AuditedTransport,
-        )
+        try:
+            self._sync = SyncObj(
+                self_addr,
+                [p for p in peers if p != self_addr],
+                conf=conf,
+                consumers=[self._replicator],
+                transportClass=_AuditedTransport,
+            )
+        except SyncObjException:
+            raise Unavailable(f"raft port {conf.bindAddress} is in use (or not an address of this host)") from None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._tick, name="raft-tick", daemon=True)
         self._membership_lock = threading.Lock()
@@ -180,10 +186,10 @@ class RaftStore:
             try:
                 # Commands wake the poller through its pipe at once; the timeout only paces
                 # timers (elections, heartbeats every 0.1 s), so a longer wait costs no latency.
-                self._sync.doTick(0.05)
+                self._sync.doTick(defaults.RAFT_TICK_SECONDS)
             except Exception:
                 log.exception("raft tick failed")
-                time.sleep(0.05)
+                time.sleep(defaults.RAFT_TICK_SECONDS)
 
     def close(self) -> None:
         self._stop.set()
@@ -260,10 +266,13 @@ class RaftStore:
         return fut
 
     async def write(
-        self, op: dict[str, Any], timeout: float = defaults.RAFT_COMMIT_TIMEOUT_SECONDS, retries: int = 3
+        self,
+        op: dict[str, Any],
+        timeout: float = defaults.RAFT_COMMIT_TIMEOUT_SECONDS,
+        retries: int = defaults.RAFT_WRITE_RETRIES,
     ) -> Any:
         """Commit `op` and return its value; retried with the same key (so it applies once)."""
-        delay = 0.1
+        delay = defaults.RAFT_RETRY_FIRST_SECONDS
         for attempt in range(retries + 1):
             try:
                 result = await asyncio.wait_for(asyncio.wrap_future(self.propose(op)), timeout)

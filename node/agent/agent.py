@@ -1,8 +1,8 @@
 """The cluster agent of a node: identity, description, session and worker, started by `svcd node --join`.
 
-Identity: the node's certificate from joining (kept in `<data dir>/node/tls`), or, on a
-manager host sharing the data dir (as `svcd up` does), the manager's own, so the host is
-one node. The certificate is renewed at a random 50-80 % of its lifetime.
+Identity: the node's certificate from joining (kept in `<state dir>/tls`), or, where the
+daemon that assembles the agent says so (`svcd up`, a promoted node), the manager's own, so
+the host is one node. The certificate is renewed at a random 50-80 % of its lifetime.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import psutil
 from svc import defaults, tls
 from svc.errors import InvalidArgument
 from svc.fsutil import read_json, write_json
-from svc.kv import parse_kv
 from svc.v1 import ca_pb2 as capb
 from svc.v1 import ca_pb2_grpc as capb_grpc
 from svc.v1 import cluster_pb2 as cpb
@@ -45,9 +44,9 @@ async def join(state_dir: str, addr: str, token: str, hostname: str) -> tls.Iden
     return identity
 
 
-def needs_join(data_dir: str) -> bool:
-    """No certificate yet, of this node or of a manager on the same host."""
-    return not any(os.path.exists(os.path.join(data_dir, d, "tls", "cert.pem")) for d in ("node", "manager"))
+def needs_join(state_dir: str) -> bool:
+    """This node has no certificate of its own yet."""
+    return not os.path.exists(os.path.join(state_dir, "tls", "cert.pem"))
 
 
 class Agent:
@@ -80,24 +79,6 @@ class Agent:
         self._promotion: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._static = self._static_description()
-
-    @classmethod
-    def from_options(cls, engine: Any, opts: Any) -> Agent:
-        from svc.netaddr import local_ip
-
-        manager_tls = os.path.join(opts.data_dir, "manager", "tls")
-        shared = manager_tls if os.path.exists(os.path.join(manager_tls, "cert.pem")) else ""
-        return cls(
-            engine,
-            os.path.join(opts.data_dir, "node"),
-            opts.join,
-            opts.token,
-            opts.hostname,
-            parse_kv(opts.labels or [], "label"),
-            opts.advertise_addr or local_ip(),
-            opts.metrics_addr,
-            shared_identity_dir=shared,
-        )
 
     @property
     def node_id(self) -> str:

@@ -102,7 +102,7 @@ def _ticks(env) -> int | None:  # type: ignore[no-untyped-def]
 
 
 def test_daemon_refuses_to_start_without_runtime_or_conmon(engine_env) -> None:  # type: ignore[no-untyped-def]
-    base = [sys.executable, "-m", "svc.daemon_main", *engine_env.node_args("--metrics-addr", "")]
+    base = [sys.executable, "-m", "svcd", *engine_env.node_args("--metrics-addr", "")]
     env = {**os.environ, "PYTHONPATH": REPO}
     r = subprocess.run([*base, "--conmon", "/nonexistent/conmon"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode != 0 and "svcd: /nonexistent/conmon is not installed" in r.stderr

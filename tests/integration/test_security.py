@@ -21,7 +21,7 @@ def join_node(c, h, join, token: str):  # type: ignore[no-untyped-def]
     args = [
         sys.executable,
         "-m",
-        "svc.daemon_main",
+        "svcd",
         "node",
         "--data-dir",
         h.data_dir,

@@ -1,0 +1,93 @@
+"""The manager's gRPC server: every service on two TLS ports, behind one authorizer.
+
+The API port wants a client certificate; the join port (API + 2) serves token joins without
+one (Python's gRPC cannot ask for an optional client certificate on one port). The authorizer
+lets anonymous callers do nothing but IssueCertificate and health checks, on either port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+
+from svc.errors import Unavailable
+from svc.join import join_address
+from svc.netaddr import check_bindable
+from svc.v1 import ca_pb2_grpc, control_pb2_grpc, dispatcher_pb2_grpc
+
+from .auth import Authorizer
+from .caservice import MembershipService, NodeCAService
+from .controlapi import ControlService
+from .core import Manager
+from .dispatcher import Dispatcher
+from .logbroker import LogBroker
+
+
+def build(manager: Manager, dispatcher: Dispatcher, listen_addr: str) -> Any:
+    """A gRPC server with every manager service, bound (not started) on the API and join ports."""
+
+    def observer(method: str, code: str) -> None:
+        if manager.rpc_observer is not None:
+            manager.rpc_observer(method, code)
+
+    def store_role(node_id: str) -> str | None:
+        node = manager.state.nodes.get(node_id)
+        return None if node is None else node.role
+
+    def revoked(node_id: str) -> bool:
+        cluster = manager.cluster
+        return cluster is not None and node_id in cluster.removed_nodes
+
+    join_addr = join_address(listen_addr)
+    # Checked first, so a port in use is one clear line (gRPC's own error names no port).
+    check_bindable(listen_addr, "API address")
+    check_bindable(join_addr, "join address")
+    server = grpc.aio.server(
+        interceptors=[Authorizer(lambda: manager.cluster_id, revoked, observer, store_role)],
+        options=[
+            ("grpc.max_receive_message_length", 64 << 20),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+            ("grpc.http2.max_ping_strikes", 0),
+            # gRPC sets SO_REUSEPORT by default: a second manager on the same port would then
+            # bind silently and share its connections.
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    control_pb2_grpc.add_ControlServicer_to_server(ControlService(manager, LogBroker(manager, dispatcher)), server)
+    dispatcher_pb2_grpc.add_DispatcherServicer_to_server(dispatcher, server)
+    ca_pb2_grpc.add_NodeCAServicer_to_server(NodeCAService(manager), server)
+    ca_pb2_grpc.add_MembershipServicer_to_server(MembershipService(manager), server)
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    for addr, client_cert in ((listen_addr, True), (join_addr, False)):
+        try:
+            server.add_secure_port(addr, _dynamic_credentials(manager, require_client_cert=client_cert))
+        except RuntimeError:
+            raise Unavailable(f"cannot listen on {addr}: the address is in use or not on this host") from None
+    asyncio.get_running_loop().create_task(health.set("", health_pb2.HealthCheckResponse.SERVING))
+    return server
+
+
+def _dynamic_credentials(manager: Manager, require_client_cert: bool) -> Any:
+    """Server TLS that picks up this manager's renewed certificate without a restart."""
+
+    def config() -> Any:
+        ident = manager.identity
+        return grpc.ssl_server_certificate_configuration(
+            [(ident.key_pem, ident.cert_pem + ident.ca_pem)], root_certificates=ident.ca_pem
+        )
+
+    current = {"cert": manager.identity.cert_pem}
+
+    def fetch() -> Any:
+        if manager.identity.cert_pem != current["cert"]:
+            current["cert"] = manager.identity.cert_pem
+            return config()
+        return None
+
+    return grpc.dynamic_ssl_server_credentials(config(), fetch, require_client_authentication=require_client_cert)

@@ -1,0 +1,134 @@
+"""A running manager's own upkeep: its first commit, its record and peers, certificate renewal,
+and the local admin credential. Each is a coroutine the composition root (svcd) starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+
+from svc import defaults, tls
+from svc.errors import Unavailable
+from svc.fsutil import write_atomic
+
+from .bootstrap import ManagerState
+from .core import Manager
+from .store import ops
+from .store.objects import MANAGER, NodeObj
+
+log = logging.getLogger("svcd.manager")
+
+
+def reachable_metrics(metrics_addr: str, api_addr: str) -> str:
+    """--metrics-addr as others reach it: a wildcard host becomes this manager's advertised host."""
+    if not metrics_addr:
+        return ""
+    host, _, port = metrics_addr.rpartition(":")
+    if host in ("", "0.0.0.0", "[::]", "::"):
+        host = api_addr.rsplit(":", 1)[0]
+    return f"{host}:{port}"
+
+
+async def first_commit(manager: Manager, init_op: ops.Op) -> None:
+    """A new cluster: wait to lead our one-member Raft, then write the cluster and ourselves."""
+    deadline = time.monotonic() + defaults.FIRST_LEADER_TIMEOUT_SECONDS
+    while not manager.is_leader:
+        if time.monotonic() > deadline:
+            raise Unavailable("the new manager did not become the Raft leader")
+        await asyncio.sleep(0.05)
+    await manager.write(init_op)
+    await manager.write(ops.node_register(_self_record(manager)))
+
+
+def _self_record(manager: Manager) -> NodeObj:
+    from svc.v1 import cluster_pb2 as cpb
+
+    return NodeObj(
+        id=manager.node_id,
+        role=MANAGER,
+        description=cpb.NodeDescription(hostname=manager.hostname),
+        raft_addr=manager.raft_addr,
+        api_addr=manager.api_addr,
+        manager_metrics_addr=manager.metrics_addr,
+    )
+
+
+async def keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
+    """Remember the Raft members, so a restart knows whom to talk to; renew our certificate in time."""
+    renew_at = _renew_time(manager.identity)
+    refresh: asyncio.Task[None] | None = None
+    while True:
+        await asyncio.sleep(1.0)
+        mine = next((n for n in manager.state.node_list() if n.id == manager.node_id), None)
+        # Our record says worker once this replica has caught up: we were demoted. (Records of
+        # managers are written before they start, so a caught-up replica never sees them as workers.)
+        if mine is not None and mine.role != MANAGER and manager.raft.is_ready:
+            log.warning("this manager was demoted; stopping (run `svcd node --join ... --token ...` to work here)")
+            manager.demoted.set()
+            return
+        stale = mine is not None and (
+            mine.api_addr != manager.api_addr or mine.manager_metrics_addr != manager.metrics_addr
+        )
+        if stale and mine is not None and mine.role == MANAGER and (refresh is None or refresh.done()):
+            # A compare-and-set on the record as read, in the background: it must neither undo a
+            # demotion that lands meanwhile nor hold up this loop (a removed member's write hangs).
+            change = ops.node_update(
+                manager.node_id, mine.version, api_addr=manager.api_addr, manager_metrics_addr=manager.metrics_addr
+            )
+            refresh = manager.write_in_background(change, "refreshing this manager's record")
+        peers = sorted({raft for _, raft, _ in manager.managers()} | {manager.raft_addr})
+        if manager.cluster is not None and peers != sorted(state.peers):
+            state.peers = peers
+            state.save(home)
+        if time.time() >= renew_at and manager.cluster is not None:
+            try:
+                manager.identity = manager.ca().identity(manager.node_id, MANAGER, manager.cluster.cert_lifetime)
+                manager.identity.save(os.path.join(home, "tls"))
+                log.info("renewed this manager's certificate (valid until %s)", time.ctime(manager.identity.expires_at))
+            except Exception as exc:
+                log.warning("renewing this manager's certificate: %s", exc)
+            renew_at = _renew_time(manager.identity)
+
+
+def _renew_time(identity: tls.Identity) -> float:
+    lo, hi = defaults.CERT_RENEW_FRACTION
+    life = identity.expires_at - identity.issued_at
+    return identity.issued_at + life * random.uniform(lo, hi)
+
+
+async def local_admin(manager: Manager, home: str, run_dir: str) -> None:
+    """Write the root-only admin credential and this manager's address for the local CLI."""
+    admin_dir = os.path.join(home, "admin")
+    while manager.cluster is None or not manager.cluster.ca_key_pem:
+        await asyncio.sleep(0.2)
+    existing = tls.Identity.load(admin_dir)
+    if existing is None or existing.ca_pem != manager.ca().ca_pem:
+        admin = manager.ca().identity("admin-" + manager.node_id[:12], "admin", defaults.ADMIN_CERT_LIFETIME_SECONDS)
+        admin.save(admin_dir)
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    write_atomic(os.path.join(run_dir, defaults.MANAGER_ADDR_FILE), (manager.api_addr + "\n").encode(), mode=0o600)
+    write_atomic(os.path.join(run_dir, defaults.MANAGER_CREDS_FILE), (admin_dir + "\n").encode(), mode=0o600)
+
+
+async def print_join_commands(manager: Manager) -> None:
+    """On a terminal, print the join commands as `docker swarm init` does. Never into logs: under
+    systemd stdout goes to the journal, and tokens must not."""
+    import sys
+
+    if not sys.stdout.isatty():
+        log.info("cluster initialized; get join commands with `svc cluster join-token worker|manager`")
+        return
+    while manager.cluster is None:
+        await asyncio.sleep(0.05)
+    ca = manager.ca()
+    cluster = manager.cluster
+    print(
+        "svc cluster initialized. To add a worker node, run on it:\n"
+        f"    svcd node --join {manager.api_addr} --token {ca.token(cluster.worker_secret)}\n"
+        "To add a manager:\n"
+        f"    svcd manager --join {manager.api_addr} --token {ca.token(cluster.manager_secret)}",
+        flush=True,
+    )

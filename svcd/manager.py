@@ -1,0 +1,142 @@
+"""A manager, assembled from its parts: used by `svcd manager`, `svcd up` and a promoted node.
+
+Order of start-up, and the rule behind it: every address is checked before anything is
+written (a port in use leaves no half-made cluster); then identity, Raft store, server,
+leader loop, upkeep and metrics, each registered on the manager's own exit stack the moment
+it exists, so `stop()` — or a failure halfway — unmakes exactly what was made, in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Coroutine
+from typing import Any
+
+from manager import bootstrap, server, upkeep
+from manager.bootstrap import ManagerOptions, ManagerState
+from manager.core import Manager
+from manager.dispatcher import Dispatcher
+from manager.leader import LeaderLoop
+from manager.store.raft import RaftStore
+from manager.store.state import StoreState
+from svc import tls
+from svc.errors import Unavailable
+from svc.join import join_address
+from svc.netaddr import check_bindable
+
+log = logging.getLogger("svcd.manager")
+
+
+class RunningManager:
+    """A started manager; `stop()` undoes its start-up in reverse."""
+
+    def __init__(self, manager: Manager, opts: ManagerOptions, stack: contextlib.AsyncExitStack) -> None:
+        self.manager = manager
+        self.opts = opts
+        self._stack = stack
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+
+
+def preflight(opts: ManagerOptions, saved: ManagerState | None) -> None:
+    """Every address this manager will listen on is free, before anything is written."""
+    raft_addr = saved.raft_addr if saved is not None else bootstrap.addresses(opts)[1]
+    check_bindable(opts.listen_addr, "API address")
+    check_bindable(join_address(opts.listen_addr), "join address")
+    check_bindable(raft_addr, "raft port")
+    if opts.metrics_addr:
+        check_bindable(opts.metrics_addr, "metrics address")
+
+
+async def _identity(opts: ManagerOptions, saved: ManagerState | None) -> tuple[ManagerState, tls.Identity, object]:
+    """(state, identity, the cluster.init op or None): resumed, a new cluster, or joined."""
+    tls_dir = os.path.join(opts.home, "tls")
+    if saved is not None:
+        identity = tls.Identity.load(tls_dir)
+        if identity is None:
+            raise Unavailable(f"{tls_dir} has no identity; the manager's files are damaged")
+        return saved, identity, None
+    if opts.init:
+        state, identity, init_op = bootstrap.init_cluster(opts)
+    else:
+        state, identity = await bootstrap.join_cluster(opts)
+        init_op = None
+    identity.save(tls_dir)
+    state.save(opts.home)
+    return state, identity, init_op
+
+
+async def start_manager(opts: ManagerOptions) -> RunningManager:
+    saved = bootstrap.check_fresh(opts)
+    preflight(opts, saved)
+    os.makedirs(opts.home, mode=0o700, exist_ok=True)
+    os.chmod(opts.home, 0o700)
+    state_file, identity, init_op = await _identity(opts, saved)
+    async with contextlib.AsyncExitStack() as stack:
+        store_state = StoreState()
+        raft = await asyncio.to_thread(
+            RaftStore,
+            store_state,
+            state_file.raft_addr,
+            state_file.peers,
+            os.path.join(opts.home, "raft"),
+            state_file.raft_secret,
+        )
+        stack.push_async_callback(asyncio.to_thread, raft.close)
+        m = Manager(
+            state_file.node_id,
+            identity,
+            store_state,
+            raft,
+            state_file.api_addr,
+            state_file.raft_addr,
+            bootstrap.hostname(opts),
+        )
+        stack.push_async_callback(m.close)
+        m.metrics_addr = upkeep.reachable_metrics(opts.metrics_addr, state_file.api_addr)
+        m.attach(asyncio.get_running_loop())
+        raft.start()
+
+        dispatcher = Dispatcher(m)
+        grpc_server = server.build(m, dispatcher, opts.listen_addr)
+        await grpc_server.start()
+        stack.push_async_callback(grpc_server.stop, 1)
+        leader = LeaderLoop(m, dispatcher)
+        _task(stack, leader.run(), "leader-loop")
+        stack.callback(leader.stop)
+        if init_op is not None:
+            await upkeep.first_commit(m, init_op)  # type: ignore[arg-type]
+        _task(stack, upkeep.keep_peers(m, state_file, opts.home), "keep-peers")
+        _task(stack, upkeep.local_admin(m, opts.home, opts.run_dir), "local-admin")
+        if opts.metrics_addr:
+            from manager.metrics import ManagerMetrics
+
+            metrics = ManagerMetrics(m, leader, opts.metrics_addr)
+            await metrics.start()
+            stack.push_async_callback(metrics.stop)
+        stack.push_async_callback(_hand_over, m)  # runs first on stop
+        log.info(
+            "manager %s serving on %s (raft %s), cluster %s",
+            state_file.node_id[:12],
+            opts.listen_addr,
+            state_file.raft_addr,
+            state_file.cluster_id,
+        )
+        return RunningManager(m, opts, stack.pop_all())
+    raise AssertionError("unreachable")
+
+
+def _task(stack: contextlib.AsyncExitStack, coro: Coroutine[Any, Any, None], name: str) -> None:
+    task = asyncio.create_task(coro, name=name)
+    stack.callback(task.cancel)
+
+
+async def _hand_over(m: Manager) -> None:
+    """A leader that stops hands over first: a new leader in ms, not after an election timeout."""
+    if m.is_leader and len(m.raft.members()) > 1:
+        m.raft.transfer_leadership()
+        await asyncio.sleep(0.2)

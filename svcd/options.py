@@ -1,0 +1,115 @@
+"""Every daemon option, defined once: its flag, its default and its help.
+
+The table below makes the argparse flags, the fallbacks for the config file and SVC_*
+environment (svc.config), and the help text. No default is written anywhere else: the
+option records (ManagerOptions, NodeOptions) take every field from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+from svc import config, defaults
+from svc.errors import InvalidArgument
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the config key and SVC_<NAME>; the flag is --name-with-dashes
+    default: Any
+    help: str
+    metavar: str | None = None
+    type: Any = None
+    flag: str = ""  # the flag, where it is not the name (--label for labels)
+
+    def add_to(self, p: argparse.ArgumentParser) -> None:
+        flag = self.flag or "--" + self.name.replace("_", "-")
+        text = f"{self.help} (default {self.default})" if self.default not in ("", [], False) else self.help
+        if isinstance(self.default, bool):
+            p.add_argument(flag, dest=self.name, action="store_true", default=None, help=self.help)
+        elif isinstance(self.default, list):
+            p.add_argument(flag, dest=self.name, action="append", metavar=self.metavar, help=text)
+        else:
+            p.add_argument(flag, dest=self.name, metavar=self.metavar, type=self.type, help=text)
+
+
+def _o(name: str, default: Any, help: str, **kw: Any) -> Option:
+    return Option(name, default, help, **kw)
+
+
+COMMON = (
+    _o("config", None, f"TOML config file (default {defaults.CONFIG_FILE} if present)"),
+    _o("data_dir", defaults.DATA_DIR, "state directory"),
+    _o("run_dir", defaults.RUN_DIR, "runtime directory for sockets"),
+    _o("log_level", "info", "debug, info, warning or error"),
+    _o("log_format", "text", "text or json"),
+)
+ENGINE = (
+    _o("runtime", defaults.DEFAULT_RUNTIME, "OCI runtime: runc or crun"),
+    _o("conmon", "conmon", "conmon binary"),
+    _o("cgroup_parent", defaults.CGROUP_PARENT, "cgroup under which containers live"),
+    _o("bridge", defaults.BRIDGE_NAME, "bridge device for containers"),
+    _o("subnet", defaults.BRIDGE_SUBNET, "container subnet on this node"),
+    _o("labels", [], "node label (repeatable)", metavar="KEY=VALUE", flag="--label"),
+    _o("hostname", "", "this daemon's name in the cluster (default: the host's name)"),
+)
+NODE = (
+    *ENGINE,
+    _o("join", "", "manager address HOST:PORT to join", metavar="ADDR"),
+    _o("token", "", "join token from `svc cluster join-token worker`"),
+    _o("metrics_addr", f"127.0.0.1:{defaults.NODE_METRICS_PORT}", "HOST:PORT for /metrics ('' for none)"),
+    _o("advertise_addr", "", "address managers and peers reach this node on"),
+)
+_MANAGER_CORE = (
+    _o("advertise_addr", "", "HOST[:PORT] others reach this manager on"),
+    _o("raft_port", defaults.MANAGER_RAFT_PORT, "Raft port on the advertised host", type=int),
+    _o("heartbeat_period", defaults.HEARTBEAT_PERIOD_SECONDS, "node heartbeat period in seconds", type=float),
+    _o("cert_lifetime", defaults.CERT_LIFETIME_SECONDS, "node certificate lifetime in seconds", type=float),
+)
+MANAGER = (
+    _o("init", False, "start a new cluster"),
+    _o("join", "", "an existing manager HOST:PORT to join", metavar="ADDR"),
+    _o("token", "", "manager join token"),
+    _o("listen_addr", f"0.0.0.0:{defaults.MANAGER_GRPC_PORT}", "gRPC HOST:PORT"),
+    _o("metrics_addr", f"127.0.0.1:{defaults.MANAGER_METRICS_PORT}", "HOST:PORT for /metrics ('' for none)"),
+    _o("hostname", "", "this manager's name (default: the host's name)"),
+    *_MANAGER_CORE,
+)
+UP = (
+    *ENGINE,
+    _o("listen_addr", f"127.0.0.1:{defaults.MANAGER_GRPC_PORT}", "manager gRPC HOST:PORT"),
+    _o("metrics_addr", f"127.0.0.1:{defaults.MANAGER_METRICS_PORT}", "manager metrics HOST:PORT"),
+    _o("node_metrics_addr", f"127.0.0.1:{defaults.NODE_METRICS_PORT}", "node metrics HOST:PORT"),
+    *_MANAGER_CORE,
+)
+ROLES: dict[str, tuple[str, tuple[Option, ...]]] = {
+    "node": ("run the worker daemon (engine; with --join, the cluster agent)", NODE),
+    "manager": ("run a manager (Raft store, control API, scheduler, dispatcher)", MANAGER),
+    "up": ("run a one-host cluster: a manager and a node in one process", UP),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="svcd", description="svc daemons")
+    sub = p.add_subparsers(dest="role", required=True)
+    for role, (text, options) in ROLES.items():
+        sp = sub.add_parser(role, help=text)
+        for opt in (*COMMON, *options):
+            opt.add_to(sp)
+    return p
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags over SVC_* environment over the config file's [role] table over the defaults above."""
+    options = [o for o in (*COMMON, *ROLES[args.role][1]) if o.name != "config"]
+    given = {o.name: getattr(args, o.name, None) for o in options}
+    out = config.resolve(given, {o.name: o.default for o in options}, args.role, args.config)
+    for o in options:
+        if o.type is not None and isinstance(out[o.name], str):  # from the environment or the file
+            try:
+                out[o.name] = o.type(out[o.name])
+            except ValueError:
+                raise InvalidArgument(f"{o.name}: {out[o.name]!r} is not a valid {o.type.__name__}") from None
+    return out
