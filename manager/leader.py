@@ -1,11 +1,11 @@
-"""The leader's loop: feed the pure orchestrator and scheduler, commit what they decide.
+"""The leader's loop: feed the pure decisions, commit what they decide.
 
-Each round reads one snapshot, marks nodes whose heartbeats stopped, asks the orchestrator
-for task changes and the scheduler for placements of every pending task (new ones
-included), and commits the result as few Raft writes as possible. A round runs when the
-store changes, when a timer the orchestrator asked for (restart delays) is due, and at
-least every half second (heartbeat expiry). Rounds that decide nothing write nothing, so
-the loop settles.
+Each round marks the nodes whose heartbeats stopped (liveness.py decides which), then reads
+one snapshot, lets roundplan.plan_round (the orchestrator and the scheduler, merged) say
+which task writes to make, and commits them as few Raft writes as possible. This module
+decides nothing itself. A round runs when the store changes, when a timer the orchestrator
+asked for (restart delays) is due, and at least every LEADER_TICK_SECONDS (heartbeat
+expiry). Rounds that decide nothing write nothing, so the loop settles.
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 
 from svc import defaults
 from svc.errors import SvcError
 
-from . import orchestrator, scheduler
+from . import roundplan
 from .core import Manager
 from .dispatcher import Dispatcher
 from .store import ops
-from .store.objects import ASSIGNED, NEW, PENDING, RUNNING, TaskObj, TaskStatusObj
 
 log = logging.getLogger(__name__)
 
@@ -111,47 +109,14 @@ class LeaderLoop:
             return self._due  # nothing changed and no timer is due: heartbeat checks only
         self._dirty = False
         self.rounds += 1
-        snap = self.m.snapshot()
-        plan = orchestrator.reconcile(snap, now)
-        touched = {tid for tid, _, _ in plan.update} | set(plan.delete)
-        existing_pending = [
-            t
-            for t in snap.tasks.values()
-            if t.desired_state == RUNNING and t.state in (NEW, PENDING) and t.id not in touched
-        ]
-        placements, unplaced = scheduler.schedule(snap, existing_pending + plan.create)
-        where = {p.task_id: p.node_id for p in placements}
-        self.placements += len(placements)
-        create = [self._placed(t, where.get(t.id), unplaced.get(t.id, ""), now) for t in plan.create]
-        update = list(plan.update)
-        for t in existing_pending:
-            if t.id in where:
-                status = TaskStatusObj(state=ASSIGNED, timestamp=now, message="scheduled")
-                update.append((t.id, t.version, {"node_id": where[t.id], "status": ops.encode_status(status)}))
-            elif t.id in unplaced and unplaced[t.id] != t.status.message:
-                status = TaskStatusObj(state=PENDING, timestamp=t.status.timestamp or now, message=unplaced[t.id])
-                update.append((t.id, t.version, {"status": ops.encode_status(status)}))
+        plan = roundplan.plan_round(self.m.snapshot(), now)
+        self.placements += plan.placements
         self._due = plan.wake_at if plan.wake_at is not None else float("inf")
-        if not (create or update or plan.delete):
+        if plan.empty():
             return plan.wake_at
-        batch = defaults.SCHEDULER_BATCH
-        first = True
-        for i in range(0, max(len(create), len(update), 1), batch):
-            await self.m.write(
-                ops.tasks_write(
-                    create=create[i : i + batch], update=update[i : i + batch], delete=plan.delete if first else []
-                )
-            )
-            first = False
+        for create, update, delete in plan.batches(defaults.SCHEDULER_BATCH):
+            await self.m.write(ops.tasks_write(create=create, update=update, delete=delete))
         return 0.0 if plan.wake_at is None else plan.wake_at
-
-    @staticmethod
-    def _placed(task: TaskObj, node_id: str | None, reason: str, now: float) -> TaskObj:
-        if node_id:
-            return replace(
-                task, node_id=node_id, status=TaskStatusObj(state=ASSIGNED, timestamp=now, message="scheduled")
-            )
-        return replace(task, status=TaskStatusObj(state=PENDING, timestamp=now, message=reason))
 
     def stats(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "placements": self.placements}
