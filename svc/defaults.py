@@ -109,6 +109,16 @@ CERT_BACKDATE_SECONDS = 300.0  # Swarm: 1 h; ours is only for clock skew between
 ADMIN_CERT_LIFETIME_SECONDS = 365 * 24 * 3600.0
 MANAGER_TLS_NAME = "svc-manager"  # every manager certificate carries this name
 
+# --- gRPC channels (every client of a manager: nodes, managers, the CLI) ---
+# A keepalive ping every 10 s, unanswered for 5 s, drops the connection: a manager that vanished without
+# closing it is noticed in ~15 s even on a stream that sends nothing (gRPC's default: no keepalive).
+GRPC_KEEPALIVE_SECONDS = 10.0
+GRPC_KEEPALIVE_TIMEOUT_SECONDS = 5.0
+GRPC_RECONNECT_MIN_SECONDS = 0.2  # gRPC's: 1 s; a restarted manager is reached again sooner
+GRPC_RECONNECT_MAX_SECONDS = 2.0  # gRPC's: 120 s
+GRPC_MAX_MESSAGE_BYTES = 64 << 20  # gRPC's: 4 MiB; room for a large node's full assignment set or task list
+CA_FETCH_TIMEOUT_SECONDS = 10.0  # `--join`: fetching the CA certificate from the join port
+
 # --- node agent ---
 SESSION_RPC_TIMEOUT_SECONDS = 10.0  # Register and UpdateTaskStatus calls to the leader
 SESSION_RETRY_MIN_SECONDS = 0.1  # Swarm's first session backoff; doubled per failure, with jitter
@@ -122,4 +132,4 @@ STOP_RETRY_SECONDS = 60.0  # a stop not confirmed by then is tried again: longer
 CLI_RPC_TIMEOUT_SECONDS = 60.0  # a control API call (a follower may wait out an election and forward)
 CLI_WAIT_SECONDS = 300.0  # `svc create/scale/update/rollback` wait at most this long for convergence
 CLI_STALL_SECONDS = 10.0  # tasks that wait this long for a node are reported with why, not waited for
-JOIN_TIMEOUT_SECONDS = 30.0  # `--join`: the token's certificate request (the manager may wait out an election)
+JOIN_TIMEOUT_SECONDS = 30.0  # `--join`: the certificate request (the manager may wait out an election)

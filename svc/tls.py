@@ -120,7 +120,7 @@ def parse_token(token: str) -> tuple[str, str]:
     return digest, secret
 
 
-def fetch_ca(addr: str, expected_digest: str, timeout: float = 10.0) -> bytes:
+def fetch_ca(addr: str, expected_digest: str, timeout: float = defaults.CA_FETCH_TIMEOUT_SECONDS) -> bytes:
     """Get the cluster CA from a manager's TLS handshake and pin it to the token's digest.
 
     The manager sends its certificate chain (leaf and CA). Nothing is trusted yet: the CA is
@@ -162,13 +162,13 @@ def _unverified_chain(tls: ssl.SSLSocket) -> list[bytes]:
 def channel_options() -> list[tuple[str, Any]]:
     return [
         ("grpc.ssl_target_name_override", defaults.MANAGER_TLS_NAME),
-        ("grpc.keepalive_time_ms", 10_000),
-        ("grpc.keepalive_timeout_ms", 5_000),
+        ("grpc.keepalive_time_ms", int(defaults.GRPC_KEEPALIVE_SECONDS * 1000)),
+        ("grpc.keepalive_timeout_ms", int(defaults.GRPC_KEEPALIVE_TIMEOUT_SECONDS * 1000)),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
-        ("grpc.max_receive_message_length", 64 << 20),
-        ("grpc.initial_reconnect_backoff_ms", 200),
-        ("grpc.max_reconnect_backoff_ms", 2000),
+        ("grpc.max_receive_message_length", defaults.GRPC_MAX_MESSAGE_BYTES),
+        ("grpc.initial_reconnect_backoff_ms", int(defaults.GRPC_RECONNECT_MIN_SECONDS * 1000)),
+        ("grpc.max_reconnect_backoff_ms", int(defaults.GRPC_RECONNECT_MAX_SECONDS * 1000)),
     ]
 
 
