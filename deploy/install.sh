@@ -42,10 +42,26 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 spec="$repo"
 [ -n "${SVC_EXTRAS:-}" ] && spec="$repo[${SVC_EXTRAS}]"
-if [ "${SVC_EDITABLE:-0}" = 1 ]; then
+# Install only when needed: an editable install of this checkout already runs its code (so
+# `up.sh` after `test.sh` keeps it), and a copy is current while the sources hash the same.
+stamp="$venv/.svc-source"
+sources="pyproject.toml svc svcd manager node"
+[ "${SVC_EDITABLE:-0}" = 1 ] && sources=pyproject.toml  # editable: only the dependencies can go stale
+source_hash=$(cd "$repo" && find $sources -name '*.py' -o -name '*.toml' |
+    LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
+installed_from=$("$venv/bin/python" -c 'import os, svc; print(os.path.dirname(os.path.dirname(svc.__file__)))' \
+    2>/dev/null || true)
+want="${SVC_EDITABLE:-0}:${SVC_EXTRAS:-}:$source_hash"
+if [ "$installed_from" = "$repo" ] && [ "${SVC_EXTRAS:-}" = "" ]; then
+    :  # this checkout, editable: nothing to do
+elif [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -n "$installed_from" ]; then
+    :  # already installed from these sources
+elif [ "${SVC_EDITABLE:-0}" = 1 ]; then
     "$venv/bin/pip" install -q --disable-pip-version-check -e "$spec"
+    echo "$want" > "$stamp"
 else
     "$venv/bin/pip" install -q --disable-pip-version-check "$spec"
+    echo "$want" > "$stamp"
 fi
 ln -sf "$venv/bin/svc" /usr/local/bin/svc
 ln -sf "$venv/bin/svcd" /usr/local/bin/svcd

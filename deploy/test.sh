@@ -4,10 +4,11 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export SVC_VENV=${SVC_VENV:-/opt/svc/venv}
-SVC_EXTRAS=test SVC_EDITABLE=1 SVC_EXTRA_PACKAGES="prometheus systemd" "$repo/deploy/install.sh"
+SVC_EXTRAS=test SVC_EDITABLE=1 SVC_EXTRA_PACKAGES="prometheus systemd curl" "$repo/deploy/install.sh"
 # Prometheus from Debian starts a service of its own where systemd runs; the tests start their own.
 command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1 || true
 cd "$repo"
 "$SVC_VENV/bin/ruff" check . 
 "$SVC_VENV/bin/mypy" --no-error-summary || { echo "mypy found type errors" >&2; exit 1; }
+contracts=$("$SVC_VENV/bin/lint-imports" --no-cache 2>&1) || { echo "$contracts" >&2; echo "an import contract is broken" >&2; exit 1; }
 exec "$SVC_VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"

@@ -5,7 +5,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 "$repo/deploy/install.sh"
 
-log=/var/log/svcd.log
+log=${SVC_LOG_FILE:-/var/log/svcd.log}  # without systemd, the daemon logs here
 if [ -d /run/systemd/system ]; then
     install -m 0644 "$repo/deploy/systemd/svc-up.service" /etc/systemd/system/svc-up.service
     systemctl daemon-reload

@@ -10,6 +10,9 @@ Roles:
 - node:     `svcd node --join` (a worker)
 - up:       `svcd up` (a manager and a node in one process, one identity)
 - promoted: `svcd node` whose node was promoted (its manager runs in the node's process)
+
+`svcd node` without --join (the engine alone, as for cleaning up) runs on any data dir and
+leaves the record as it is.
 """
 
 from __future__ import annotations

@@ -46,7 +46,9 @@ async def _run(role: str, s: dict[str, Any]) -> int:
     data_dir.lock()
     try:
         recorded = data_dir.role() or data_dir.legacy_role(role)
-        check_role(role, recorded, data_dir.path)
+        engine_alone = role == "node" and not s["join"]  # touches only node/: allowed on any data dir
+        if not engine_alone:
+            check_role(role, recorded, data_dir.path)
         if role == "manager":
             from .roles import assemble_manager
 
