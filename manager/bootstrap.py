@@ -137,7 +137,8 @@ async def join_raft(opts: ManagerOptions, identity: tls.Identity, via: str) -> M
     channel = tls.secure_channel(via, identity)
     try:
         resp = await capb_grpc.MembershipStub(channel).JoinRaft(
-            capb.JoinRaftRequest(raft_addr=raft_addr, api_addr=api_addr, hostname=hostname(opts)), timeout=60
+            capb.JoinRaftRequest(raft_addr=raft_addr, api_addr=api_addr, hostname=hostname(opts)),
+            timeout=defaults.FORWARD_TIMEOUT_SECONDS,
         )
     except Exception as exc:
         from svc.rpc import error_from_rpc

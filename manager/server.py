@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
+from svc import defaults
 from svc.errors import Unavailable
 from svc.join import join_address
 from svc.netaddr import check_bindable
@@ -49,7 +50,7 @@ def build(manager: Manager, dispatcher: Dispatcher, listen_addr: str) -> Any:
     server = grpc.aio.server(
         interceptors=[Authorizer(lambda: manager.cluster_id, revoked, observer, store_role)],
         options=[
-            ("grpc.max_receive_message_length", 64 << 20),
+            ("grpc.max_receive_message_length", defaults.GRPC_MAX_MESSAGE_BYTES),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", 5000),
             ("grpc.http2.max_ping_strikes", 0),
