@@ -100,17 +100,27 @@ def _renew_time(identity: tls.Identity) -> float:
 
 
 async def local_admin(manager: Manager, home: str, run_dir: str) -> None:
-    """Write the root-only admin credential and this manager's address for the local CLI."""
+    """Write the root-only admin credential and this manager's address for the local CLI, and
+    keep the credential fresh: reissued for a new CA, and past the renewal fraction of its life."""
     admin_dir = os.path.join(home, "admin")
     while manager.cluster is None or not manager.cluster.ca_key_pem:
         await asyncio.sleep(0.2)
-    existing = tls.Identity.load(admin_dir)
-    if existing is None or existing.ca_pem != manager.ca().ca_pem:
-        admin = manager.ca().identity("admin-" + manager.node_id[:12], "admin", defaults.ADMIN_CERT_LIFETIME_SECONDS)
-        admin.save(admin_dir)
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
     write_atomic(os.path.join(run_dir, defaults.MANAGER_ADDR_FILE), (manager.api_addr + "\n").encode(), mode=0o600)
-    write_atomic(os.path.join(run_dir, defaults.MANAGER_CREDS_FILE), (admin_dir + "\n").encode(), mode=0o600)
+    while True:
+        existing = tls.Identity.load(admin_dir)
+        if existing is None or existing.ca_pem != manager.ca().ca_pem or _due(existing):
+            admin = manager.ca().identity(
+                "admin-" + manager.node_id[:12], "admin", defaults.ADMIN_CERT_LIFETIME_SECONDS
+            )
+            admin.save(admin_dir)
+        write_atomic(os.path.join(run_dir, defaults.MANAGER_CREDS_FILE), (admin_dir + "\n").encode(), mode=0o600)
+        await asyncio.sleep(defaults.ADMIN_CERT_CHECK_SECONDS)
+
+
+def _due(identity: tls.Identity) -> bool:
+    life = identity.expires_at - identity.issued_at
+    return time.time() >= identity.issued_at + life * defaults.CERT_RENEW_FRACTION[1]
 
 
 async def print_join_commands(manager: Manager) -> None:

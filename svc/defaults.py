@@ -107,6 +107,7 @@ CERT_BACKDATE_SECONDS = 300.0  # Swarm: 1 h; ours is only for clock skew between
 # Admin credentials (`svc cluster client-bundle`, and the local CLI's under RUN_DIR): not renewed by
 # anyone, so longer than a node's; a year bounds how long a copied bundle stays useful. Swarm has none.
 ADMIN_CERT_LIFETIME_SECONDS = 365 * 24 * 3600.0
+ADMIN_CERT_CHECK_SECONDS = 3600.0  # a manager reissues the local admin credential past 80 % of its life
 MANAGER_TLS_NAME = "svc-manager"  # every manager certificate carries this name
 
 # --- gRPC channels (every client of a manager: nodes, managers, the CLI) ---
