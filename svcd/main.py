@@ -13,6 +13,7 @@ anything starts.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from typing import Any
@@ -67,7 +68,14 @@ async def _run(role: str, s: dict[str, Any]) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    # Every part has stopped by now. A blocking call still in flight in a worker thread (a TLS
+    # handshake to a manager that never answers, say) must not hold the exit: the interpreter
+    # would join those threads at exit, past the stop grace.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
