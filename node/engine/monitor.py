@@ -90,6 +90,9 @@ class Conmon:
             proc = subprocess.Popen(
                 args,
                 env=env,
+                # conmon writes an `oom` file into its working directory (as well as into the
+                # persist dir) when the container is OOM-killed: keep it in the container's own.
+                cwd=files.persist,
                 pass_fds=(wfd,),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
