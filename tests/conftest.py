@@ -105,8 +105,14 @@ class EngineEnv:
             *extra,
         ]
 
+    @property
+    def netns_dir(self) -> str:
+        return os.path.join(self.run_dir, "netns")  # where this engine pins its network namespaces
+
     def leftovers(self) -> list[str]:
         found = [f"mount {m}" for m in mounts_under(self.base)]
+        if os.path.isdir(self.netns_dir):
+            found += [f"netns file {n}" for n in os.listdir(self.netns_dir)]
         found += [f"cgroup {c}" for c in cgroup_children(self.cgroup_parent)]
         return found  # (the bridge and its NAT rule stay while the engine lives; cleanup removes them)
 

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from svc import defaults
+
 T = TypeVar("T")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -117,11 +119,33 @@ def mounts_under(path: str) -> list[str]:
         return [line.split()[1] for line in f if line.split()[1].startswith(path)]
 
 
+# Where svc pins network namespaces: the default engine's directory, and /run/netns of older
+# versions (and of `ip netns add`). A test engine's own directory is under its run dir; mounts
+# there are found through mountinfo, files through EngineEnv.leftovers.
+NETNS_DIRS = (os.path.join(defaults.RUN_DIR, "engine", "netns"), "/run/netns")
+
+
 def netns_list(prefix: str = "svc-") -> list[str]:
-    try:
-        return [n for n in os.listdir("/run/netns") if n.startswith(prefix)]
-    except FileNotFoundError:
-        return []
+    """Names of network namespaces pinned anywhere: files in NETNS_DIRS, and every nsfs mount."""
+    names = set()
+    for d in NETNS_DIRS:
+        with contextlib.suppress(FileNotFoundError):
+            names.update(os.listdir(d))
+    names.update(os.path.basename(m) for m in nsfs_mounts())
+    return sorted(n for n in names if n.startswith(prefix))
+
+
+def nsfs_mounts(under: str = "/") -> list[str]:
+    """Mount points of namespace files (nsfs) at or below `under`, hidden ones included."""
+    under = os.path.realpath(under).rstrip("/") + "/"
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            fstype = fields[fields.index("-") + 1]
+            if fstype == "nsfs" and (fields[4] + "/").startswith(under):
+                found.append(fields[4])
+    return found
 
 
 def cgroup_children(parent: str) -> list[str]:

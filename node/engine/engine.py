@@ -42,7 +42,8 @@ from .images import ImageRecord, ImageStore
 from .logs import LogEntry, read_logs
 from .monitor import Conmon
 from .mounts import is_mounted
-from .network import BridgeNetwork, netns_path
+from .netns import Namespaces
+from .network import BridgeNetwork
 from .runtime import ContainerFiles, OciRuntime, RuncFamily
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,11 @@ class Engine:
         self.images = ImageStore(os.path.join(cfg.data_dir, "images"))
         exit_dir = os.path.join(cfg.run_dir, "exits")
         self.conmon = Conmon(cfg.conmon, exit_dir, os.path.join(cfg.run_dir, "sock"))
-        self.network = BridgeNetwork(cfg.bridge, cfg.subnet, cfg.cni_plugin_dirs, os.path.join(cfg.run_dir, "cni"))
+        # Under the run dir, not /run/netns: see netns.py. Per run dir, so engines (tests) do not share one.
+        self.namespaces = Namespaces(os.path.join(cfg.run_dir, "netns"))
+        self.network = BridgeNetwork(
+            cfg.bridge, cfg.subnet, cfg.cni_plugin_dirs, os.path.join(cfg.run_dir, "cni"), self.namespaces
+        )
         self.runtimes, self.unusable = self._probe_runtimes()
         self.host = HostResources(self.images, self.network)
         if cfg.runtime not in defaults.KNOWN_RUNTIMES:
@@ -133,6 +138,10 @@ class Engine:
         self._exit_pool.shutdown(wait=True)
         self.health.stop()
         self._deadlines.stop()
+        try:
+            self.namespaces.close()  # only if empty: running containers keep theirs across a restart
+        except RuntimeFailure as exc:
+            log.warning("%s", exc)
 
     def subscribe(self, callback: Callable[[ContainerEvent], None]) -> None:
         self._subscribers.append(callback)
@@ -564,7 +573,7 @@ class Engine:
                 continue
             self._containers[c.id] = c
             if c.state != RUNNING:
-                if is_mounted(self._files(c.id).rootfs) or os.path.exists(netns_path(c.id)):
+                if is_mounted(self._files(c.id).rootfs) or self.network.holds_namespace(c.id):
                     self._release(c)
                 continue
             if self._exit_code(c) is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import re
 
 from svc.errors import InvalidArgument, RuntimeFailure
 
@@ -13,7 +14,28 @@ _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctype
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 
 MNT_DETACH = 2
+MS_BIND = 4096
+MS_UNBINDABLE = 1 << 17
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def sys_mount(source: str | None, target: str, fstype: str | None, flags: int) -> int:
+    """mount(2): 0, or the errno. Callers decide which errors are fine; none is ignored here."""
+    if _libc.mount(_b(source), target.encode(), _b(fstype), flags, None) == 0:
+        return 0
+    return ctypes.get_errno()
+
+
+def sys_umount2(target: str, flags: int) -> int:
+    """umount2(2): 0, or the errno."""
+    if _libc.umount2(target.encode(), flags) == 0:
+        return 0
+    return ctypes.get_errno()
+
+
+def _b(s: str | None) -> bytes | None:
+    return None if s is None else s.encode()
 
 
 def mount_overlay(lowers: list[str], upper: str, work: str, target: str) -> None:
@@ -42,7 +64,19 @@ def unmount(target: str) -> None:
             raise RuntimeFailure(f"unmount {target}: {os.strerror(err)}")
 
 
+def mount_points() -> list[str]:
+    """Every mount point of this mount namespace, in mount order (stacked mounts appear once each)."""
+    with open("/proc/self/mountinfo") as f:
+        # mountinfo escapes space, tab, newline and backslash in paths as octal (\040 ...)
+        return [_OCTAL.sub(lambda m: chr(int(m.group(1), 8)), line.split()[4]) for line in f]
+
+
 def is_mounted(target: str) -> bool:
     target = os.path.realpath(target)
-    with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == target for line in f)
+    return target in mount_points()
+
+
+def mounted_beneath(directory: str) -> list[str]:
+    """Mount points strictly inside `directory` (not the directory itself)."""
+    prefix = os.path.realpath(directory).rstrip("/") + "/"
+    return [m for m in mount_points() if m.startswith(prefix)]

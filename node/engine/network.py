@@ -1,7 +1,7 @@
 """Container networking with the standard CNI plugins.
 
 bridge mode: a network namespace per container (made in-process, pinned at
-/run/netns/svc-<id12> so `ip netns` shows it, lo up), wired by the `bridge` plugin
+<run dir>/netns/svc-<id12> by `netns.Namespaces`, lo up), wired by the `bridge` plugin
 (host-local IPAM, the node's own subnet) and `portmap` when ports are published. none
 mode: the namespace with lo only. host mode: no namespace at all. Plugins are run as CNI
 specifies: config on stdin, CNI_* in the environment, a JSON result or a JSON error on stdout.
@@ -19,17 +19,13 @@ from typing import Any
 from svc.errors import InvalidArgument, RuntimeFailure
 from svc.v1 import container_pb2 as pb
 
-from . import netns
+from .netns import Namespaces
 
 CNI_VERSION = "1.0.0"
 
 
 def netns_name(cid: str) -> str:
     return "svc-" + cid[:12]
-
-
-def netns_path(cid: str) -> str:
-    return netns.path_of(netns_name(cid))
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,9 @@ class Attachment:
 
 
 class BridgeNetwork:
-    def __init__(self, bridge: str, subnet: str, plugin_dirs: tuple[str, ...], state_dir: str) -> None:
+    def __init__(
+        self, bridge: str, subnet: str, plugin_dirs: tuple[str, ...], state_dir: str, namespaces: Namespaces
+    ) -> None:
         try:
             net = ipaddress.ip_network(subnet)
         except ValueError as exc:
@@ -50,9 +48,13 @@ class BridgeNetwork:
         self.subnet = str(net)
         self.plugin_dirs = plugin_dirs
         self.state_dir = state_dir
+        self.namespaces = namespaces
         os.makedirs(state_dir, exist_ok=True)
         self.name = "svc-" + bridge
         self._masquerading = False
+
+    def holds_namespace(self, cid: str) -> bool:
+        return self.namespaces.exists(netns_name(cid))
 
     def missing_plugins(self) -> list[str]:
         return [p for p in ("bridge", "host-local", "portmap") if self._find(p) is None]
@@ -142,7 +144,7 @@ class BridgeNetwork:
         """Create and wire the container's network namespace. On failure nothing is left."""
         if mode == "host":
             return Attachment(ip="", netns=None)
-        path = netns.create(netns_name(cid))
+        path = self.namespaces.create(netns_name(cid))
         try:
             if mode == "none":
                 return Attachment(ip="", netns=path)
@@ -167,7 +169,8 @@ class BridgeNetwork:
         """Undo `attach`; safe to call twice, and after a partial attach."""
         if mode == "host":
             return
-        path = netns_path(cid)
+        # Where it is pinned: a container started by an older version has it in /run/netns.
+        path = self.namespaces.locate(netns_name(cid)) or ""
         errors = []
         if mode != "none":
             runtime_config = {"portMappings": [self._port(p) for p in ports if p.host_port]}
@@ -176,10 +179,13 @@ class BridgeNetwork:
                 if plugin["type"] == "portmap":
                     conf["runtimeConfig"] = runtime_config
                 try:
-                    self._exec("DEL", conf, cid, path if os.path.exists(path) else "")
+                    self._exec("DEL", conf, cid, path)
                 except RuntimeFailure as exc:
                     errors.append(str(exc))
-        netns.delete(netns_name(cid))
+        try:
+            self.namespaces.delete(netns_name(cid))
+        except RuntimeFailure as exc:
+            errors.append(str(exc))
         if errors:
             raise RuntimeFailure("; ".join(errors))
 
