@@ -80,15 +80,16 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         cluster = self.m.cluster
         return cluster.heartbeat_period if cluster else defaults.HEARTBEAT_PERIOD_SECONDS
 
-    def expired_nodes(self, nodes: dict[str, NodeObj]) -> list[liveness.NodeState]:
-        """(node id, DOWN, why) for engine nodes whose heartbeats stopped (liveness decides)."""
-        down = liveness.expired_nodes(
-            time.monotonic(), nodes.values(), self.last_seen, self.period(), self._leader_since
-        )
+    def node_transitions(self, nodes: dict[str, NodeObj]) -> list[liveness.NodeState]:
+        """(node id, state, why): engine nodes whose heartbeats stopped go DOWN; DOWN nodes that
+        heartbeat to this leader come back READY (liveness decides both)."""
+        now = time.monotonic()
+        down = liveness.expired_nodes(now, nodes.values(), self.last_seen, self.period(), self._leader_since)
         for node_id, _, _ in down:
             if node_id in self.last_seen:  # it had a session with us, now stale: it must register again
                 self.sessions.pop(node_id, None)
-        return down
+        live = {n: seen for n, seen in self.last_seen.items() if n in self.sessions}
+        return down + liveness.revived_nodes(now, nodes.values(), live, self.period())
 
     # ----- sessions -----
 

@@ -97,12 +97,17 @@ class LeaderLoop:
         """One reconcile pass; returns when the next timer is due (or None)."""
         if self.m.cluster is None:
             return None
+        # The term first, then leadership: a decision carries the term it was made in, and the store
+        # refuses it in any other (store/state.fence), so a deposed leader's decisions never land.
+        term = self.m.raft.term
+        if not self.m.is_leader:
+            return None
         nodes = {n.id: n for n in self.m.state.node_list()}
-        expired = self.dispatcher.expired_nodes(nodes)
-        if expired:
-            for node_id, _, why in expired:
-                log.warning("node %s is down: %s", nodes[node_id].hostname, why)
-            await self.m.write(ops.node_states(expired))
+        transitions = self.dispatcher.node_transitions(nodes)
+        if transitions:
+            for node_id, state, why in transitions:
+                log.warning("node %s is %s%s", nodes[node_id].hostname, state, f": {why}" if why else " again")
+            await self.m.write(ops.node_states(transitions, term))
             return 0.0
         now = time.time()
         if not self._dirty and now < self._due:
@@ -115,7 +120,7 @@ class LeaderLoop:
         if plan.empty():
             return plan.wake_at
         for create, update, delete in plan.batches(defaults.SCHEDULER_BATCH):
-            await self.m.write(ops.tasks_write(create=create, update=update, delete=delete))
+            await self.m.write(ops.tasks_write(create=create, update=update, delete=delete, term=term))
         return 0.0 if plan.wake_at is None else plan.wake_at
 
     def stats(self) -> dict[str, Any]:

@@ -9,6 +9,10 @@ The rules (Swarm's):
 - a READY node daemon not heard from since this manager became the leader gets
   ELECTION_GRACE_FACTOR times that long, counted from the election, to find the new leader;
 - managers' own records without a node daemon (no runtime), and nodes not READY, are left alone.
+And the other way (`revived_nodes`): a DOWN node daemon that heartbeats to this leader, within
+the limit, is READY again — whatever an earlier leader wrote. Marking down is only ever the
+current leader's decision from its own observations (`last_seen` is its own, cleared when it
+becomes the leader), and every decision is fenced by its term (store/state.fence).
 """
 
 from __future__ import annotations
@@ -49,4 +53,19 @@ def expired_nodes(
                 out.append((node.id, NODE_DOWN, "no heartbeat since the leader started"))
         elif now - seen > limit:
             out.append((node.id, NODE_DOWN, f"heartbeat failure: none for {now - seen:.1f}s"))
+    return out
+
+
+def revived_nodes(
+    now: float, nodes: Iterable[NodeObj], last_seen: Mapping[str, float], period: float
+) -> list[NodeState]:
+    """(node id, READY, '') for every DOWN node daemon this leader heard from within the limit."""
+    limit = down_after(period)
+    out: list[NodeState] = []
+    for node in nodes:
+        if node.state != NODE_DOWN or not node.description.runtime:
+            continue
+        seen = last_seen.get(node.id)
+        if seen is not None and now - seen <= limit:
+            out.append((node.id, NODE_READY, ""))
     return out

@@ -114,9 +114,10 @@ def node_update(node_id: str, expect_version: int, **changes: Any) -> Op:
     return make("node.update", id=node_id, expect_version=expect_version, changes=changes)
 
 
-def node_states(updates: list[tuple[str, str, str]]) -> Op:
-    """Batch of (node id, state, message) from the leader's heartbeat tracking."""
-    return make("node.states", updates=[list(u) for u in updates])
+def node_states(updates: list[tuple[str, str, str]], term: int) -> Op:
+    """Batch of (node id, state, message) from the leader's heartbeat tracking, decided in `term`
+    (the store refuses it if it commits in another: see state.fence)."""
+    return make("node.states", updates=[list(u) for u in updates], term=term)
 
 
 def node_remove(node_id: str, expect_version: int = 0) -> Op:
@@ -141,9 +142,11 @@ def tasks_write(
     create: list[TaskObj] | None = None,
     update: list[tuple[str, int, dict[str, Any]]] | None = None,
     delete: list[str] | None = None,
+    term: int | None = None,
 ) -> Op:
     """The orchestrator's and scheduler's batch. Each update is (task id, expected version, changes);
-    an update whose version is stale is skipped and reported, the rest apply."""
+    an update whose version is stale is skipped and reported, the rest apply. A leader passes the
+    term it decided in: the store refuses the batch if it commits in another (state.fence)."""
     specs: dict[bytes, int] = {}
     created = []
     for t in create or []:
@@ -157,6 +160,7 @@ def tasks_write(
         specs=list(specs),
         update=[list(u) for u in update or []],
         delete=list(delete or []),
+        **({} if term is None else {"term": term}),
     )
 
 

@@ -111,10 +111,23 @@ class _Replicator(SyncObjConsumer):
     def __init__(self, state: StoreState) -> None:
         super().__init__()
         self._state = state
+        self.entry_term: Any = lambda: None  # set once the SyncObj exists
 
     @replicated
     def apply(self, op: dict[str, Any]) -> Any:
-        return self._state.apply(op)
+        return self._state.apply(op, self.entry_term())
+
+
+def _applying_entry_term(sync: SyncObj) -> int | None:
+    """The Raft term of the log entry being applied (pysyncobj applies entry lastApplied + 1 and
+    counts it applied afterwards). pysyncobj passes no entry metadata to the state machine, so this
+    reads its private log, pinned to pysyncobj 0.3.17; tests/unit/test_raft_fence.py checks it."""
+    index = sync._SyncObj__raftLastApplied + 1
+    entries = sync._SyncObj__getEntries(index, 1)
+    if not entries or entries[0][1] != index:
+        log.error("no Raft log entry %d while applying it: decisions are not fenced", index)
+        return None
+    return int(entries[0][2])
 
 
 def result_value(result: Any) -> Any:
@@ -162,6 +175,10 @@ class RaftStore:
             # One bind attempt: pysyncobj would otherwise retry a port in use forever, in a busy loop
             # inside its constructor (holding the GIL). The daemon checks the port first; this is the guard.
             maxBindRetries=1,
+            # A write proposed while there is no leader fails at once (MISSING_LEADER) instead of
+            # waiting in pysyncobj's queue for whichever leader comes next: a deposed leader's
+            # decisions must not reach the next leader's log (docs/architecture.md, "Fencing").
+            commandsWaitLeader=False,
         )
         self._replicator = _Replicator(state)
         try:
@@ -174,6 +191,8 @@ class RaftStore:
             )
         except SyncObjException:
             raise Unavailable(f"raft port {conf.bindAddress} is in use (or not an address of this host)") from None
+        sync = self._sync
+        self._replicator.entry_term = lambda: _applying_entry_term(sync)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._tick, name="raft-tick", daemon=True)
         self._membership_lock = threading.Lock()

@@ -103,8 +103,14 @@ class StoreState:
 
     # ----- apply -----
 
-    def apply(self, op: dict[str, Any]) -> Result:
-        """Apply one committed operation. Never raises."""
+    def apply(self, op: dict[str, Any], entry_term: int | None = None) -> Result:
+        """Apply one committed operation. Never raises.
+
+        `entry_term` is the Raft term of the log entry that carries `op`. A leader's decision
+        carries the term it was made in (`op["term"]`); it applies only if it was committed in that
+        term, i.e. its leader was still the leader when the entry was made. A decision that reaches
+        the log in a later term (a deposed leader's write, retried or forwarded after the election)
+        is refused, whenever it commits: the fence."""
         with self.lock:
             key = op.get("key", "")
             if key and key in self.dedup:
@@ -112,8 +118,11 @@ class StoreState:
             changes = Changes()
             try:
                 handler = _HANDLERS.get((str(op.get("op")), int(op.get("v") or 0)))
-                if handler is None:
-                    result: Result = (INVALID, f"unknown operation {op.get('op')!r} v{op.get('v')}")
+                fenced = fence(op, entry_term)
+                if fenced is not None:
+                    result: Result = fenced
+                elif handler is None:
+                    result = (INVALID, f"unknown operation {op.get('op')!r} v{op.get('v')}")
                 else:
                     self.seq += 1
                     result = handler(self, op, changes)
@@ -270,6 +279,17 @@ def _cluster_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     s.cluster = replace(s.cluster, **changes, version=s.seq)
     ch.cluster = True
     return "", s.cluster.version
+
+
+def fence(op: dict[str, Any], entry_term: int | None) -> Result | None:
+    """The refusal for a leader's decision committed outside the term it was made in, else None."""
+    term = op.get("term")
+    if term is None or entry_term is None or int(term) == entry_term:
+        return None
+    return OUT_OF_DATE, (
+        f"{op.get('op')} decided by the leader of term {term} reached the log in term {entry_term}: "
+        "refused, that leader was deposed"
+    )
 
 
 def _node_register(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:

@@ -66,3 +66,14 @@ def test_the_period_scales_the_limit() -> None:
     nodes = [node("a")]
     assert expired_nodes(100.0 + 14.9, nodes, seen, 5.0, 0.0) == []
     assert [n for n, _, _ in expired_nodes(100.0 + 15.1, nodes, seen, 5.0, 0.0)] == ["n-a"]
+
+
+def test_a_down_node_that_heartbeats_to_this_leader_is_ready_again() -> None:
+    """Whatever an earlier leader wrote: heard from within the limit means ready."""
+    from manager.liveness import revived_nodes
+
+    stale = [node("a", state=NODE_DOWN), node("b", state=NODE_DOWN), node("c")]
+    seen = {"n-a": 100.0, "n-b": 90.0, "n-c": 100.0}
+    assert revived_nodes(101.0, stale, seen, PERIOD) == [("n-a", NODE_READY, "")]
+    assert revived_nodes(101.0, stale, {}, PERIOD) == []  # not heard by this leader: stays down
+    assert revived_nodes(100.0 + LIMIT + 0.1, stale, seen, PERIOD) == []  # heard, but too long ago

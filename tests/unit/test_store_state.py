@@ -88,3 +88,28 @@ def test_snapshot_round_trip() -> None:
     t.load_plain(plain)
     assert t.to_plain() == plain
     assert len(t.node_tasks("n-a")) == 2
+
+
+def test_a_deposed_leaders_decision_is_refused_whenever_it_commits() -> None:
+    """A decision carries the term it was made in; committed in any other term it changes nothing."""
+    s = fresh()
+    s.apply(ops.node_register(node("a")))
+    seq = s.seq
+    late = ops.node_states([("n-a", "down", "heartbeat failure")], term=3)
+    code, why = s.apply(late, entry_term=4)  # the old leader's write, landed after the election
+    assert code == "OutOfDate" and "term 3" in why and "term 4" in why
+    assert s.nodes["n-a"].state == "ready" and s.seq == seq
+    assert s.apply(late, entry_term=4)[0] == "OutOfDate"  # a retry of the same key: the same answer
+
+    t = task(service(), 1, "n-a")
+    assert s.apply(ops.tasks_write(create=[t], term=3), entry_term=5)[0] == "OutOfDate"
+    assert t.id not in s.tasks
+    assert s.apply(ops.tasks_write(create=[t], term=5), entry_term=5)[0] == ""  # its own term: applies
+    assert t.id in s.tasks
+    now = ops.node_states([("n-a", "down", "heartbeat failure")], term=5)
+    assert s.apply(now, entry_term=5)[0] == "" and s.nodes["n-a"].state == "down"
+
+
+def test_writes_that_are_not_decisions_are_not_fenced() -> None:
+    s = fresh()
+    assert s.apply(ops.node_register(node("a")), entry_term=9)[0] == ""  # a node's own claim, any term
