@@ -42,6 +42,14 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("svc_raft_term", "Current Raft term", value=m.raft.term)
         yield GaugeMetricFamily("svc_raft_commit_index", "Raft commit index", value=m.raft.commit_index)
         yield GaugeMetricFamily(
+            "svc_store_seq", "Operations this manager's store has applied that changed it", value=m.state.seq
+        )
+        yield GaugeMetricFamily(
+            "svc_store_digest",
+            "48 bits of a digest of this manager's store: equal on managers that applied the same log",
+            value=m.state.digest(),
+        )
+        yield GaugeMetricFamily(
             "svc_raft_log_entries", "Entries in the Raft log since the last snapshot", value=m.raft.log_size()
         )
         peers = GaugeMetricFamily(

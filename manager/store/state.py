@@ -10,7 +10,9 @@ before returns the recorded result instead of applying twice.
 from __future__ import annotations
 
 import collections
+import hashlib
 import logging
+import pickle
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -86,6 +88,7 @@ class StoreState:
         self.tasks_by_node: dict[str, set[str]] = collections.defaultdict(set)
         self.dedup: dict[str, Result] = {}
         self.dedup_order: collections.deque[tuple[float, str]] = collections.deque()
+        self._digest: tuple[tuple[int, int], int] = ((-1, -1), 0)
 
     # ----- reads -----
 
@@ -170,6 +173,16 @@ class StoreState:
         changes.tasks.add(task_id)
 
     # ----- snapshots (pysyncobj log compaction) -----
+
+    def digest(self) -> int:
+        """48 bits of a SHA-256 of the whole state: equal on every replica that applied the same
+        log (apply is deterministic), so the fault tests compare managers by it. Cached per seq."""
+        with self.lock:
+            at = (self.seq, len(self.dedup))  # an op that changes nothing else is still remembered
+            if self._digest[0] != at:
+                raw = pickle.dumps(self.to_plain(), protocol=4)
+                self._digest = (at, int.from_bytes(hashlib.sha256(raw).digest()[:6], "big"))
+            return self._digest[1]
 
     def to_plain(self) -> dict[str, Any]:
         with self.lock:

@@ -21,6 +21,8 @@ MANAGER_METRICS = {
     "svc_manager_leader",
     "svc_raft_term",
     "svc_raft_commit_index",
+    "svc_store_seq",
+    "svc_store_digest",
     "svc_raft_log_entries",
     "svc_raft_peers",
     "svc_nodes",

@@ -113,3 +113,18 @@ def test_a_deposed_leaders_decision_is_refused_whenever_it_commits() -> None:
 def test_writes_that_are_not_decisions_are_not_fenced() -> None:
     s = fresh()
     assert s.apply(ops.node_register(node("a")), entry_term=9)[0] == ""  # a node's own claim, any term
+
+
+def test_the_digest_is_equal_for_replicas_that_applied_the_same_ops() -> None:
+    a, b = StoreState(), StoreState()
+    log = [ops.cluster_init({"id": "c1"}), ops.node_register(node("a")), ops.node_register(node("b"))]
+    for op in log:
+        a.apply(op)
+        b.apply(op)
+    assert a.digest() == b.digest()
+    b.apply(ops.node_states([("n-b", "down", "x")], term=1), entry_term=1)
+    assert a.digest() != b.digest()
+    fenced = ops.node_states([("n-a", "down", "x")], term=1)
+    before = a.digest()
+    a.apply(fenced, entry_term=2)  # changes nothing but the dedup table
+    assert a.digest() != before
