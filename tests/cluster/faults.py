@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from harness import Cluster, Host
@@ -71,10 +72,53 @@ def wait_write(c: Cluster, via_choices: list[Host], timeout: float = 30) -> floa
     raise AssertionError("no write was accepted")
 
 
-def check_invariants(c: Cluster, desired: dict[str, int], via: Host) -> list[str]:
-    """What is wrong now (empty when the cluster is where it should be)."""
+def metric(h: Host, name: str) -> float | None:
+    """One unlabelled sample from a manager's /metrics (None if it does not answer)."""
+    import urllib.request
+
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with direct.open(f"http://{h.addr}:9424/metrics", timeout=2) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def cluster_invariants(c: Cluster, via: Host, cut: Sequence[Host] = ()) -> list[str]:
+    """Beyond the tasks: every connected worker whose daemon runs is ready; every reachable manager's
+    own store has the same digest; no daemon logged CRITICAL."""
     problems = []
-    live_nodes = [h for h in c.nodes() if h.node is not None and h.node.alive()]
+    states = {n["description"].get("hostname"): n.get("state") for n in _nodes(c, via)}
+    for h in c.nodes():
+        if h.node is not None and h.node.alive() and h not in cut and states.get(f"node-{h.name}") != "ready":
+            problems.append(f"node-{h.name} runs and is connected but is {states.get(f'node-{h.name}')}")
+    digests = {
+        h.name: metric(h, "svc_store_digest")
+        for h in c.managers()
+        if h.manager is not None and h.manager.alive() and h not in cut
+    }
+    if len(set(digests.values())) > 1 or None in digests.values():
+        problems.append(f"the managers' stores differ: {digests}")
+    for h in c.hosts:
+        for d in (h.manager, h.node):
+            if d is not None and " CRITICAL " in d.log():
+                line = next(x for x in d.log().splitlines() if " CRITICAL " in x)
+                problems.append(f"{h.name} logged: {line[:300]}")
+    return problems
+
+
+def _nodes(c: Cluster, via: Host) -> list[dict[str, Any]]:
+    r = c.cli(via, "node", "ls", "--format", "json", timeout=30)
+    return [json.loads(line) for line in r.stdout.splitlines() if line.strip()] if r.returncode == 0 else []
+
+
+def check_invariants(c: Cluster, desired: dict[str, int], via: Host, cut: Sequence[Host] = ()) -> list[str]:
+    """What is wrong now (empty when the cluster is where it should be); `cut` hosts are off the network."""
+    problems = cluster_invariants(c, via, cut)
+    live_nodes = [h for h in c.nodes() if h.node is not None and h.node.alive() and h not in cut]
     tasks_by_id = {}
     for svc, want in desired.items():
         r = c.cli(via, "ps", svc, "--format", "json", timeout=30)
@@ -112,13 +156,13 @@ def check_invariants(c: Cluster, desired: dict[str, int], via: Host) -> list[str
     return problems
 
 
-def converge(c: Cluster, desired: dict[str, int], via: Host, timeout: float = 90) -> float:
+def converge(c: Cluster, desired: dict[str, int], via: Host, timeout: float = 90, cut: Sequence[Host] = ()) -> float:
     start = time.monotonic()
     last: list[str] = []
 
     def ok() -> bool:
         nonlocal last
-        last = check_invariants(c, desired, via)
+        last = check_invariants(c, desired, via, cut)
         return not last
 
     try:
