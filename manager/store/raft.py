@@ -38,7 +38,7 @@ from svc.errors import (
     Unavailable,
 )
 
-from . import ops
+from . import ops, raftlog
 from .state import StoreState
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,29 @@ def result_value(result: Any) -> Any:
     raise _ERRORS.get(code, SvcError)(str(value))
 
 
+class _RaftSafeSyncObj(SyncObj):
+    """SyncObj whose follower never truncates committed entries (raftlog.keep_committed says why).
+
+    pysyncobj registers `self.__onMessageReceived` with its transport in __init__; the name is
+    mangled to `_SyncObj__onMessageReceived`, so defining that name here intercepts every message."""
+
+    def _SyncObj__onMessageReceived(self, node: Any, message: Any) -> None:
+        if (
+            isinstance(message, dict)
+            and message.get("type") == "append_entries"
+            and "prevLogIdx" in message
+            and "transmission" not in message
+            and message.get("term", -1) >= self.raftCurrentTerm
+        ):
+            message = raftlog.keep_committed(
+                message,
+                self._SyncObj__raftCommitIndex,
+                self._SyncObj__getCurrentLogIndex(),
+                lambda start, count: list(self._SyncObj__getEntries(start, count)),
+            )
+        super()._SyncObj__onMessageReceived(node, message)  # type: ignore[misc]
+
+
 class RaftStore:
     def __init__(
         self,
@@ -182,7 +205,7 @@ class RaftStore:
         )
         self._replicator = _Replicator(state)
         try:
-            self._sync = SyncObj(
+            self._sync = _RaftSafeSyncObj(
                 self_addr,
                 [p for p in peers if p != self_addr],
                 conf=conf,
