@@ -122,6 +122,9 @@ CA_FETCH_TIMEOUT_SECONDS = 10.0  # `--join`: fetching the CA certificate from th
 
 # --- node agent ---
 SESSION_RPC_TIMEOUT_SECONDS = 10.0  # Register and UpdateTaskStatus calls to the leader
+SESSION_CONNECT_TIMEOUT_SECONDS = 2.0  # a manager that does not complete TLS by then is skipped (a cut host
+# never answers: waiting out the RPC timeout there used up a node's 6 s grace after an election)
+SESSION_REGISTER_TIMEOUT_SECONDS = 5.0  # Register writes the node's record: a leader without quorum cannot
 SESSION_RETRY_MIN_SECONDS = 0.1  # Swarm's first session backoff; doubled per failure, with jitter
 SESSION_RETRY_MAX_SECONDS = 2.0  # Swarm: 8 s; at 1 s heartbeats a node finds a new leader sooner
 WORKER_SAFETY_NET_SECONDS = 2.0  # the worker reconciles at least this often, whatever events say
@@ -134,3 +137,14 @@ CLI_RPC_TIMEOUT_SECONDS = 60.0  # a control API call (a follower may wait out an
 CLI_WAIT_SECONDS = 300.0  # `svc create/scale/update/rollback` wait at most this long for convergence
 CLI_STALL_SECONDS = 10.0  # tasks that wait this long for a node are reported with why, not waited for
 JOIN_TIMEOUT_SECONDS = 30.0  # `--join`: the certificate request (the manager may wait out an election)
+
+# --- failover (CLI and forwarding) ---
+# A follower retries a forward the leader never received (or a read whose connection broke) on the next
+# leader for this long after the first failure, within the caller's deadline: an election takes 1-3 s.
+FORWARD_RETRY_SECONDS = 10.0
+FORWARD_RETRY_PAUSE_SECONDS = 1.0  # a leader Raft still names after a failed forward is tried again this often
+FORWARD_ANSWER_MARGIN_SECONDS = 0.5  # a forward ends this long before the caller's deadline: it gets our reason
+CLI_WAIT_RETRY_SECONDS = 0.5  # a wait's read that found no leader (an election) is tried again this soon
+# A wait keeps trying the manager it talks to this long after losing it (a restart), then says so. Its
+# other failed reads (a follower found no leader) are retried until the wait's own deadline.
+CLI_TARGET_LOST_SECONDS = 15.0

@@ -97,8 +97,9 @@ class Session:
         """One session; returns a leader address to try next, or raises when the session ends."""
         stub = dpb_grpc.DispatcherStub(channel)
         description = self.describe()
+        await _connected(channel, defaults.SESSION_CONNECT_TIMEOUT_SECONDS)
         resp = await stub.Register(
-            dpb.RegisterRequest(description=description), timeout=defaults.SESSION_RPC_TIMEOUT_SECONDS
+            dpb.RegisterRequest(description=description), timeout=defaults.SESSION_REGISTER_TIMEOUT_SECONDS
         )
         if resp.managers:
             self.managers = list(resp.managers)
@@ -194,6 +195,25 @@ class Session:
                 timeout=defaults.SESSION_RPC_TIMEOUT_SECONDS,
             )
             self.worker.acknowledged(batch)
+
+
+async def _connected(channel: Any, timeout: float) -> None:
+    """Wait until the channel is up: fail at once if the connection failed (refused), and after
+    `timeout` if it hangs (a host cut off the network answers nothing: no reset, no refusal)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    state = channel.get_state(try_to_connect=True)
+    while state != grpc.ChannelConnectivity.READY:
+        if state == grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            raise Unavailable("cannot connect")
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise Unavailable(f"no connection within {timeout:.0f}s")
+        try:
+            await asyncio.wait_for(channel.wait_for_state_change(state), remaining)
+        except TimeoutError:
+            raise Unavailable(f"no connection within {timeout:.0f}s") from None
+        state = channel.get_state()
 
 
 def _short(exc: BaseException) -> str:
