@@ -1,4 +1,12 @@
-"""Connections from the CLI to the daemons, and the one place RPC failures become svc errors."""
+"""Connections from the CLI to the daemons, and the one place RPC failures become svc errors.
+
+Rule: a failure is blamed on the address this side dialled only when it is a failure of this side's
+own transport, which gRPC reports in its own client-side words ("failed to connect to all
+addresses", "Socket closed"...). A status a server sent is passed on as the server worded it: our
+servers answer in our own words (svc.rpc.handler), and a follower that could not reach the leader
+says so naming the leader (manager/controlapi.py), never with gRPC's text. `transport_failure` is
+the one place that knows gRPC's texts; managers use it for their forwarded calls too.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,73 @@ from svc import defaults
 from svc.errors import SvcError, Unauthenticated, Unavailable
 
 T = TypeVar("T")
+
+NOT_SENT = "not sent"  # no connection: the request never left this side, so nothing was done
+BROKEN = "broken"  # the connection broke during the call: the server may or may not have carried it out
+TIMED_OUT = "timed out"  # this side's deadline passed: likewise unknown
+
+# gRPC core's client-side texts (grpcio 1.5x-1.8x), lower case. A server-sent detail never contains
+# them: see the module's rule.
+_NOT_SENT_TEXTS = (
+    "failed to connect to all addresses",
+    "connections to all backends failing",
+    "dns resolution failed",
+    "errors resolving",
+    "empty address list",
+)
+_BROKEN_TEXTS = (
+    "stream removed",
+    "socket closed",
+    "connection reset",
+    "broken pipe",
+    "goaway received",
+    "keepalive watchdog timeout",
+    "received rst_stream",
+    "endpoint closing",
+)
+# What went wrong, in our words (never containing a text above), for messages naming the far side.
+_REASONS = (
+    ("handshake", "TLS handshake failed"),
+    ("connection refused", "connection refused"),
+    ("no route to host", "no route to host"),
+    ("network is unreachable", "network is unreachable"),
+    ("resolv", "its name does not resolve"),
+    ("dns", "its name does not resolve"),
+    ("timed out", "connection timed out"),
+    ("timeout", "connection timed out"),
+)
+
+
+class TargetUnreachable(Unavailable):
+    """This side's own connection to the address it dialled failed (not an error a server sent)."""
+
+
+def transport_failure(code: Any, details: str | None) -> str | None:
+    """NOT_SENT, BROKEN or TIMED_OUT if a call failed in this side's own transport; None if a server
+    answered with this status."""
+    import grpc
+
+    text = (details or "").lower()
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return TIMED_OUT if text == "deadline exceeded" else None
+    if code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+        return None
+    if code == grpc.StatusCode.UNAVAILABLE and any(t in text for t in _NOT_SENT_TEXTS):
+        return NOT_SENT
+    if any(t in text for t in _BROKEN_TEXTS):
+        return BROKEN
+    return None
+
+
+def failure_reason(details: str | None) -> str:
+    """A transport failure's cause in a few words of our own: 'connection refused', 'connection lost'..."""
+    text = (details or "").lower()
+    for needle, reason in _REASONS:
+        if needle in text:
+            return reason
+    if any(t in text for t in _BROKEN_TEXTS):
+        return "connection lost"
+    return "no connection"
 
 
 def engine_socket() -> str:
@@ -79,18 +154,21 @@ def translate_iter(it: Iterator[T], address: str) -> Iterator[T]:
 
 
 def _explain(err: SvcError, exc: Any, address: str) -> SvcError:
-    """Turn gRPC's connection failures into what the user should check."""
-    import grpc
-
-    if exc.code() != grpc.StatusCode.UNAVAILABLE:
-        return err
-    detail = err.message.lower()
-    if "handshake" in detail or "ssl" in detail or "certificate" in detail:
-        return Unauthenticated(
-            f"TLS with {address} failed: the manager and this credential do not trust each other "
-            "(another cluster, an expired or revoked certificate, or not the manager's API port)"
-        )
-    if "connect" in detail or "no such file" in detail:
+    """Turn a failure of this side's own connection to `address` into what the user should check;
+    leave a status a server sent as it is (module rule)."""
+    details = exc.details() if hasattr(exc, "details") else None
+    kind = transport_failure(exc.code(), details) if hasattr(exc, "code") else None
+    where = address.removeprefix("unix:")
+    if kind == NOT_SENT:
+        detail = (details or "").lower()
+        if "handshake" in detail or "ssl" in detail or "certificate" in detail:
+            return Unauthenticated(
+                f"TLS with {address} failed: the manager and this credential do not trust each other "
+                "(another cluster, an expired or revoked certificate, or not the manager's API port)"
+            )
         hint = "is `svcd node` running?" if address.startswith("unix:") else "is the manager running and reachable?"
-        return Unavailable(f"cannot reach {address.removeprefix('unix:')}: {hint}")
+        return TargetUnreachable(f"cannot reach {where}: {hint}")
+    if kind == BROKEN:
+        what = "`svcd node`" if address.startswith("unix:") else "the manager"
+        return TargetUnreachable(f"lost the connection to {where} during the call: did {what} stop?")
     return err
