@@ -4,6 +4,12 @@ Every manager serves it; a follower forwards each call to the leader, so the CLI
 against any manager. Reads on the leader come after a committed barrier, so they include
 every write acknowledged before them. Updates carry the version the caller read; a stale
 one is refused with "out of date, retry" (ABORTED).
+
+A forward that fails because the leader died is retried on the next leader, within the
+caller's deadline: any call the leader never received, and reads and ScaleService (it sets an
+absolute count) also when the connection broke during the call. Any other write that broke
+during the call is answered Unavailable, naming the leader and saying the write may or may
+not have been applied. Forwarding errors name the leader, in our words, never gRPC's.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Any
 import grpc
 
 from svc import defaults
-from svc.errors import Conflict, InvalidArgument, NotFound, OutOfDate, Unavailable
+from svc.client import BROKEN, NOT_SENT, TIMED_OUT, failure_reason, transport_failure
+from svc.errors import Conflict, DeadlineExceeded, InvalidArgument, NotFound, OutOfDate, SvcError, Unavailable
 from svc.kv import parse_kv
 from svc.rpc import error_from_rpc, handler
 from svc.v1 import cluster_pb2 as cpb
@@ -35,44 +42,158 @@ log = logging.getLogger(__name__)
 Method = Callable[[Any, Any, Any], Awaitable[Any]]
 
 
+# Calls that may run twice with the effect of once: reads, and ScaleService, which sets an
+# absolute count. ClientBundle stores nothing (a second call issues a second credential).
+_RETRY_SAFE_CALLS = frozenset({"ClusterInfo", "ClientBundle", "ScaleService", "ServiceLogs"})
+
+
+def retry_safe(method: str, request: Any) -> bool:
+    """Whether a forwarded call whose connection broke mid-call may be sent again to the next leader."""
+    if method.startswith(("Get", "List", "Inspect")) or method in _RETRY_SAFE_CALLS:
+        return True
+    return method == "JoinToken" and not getattr(request, "rotate", False)
+
+
+def forward_error(method: str, leader: str, kind: str | None, details: str | None, safe: bool) -> SvcError:
+    """What a follower answers for a forward to `leader` that failed in transport, naming the leader.
+
+    Never gRPC's own text: the caller's client would take that for a failure of its own connection.
+    """
+    reason = failure_reason(details)
+    if kind == TIMED_OUT:
+        err: SvcError = DeadlineExceeded(f"leader {leader} did not answer {method} in time")
+    elif kind == NOT_SENT:
+        return Unavailable(f"leader {leader} is unreachable: {reason}")
+    else:
+        err = Unavailable(f"leader {leader} failed during {method}: {reason}")
+    if safe:
+        return err
+    return type(err)(f"{err.message}; the change may or may not have been applied: look before retrying")
+
+
+class _Forward:
+    """One forwarded call's retry state: its deadline, and the leader it last failed on."""
+
+    def __init__(self, m: Manager, method: str, request: Any, context: Any) -> None:
+        self.m = m
+        self.method = method
+        self.safe = retry_safe(method, request)
+        loop = asyncio.get_running_loop()
+        remaining = context.time_remaining() if hasattr(context, "time_remaining") else None
+        budget = defaults.FORWARD_TIMEOUT_SECONDS
+        if remaining is not None:  # answer before the caller's deadline, with our reason rather than its timeout
+            budget = min(budget, max(remaining - defaults.FORWARD_ANSWER_MARGIN_SECONDS, remaining / 2))
+        self.deadline = loop.time() + budget
+        self.retry_until = self.deadline
+        self.failed: str | None = None
+        self.error: SvcError | None = None
+
+    def remaining(self) -> float:
+        return self.deadline - asyncio.get_running_loop().time()
+
+    async def leader(self) -> str | None:
+        """The leader to send to next; None: run here (this manager leads). Raises when out of time."""
+        while True:
+            if self.m.is_leader:
+                return None
+            now = asyncio.get_running_loop().time()
+            if self.failed is None:
+                wait = min(defaults.LEADER_WAIT_SECONDS, self.remaining())
+            else:
+                if now >= self.retry_until:
+                    assert self.error is not None
+                    if self.m.leader_api_addr() in (None, self.failed):
+                        raise type(self.error)(f"{self.error.message}; no other manager has taken over")
+                    raise self.error
+                wait = min(defaults.FORWARD_RETRY_PAUSE_SECONDS, self.retry_until - now)
+            try:
+                return await self.m.leader_address(failed=self.failed, timeout=wait)
+            except Unavailable:
+                if self.m.is_leader:
+                    return None
+                if self.failed is None:
+                    raise
+                addr = self.m.leader_api_addr()
+                if addr == self.failed and addr != self.m.api_addr:
+                    return addr  # Raft still names it after a pause: the failure may have been passing
+                # an election is under way: keep waiting until retry_until
+
+    def failure(self, leader: str, exc: grpc.aio.AioRpcError) -> SvcError | None:
+        """Note a failed forward; the error to answer at once, or None to retry on the next leader."""
+        kind = transport_failure(exc.code(), exc.details())
+        if kind is None:
+            return error_from_rpc(exc)  # the leader answered: its error, in its words
+        error = forward_error(self.method, leader, kind, exc.details(), self.safe)
+        if kind == TIMED_OUT or (kind == BROKEN and not self.safe):
+            return error
+        log.info("forwarding %s: %s; retrying on the next leader", self.method, error)
+        if self.failed is None:
+            now = asyncio.get_running_loop().time()
+            self.retry_until = min(self.deadline, now + defaults.FORWARD_RETRY_SECONDS)
+        self.failed, self.error = leader, error
+        return None
+
+
 def on_leader(fn: Method) -> Method:
-    """Run on the leader: here if this manager leads, else forwarded with this manager's identity."""
+    """Run on the leader: here if this manager leads, else forwarded with this manager's identity
+    (retried on the next leader as the module says)."""
 
     @functools.wraps(fn)
     async def call(self: ControlService, request: Any, context: Any) -> Any:
-        if not self.m.is_leader:
+        if self.m.is_leader:
+            return await fn(self, request, context)
+        fwd = _Forward(self.m, fn.__name__, request, context)
+        while True:
+            leader = await fwd.leader()
+            if leader is None:
+                return await fn(self, request, context)
+            stub = ctl_grpc.ControlStub(self.m.channel(leader))
             try:
-                channel = await self.m.leader_channel()
-            except Unavailable:
-                if not self.m.is_leader:
-                    raise
-            else:
-                try:
-                    return await getattr(ctl_grpc.ControlStub(channel), fn.__name__)(
-                        request, timeout=defaults.FORWARD_TIMEOUT_SECONDS
-                    )
-                except grpc.aio.AioRpcError as exc:
-                    raise error_from_rpc(exc) from None
-        return await fn(self, request, context)
+                return await getattr(stub, fn.__name__)(request, timeout=max(fwd.remaining(), 0.1))
+            except grpc.aio.AioRpcError as exc:
+                error = fwd.failure(leader, exc)
+                if error is not None:
+                    raise error from None
 
     return call
 
 
 def on_leader_stream(fn: Any) -> Any:
-    """`on_leader` for server-streaming methods."""
+    """`on_leader` for server-streaming methods: retried only until the first message, and with no
+    deadline once it flows (`svc logs -f` runs until stopped)."""
 
     @functools.wraps(fn)
     async def call(self: ControlService, request: Any, context: Any) -> Any:
-        if not self.m.is_leader:
-            channel = await self.m.leader_channel()
-            try:
-                async for item in getattr(ctl_grpc.ControlStub(channel), fn.__name__)(request):
-                    yield item
-            except grpc.aio.AioRpcError as exc:
-                raise error_from_rpc(exc) from None
+        if self.m.is_leader:
+            async for item in fn(self, request, context):
+                yield item
             return
-        async for item in fn(self, request, context):
-            yield item
+        fwd = _Forward(self.m, fn.__name__, request, context)
+        while True:
+            leader = await fwd.leader()
+            if leader is None:
+                async for item in fn(self, request, context):
+                    yield item
+                return
+            started = False
+            try:
+                async for item in getattr(ctl_grpc.ControlStub(self.m.channel(leader)), fn.__name__)(request):
+                    started = True
+                    yield item
+                return
+            except grpc.aio.AioRpcError as exc:
+                error: SvcError | None
+                if started:  # the caller has part of the stream already: a retry would repeat it
+                    kind = transport_failure(exc.code(), exc.details())
+                    error = (
+                        error_from_rpc(exc)
+                        if kind is None
+                        else forward_error(fn.__name__, leader, BROKEN, exc.details(), True)
+                    )
+                else:
+                    error = fwd.failure(leader, exc)
+                if error is not None:
+                    raise error from None
 
     return call
 

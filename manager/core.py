@@ -166,15 +166,31 @@ class Manager:
             ch = self._channels[addr] = tls.secure_channel(addr, self.identity)
         return ch
 
-    async def leader_channel(self) -> Any:
-        """A channel to the current leader, waiting briefly through an election."""
-        for _ in range(round(defaults.LEADER_WAIT_SECONDS / 0.1)):  # looking every 0.1 s
-            addr = self.leader_api_addr()
-            if addr and addr != self.api_addr:
-                return self.channel(addr)
+    async def leader_channel(self, failed: str | None = None, timeout: float | None = None) -> Any:
+        """A channel to the current leader, waiting through an election (see `leader_address`)."""
+        return self.channel(await self.leader_address(failed, timeout))
+
+    async def leader_address(self, failed: str | None = None, timeout: float | None = None) -> str:
+        """The leader's API address, waiting up to `timeout` (default LEADER_WAIT_SECONDS) for one.
+
+        `failed` is a leader address a call just could not reach: after a leader dies, Raft on this
+        manager still names it until the election times out, so wait for another leader instead of
+        handing the dead one back. Raises Unavailable if this manager leads (run the call here) or if
+        no usable leader appeared in time.
+        """
+        wait = defaults.LEADER_WAIT_SECONDS if timeout is None else max(0.0, timeout)
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
             if self.is_leader:
                 raise Unavailable("this manager became the leader")
-            await asyncio.sleep(0.1)
+            addr = self.leader_api_addr()
+            if addr and addr != self.api_addr and addr != failed:
+                return addr
+            if asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(defaults.LEADER_POLL_SECONDS)  # Raft has no leader-change event to wait on
+        if addr and addr == failed:
+            raise Unavailable(f"leader {failed} is unreachable and no other manager has taken over")
         raise Unavailable("no leader: the managers have no quorum")
 
     async def close(self) -> None:
