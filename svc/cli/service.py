@@ -1,4 +1,9 @@
-"""Service verbs at top level, as Docker's: `svc create|ls|ps|inspect|scale|update|rollback|rm|logs`."""
+"""Service verbs at top level, as Docker's: `svc create|ls|ps|inspect|scale|update|rollback|rm|logs`.
+
+A command's waits (create, scale, update, rollback) outlive a leader change: once the write has
+landed, the reads that follow it are tried again through an election, and the result printed is
+the cluster's. A single read is not retried here: the manager it goes to retries its forward.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 from svc import defaults
 from svc.cli import output
 from svc.cli.specflags import add_container_flags, spec_from_args
-from svc.errors import InvalidArgument, SvcError
+from svc.errors import DeadlineExceeded, InvalidArgument, SvcError, Unavailable
 from svc.kv import parse_kv
 
 
@@ -285,12 +290,15 @@ def wait_converged(c: Any, names: list[str], timeout: float = defaults.CLI_WAIT_
     """Wait until each service runs its desired tasks; show progress; explain a stall.
 
     A service whose tasks cannot be placed (pending with a reason) and that made no progress
-    for CLI_STALL_SECONDS is reported with that reason instead of being waited for.
+    for CLI_STALL_SECONDS is reported with that reason instead of being waited for. The write
+    being waited for has landed already, so a read that fails during a leader change is tried
+    again (`_reading`), and the outcome reported is the cluster's, not the election's.
     """
     from svc.v1 import control_pb2 as ctl
 
     tty = sys.stderr.isatty()
     deadline = time.monotonic() + timeout
+    read = _Reader(c, deadline)
     pending = list(names)
     progress: dict[str, tuple[int, float]] = {}
     failed: list[tuple[str, str]] = []
@@ -299,19 +307,23 @@ def wait_converged(c: Any, names: list[str], timeout: float = defaults.CLI_WAIT_
         states = []
         now = time.monotonic()
         for name in list(pending):
-            svc = c.GetService(ctl.ServiceRef(service=name))
-            states.append(f"{name}: {svc.running}/{svc.desired}")
-            if svc.running == svc.desired and _settled(c, name):
-                pending.remove(name)
-                continue
-            seen, since = progress.get(name, (-1, now))
-            if svc.running != seen:
-                progress[name] = (svc.running, now)
-            elif now - since > defaults.CLI_STALL_SECONDS:
-                why = _why(c, name, stalled_only=True)
-                if why:
-                    failed.append((name, why))
+            try:
+                svc = read("GetService", ctl.ServiceRef(service=name))
+                states.append(f"{name}: {svc.running}/{svc.desired}")
+                if svc.running == svc.desired and _settled(read, name):
                     pending.remove(name)
+                    continue
+                seen, since = progress.get(name, (-1, now))
+                if svc.running != seen:
+                    progress[name] = (svc.running, now)
+                elif now - since > defaults.CLI_STALL_SECONDS:
+                    why = _why(read, name, stalled_only=True)
+                    if why:
+                        failed.append((name, why))
+                        pending.remove(name)
+            except SvcError as exc:  # retried as long as it made sense: the real outcome
+                failed.append((name, f"cannot follow it: {exc}"))
+                pending.remove(name)
         line = "  ".join(states)
         if tty and line != last:
             sys.stderr.write(f"\r\033[K{line}")
@@ -320,38 +332,82 @@ def wait_converged(c: Any, names: list[str], timeout: float = defaults.CLI_WAIT_
         if not pending:
             break
         if time.monotonic() > deadline:
-            failed += [(name, _why(c, name) or "tasks are still starting") for name in pending]
+            for name in pending:
+                try:
+                    why = _why(read, name)
+                except SvcError as exc:
+                    why = f"cannot follow it: {exc}"
+                failed.append((name, why or "tasks are still starting"))
             break
         time.sleep(0.2)
     if tty:
         sys.stderr.write("\n")
     bad = {name for name, _ in failed}
+    read.deadline = max(read.deadline, time.monotonic() + defaults.CLI_TARGET_LOST_SECONDS)  # for the summary
     for name in names:
         if name not in bad:
-            svc = c.GetService(ctl.ServiceRef(service=name))
+            try:
+                svc = read("GetService", ctl.ServiceRef(service=name))
+            except SvcError as exc:
+                failed.append((name, f"cannot follow it: {exc}"))
+                continue
             print(f"{name}: {svc.running}/{svc.desired} running")
     for name, why in failed:
         print(f"svc: {name}: not converged: {why}", file=sys.stderr)
     return len(failed)
 
 
-def _settled(c: Any, name: str) -> bool:
+class _Reader:
+    """A wait's reads, tried again while the managers change leader.
+
+    Unavailable and DeadlineExceeded from a manager (a follower that found no leader yet) are
+    retried until the wait's deadline; losing the manager this CLI talks to is retried for
+    CLI_TARGET_LOST_SECONDS (it may be restarting), then reported. Other errors are real answers.
+    """
+
+    def __init__(self, c: Any, deadline: float) -> None:
+        self.c = c
+        self.deadline = deadline
+
+    def __call__(self, method: str, request: Any) -> Any:
+        from svc.client import TargetUnreachable
+
+        lost_since: float | None = None
+        while True:
+            now = time.monotonic()
+            timeout = min(defaults.CLI_RPC_TIMEOUT_SECONDS, max(self.deadline - now, 1.0))
+            try:
+                return getattr(self.c, method)(request, timeout=timeout)
+            except (Unavailable, DeadlineExceeded) as exc:
+                now = time.monotonic()
+                if isinstance(exc, TargetUnreachable):
+                    lost_since = now if lost_since is None else lost_since
+                    if now - lost_since >= defaults.CLI_TARGET_LOST_SECONDS:
+                        raise
+                else:
+                    lost_since = None
+                if now + defaults.CLI_WAIT_RETRY_SECONDS >= self.deadline:
+                    raise
+            time.sleep(defaults.CLI_WAIT_RETRY_SECONDS)
+
+
+def _settled(read: Any, name: str) -> bool:
     """No task of the service is on its way out (so `scale` down returns once the extra ones stopped)."""
     from svc.taskstate import ON_NODE
     from svc.v1 import control_pb2 as ctl
 
-    for t in c.ListTasks(ctl.ListTasksRequest(service=name)).tasks:
+    for t in read("ListTasks", ctl.ListTasksRequest(service=name)).tasks:
         if t.desired_state != "running" and t.status.state in ON_NODE:
             return False
     return True
 
 
-def _why(c: Any, name: str, stalled_only: bool = False) -> str:
+def _why(read: Any, name: str, stalled_only: bool = False) -> str:
     """Why tasks of `name` do not run: pending reasons and task errors ('' if none is known)."""
     from svc.v1 import control_pb2 as ctl
 
     reasons = []
-    for t in c.ListTasks(ctl.ListTasksRequest(service=name, filters=["desired-state=running"])).tasks:
+    for t in read("ListTasks", ctl.ListTasksRequest(service=name, filters=["desired-state=running"])).tasks:
         if stalled_only and t.status.state != "pending":
             continue
         why = t.status.err or (t.status.message if t.status.state == "pending" else "")
