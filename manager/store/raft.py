@@ -22,7 +22,9 @@ import threading
 import time
 from typing import Any
 
+import pysyncobj.syncobj as _pysyncobj_module
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, SyncObjException, replicated
+from pysyncobj.journal import FileJournal as _OldFileJournal
 from pysyncobj.transport import TCPTransport
 
 from svc import defaults
@@ -39,6 +41,7 @@ from svc.errors import (
 )
 
 from . import ops, raftlog
+from .journal import DurableJournal
 from .state import StoreState
 
 log = logging.getLogger(__name__)
@@ -138,6 +141,51 @@ def result_value(result: Any) -> Any:
     raise _ERRORS.get(code, SvcError)(str(value))
 
 
+JOURNALS = ("durable", "pysyncobj")  # pysyncobj: the old mmap journal, never synced (bench and tests only)
+
+
+def _journal_kind() -> str:
+    kind = os.environ.get("SVC_RAFT_JOURNAL", "durable")
+    if kind not in JOURNALS:
+        raise InvalidArgument(f"SVC_RAFT_JOURNAL={kind!r}: use one of {', '.join(JOURNALS)}")
+    return kind
+
+
+_original_create_journal = _pysyncobj_module.createJournal
+
+
+def _create_journal(path: str | None) -> Any:
+    """pysyncobj's journal factory (it takes only a path): ours for our durable journal files."""
+    if path is not None and path.endswith(WAL_NAME):
+        return DurableJournal(path, os.path.join(os.path.dirname(path), SNAPSHOT_NAME))
+    return _original_create_journal(path)
+
+
+# pysyncobj builds its journal with `createJournal(conf.journalFile)`, a module global: the one
+# seam it has. Our factory hands back pysyncobj's own journal for any other path.
+_pysyncobj_module.createJournal = _create_journal
+WAL_NAME, SNAPSHOT_NAME, OLD_JOURNAL_NAME = "raft.wal", "raft.snapshot", "raft.journal"
+
+
+def _migrate_old_journal(data_dir: str) -> None:
+    """A data dir from before the durable journal: copy pysyncobj's journal into ours, once."""
+    old, new = os.path.join(data_dir, OLD_JOURNAL_NAME), os.path.join(data_dir, WAL_NAME)
+    if not os.path.exists(old) or os.path.exists(new):
+        return
+    source = _OldFileJournal(old)
+    target = DurableJournal(new + ".migrating", os.path.join(data_dir, SNAPSHOT_NAME))
+    for i in range(len(source)):
+        target.add(*source[i])
+    target.setCurrentTerm(source.getCurrentTerm(), source.getVotedForNodeId())
+    target.setRaftCommitIndex(source.getRaftCommitIndex())
+    target._destroy()
+    source._destroy()
+    os.replace(new + ".migrating.meta", new + ".meta")
+    os.replace(new + ".migrating", new)
+    os.replace(old, old + ".migrated")
+    log.info("moved the Raft journal %s (%d entries) to the durable journal %s", old, len(source), new)
+
+
 class _RaftSafeSyncObj(SyncObj):
     """SyncObj whose follower never truncates committed entries (raftlog.keep_committed says why).
 
@@ -160,6 +208,42 @@ class _RaftSafeSyncObj(SyncObj):
             )
         super()._SyncObj__onMessageReceived(node, message)  # type: ignore[misc]
 
+    # ----- group commit: one sync per tick, before anything counts the entries -----
+
+    _acks: list[tuple[Any, dict[str, Any]]]
+
+    def _SyncObj__sendNextNodeIdx(
+        self, node: Any, reset: bool = False, nextNodeIdx: Any = None, success: bool = False
+    ) -> None:
+        """A follower's acknowledgement of entries waits for this tick's sync (see _checkCommandsToApply)."""
+        if nextNodeIdx is None:
+            nextNodeIdx = self._SyncObj__getCurrentLogIndex() + 1
+        ack = {"reset": reset, "nextNodeIdx": nextNodeIdx, "success": success}
+        if not success or not isinstance(self._SyncObj__raftLog, DurableJournal):
+            SyncObj._SyncObj__sendNextNodeIdx(self, node, **ack)  # type: ignore[attr-defined]
+            return
+        if not hasattr(self, "_acks"):
+            self._acks = []
+        self._acks.append((node, ack))
+
+    def _checkCommandsToApply(self) -> None:
+        """pysyncobj calls this once a tick, after the leader appended this tick's commands and before
+        it sleeps: the durable point. The leader counts its own log only in a later tick's commit
+        step, a follower's acknowledgements are sent only now: both after the sync."""
+        super()._checkCommandsToApply()
+        self.durable_point()
+
+    def durable_point(self) -> None:
+        """Sync the journal, then send the acknowledgements that waited for it. Also called before
+        every tick (raft.py): entries a message appended during the last tick's poll are durable
+        before the leader's commit step counts them."""
+        journal = self._SyncObj__raftLog
+        if isinstance(journal, DurableJournal):
+            journal.sync()
+        acks, self._acks = getattr(self, "_acks", []), []
+        for node, ack in acks:
+            SyncObj._SyncObj__sendNextNodeIdx(self, node, **ack)  # type: ignore[attr-defined]
+
 
 class RaftStore:
     def __init__(
@@ -175,7 +259,11 @@ class RaftStore:
         self.self_addr = self_addr
         self.data_dir = data_dir
         os.makedirs(data_dir, mode=0o700, exist_ok=True)
-        self._snapshot_path = os.path.join(data_dir, "raft.snapshot")
+        self._snapshot_path = os.path.join(data_dir, SNAPSHOT_NAME)
+        self.journal_kind = _journal_kind()
+        if self.journal_kind == "durable":
+            _migrate_old_journal(data_dir)
+        journal_name = WAL_NAME if self.journal_kind == "durable" else OLD_JOURNAL_NAME
         conf = SyncObjConf(
             password=secret,
             bindAddress=bind_addr or self_addr,
@@ -187,7 +275,7 @@ class RaftStore:
             raftMaxTimeout=defaults.RAFT_ELECTION_MAX_SECONDS,
             connectionTimeout=defaults.RAFT_CONNECTION_TIMEOUT_SECONDS,
             connectionRetryTime=defaults.RAFT_CONNECTION_RETRY_SECONDS,
-            journalFile=os.path.join(data_dir, "raft.journal"),
+            journalFile=os.path.join(data_dir, journal_name),
             fullDumpFile=self._snapshot_path,
             useFork=False,
             serializer=self._serialize,
@@ -228,6 +316,7 @@ class RaftStore:
             try:
                 # Commands wake the poller through its pipe at once; the timeout only paces
                 # timers (elections, heartbeats every 0.1 s), so a longer wait costs no latency.
+                self._sync.durable_point()
                 self._sync.doTick(defaults.RAFT_TICK_SECONDS)
             except Exception:
                 log.exception("raft tick failed")
