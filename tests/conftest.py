@@ -111,7 +111,7 @@ class EngineEnv:
 
     def leftovers(self) -> list[str]:
         found = [f"mount {m}" for m in mounts_under(self.base)]
-        if os.path.isdir(self.netns_dir):
+        if os.path.isdir(self.netns_dir):  # its mounts are in mounts_under(base); this finds bare files
             found += [f"netns file {n}" for n in os.listdir(self.netns_dir)]
         found += [f"cgroup {c}" for c in cgroup_children(self.cgroup_parent)]
         return found  # (the bridge and its NAT rule stay while the engine lives; cleanup removes them)

@@ -119,19 +119,19 @@ def mounts_under(path: str) -> list[str]:
         return [line.split()[1] for line in f if line.split()[1].startswith(path)]
 
 
-# Where svc pins network namespaces: the default engine's directory, and /run/netns of older
-# versions (and of `ip netns add`). A test engine's own directory is under its run dir; mounts
-# there are found through mountinfo, files through EngineEnv.leftovers.
+# Where svc pins network namespaces on the host: the default engine's directory, and /run/netns of
+# older versions (and of `ip netns add`). A test engine pins its own under its run dir; those are
+# checked per engine (EngineEnv.leftovers), so other tests running at the same time do not count.
 NETNS_DIRS = (os.path.join(defaults.RUN_DIR, "engine", "netns"), "/run/netns")
 
 
 def netns_list(prefix: str = "svc-") -> list[str]:
-    """Names of network namespaces pinned anywhere: files in NETNS_DIRS, and every nsfs mount."""
+    """Names of network namespaces pinned in NETNS_DIRS: files, and mounts (hidden ones included)."""
     names = set()
     for d in NETNS_DIRS:
         with contextlib.suppress(FileNotFoundError):
             names.update(os.listdir(d))
-    names.update(os.path.basename(m) for m in nsfs_mounts())
+        names.update(os.path.basename(m) for m in nsfs_mounts(d))
     return sorted(n for n in names if n.startswith(prefix))
 
 
