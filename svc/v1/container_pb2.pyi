@@ -42,8 +42,16 @@ class Resources(_message.Message):
     pids_limit: int
     def __init__(self, memory_bytes: _Optional[int] = ..., nano_cpus: _Optional[int] = ..., pids_limit: _Optional[int] = ...) -> None: ...
 
+class SeccompConfig(_message.Message):
+    __slots__ = ("mode", "profile")
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    mode: str
+    profile: str
+    def __init__(self, mode: _Optional[str] = ..., profile: _Optional[str] = ...) -> None: ...
+
 class ContainerSpec(_message.Message):
-    __slots__ = ("image", "entrypoint", "cmd", "env", "workdir", "user", "hostname", "ports", "network", "resources", "healthcheck", "labels", "stop_signal", "stop_grace_seconds", "cap_add", "cap_drop", "read_only", "runtime", "no_healthcheck")
+    __slots__ = ("image", "entrypoint", "cmd", "env", "workdir", "user", "hostname", "ports", "network", "resources", "healthcheck", "labels", "stop_signal", "stop_grace_seconds", "cap_add", "cap_drop", "read_only", "runtime", "no_healthcheck", "seccomp")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +78,7 @@ class ContainerSpec(_message.Message):
     READ_ONLY_FIELD_NUMBER: _ClassVar[int]
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     NO_HEALTHCHECK_FIELD_NUMBER: _ClassVar[int]
+    SECCOMP_FIELD_NUMBER: _ClassVar[int]
     image: str
     entrypoint: _containers.RepeatedScalarFieldContainer[str]
     cmd: _containers.RepeatedScalarFieldContainer[str]
@@ -89,7 +98,8 @@ class ContainerSpec(_message.Message):
     read_only: bool
     runtime: str
     no_healthcheck: bool
-    def __init__(self, image: _Optional[str] = ..., entrypoint: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[PortMapping, _Mapping]]] = ..., network: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthConfig, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., stop_signal: _Optional[str] = ..., stop_grace_seconds: _Optional[float] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., read_only: _Optional[bool] = ..., runtime: _Optional[str] = ..., no_healthcheck: _Optional[bool] = ...) -> None: ...
+    seccomp: SeccompConfig
+    def __init__(self, image: _Optional[str] = ..., entrypoint: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[PortMapping, _Mapping]]] = ..., network: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthConfig, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., stop_signal: _Optional[str] = ..., stop_grace_seconds: _Optional[float] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., read_only: _Optional[bool] = ..., runtime: _Optional[str] = ..., no_healthcheck: _Optional[bool] = ..., seccomp: _Optional[_Union[SeccompConfig, _Mapping]] = ...) -> None: ...
 
 class HealthProbe(_message.Message):
     __slots__ = ("start", "end", "exit_code", "output")
