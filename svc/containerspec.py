@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from svc import seccompprofile
 from svc.errors import InvalidArgument
 from svc.units import parse_signal
 from svc.v1 import container_pb2 as pb
@@ -153,6 +154,7 @@ def validate(spec: pb.ContainerSpec) -> None:
     if spec.stop_grace_seconds < 0:
         raise InvalidArgument("stop grace period must not be negative")
     capabilities(list(spec.cap_add), list(spec.cap_drop))
+    seccompprofile.validate(spec.seccomp)
     for item in spec.env:
         env_key(item)
     for key in spec.labels:

@@ -148,3 +148,8 @@ CLI_WAIT_RETRY_SECONDS = 0.5  # a wait's read that found no leader (an election)
 # A wait keeps trying the manager it talks to this long after losing it (a restart), then says so. Its
 # other failed reads (a follower found no leader) are retried until the wait's own deadline.
 CLI_TARGET_LOST_SECONDS = 15.0
+
+# --- seccomp ---
+# A custom profile (--security-opt seccomp=FILE) travels in the spec of every task: Docker's default
+# profile is 13 KiB, so this is room for any real one without letting a spec grow without bound.
+SECCOMP_PROFILE_MAX_BYTES = 256 << 10
