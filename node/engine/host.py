@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import ocispec
+from . import apparmor, ocispec, seccomp
 from .container import Container, ExecContext
 from .hostfiles import write_etc_files
 from .images import ImageStore
@@ -41,6 +41,8 @@ class HostResources:
     def __init__(self, images: ImageStore, network: BridgeNetwork) -> None:
         self.images = images
         self.network = network
+        log.info("%s", seccomp.describe())
+        self.apparmor_profile = apparmor.container_profile()
 
     def acquire(self, c: Container, files: ContainerFiles, resolved: Resolved, runtime: OciRuntime) -> Held:
         undo: list[Callable[[], None]] = []
@@ -70,6 +72,8 @@ class HostResources:
                 nano_cpus=c.spec.resources.nano_cpus,
                 pids_limit=c.spec.resources.pids_limit,
                 binds=binds,
+                seccomp=seccomp.for_container(c.spec.seccomp, resolved.capabilities),
+                apparmor_profile=self.apparmor_profile,
             )
             with open(files.config, "w") as f:
                 json.dump(ocispec.build_config(bundle), f)

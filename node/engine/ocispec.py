@@ -2,7 +2,9 @@
 
 Isolation: new pid, mount, uts and ipc namespaces, and a network namespace prepared by
 the engine (absent for host networking). Docker's default capabilities, masked and
-read-only /proc and /sys paths, a minimal /dev, no-new-privileges, and cgroup limits.
+read-only /proc and /sys paths, a minimal /dev, no-new-privileges, and cgroup limits; the seccomp
+filter (seccomp.py: Docker's default profile unless the spec opts out) and an AppArmor profile where
+the host has one (apparmor.py).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class Bundle:
     pids_limit: int = 0
     binds: list[tuple[str, str, bool]] = field(default_factory=list)  # (source, destination, read_only)
     nofile: int = field(default_factory=lambda: default_nofile())
+    seccomp: dict[str, Any] | None = None  # the OCI linux.seccomp section; None = no filter
+    apparmor_profile: str = ""  # "" = none (the host has no AppArmor or no profile loaded)
 
 
 def default_nofile() -> int:
@@ -118,7 +122,7 @@ def build_config(b: Bundle) -> dict[str, Any]:
     if b.netns_path is not None:
         namespaces.append({"type": "network", "path": b.netns_path})
     caps = list(b.capabilities)
-    return {
+    config: dict[str, Any] = {
         "ociVersion": "1.0.2",
         "process": {
             "terminal": False,
@@ -141,6 +145,11 @@ def build_config(b: Bundle) -> dict[str, Any]:
             "readonlyPaths": list(READONLY_PATHS),
         },
     }
+    if b.seccomp is not None:
+        config["linux"]["seccomp"] = b.seccomp
+    if b.apparmor_profile:
+        config["process"]["apparmorProfile"] = b.apparmor_profile
+    return config
 
 
 def exec_process(args: list[str], env: list[str], cwd: str, uid: int, gid: int, caps: list[str]) -> dict[str, Any]:
