@@ -75,6 +75,9 @@ def register(sub: Any) -> None:
     upd.add_argument("--limit-memory")
     upd.add_argument("--limit-cpu")
     upd.add_argument("--health-cmd")
+    upd.add_argument(
+        "--security-opt", action="append", default=[], metavar="seccomp=unconfined|builtin|FILE", help="seccomp"
+    )
     upd.add_argument("--args", help="new command, as one shell-quoted string")
     upd.add_argument("-d", "--detach", action="store_true")
     upd.set_defaults(func=cmd_update)
@@ -452,6 +455,14 @@ def cmd_update(args: argparse.Namespace) -> int:
         spec.task.healthcheck.test[:] = ["CMD-SHELL", args.health_cmd]
     if args.args is not None:
         spec.task.cmd[:] = shlex.split(args.args)
+    if args.security_opt:
+        from svc import seccompprofile
+
+        seccomp = seccompprofile.from_security_opts(args.security_opt)
+        if seccomp is not None and (seccomp.mode or seccomp.profile):
+            spec.task.seccomp.CopyFrom(seccomp)
+        else:
+            spec.task.ClearField("seccomp")  # seccomp=builtin: back to Docker's default profile
     updated = c.UpdateService(ctl.UpdateServiceRequest(service=svc.id, version=svc.version, spec=spec))
     print(updated.spec.name)
     return 0 if args.detach else wait_converged(c, [updated.spec.name])

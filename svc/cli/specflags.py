@@ -37,6 +37,13 @@ def add_container_flags(p: argparse.ArgumentParser, service: bool = False) -> No
     p.add_argument("--cap-add", action="append", default=[], help="add a Linux capability")
     p.add_argument("--cap-drop", action="append", default=[], help="drop a Linux capability")
     p.add_argument("--read-only", action="store_true", help="mount the root filesystem read-only")
+    p.add_argument(
+        "--security-opt",
+        action="append",
+        default=[],
+        metavar="seccomp=unconfined|FILE",
+        help="seccomp: unconfined (no filter) or a profile FILE in Docker's format (default: Docker's profile)",
+    )
     p.add_argument("--runtime", default="", help="OCI runtime: runc or crun")
     p.add_argument("--stop-signal", default="", help="signal to stop the container (default: image's, else SIGTERM)")
     p.add_argument(
@@ -68,6 +75,7 @@ def _env(items: list[str]) -> list[str]:
 
 
 def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  # type: ignore[no-untyped-def]
+    from svc import seccompprofile
     from svc.v1 import container_pb2 as pb
 
     spec = pb.ContainerSpec(
@@ -85,6 +93,9 @@ def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  #
         runtime=args.runtime,
         no_healthcheck=args.no_healthcheck,
     )
+    seccomp = seccompprofile.from_security_opts(args.security_opt)
+    if seccomp is not None:
+        spec.seccomp.CopyFrom(seccomp)
     if args.entrypoint is not None:
         spec.entrypoint[:] = [args.entrypoint] if args.entrypoint else []
     for p in args.publish:
