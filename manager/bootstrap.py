@@ -39,6 +39,8 @@ class ManagerOptions:
     hostname: str
     heartbeat_period: float
     cert_lifetime: float
+    force_new_cluster: bool = False  # (a promoted node's and `svcd up`'s manager never force)
+    yes: bool = False
 
     @property
     def home(self) -> str:
@@ -159,6 +161,12 @@ async def join_raft(opts: ManagerOptions, identity: tls.Identity, via: str) -> M
 def check_fresh(opts: ManagerOptions) -> ManagerState | None:
     """The saved state, or None for a new manager; refuses contradictory flags."""
     state = ManagerState.load(opts.home)
+    if opts.force_new_cluster:
+        if opts.init or opts.join:
+            raise InvalidArgument("--force-new-cluster recovers this manager's cluster: it excludes --init and --join")
+        if state is None:
+            raise InvalidArgument(f"--force-new-cluster: {opts.home} holds no manager's state to recover")
+        return state
     if state is not None and (opts.init or opts.join):
         raise InvalidArgument(
             f"this manager is already part of cluster {state.cluster_id} "
@@ -169,3 +177,46 @@ def check_fresh(opts: ManagerOptions) -> ManagerState | None:
     if opts.init and opts.join:
         raise InvalidArgument("--init and --join exclude each other")
     return state
+
+
+def force_new_cluster(opts: ManagerOptions, saved: ManagerState) -> tuple[ManagerState, ops.Op]:
+    """A one-manager cluster from this manager's state, after the others are lost for good: the store
+    as this disk holds it, a fresh Raft log with this manager alone, the old log kept beside it.
+    Refused while the other managers look reachable (it would split a live cluster) unless --yes."""
+    import shutil
+    import time
+
+    from .store.raft import load_offline
+
+    others = [p for p in saved.peers if p != saved.raft_addr]
+    reachable = [p for p in others if _answers(p)]
+    if others and (len(reachable) + 1) * 2 > len(saved.peers) and not opts.yes:
+        raise InvalidArgument(
+            f"--force-new-cluster: this manager's cluster still has a quorum ({', '.join(reachable)} answer): "
+            "forcing would split it; add --yes to do it anyway"
+        )
+    raft_dir = os.path.join(opts.home, "raft")
+    state = load_offline(raft_dir)
+    if state.cluster is None:
+        raise InvalidArgument(f"--force-new-cluster: {raft_dir} holds no cluster state to recover")
+    kept = f"{raft_dir}.before-force-new-cluster-{int(time.time())}"
+    shutil.move(raft_dir, kept)
+    fresh = ManagerState(
+        cluster_id=saved.cluster_id,
+        node_id=saved.node_id,
+        api_addr=saved.api_addr,
+        raft_addr=saved.raft_addr,
+        raft_secret=saved.raft_secret,
+        peers=[saved.raft_addr],
+    )
+    fresh.save(opts.home)
+    return fresh, ops.store_restore(state.to_plain(), saved.node_id)
+
+
+def _answers(raft_addr: str, timeout: float = 1.0) -> bool:
+    host, port = split_addr(raft_addr, "raft address")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

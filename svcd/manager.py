@@ -76,6 +76,9 @@ async def start_manager(opts: ManagerOptions) -> RunningManager:
     os.makedirs(opts.home, mode=0o700, exist_ok=True)
     os.chmod(opts.home, 0o700)
     state_file, identity, init_op = await _identity(opts, saved)
+    if opts.force_new_cluster and saved is not None:
+        state_file, init_op = await asyncio.to_thread(bootstrap.force_new_cluster, opts, saved)
+        log.warning("forcing a new cluster from this manager's state: the other managers left it")
     async with contextlib.AsyncExitStack() as stack:
         store_state = StoreState()
         raft = await asyncio.to_thread(

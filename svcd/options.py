@@ -75,6 +75,8 @@ MANAGER = (
     _o("listen_addr", f"0.0.0.0:{defaults.MANAGER_GRPC_PORT}", "gRPC HOST:PORT"),
     _o("metrics_addr", f"127.0.0.1:{defaults.MANAGER_METRICS_PORT}", "HOST:PORT for /metrics ('' for none)"),
     _o("hostname", "", "this manager's name (default: the host's name)"),
+    _o("force_new_cluster", False, "after losing quorum for good: a one-manager cluster from this manager's state"),
+    _o("yes", False, "with --force-new-cluster: even if other managers still answer"),
     *_MANAGER_CORE,
 )
 UP = (

@@ -24,7 +24,9 @@ from .promoted import PromotedManager
 
 
 def _pick(cls: Any, s: dict[str, Any], **over: Any) -> Any:
-    return cls(**{f.name: over.get(f.name, s.get(f.name)) for f in fields(cls)})
+    """`cls` from the settings (and overrides); fields neither gives keep their defaults."""
+    given = {**s, **over}
+    return cls(**{f.name: given[f.name] for f in fields(cls) if f.name in given})
 
 
 def _record(data_dir: DataDir, role: Role) -> None:

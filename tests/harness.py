@@ -66,6 +66,7 @@ class Cluster:
         self.addr_prefix = addr_prefix
         self.extra_manager_args: list[str] = []  # e.g. ["--cert-lifetime", "12"] for a new cluster
         self.net = net  # a netns.TestNet: hosts are network namespaces on its bridge
+        self.daemon_env: dict[str, str] = {}  # extra environment for every daemon, e.g. SVC_RAFT_JOURNAL
 
     # ----- hosts -----
 
@@ -85,9 +86,9 @@ class Cluster:
         return h
 
     def _daemon(self, h: Host, args: list[str], role: str) -> Daemon:
-        return Daemon(args, os.path.join(h.base, f"{role}.log"), netns=h.netns)
+        return Daemon(args, os.path.join(h.base, f"{role}.log"), env=self.daemon_env, netns=h.netns)
 
-    def start_manager(self, h: Host, join: Host | None = None, wait: bool = True) -> Host:
+    def start_manager(self, h: Host, join: Host | None = None, wait: bool = True, extra: tuple[str, ...] = ()) -> Host:
         args = [
             "manager",
             "--data-dir",
@@ -109,6 +110,7 @@ class Cluster:
             args += ["--join", join.api, "--token", self.token("manager", via=join)]
         elif not os.path.exists(os.path.join(h.data_dir, "manager", "state.json")):
             args += ["--init", *self.extra_manager_args]
+        args += list(extra)
         h.manager = self._daemon(h, args, "manager").start()
         if wait:
             poll(lambda: self.cli(h, "cluster", "info").returncode == 0, 60, what=f"manager {h.name} to answer")

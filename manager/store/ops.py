@@ -169,5 +169,11 @@ def tasks_status(updates: list[tuple[str, str, TaskStatusObj]]) -> Op:
     return make("tasks.status", updates=[[tid, nid, encode_status(s)] for tid, nid, s in updates])
 
 
+def store_restore(state: dict[str, Any], keep_manager: str) -> Op:
+    """The whole store, as StoreState.to_plain gives it, for a cluster made anew from one manager's
+    state (`--force-new-cluster`): every manager but `keep_manager` leaves (its identity revoked)."""
+    return make("store.restore", state=state, keep=keep_manager)
+
+
 def noop() -> Op:
     return make("noop")

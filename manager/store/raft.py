@@ -186,6 +186,38 @@ def _migrate_old_journal(data_dir: str) -> None:
     log.info("moved the Raft journal %s (%d entries) to the durable journal %s", old, len(source), new)
 
 
+def load_offline(data_dir: str) -> StoreState:
+    """The store as this manager's disk holds it (snapshot, then every journal entry after it), without
+    starting Raft: what `--force-new-cluster` recovers. Entries past the last known commit are
+    included, as Swarm does: the log of the last manager standing is the cluster's history."""
+    from pysyncobj.pickle import loads as pysyncobj_loads
+
+    state = StoreState()
+    covered = 0
+    snapshot = os.path.join(data_dir, SNAPSHOT_NAME)
+    if os.path.exists(snapshot):
+        with open(snapshot, "rb") as f, gzip.GzipFile(fileobj=f, mode="rb") as g:
+            doc = pickle.load(g)
+        state.load_plain(doc["state"])
+        covered = int(doc["raft"][0][1])  # pysyncobj's last applied entry: (command, index, term)
+    wal, old = os.path.join(data_dir, WAL_NAME), os.path.join(data_dir, OLD_JOURNAL_NAME)
+    journal: Any = DurableJournal(wal, snapshot) if os.path.exists(wal) else _OldFileJournal(old)
+    try:
+        for command, idx, term in journal[:]:
+            if idx <= covered or not command or command[0] != _REGULAR_COMMAND:
+                continue  # covered by the snapshot, or a no-op / membership entry
+            call = pysyncobj_loads(command[1:])
+            args = call[1] if isinstance(call, tuple) and len(call) > 1 else ()
+            if args:
+                state.apply(args[0], entry_term=term)
+    finally:
+        journal._destroy()
+    return state
+
+
+_REGULAR_COMMAND = 0  # pysyncobj's _COMMAND_TYPE.REGULAR, the first byte of a replicated call
+
+
 class _RaftSafeSyncObj(SyncObj):
     """SyncObj whose follower never truncates committed entries (raftlog.keep_committed says why).
 

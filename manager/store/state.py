@@ -24,6 +24,7 @@ from svc.v1 import container_pb2 as pb
 
 from . import ops as O
 from .objects import (
+    MANAGER,
     NODE_READY,
     REMOVE,
     WORKER,
@@ -475,6 +476,23 @@ def _tasks_status(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     return "", ignored
 
 
+def _store_restore(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    """Replace the store with a recovered one; the other managers leave and must join again."""
+    s.load_plain(op["state"])
+    s.seq += 1  # versions keep growing past every recovered one
+    gone = {n.id for n in s.nodes.values() if n.role == MANAGER and n.id != op["keep"]}
+    for node_id in gone:
+        del s.nodes[node_id]
+    if s.cluster is not None:
+        s.cluster = replace(s.cluster, removed_nodes=s.cluster.removed_nodes | gone, version=s.seq)
+    ch.cluster = True
+    ch.nodes.update(s.nodes, gone)
+    ch.services.update(s.services)
+    ch.tasks.update(s.tasks)
+    ch.task_nodes.update(s.nodes, gone)
+    return "", sorted(gone)
+
+
 def _noop(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     return "", s.seq
 
@@ -491,5 +509,6 @@ _HANDLERS: dict[tuple[str, int], Callable[[StoreState, dict[str, Any], Changes],
     ("service.remove", 1): _service_remove,
     ("tasks.write", 1): _tasks_write,
     ("tasks.status", 1): _tasks_status,
+    ("store.restore", 1): _store_restore,
     ("noop", 1): _noop,
 }

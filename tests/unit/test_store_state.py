@@ -128,3 +128,17 @@ def test_the_digest_is_equal_for_replicas_that_applied_the_same_ops() -> None:
     before = a.digest()
     a.apply(fenced, entry_term=2)  # changes nothing but the dedup table
     assert a.digest() != before
+
+
+def test_a_forced_new_cluster_keeps_everything_but_the_other_managers() -> None:
+    old = fresh()
+    old.apply(ops.node_register(node("a")))
+    for m in ("m1", "m2", "m3"):
+        old.apply(ops.node_register(node(m, role="manager")))
+    old.apply(ops.service_create("s1", cpb.ServiceSpec(name="web", replicas=3)))
+    new = StoreState()
+    code, gone = new.apply(ops.store_restore(old.to_plain(), "n-m1"))
+    assert code == "" and gone == ["n-m2", "n-m3"]
+    assert sorted(new.nodes) == ["n-a", "n-m1"] and "s1" in new.services
+    assert new.cluster is not None and {"n-m2", "n-m3"} <= new.cluster.removed_nodes
+    assert new.seq > old.seq
