@@ -4,7 +4,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export SVC_VENV=${SVC_VENV:-/opt/svc/venv}
-SVC_EXTRAS=test SVC_EDITABLE=1 SVC_EXTRA_PACKAGES="prometheus systemd curl" "$repo/deploy/install.sh"
+SVC_EXTRAS=test SVC_EDITABLE=1 SVC_EXTRA_PACKAGES="prometheus systemd curl fuse3" "$repo/deploy/install.sh"
 # Prometheus from Debian starts a service of its own where systemd runs; the tests start their own.
 command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1 || true
 cd "$repo"
