@@ -31,7 +31,7 @@ from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import control_pb2 as ctl
 from svc.v1 import control_pb2_grpc as ctl_grpc
 
-from . import servicespec, views
+from . import backup, servicespec, views
 from .ca import new_secret
 from .core import Manager
 from .store import ops
@@ -43,8 +43,8 @@ Method = Callable[[Any, Any, Any], Awaitable[Any]]
 
 
 # Calls that may run twice with the effect of once: reads, and ScaleService, which sets an
-# absolute count. ClientBundle stores nothing (a second call issues a second credential).
-_RETRY_SAFE_CALLS = frozenset({"ClusterInfo", "ClientBundle", "ScaleService", "ServiceLogs"})
+# absolute count. ClientBundle stores nothing (a second call issues a second credential); Backup reads.
+_RETRY_SAFE_CALLS = frozenset({"Backup", "ClusterInfo", "ClientBundle", "ScaleService", "ServiceLogs"})
 
 
 def retry_safe(method: str, request: Any) -> bool:
@@ -404,11 +404,12 @@ class ControlService(ctl_grpc.ControlServicer):
                 changes["availability"] = request.availability
             try:
                 await self.m.write(ops.node_update(node_id, request.version or node.version, **changes))
-                break
+                return self._node(node_id)
             except OutOfDate:
                 if request.version:
                     raise
-        return self._node(node_id)
+        # Five lost compare-and-sets in a row: nothing was written, and the caller must hear so.
+        raise OutOfDate(f"node {request.node} keeps changing; retry")
 
     @handler
     @on_leader
@@ -523,3 +524,17 @@ class ControlService(ctl_grpc.ControlServicer):
         ident = self.m.ca().identity("admin-" + ops.new_id()[:12], "admin", defaults.ADMIN_CERT_LIFETIME_SECONDS)
         log.info("issued an admin client bundle")
         return ctl.ClientBundleResponse(ca_pem=ident.ca_pem, cert_pem=ident.cert_pem, key_pem=ident.key_pem)
+
+    @handler
+    @on_leader
+    async def Backup(self, request: Any, context: Any) -> ctl.BackupResponse:
+        """The whole store, secrets and CA key included, after a barrier: every write acknowledged
+        before this call is in it. The caller encrypts it (svc cluster backup); the policy lets
+        only admins (and managers, which forward) call it, as every control method."""
+        await self.m.barrier()
+        commit_index = self.m.raft.commit_index
+        doc = await asyncio.to_thread(self.m.state.to_plain)  # one consistent moment, under the store's lock
+        raw = await asyncio.to_thread(backup.encode, doc)
+        counts = {k: len(doc[k]) for k in ("nodes", "services", "tasks")}
+        log.info("backup taken: %(services)d services, %(nodes)d nodes, %(tasks)d tasks", counts)
+        return ctl.BackupResponse(store=raw, cluster_id=self.m.cluster_id, raft_commit_index=commit_index, **counts)

@@ -219,7 +219,7 @@ _REGULAR_COMMAND = 0  # pysyncobj's _COMMAND_TYPE.REGULAR, the first byte of a r
 
 
 class _RaftSafeSyncObj(SyncObj):
-    """SyncObj whose follower never truncates committed entries (raftlog.keep_committed says why).
+    """SyncObj whose follower keeps the Raft rules raftlog.py restores (it says why).
 
     pysyncobj registers `self.__onMessageReceived` with its transport in __init__; the name is
     mangled to `_SyncObj__onMessageReceived`, so defining that name here intercepts every message."""
@@ -228,16 +228,16 @@ class _RaftSafeSyncObj(SyncObj):
         if (
             isinstance(message, dict)
             and message.get("type") == "append_entries"
-            and "prevLogIdx" in message
-            and "transmission" not in message
             and message.get("term", -1) >= self.raftCurrentTerm
         ):
-            message = raftlog.keep_committed(
-                message,
-                self._SyncObj__raftCommitIndex,
-                self._SyncObj__getCurrentLogIndex(),
-                lambda start, count: list(self._SyncObj__getEntries(start, count)),
-            )
+            message = raftlog.no_commit_without_check(message)
+            if "prevLogIdx" in message and "transmission" not in message:
+                message = raftlog.keep_known(
+                    message,
+                    self._SyncObj__raftCommitIndex,
+                    self._SyncObj__getCurrentLogIndex(),
+                    lambda start, count: list(self._SyncObj__getEntries(start, count)),
+                )
         super()._SyncObj__onMessageReceived(node, message)  # type: ignore[misc]
 
     # ----- group commit: one sync per tick, before anything counts the entries -----
