@@ -61,6 +61,7 @@ _FAIL_TEXT = {
     FAIL_REASON.NOT_LEADER: "this manager is not the Raft leader",
     FAIL_REASON.LEADER_CHANGED: "the Raft leader changed; the write may or may not have applied",
     FAIL_REASON.REQUEST_DENIED: "the Raft request was denied",
+    FAIL_REASON.UNKNOWN_OUTCOME: "the Raft leader lost track of the write; it may or may not have applied",
 }
 SNAPSHOT_FORMAT = 1
 
