@@ -175,6 +175,22 @@ class ClientBundleResponse(_message.Message):
     key_pem: bytes
     def __init__(self, ca_pem: _Optional[bytes] = ..., cert_pem: _Optional[bytes] = ..., key_pem: _Optional[bytes] = ...) -> None: ...
 
+class BackupResponse(_message.Message):
+    __slots__ = ("store", "cluster_id", "raft_commit_index", "nodes", "services", "tasks")
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    RAFT_COMMIT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    store: bytes
+    cluster_id: str
+    raft_commit_index: int
+    nodes: int
+    services: int
+    tasks: int
+    def __init__(self, store: _Optional[bytes] = ..., cluster_id: _Optional[str] = ..., raft_commit_index: _Optional[int] = ..., nodes: _Optional[int] = ..., services: _Optional[int] = ..., tasks: _Optional[int] = ...) -> None: ...
+
 class ServiceLogsRequest(_message.Message):
     __slots__ = ("service", "follow", "tail")
     SERVICE_FIELD_NUMBER: _ClassVar[int]

@@ -126,6 +126,11 @@ class ControlStub:
                 request_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_control__pb2.ClientBundleResponse.FromString,
                 _registered_method=True)
+        self.Backup = channel.unary_unary(
+                '/svc.v1.Control/Backup',
+                request_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_control__pb2.BackupResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -240,6 +245,13 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Backup(self, request, context):
+        """The whole store, after a barrier (every acknowledged write is in it), for `svc cluster backup`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -332,6 +344,11 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.ClientBundle,
                     request_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
                     response_serializer=svc_dot_v1_dot_control__pb2.ClientBundleResponse.SerializeToString,
+            ),
+            'Backup': grpc.unary_unary_rpc_method_handler(
+                    servicer.Backup,
+                    request_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
+                    response_serializer=svc_dot_v1_dot_control__pb2.BackupResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -820,6 +837,33 @@ class Control:
             '/svc.v1.Control/ClientBundle',
             svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
             svc_dot_v1_dot_control__pb2.ClientBundleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Backup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/Backup',
+            svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
+            svc_dot_v1_dot_control__pb2.BackupResponse.FromString,
             options,
             channel_credentials,
             insecure,
