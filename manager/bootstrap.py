@@ -1,4 +1,5 @@
-"""How a manager comes to be: `--init` creates a cluster, `--join` enters one, a restart resumes.
+"""How a manager comes to be: `--init` creates a cluster (from a backup with `--restore`), `--join`
+enters one, a restart resumes; `--force-new-cluster` makes a one-manager cluster after quorum loss.
 
 A manager's own files live in `<data dir>/manager/`: `tls/` (its key and certificate),
 `state.json` (cluster id, node id, addresses, the Raft key and the last known Raft peers,
@@ -7,10 +8,13 @@ A manager's own files live in `<data dir>/manager/`: `tls/` (its key and certifi
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
+import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from svc import defaults, tls
 from svc.errors import InvalidArgument, Unavailable
@@ -20,6 +24,8 @@ from svc.netaddr import local_ip, split_addr
 
 from . import ca as ca_mod
 from .store import ops
+
+log = logging.getLogger("svcd.manager")
 
 
 @dataclass
@@ -41,6 +47,8 @@ class ManagerOptions:
     cert_lifetime: float
     force_new_cluster: bool = False  # (a promoted node's and `svcd up`'s manager never force)
     yes: bool = False
+    restore: str = ""  # with init: a backup file from `svc cluster backup` (`svcd manager` only)
+    restore_key: str = ""
 
     @property
     def home(self) -> str:
@@ -124,6 +132,64 @@ def init_cluster(opts: ManagerOptions) -> tuple[ManagerState, tls.Identity, ops.
     return state, identity, op
 
 
+def read_backup(opts: ManagerOptions) -> dict[str, Any]:
+    """The store in --restore's file, decrypted, authenticated and checked, before anything is written:
+    a wrong key, a damaged or a foreign file is refused in one line and leaves nothing behind."""
+    from svc import backup as sealed
+
+    from . import backup
+
+    key = sealed.parse_key(opts.restore_key)
+    meta, raw = sealed.unseal(sealed.read(opts.restore), key, opts.restore)
+    doc = backup.decode(raw, opts.restore)
+    cluster = doc["cluster"]
+    if meta.get("cluster_id") != cluster["id"]:
+        raise InvalidArgument(f"{opts.restore} is damaged: its header and its store name different clusters")
+    try:
+        authority = ca_mod.CertificateAuthority(cluster["ca_cert_pem"], cluster["ca_key_pem"])
+    except (ValueError, TypeError, InvalidArgument) as exc:
+        raise InvalidArgument(f"{opts.restore} holds an unusable CA: {exc}") from None
+    if authority.cluster_id != cluster["id"]:
+        raise InvalidArgument(f"{opts.restore} holds the CA of another cluster ({authority.cluster_id})")
+    if authority.cert.not_valid_after_utc.timestamp() < time.time():
+        raise InvalidArgument(
+            f"{opts.restore} holds a CA that expired on {authority.cert.not_valid_after_utc:%Y-%m-%d}"
+        )
+    log.info(
+        "restoring cluster %s from a backup taken %s (%d services, %d nodes, %d tasks)",
+        doc["cluster"]["id"],
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(meta.get("created_at", 0)))),
+        len(doc["services"]),
+        len(doc["nodes"]),
+        len(doc["tasks"]),
+    )
+    return doc
+
+
+def restore_cluster(opts: ManagerOptions, doc: dict[str, Any]) -> tuple[ManagerState, tls.Identity, ops.Op]:
+    """A new one-manager cluster whose store is the backup's: its id, CA, join secrets, services, tasks and
+    nodes. This manager gets a new id and a certificate from the backup's CA; every manager of the old
+    cluster leaves it (its id revoked: store.restore). The Raft key is new: the old managers' copies (on
+    their disks, and in the backup) open nothing in the new cluster. Returns the op to commit first."""
+    cluster = {**doc["cluster"], "raft_secret": secrets.token_hex(32)}
+    doc = {**doc, "cluster": cluster}
+    node_id = ops.new_id()
+    lifetime = float(cluster.get("cert_lifetime") or opts.cert_lifetime)
+    identity = ca_mod.CertificateAuthority(cluster["ca_cert_pem"], cluster["ca_key_pem"]).identity(
+        node_id, "manager", lifetime
+    )
+    api_addr, raft_addr = addresses(opts)
+    state = ManagerState(
+        cluster_id=cluster["id"],
+        node_id=node_id,
+        api_addr=api_addr,
+        raft_addr=raft_addr,
+        raft_secret=cluster["raft_secret"],
+        peers=[raft_addr],
+    )
+    return state, identity, ops.store_restore(doc, node_id)
+
+
 async def join_cluster(opts: ManagerOptions) -> tuple[ManagerState, tls.Identity]:
     """Get a manager certificate with the token, then ask the leader to add us to Raft."""
     identity = await obtain_identity(opts.join, opts.token, hostname(opts), want_role="manager")
@@ -160,6 +226,14 @@ async def join_raft(opts: ManagerOptions, identity: tls.Identity, via: str) -> M
 
 def check_fresh(opts: ManagerOptions) -> ManagerState | None:
     """The saved state, or None for a new manager; refuses contradictory flags."""
+    if opts.restore and not opts.init:
+        raise InvalidArgument("--restore makes a new cluster from a backup: it needs --init")
+    if opts.restore and not opts.restore_key:
+        raise InvalidArgument(
+            "--restore needs the key `svc cluster backup` printed: --restore-key KEY (or SVC_RESTORE_KEY)"
+        )
+    if opts.restore_key and not opts.restore:
+        raise InvalidArgument("--restore-key is the key of a backup: it needs --restore FILE")
     state = ManagerState.load(opts.home)
     if opts.force_new_cluster:
         if opts.init or opts.join:
@@ -184,7 +258,6 @@ def force_new_cluster(opts: ManagerOptions, saved: ManagerState) -> tuple[Manage
     as this disk holds it, a fresh Raft log with this manager alone, the old log kept beside it.
     Refused while the other managers look reachable (it would split a live cluster) unless --yes."""
     import shutil
-    import time
 
     from .store.raft import load_offline
 

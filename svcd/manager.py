@@ -52,15 +52,19 @@ def preflight(opts: ManagerOptions, saved: ManagerState | None) -> None:
         check_bindable(opts.metrics_addr, "metrics address")
 
 
-async def _identity(opts: ManagerOptions, saved: ManagerState | None) -> tuple[ManagerState, tls.Identity, object]:
-    """(state, identity, the cluster.init op or None): resumed, a new cluster, or joined."""
+async def _identity(
+    opts: ManagerOptions, saved: ManagerState | None, restored: dict[str, Any] | None
+) -> tuple[ManagerState, tls.Identity, object]:
+    """(state, identity, the first op or None): resumed, a new cluster (from a backup), or joined."""
     tls_dir = os.path.join(opts.home, "tls")
     if saved is not None:
         identity = tls.Identity.load(tls_dir)
         if identity is None:
             raise Unavailable(f"{tls_dir} has no identity; the manager's files are damaged")
         return saved, identity, None
-    if opts.init:
+    if opts.init and restored is not None:
+        state, identity, init_op = bootstrap.restore_cluster(opts, restored)
+    elif opts.init:
         state, identity, init_op = bootstrap.init_cluster(opts)
     else:
         state, identity = await bootstrap.join_cluster(opts)
@@ -73,9 +77,15 @@ async def _identity(opts: ManagerOptions, saved: ManagerState | None) -> tuple[M
 async def start_manager(opts: ManagerOptions) -> RunningManager:
     saved = bootstrap.check_fresh(opts)
     preflight(opts, saved)
+    # A backup is decrypted and checked before anything is written: a bad one leaves nothing behind.
+    restored: dict[str, Any] | None = None
+    if opts.restore and saved is None:
+        restored = await asyncio.to_thread(bootstrap.read_backup, opts)
     os.makedirs(opts.home, mode=0o700, exist_ok=True)
     os.chmod(opts.home, 0o700)
-    state_file, identity, init_op = await _identity(opts, saved)
+    state_file, identity, init_op = await _identity(opts, saved, restored)
+    if restored is not None:
+        log.warning("a new cluster from the backup %s: the old cluster's managers are not part of it", opts.restore)
     if opts.force_new_cluster and saved is not None:
         state_file, init_op = await asyncio.to_thread(bootstrap.force_new_cluster, opts, saved)
         log.warning("forcing a new cluster from this manager's state: the other managers left it")

@@ -77,6 +77,8 @@ MANAGER = (
     _o("hostname", "", "this manager's name (default: the host's name)"),
     _o("force_new_cluster", False, "after losing quorum for good: a one-manager cluster from this manager's state"),
     _o("yes", False, "with --force-new-cluster: even if other managers still answer"),
+    _o("restore", "", "with --init: a new cluster from `svc cluster backup`'s FILE", metavar="FILE"),
+    _o("restore_key", "", "the key `svc cluster backup` printed for --restore's FILE", metavar="KEY"),
     *_MANAGER_CORE,
 )
 UP = (
