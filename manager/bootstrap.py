@@ -8,6 +8,7 @@ A manager's own files live in `<data dir>/manager/`: `tls/` (its key and certifi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -18,7 +19,7 @@ from typing import Any
 
 from svc import defaults, tls
 from svc.errors import InvalidArgument, Unavailable
-from svc.fsutil import read_json, write_json
+from svc.fsutil import read_json, write_atomic, write_json
 from svc.join import obtain_identity
 from svc.netaddr import local_ip, split_addr
 
@@ -61,21 +62,83 @@ class ManagerState:
     node_id: str
     api_addr: str
     raft_addr: str
-    raft_secret: str
+    raft_secret: str  # "" on disk while sealed
     peers: list[str] = field(default_factory=list)
+    # Autolock: the Raft secret and this manager's TLS key and certificate, sealed with the unlock key
+    # (svc/keywrap.py), base64; "" when autolock is off. While it is set, nothing else holds them.
+    sealed: str = ""
+    # In memory only: the unlock key the files are (to be) sealed with ("" = in the clear), and the
+    # identity the sealed document carries. Set at unlock and by upkeep's keep_peers.
+    unlock_key: str = field(default="", repr=False, compare=False)
+    identity: tls.Identity | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def locked(self) -> bool:
+        """Loaded sealed and not unlocked yet."""
+        return bool(self.sealed) and not self.raft_secret
 
     @classmethod
     def load(cls, home: str) -> ManagerState | None:
         path = os.path.join(home, "state.json")
         try:
             doc = read_json(path)
-            return cls(**doc) if doc else None
+            return cls(**{k: v for k, v in doc.items() if k not in _MEMORY_ONLY}) if doc else None
         except (OSError, ValueError, TypeError) as exc:
             raise Unavailable(f"manager state {path} is unreadable or damaged: {exc}") from None
 
+    def unlock(self, home: str, unlock_key: str) -> tls.Identity:
+        """Open the sealed document with `unlock_key`: the Raft secret and this manager's identity.
+        keywrap.WrongKey if it is not the key they were sealed with (nothing changes then)."""
+        import base64
+        import json
+
+        from svc import keywrap
+
+        doc = json.loads(keywrap.unseal(unlock_key, base64.b64decode(self.sealed)))
+        with open(os.path.join(home, "tls", "ca.pem"), "rb") as f:
+            ca_pem = f.read()
+        self.raft_secret = doc["raft_secret"]
+        self.identity = tls.Identity(ca_pem=ca_pem, cert_pem=doc["cert_pem"].encode(), key_pem=doc["key_pem"].encode())
+        self.unlock_key = unlock_key
+        return self.identity
+
     def save(self, home: str) -> None:
+        """state.json and, when the identity is known, tls/: sealed when `unlock_key` is set (the TLS key
+        file removed once the sealed document is durable), else in the clear (the key written first)."""
+        import base64
+        import json
+
+        from svc import keywrap
+
         os.makedirs(home, mode=0o700, exist_ok=True)
-        write_json(os.path.join(home, "state.json"), asdict(self), mode=0o600)
+        tls_dir = os.path.join(home, "tls")
+        doc = {k: v for k, v in asdict(self).items() if k not in _MEMORY_ONLY}
+        if self.unlock_key:
+            ident = self.identity
+            if ident is None:
+                raise Unavailable("cannot seal this manager's keys: its identity is not loaded")
+            inner = {
+                "raft_secret": self.raft_secret,
+                "key_pem": ident.key_pem.decode(),
+                "cert_pem": ident.cert_pem.decode(),
+            }
+            doc["sealed"] = base64.b64encode(keywrap.seal(self.unlock_key, json.dumps(inner).encode())).decode()
+            doc["raft_secret"] = ""
+            os.makedirs(tls_dir, mode=0o700, exist_ok=True)
+            write_atomic(os.path.join(tls_dir, "cert.pem"), ident.cert_pem, mode=0o600)
+            write_atomic(os.path.join(tls_dir, "ca.pem"), ident.ca_pem, mode=0o600)
+            write_json(os.path.join(home, "state.json"), doc, mode=0o600)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(tls_dir, "key.pem"))
+        else:
+            if self.identity is not None:
+                self.identity.save(tls_dir)
+            doc["sealed"] = ""
+            write_json(os.path.join(home, "state.json"), doc, mode=0o600)
+        self.sealed = doc["sealed"]
+
+
+_MEMORY_ONLY = ("unlock_key", "identity")
 
 
 def addresses(opts: ManagerOptions) -> tuple[str, str]:
@@ -269,7 +332,7 @@ def force_new_cluster(opts: ManagerOptions, saved: ManagerState) -> tuple[Manage
             "forcing would split it; add --yes to do it anyway"
         )
     raft_dir = os.path.join(opts.home, "raft")
-    state = load_offline(raft_dir)
+    state = load_offline(raft_dir, saved.raft_secret)
     if state.cluster is None:
         raise InvalidArgument(f"--force-new-cluster: {raft_dir} holds no cluster state to recover")
     kept = f"{raft_dir}.before-force-new-cluster-{int(time.time())}"
@@ -282,6 +345,7 @@ def force_new_cluster(opts: ManagerOptions, saved: ManagerState) -> tuple[Manage
         raft_secret=saved.raft_secret,
         peers=[saved.raft_addr],
     )
+    fresh.unlock_key, fresh.identity = saved.unlock_key, saved.identity  # sealed as before, if autolocked
     fresh.save(opts.home)
     return fresh, ops.store_restore(state.to_plain(), saved.node_id)
 

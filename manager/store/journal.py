@@ -14,7 +14,9 @@ plugs it in; this module does not import pysyncobj) and these rules:
 - Compaction (after a snapshot) first makes the snapshot durable (file and directory), then
   rewrites the journal beside itself, fsyncs it and renames it into place.
 
-File: b"SVCWAL1\\n", then records [u32 length][u32 crc32][u64 index][u64 term][command].
+File: b"SVCWAL1\\n", then records [u32 length][u32 crc32][u64 index][u64 term][command]. With a
+cipher (raft.py always gives one: the at-rest key of the cluster's Raft secret, svc/keywrap.py) the
+command is stored encrypted and authenticated; records of a journal written before are read as they are.
 Meta (term, vote, commit index): JSON in `<journal>.meta`, replaced atomically.
 """
 
@@ -30,6 +32,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MAGIC = b"SVCWAL1\n"
+RECORD_MARKER = 0xE5  # an encrypted command's first byte (svc.keywrap.RECORD_MARKER)
 _HEAD = struct.Struct("<II")  # payload length, crc32 of the payload
 _ENTRY = struct.Struct("<QQ")  # index, term
 Entry = tuple[bytes, int, int]  # (command, index, term), as pysyncobj keeps them
@@ -90,8 +93,9 @@ def read_records(data: bytes) -> tuple[list[Entry], list[int], int]:
 
 
 class DurableJournal:
-    def __init__(self, path: str, snapshot_path: str) -> None:
+    def __init__(self, path: str, snapshot_path: str, cipher: Any = None) -> None:
         self.path = path
+        self._cipher = cipher
         self.snapshot_path = snapshot_path
         self._meta_path = path + ".meta"
         self._meta: dict[str, Any] = self._load_meta()
@@ -128,6 +132,7 @@ class DurableJournal:
             os.close(self._fd)
             raise ValueError(f"{self.path} is not an svc Raft journal")
         self._entries, self._offsets, self._end = read_records(data)
+        self._entries = [(self._plain(c), i, t) for c, i, t in self._entries]
         if self._end < size:
             log.warning(
                 "Raft journal %s: dropped %d damaged or incomplete bytes at its tail after entry %s "
@@ -139,6 +144,16 @@ class DurableJournal:
             )
             os.ftruncate(self._fd, self._end)
             os.fsync(self._fd)
+
+    def _plain(self, stored: bytes) -> bytes:
+        if self._cipher is not None:
+            return bytes(self._cipher.open_record(stored))
+        if stored[:1] == bytes([RECORD_MARKER]):
+            raise ValueError(f"{self.path} is encrypted: it needs the cluster's Raft key")
+        return stored
+
+    def _rec(self, command: bytes, idx: int, term: int) -> bytes:
+        return _record(self._cipher.record(command) if self._cipher is not None else command, idx, term)
 
     def sync(self) -> None:
         """Make every append and truncation so far durable (the group commit point)."""
@@ -156,7 +171,7 @@ class DurableJournal:
     # ----- pysyncobj's journal interface -----
 
     def add(self, command: bytes, idx: int, term: int) -> None:
-        rec = _record(bytes(command), idx, term)
+        rec = self._rec(bytes(command), idx, term)
         os.pwrite(self._fd, rec, self._end)
         self._entries.append((bytes(command), idx, term))
         self._offsets.append(self._end)
@@ -182,7 +197,7 @@ class DurableJournal:
         """Compaction after a snapshot: keep entries from position `entry_to` on."""
         self._snapshot_durable()
         keep = self._entries[entry_to:]
-        write_durably(self.path, MAGIC + b"".join(_record(c, i, t) for c, i, t in keep))
+        write_durably(self.path, MAGIC + b"".join(self._rec(c, i, t) for c, i, t in keep))
         os.close(self._fd)  # (the old file's inode)
         self._open()
 

@@ -39,6 +39,7 @@ from svc.errors import (
     SvcError,
     Unavailable,
 )
+from svc.keywrap import AtRest
 
 from . import ops, raftlog
 from .journal import DurableJournal
@@ -158,23 +159,26 @@ _original_create_journal = _pysyncobj_module.createJournal
 def _create_journal(path: str | None) -> Any:
     """pysyncobj's journal factory (it takes only a path): ours for our durable journal files."""
     if path is not None and path.endswith(WAL_NAME):
-        return DurableJournal(path, os.path.join(os.path.dirname(path), SNAPSHOT_NAME))
+        return DurableJournal(path, os.path.join(os.path.dirname(path), SNAPSHOT_NAME), _CIPHERS.get(path))
     return _original_create_journal(path)
 
 
 # pysyncobj builds its journal with `createJournal(conf.journalFile)`, a module global: the one
 # seam it has. Our factory hands back pysyncobj's own journal for any other path.
 _pysyncobj_module.createJournal = _create_journal
+# The at-rest cipher of each journal path, set by RaftStore before pysyncobj opens the journal.
+_CIPHERS: dict[str, AtRest] = {}
+SNAPSHOT_MAGIC = b"SVCSNAP2"  # then a nonce and the gzip-pickled snapshot, AES-256-GCM (svc/keywrap.py)
 WAL_NAME, SNAPSHOT_NAME, OLD_JOURNAL_NAME = "raft.wal", "raft.snapshot", "raft.journal"
 
 
-def _migrate_old_journal(data_dir: str) -> None:
+def _migrate_old_journal(data_dir: str, cipher: AtRest | None = None) -> None:
     """A data dir from before the durable journal: copy pysyncobj's journal into ours, once."""
     old, new = os.path.join(data_dir, OLD_JOURNAL_NAME), os.path.join(data_dir, WAL_NAME)
     if not os.path.exists(old) or os.path.exists(new):
         return
     source = _OldFileJournal(old)
-    target = DurableJournal(new + ".migrating", os.path.join(data_dir, SNAPSHOT_NAME))
+    target = DurableJournal(new + ".migrating", os.path.join(data_dir, SNAPSHOT_NAME), cipher)
     for i in range(len(source)):
         target.add(*source[i])
     target.setCurrentTerm(source.getCurrentTerm(), source.getVotedForNodeId())
@@ -187,7 +191,18 @@ def _migrate_old_journal(data_dir: str) -> None:
     log.info("moved the Raft journal %s (%d entries) to the durable journal %s", old, len(source), new)
 
 
-def load_offline(data_dir: str) -> StoreState:
+def read_snapshot(path: str, cipher: AtRest | None) -> Any:
+    """A snapshot file's document: encrypted (SNAPSHOT_MAGIC) or, written before encryption, gzip."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith(SNAPSHOT_MAGIC):
+        if cipher is None:
+            raise ValueError(f"{path} is encrypted: it needs the cluster's Raft key")
+        data = cipher.open_blob(data, SNAPSHOT_MAGIC)
+    return pickle.loads(gzip.decompress(data))
+
+
+def load_offline(data_dir: str, secret: str | None = None) -> StoreState:
     """The store as this manager's disk holds it (snapshot, then every journal entry after it), without
     starting Raft: what `--force-new-cluster` recovers. Entries past the last known commit are
     included, as Swarm does: the log of the last manager standing is the cluster's history."""
@@ -195,14 +210,14 @@ def load_offline(data_dir: str) -> StoreState:
 
     state = StoreState()
     covered = 0
+    cipher = AtRest(secret) if secret else None
     snapshot = os.path.join(data_dir, SNAPSHOT_NAME)
     if os.path.exists(snapshot):
-        with open(snapshot, "rb") as f, gzip.GzipFile(fileobj=f, mode="rb") as g:
-            doc = pickle.load(g)
+        doc = read_snapshot(snapshot, cipher)
         state.load_plain(doc["state"])
         covered = int(doc["raft"][0][1])  # pysyncobj's last applied entry: (command, index, term)
     wal, old = os.path.join(data_dir, WAL_NAME), os.path.join(data_dir, OLD_JOURNAL_NAME)
-    journal: Any = DurableJournal(wal, snapshot) if os.path.exists(wal) else _OldFileJournal(old)
+    journal: Any = DurableJournal(wal, snapshot, cipher) if os.path.exists(wal) else _OldFileJournal(old)
     try:
         for command, idx, term in journal[:]:
             if idx <= covered or not command or command[0] != _REGULAR_COMMAND:
@@ -294,8 +309,10 @@ class RaftStore:
         os.makedirs(data_dir, mode=0o700, exist_ok=True)
         self._snapshot_path = os.path.join(data_dir, SNAPSHOT_NAME)
         self.journal_kind = _journal_kind()
+        self._at_rest = AtRest(secret)
+        _CIPHERS[os.path.join(data_dir, WAL_NAME)] = self._at_rest
         if self.journal_kind == "durable":
-            _migrate_old_journal(data_dir)
+            _migrate_old_journal(data_dir, self._at_rest)
         journal_name = WAL_NAME if self.journal_kind == "durable" else OLD_JOURNAL_NAME
         conf = SyncObjConf(
             password=secret,
@@ -363,16 +380,16 @@ class RaftStore:
     # ----- snapshots (called on the tick thread) -----
 
     def _serialize(self, path: str, raft_data: Any) -> None:
+        # Encrypted at rest: the store holds the CA key and the join secrets (docs/security.md, "Autolock").
         doc = {"format": SNAPSHOT_FORMAT, "state": self.state.to_plain(), "raft": raft_data}
+        raw = gzip.compress(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), compresslevel=1)
         with open(path, "wb") as f:
-            with gzip.GzipFile(fileobj=f, mode="wb", compresslevel=1) as g:
-                pickle.dump(doc, g, protocol=pickle.HIGHEST_PROTOCOL)
+            f.write(self._at_rest.blob(raw, SNAPSHOT_MAGIC))
             f.flush()
             os.fsync(f.fileno())
 
     def _deserialize(self, path: str) -> Any:
-        with open(path, "rb") as f, gzip.GzipFile(fileobj=f, mode="rb") as g:
-            doc = pickle.load(g)
+        doc = read_snapshot(path, self._at_rest)
         if doc.get("format") != SNAPSHOT_FORMAT:
             raise ValueError(f"unknown snapshot format {doc.get('format')}")
         self.state.load_plain(doc["state"])
