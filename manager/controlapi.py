@@ -520,6 +520,42 @@ class ControlService(ctl_grpc.ControlServicer):
 
     @handler
     @on_leader
+    async def UpdateCluster(self, request: ctl.UpdateClusterRequest, context: Any) -> ctl.UpdateClusterResponse:
+        """Autolock on (a new unlock key, answered once) or off; every manager then re-seals its own
+        files (manager/autolock.py keep_sealed)."""
+        from svc.keywrap import new_unlock_key
+
+        await self.m.barrier()
+        cluster = self.m.cluster
+        assert cluster is not None
+        if not request.HasField("autolock"):
+            return ctl.UpdateClusterResponse(autolock=bool(cluster.unlock_key))
+        if request.autolock == bool(cluster.unlock_key):
+            return ctl.UpdateClusterResponse(autolock=request.autolock)  # no new key: the old one stays
+        key = new_unlock_key() if request.autolock else ""
+        await self.m.write(ops.cluster_update(cluster.version, unlock_key=key))
+        log.info("autolock turned %s", "on" if key else "off")
+        return ctl.UpdateClusterResponse(autolock=bool(key), unlock_key=key)
+
+    @handler
+    @on_leader
+    async def UnlockKey(self, request: ctl.UnlockKeyRequest, context: Any) -> ctl.UnlockKeyResponse:
+        from svc.keywrap import new_unlock_key
+
+        await self.m.barrier()
+        cluster = self.m.cluster
+        assert cluster is not None
+        if not cluster.unlock_key:
+            raise Conflict("autolock is off: there is no unlock key (svc cluster update --autolock=true)")
+        if request.rotate:
+            key = new_unlock_key()
+            await self.m.write(ops.cluster_update(cluster.version, unlock_key=key))
+            log.info("unlock key rotated")
+            return ctl.UnlockKeyResponse(unlock_key=key)
+        return ctl.UnlockKeyResponse(unlock_key=cluster.unlock_key)
+
+    @handler
+    @on_leader
     async def ClientBundle(self, request: Any, context: Any) -> ctl.ClientBundleResponse:
         ident = self.m.ca().identity("admin-" + ops.new_id()[:12], "admin", defaults.ADMIN_CERT_LIFETIME_SECONDS)
         log.info("issued an admin client bundle")

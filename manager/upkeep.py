@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import random
+import shutil
 import time
 
 from svc import defaults, tls
@@ -79,6 +80,14 @@ async def keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
                 manager.node_id, mine.version, api_addr=manager.api_addr, manager_metrics_addr=manager.metrics_addr
             )
             refresh = manager.write_in_background(change, "refreshing this manager's record")
+        state.identity = manager.identity
+        cluster = manager.cluster
+        if cluster is not None and manager.raft.is_ready and cluster.unlock_key != state.unlock_key:
+            # Autolock turned on or off, or its key rotated: re-seal (or open) this manager's own keys.
+            sealing = bool(cluster.unlock_key)
+            state.unlock_key = cluster.unlock_key
+            state.save(home)
+            log.info("this manager's keys are %s", "sealed with the unlock key" if sealing else "in the clear again")
         peers = sorted({raft for _, raft, _ in manager.managers()} | {manager.raft_addr})
         if manager.cluster is not None and peers != sorted(state.peers):
             state.peers = peers
@@ -86,7 +95,8 @@ async def keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
         if time.time() >= renew_at and manager.cluster is not None:
             try:
                 manager.identity = manager.ca().identity(manager.node_id, MANAGER, manager.cluster.cert_lifetime)
-                manager.identity.save(os.path.join(home, "tls"))
+                state.identity = manager.identity
+                state.save(home)  # (sealed while autolock is on)
                 log.info("renewed this manager's certificate (valid until %s)", time.ctime(manager.identity.expires_at))
             except Exception as exc:
                 log.warning("renewing this manager's certificate: %s", exc)
@@ -101,21 +111,29 @@ def _renew_time(identity: tls.Identity) -> float:
 
 async def local_admin(manager: Manager, home: str, run_dir: str) -> None:
     """Write the root-only admin credential and this manager's address for the local CLI, and
-    keep the credential fresh: reissued for a new CA, and past the renewal fraction of its life."""
-    admin_dir = os.path.join(home, "admin")
+    keep the credential fresh: reissued for a new CA, and past the renewal fraction of its life.
+    With autolock on it lives in the run dir (not at rest: a tmpfs), never in the data dir."""
     while manager.cluster is None or not manager.cluster.ca_key_pem:
         await asyncio.sleep(0.2)
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
     write_atomic(os.path.join(run_dir, defaults.MANAGER_ADDR_FILE), (manager.api_addr + "\n").encode(), mode=0o600)
+    at_rest, in_run = os.path.join(home, "admin"), os.path.join(run_dir, "admin")
+    checked = 0.0
+    where = ""
     while True:
-        existing = tls.Identity.load(admin_dir)
-        if existing is None or existing.ca_pem != manager.ca().ca_pem or _due(existing):
-            admin = manager.ca().identity(
-                "admin-" + manager.node_id[:12], "admin", defaults.ADMIN_CERT_LIFETIME_SECONDS
-            )
-            admin.save(admin_dir)
-        write_atomic(os.path.join(run_dir, defaults.MANAGER_CREDS_FILE), (admin_dir + "\n").encode(), mode=0o600)
-        await asyncio.sleep(defaults.ADMIN_CERT_CHECK_SECONDS)
+        locked = bool(manager.cluster is not None and manager.cluster.unlock_key)
+        admin_dir, other = (in_run, at_rest) if locked else (at_rest, in_run)
+        if admin_dir != where or time.monotonic() - checked >= defaults.ADMIN_CERT_CHECK_SECONDS:
+            existing = tls.Identity.load(admin_dir)
+            if existing is None or existing.ca_pem != manager.ca().ca_pem or _due(existing):
+                admin = manager.ca().identity(
+                    "admin-" + manager.node_id[:12], "admin", defaults.ADMIN_CERT_LIFETIME_SECONDS
+                )
+                admin.save(admin_dir)
+            write_atomic(os.path.join(run_dir, defaults.MANAGER_CREDS_FILE), (admin_dir + "\n").encode(), mode=0o600)
+            shutil.rmtree(other, ignore_errors=True)
+            where, checked = admin_dir, time.monotonic()
+        await asyncio.sleep(1.0)
 
 
 def _due(identity: tls.Identity) -> bool:

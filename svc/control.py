@@ -13,6 +13,7 @@ import time
 from svc import defaults, tls
 from svc.client import RpcClient
 from svc.errors import Unauthenticated, Unavailable
+from svc.keywrap import UNLOCK_SOCKET_NAME
 
 
 def _run_dir() -> str:
@@ -30,6 +31,8 @@ def _read(path: str) -> str:
 
 
 def locate(host: str | None = None, tls_dir: str | None = None) -> tuple[str, tls.Identity]:
+    if not host and not os.environ.get("SVC_HOST") and os.path.exists(os.path.join(_run_dir(), UNLOCK_SOCKET_NAME)):
+        raise Unavailable("this host's manager is locked (autolock is on): unlock it with `svc cluster unlock`")
     addr = host or os.environ.get("SVC_HOST") or _read(os.path.join(_run_dir(), defaults.MANAGER_ADDR_FILE))
     if not addr:
         raise Unavailable("no manager to talk to: this host runs none; give --host HOST:PORT or set SVC_HOST")

@@ -15,7 +15,7 @@ import os
 from collections.abc import Coroutine
 from typing import Any
 
-from manager import bootstrap, server, upkeep
+from manager import autolock, bootstrap, server, upkeep
 from manager.bootstrap import ManagerOptions, ManagerState
 from manager.core import Manager
 from manager.dispatcher import Dispatcher
@@ -58,7 +58,7 @@ async def _identity(
     """(state, identity, the first op or None): resumed, a new cluster (from a backup), or joined."""
     tls_dir = os.path.join(opts.home, "tls")
     if saved is not None:
-        identity = tls.Identity.load(tls_dir)
+        identity = saved.identity or tls.Identity.load(tls_dir)
         if identity is None:
             raise Unavailable(f"{tls_dir} has no identity; the manager's files are damaged")
         return saved, identity, None
@@ -69,14 +69,17 @@ async def _identity(
     else:
         state, identity = await bootstrap.join_cluster(opts)
         init_op = None
-    identity.save(tls_dir)
-    state.save(opts.home)
+    state.identity = identity
+    state.save(opts.home)  # (a new manager: autolock is off until the store says otherwise)
     return state, identity, init_op
 
 
 async def start_manager(opts: ManagerOptions) -> RunningManager:
     saved = bootstrap.check_fresh(opts)
     preflight(opts, saved)
+    if saved is not None and saved.locked:
+        # Autolock: the Raft secret and the TLS key are sealed; nothing listens but the unlock socket.
+        await autolock.wait_unlocked(saved, opts.home, opts.run_dir)
     # A backup is decrypted and checked before anything is written: a bad one leaves nothing behind.
     restored: dict[str, Any] | None = None
     if opts.restore and saved is None:

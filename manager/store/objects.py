@@ -121,4 +121,5 @@ class ClusterObj:
     ca_key_pem: bytes = b""  # shared by managers through the store; never leaves it in an API answer
     cert_lifetime: float = 0.0
     removed_nodes: frozenset[str] = frozenset()
+    unlock_key: str = ""  # autolock's key (SWMKEY-1-...), "" when autolock is off; never in a list or inspect answer
     version: int = 0

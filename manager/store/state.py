@@ -278,7 +278,7 @@ def _cluster_init(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     return "", s.cluster.id
 
 
-_CLUSTER_FIELDS = {"worker_secret", "manager_secret", "heartbeat_period", "cert_lifetime", "name"}
+_CLUSTER_FIELDS = {"worker_secret", "manager_secret", "heartbeat_period", "cert_lifetime", "name", "unlock_key"}
 
 
 def _cluster_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:

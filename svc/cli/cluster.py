@@ -1,4 +1,4 @@
-"""`svc cluster info|join-token|client-bundle|backup`."""
+"""`svc cluster info|join-token|client-bundle|backup|update|unlock|unlock-key`."""
 
 from __future__ import annotations
 
@@ -29,6 +29,28 @@ def register(sub: Any) -> None:
     bk.add_argument("--force", action="store_true", help="replace FILE if it exists")
     bk.add_argument("-q", "--quiet", action="store_true", help="print only the key")
     bk.set_defaults(func=cmd_backup)
+    up = csub.add_parser("update", help="change cluster-wide settings")
+    up.add_argument(
+        "--autolock",
+        type=_boolean,
+        metavar="true|false",
+        help="seal the managers' keys at rest with an unlock key (printed once); a restarted manager waits for it",
+    )
+    up.set_defaults(func=cmd_update)
+    ul = csub.add_parser("unlock", help="unlock this host's locked manager (the key is asked for, or read from stdin)")
+    ul.set_defaults(func=cmd_unlock)
+    uk = csub.add_parser("unlock-key", help="print the unlock key (autolock)")
+    uk.add_argument("--rotate", action="store_true", help="make a new key; the managers re-seal with it")
+    uk.add_argument("-q", "--quiet", action="store_true", help="only the key")
+    uk.set_defaults(func=cmd_unlock_key)
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes", "on"):
+        return True
+    if text.lower() in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid value {text!r}: use true or false")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -105,4 +127,73 @@ def cmd_backup(args: argparse.Namespace) -> int:
         "The key is needed to restore (svcd manager --init --restore FILE --restore-key KEY) and is stored "
         "nowhere: keep it apart from the file."
     )
+    return 0
+
+
+_KEY_ADVICE = (
+    "Keep it safe: a manager that restarts stays locked until `svc cluster unlock` is given this key, "
+    "and without it that manager's keys cannot be recovered."
+)
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from svc.errors import InvalidArgument
+    from svc.v1 import control_pb2 as ctl
+
+    if args.autolock is None:
+        raise InvalidArgument("nothing to update: give --autolock=true|false")
+    resp = client(args).UpdateCluster(ctl.UpdateClusterRequest(autolock=args.autolock))
+    if resp.unlock_key:
+        print(f"Autolock is on. The managers' keys are sealed with this unlock key:\n\n    {resp.unlock_key}\n")
+        print(_KEY_ADVICE)
+    else:
+        print(f"Autolock is {'on (the unlock key is unchanged)' if resp.autolock else 'off'}.")
+    return 0
+
+
+def cmd_unlock_key(args: argparse.Namespace) -> int:
+    from svc.v1 import control_pb2 as ctl
+
+    resp = client(args).UnlockKey(ctl.UnlockKeyRequest(rotate=args.rotate))
+    if args.quiet:
+        print(resp.unlock_key)
+        return 0
+    what = "The new unlock key" if args.rotate else "The unlock key"
+    print(f"{what} of this cluster:\n\n    {resp.unlock_key}\n")
+    if args.rotate:
+        print("A manager that was down during the rotation still needs the previous key once.")
+    print(_KEY_ADVICE)
+    return 0
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    """Unlock this host's manager over its root-only unix socket: a locked manager has no TLS key, so
+    it serves this call only there, to whoever may open the socket (root)."""
+    import getpass
+    import sys
+
+    import grpc
+
+    from svc import keywrap
+    from svc.client import RpcClient
+    from svc.errors import InvalidArgument, Unauthenticated, Unavailable
+    from svc.v1 import control_pb2 as ctl
+    from svc.v1 import control_pb2_grpc as ctl_grpc
+
+    path = os.path.join(os.environ.get("SVC_RUN_DIR", defaults.RUN_DIR), keywrap.UNLOCK_SOCKET_NAME)
+    if not os.path.exists(path):
+        raise Unavailable(f"no locked manager on this host ({path} does not exist)")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise Unauthenticated(f"cannot open {path}: unlocking is for root")
+    key = getpass.getpass("Unlock key: ") if sys.stdin.isatty() else sys.stdin.readline()
+    key = key.strip()
+    if not key:
+        raise InvalidArgument("no unlock key given")
+    keywrap.parse_unlock_key(key)
+    rpc = RpcClient(path, grpc.insecure_channel(f"unix:{path}"), ctl_grpc.UnlockStub)
+    try:
+        rpc.Unlock(ctl.UnlockRequest(unlock_key=key), timeout=defaults.CLI_RPC_TIMEOUT_SECONDS)
+    finally:
+        rpc.close()
+    print("the manager is unlocked")
     return 0

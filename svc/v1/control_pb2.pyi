@@ -8,6 +8,38 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class UpdateClusterRequest(_message.Message):
+    __slots__ = ("autolock",)
+    AUTOLOCK_FIELD_NUMBER: _ClassVar[int]
+    autolock: bool
+    def __init__(self, autolock: _Optional[bool] = ...) -> None: ...
+
+class UpdateClusterResponse(_message.Message):
+    __slots__ = ("autolock", "unlock_key")
+    AUTOLOCK_FIELD_NUMBER: _ClassVar[int]
+    UNLOCK_KEY_FIELD_NUMBER: _ClassVar[int]
+    autolock: bool
+    unlock_key: str
+    def __init__(self, autolock: _Optional[bool] = ..., unlock_key: _Optional[str] = ...) -> None: ...
+
+class UnlockKeyRequest(_message.Message):
+    __slots__ = ("rotate",)
+    ROTATE_FIELD_NUMBER: _ClassVar[int]
+    rotate: bool
+    def __init__(self, rotate: _Optional[bool] = ...) -> None: ...
+
+class UnlockKeyResponse(_message.Message):
+    __slots__ = ("unlock_key",)
+    UNLOCK_KEY_FIELD_NUMBER: _ClassVar[int]
+    unlock_key: str
+    def __init__(self, unlock_key: _Optional[str] = ...) -> None: ...
+
+class UnlockRequest(_message.Message):
+    __slots__ = ("unlock_key",)
+    UNLOCK_KEY_FIELD_NUMBER: _ClassVar[int]
+    unlock_key: str
+    def __init__(self, unlock_key: _Optional[str] = ...) -> None: ...
+
 class Ack(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -131,6 +131,16 @@ class ControlStub:
                 request_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_control__pb2.BackupResponse.FromString,
                 _registered_method=True)
+        self.UpdateCluster = channel.unary_unary(
+                '/svc.v1.Control/UpdateCluster',
+                request_serializer=svc_dot_v1_dot_control__pb2.UpdateClusterRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_control__pb2.UpdateClusterResponse.FromString,
+                _registered_method=True)
+        self.UnlockKey = channel.unary_unary(
+                '/svc.v1.Control/UnlockKey',
+                request_serializer=svc_dot_v1_dot_control__pb2.UnlockKeyRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_control__pb2.UnlockKeyResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -252,6 +262,20 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateCluster(self, request, context):
+        """Cluster-wide settings: autolock on (answers the new unlock key, once) or off.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnlockKey(self, request, context):
+        """The current unlock key; with rotate, a new one (every manager re-seals its keys with it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -349,6 +373,16 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.Backup,
                     request_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
                     response_serializer=svc_dot_v1_dot_control__pb2.BackupResponse.SerializeToString,
+            ),
+            'UpdateCluster': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCluster,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.UpdateClusterRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_control__pb2.UpdateClusterResponse.SerializeToString,
+            ),
+            'UnlockKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnlockKey,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.UnlockKeyRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_control__pb2.UnlockKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -864,6 +898,135 @@ class Control:
             '/svc.v1.Control/Backup',
             svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
             svc_dot_v1_dot_control__pb2.BackupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCluster(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/UpdateCluster',
+            svc_dot_v1_dot_control__pb2.UpdateClusterRequest.SerializeToString,
+            svc_dot_v1_dot_control__pb2.UpdateClusterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnlockKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/UnlockKey',
+            svc_dot_v1_dot_control__pb2.UnlockKeyRequest.SerializeToString,
+            svc_dot_v1_dot_control__pb2.UnlockKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class UnlockStub:
+    """Served by a locked manager (autolock) on its root-only unix socket, and nothing else.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Unlock = channel.unary_unary(
+                '/svc.v1.Unlock/Unlock',
+                request_serializer=svc_dot_v1_dot_control__pb2.UnlockRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_control__pb2.Ack.FromString,
+                _registered_method=True)
+
+
+class UnlockServicer:
+    """Served by a locked manager (autolock) on its root-only unix socket, and nothing else.
+    """
+
+    def Unlock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_UnlockServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Unlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unlock,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.UnlockRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_control__pb2.Ack.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'svc.v1.Unlock', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('svc.v1.Unlock', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Unlock:
+    """Served by a locked manager (autolock) on its root-only unix socket, and nothing else.
+    """
+
+    @staticmethod
+    def Unlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Unlock/Unlock',
+            svc_dot_v1_dot_control__pb2.UnlockRequest.SerializeToString,
+            svc_dot_v1_dot_control__pb2.Ack.FromString,
             options,
             channel_credentials,
             insecure,
