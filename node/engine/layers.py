@@ -21,6 +21,8 @@ import tarfile
 import zlib
 from typing import BinaryIO
 
+import zstandard
+
 from svc.errors import InvalidArgument
 
 WHITEOUT_PREFIX = ".wh."
@@ -56,7 +58,8 @@ def open_uncompressed(raw: BinaryIO) -> BinaryIO:
     if head.startswith(_GZIP_MAGIC):
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     if head == _ZSTD_MAGIC:
-        raise InvalidArgument("zstd-compressed layers are not supported yet; re-save the image with gzip")
+        # read_across_frames: a layer may be several concatenated frames, as zstd's own CLI reads them.
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
     return raw
 
 
@@ -190,7 +193,7 @@ class _Unpacker:
 
 
 def unpack_layer(blob: BinaryIO, dest: str) -> tuple[str, int]:
-    """Unpack the layer in `blob` (gzip or plain tar) into the empty directory `dest`.
+    """Unpack the layer in `blob` (gzip, zstd or plain tar) into the empty directory `dest`.
 
     Returns the layer's diff id (`sha256:` + digest of the uncompressed tar) and its
     uncompressed size. Raises InvalidArgument for a hostile or corrupt layer.
@@ -202,7 +205,7 @@ def unpack_layer(blob: BinaryIO, dest: str) -> tuple[str, int]:
             for member in tar:
                 unpacker.entry(tar, member)
         reader.drain()
-    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError) as exc:
         raise InvalidArgument(f"layer is not a valid tar archive: {exc}") from exc
     unpacker.finish()
     return "sha256:" + reader.hasher.hexdigest(), reader.size
