@@ -15,7 +15,7 @@ import os
 import shutil
 from typing import Any
 
-from svc import keywrap
+from svc import keywrap, sdnotify
 from svc.errors import InvalidArgument
 from svc.rpc import handler
 
@@ -49,6 +49,7 @@ class _UnlockService:
         except (OSError, ValueError, KeyError) as exc:
             raise InvalidArgument(f"this manager's sealed keys are unreadable: {exc}") from None
         log.info("unlocked")
+        sdnotify.notify("STATUS=unlocked: starting")
         self.done.set()
         return ctl.Ack()
 
@@ -77,6 +78,8 @@ async def wait_unlocked(state: ManagerState, home: str, run_dir: str) -> None:
         os.umask(old_umask)
     os.chmod(path, 0o600)
     log.warning("this manager is locked (autolock is on): waiting for `svc cluster unlock` on this host")
+    # Locked is not a failed start: systemd (Type=notify) must not kill and restart it every TimeoutStartSec.
+    sdnotify.notify("READY=1\nSTATUS=locked: waiting for `svc cluster unlock`")
     try:
         await done.wait()
     finally:

@@ -3,7 +3,8 @@ enters one, a restart resumes; `--force-new-cluster` makes a one-manager cluster
 
 A manager's own files live in `<data dir>/manager/`: `tls/` (its key and certificate),
 `state.json` (cluster id, node id, addresses, the Raft key and the last known Raft peers,
-0600) and `raft/` (journal and snapshots).
+0600; with autolock the Raft key and the TLS key sealed in it) and `raft/` (journal and snapshots,
+encrypted at rest).
 """
 
 from __future__ import annotations

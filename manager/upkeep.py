@@ -82,7 +82,8 @@ async def keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
             refresh = manager.write_in_background(change, "refreshing this manager's record")
         state.identity = manager.identity
         cluster = manager.cluster
-        if cluster is not None and manager.raft.is_ready and cluster.unlock_key != state.unlock_key:
+        stray_key = bool(state.unlock_key) and os.path.exists(os.path.join(home, "tls", "key.pem"))  # a cut seal
+        if cluster is not None and manager.raft.is_ready and (cluster.unlock_key != state.unlock_key or stray_key):
             # Autolock turned on or off, or its key rotated: re-seal (or open) this manager's own keys.
             sealing = bool(cluster.unlock_key)
             state.unlock_key = cluster.unlock_key
