@@ -174,3 +174,49 @@ def test_unlock_key_is_a_cluster_setting() -> None:
     t = StoreState()
     t.load_plain(plain)
     assert t.cluster is not None and t.cluster.unlock_key == key
+
+
+def test_a_real_raft_store_writes_its_journal_and_snapshot_encrypted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import socket
+
+    from manager.store.raft import RaftStore, load_offline
+    from manager.store.state import StoreState
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        addr = f"127.0.0.1:{s.getsockname()[1]}"
+    secret = "9f" * 32
+    ca_pem, ca_key = ca_mod.create_root("c1")
+    raft_dir = os.path.join(str(tmp_path), "raft")
+    state = StoreState()
+    raft = RaftStore(state, addr, [addr], raft_dir, secret)
+    raft.start()
+
+    async def scenario() -> None:
+        for _ in range(200):
+            if raft.is_leader:
+                break
+            await asyncio.sleep(0.05)
+        await raft.write(
+            ops.cluster_init({"id": "c1", "raft_secret": secret, "ca_key_pem": ca_key, "worker_secret": "w" * 30})
+        )
+
+    try:
+        asyncio.run(scenario())
+        snap = os.path.join(str(tmp_path), "snap")
+        raft._serialize(snap, (b"", 1, 1))
+        assert raft._deserialize(snap) == (b"", 1, 1)
+    finally:
+        raft.close()
+    body = ca_key.splitlines()[1]
+    for path in (os.path.join(raft_dir, "raft.wal"), snap):
+        with open(path, "rb") as f:
+            raw = f.read()
+        assert body not in raw and secret.encode() not in raw and b"w" * 30 not in raw, path
+    assert read_snapshot(snap, keywrap.AtRest(secret))["state"]["cluster"]["ca_key_pem"] == ca_key
+    recovered = load_offline(raft_dir, secret)  # what --force-new-cluster reads
+    assert recovered.cluster is not None and recovered.cluster.ca_key_pem == ca_key
+    with pytest.raises(ValueError):
+        load_offline(raft_dir)
+    assert ca_pem
