@@ -41,6 +41,7 @@ class ImageRecord:
     size: int
     created: float
     manifest: str  # digest of the stored manifest
+    repo_digests: tuple[str, ...] = ()  # NAME@sha256:... it was pulled as (the digest asked of the registry)
 
 
 class ImageStore:
@@ -58,6 +59,8 @@ class ImageStore:
         self._lock = threading.RLock()
         self._configs: dict[str, ImageConfig] = {}
         self._layer_locks: dict[str, threading.Lock] = {}
+        # Digests and diff ids an unfinished pull is adding: garbage collection leaves them alone.
+        self._held: dict[str, int] = {}
         index = read_json(self._index_path, {})
         self._images: dict[str, dict] = index.get("images", {})
         self._tags: dict[str, str] = index.get("tags", {})
@@ -81,6 +84,10 @@ class ImageStore:
                 tag = ""
             if tag in self._tags:
                 return self._record(self._tags[tag])
+            if "@sha256:" in ref:
+                for image_id, rec in self._images.items():
+                    if ref in rec.get("repo_digests", []):
+                        return self._record(image_id)
             if reference.looks_like_id(ref):
                 prefix = ref if ref.startswith("sha256:") else "sha256:" + ref
                 found = [i for i in self._images if i.startswith(prefix)]
@@ -117,6 +124,7 @@ class ImageStore:
             size=sum(self._layer_info.get(d, [0])[0] for d in rec["layers"]),
             created=rec.get("created", 0.0),
             manifest=rec.get("manifest", ""),
+            repo_digests=tuple(rec.get("repo_digests", ())),
         )
 
     def _blob_path(self, digest: str) -> str:
@@ -183,10 +191,29 @@ class ImageStore:
 
     def _add_layer(self, source: LayerSource, expected_diff_id: str) -> str:
         """Store and unpack a layer unless a layer with that diff id is present already."""
-        if expected_diff_id and os.path.isdir(os.path.join(self._layers, expected_diff_id[7:])):
+        if expected_diff_id and self.has_layer(expected_diff_id):
             return expected_diff_id
         with source.open() as stream:
             blob_digest = self._write_blob(stream, source.digest)
+        return self.unpack_blob(blob_digest, expected_diff_id, source.name)
+
+    def has_layer(self, diff_id: str) -> bool:
+        return os.path.isdir(os.path.join(self._layers, diff_id[7:]))
+
+    def has_blob(self, digest: str) -> bool:
+        return os.path.isfile(self._blob_path(digest))
+
+    def scratch_file(self) -> tuple[int, str]:
+        """A new scratch file in the store's own tmp directory (same filesystem: renames are atomic)."""
+        return tempfile.mkstemp(dir=self._tmp, suffix=".part")
+
+    def commit_blob(self, scratch: str, digest: str) -> None:
+        """Rename a verified, fsynced scratch file into place as blob `digest`."""
+        os.replace(scratch, self._blob_path(digest))
+
+    def unpack_blob(self, blob_digest: str, expected_diff_id: str, name: str = "") -> str:
+        """Unpack a stored layer blob (its diff id checked against `expected_diff_id` when given)."""
+        name = name or blob_digest
         key = expected_diff_id or blob_digest
         with self._lock:
             lock = self._layer_locks.setdefault(key, threading.Lock())
@@ -198,11 +225,9 @@ class ImageStore:
                     try:
                         diff_id, size = unpack_layer(blob, scratch)
                     except InvalidArgument as exc:
-                        raise InvalidArgument(f"layer {source.name or blob_digest}: {exc}") from exc
+                        raise InvalidArgument(f"layer {name}: {exc}") from exc
                 if expected_diff_id and diff_id != expected_diff_id:
-                    raise InvalidArgument(
-                        f"layer {source.name or blob_digest}: content does not match its diff id {expected_diff_id}"
-                    )
+                    raise InvalidArgument(f"layer {name}: content does not match its diff id {expected_diff_id}")
                 final = os.path.join(self._layers, diff_id[7:])
                 if not os.path.isdir(final):
                     os.rename(scratch, final)
@@ -225,6 +250,65 @@ class ImageStore:
                     "created": cfg.created or time.time(),
                 }
         return config_digest
+
+    def add_pulled_image(
+        self, config: bytes, manifest: bytes, diff_ids: list[str], layer_blobs: list[str], tag: str, repo_digest: str
+    ) -> ImageRecord:
+        """Record an image whose layers are stored and unpacked already (a registry pull); tag it."""
+        config_digest = self._write_blob(config)
+        manifest_digest = self._write_blob(manifest)
+        cfg = parse_image_config(config)
+        if tuple(diff_ids) != cfg.diff_ids:
+            raise InvalidArgument("the manifest's layers do not match the image config's diff ids")
+        with self._lock:
+            for diff_id, blob in zip(diff_ids, layer_blobs, strict=True):
+                if diff_id not in self._layer_info:
+                    size = _tree_size(os.path.join(self._layers, diff_id[7:]))
+                    self._layer_info[diff_id] = [size, blob]
+            rec = self._images.setdefault(
+                config_digest,
+                {"layers": diff_ids, "manifest": manifest_digest, "created": cfg.created or time.time()},
+            )
+            digests = rec.setdefault("repo_digests", [])
+            if repo_digest and repo_digest not in digests:
+                digests.append(repo_digest)
+            if tag:
+                self._tags[reference.normalize(tag)] = config_digest
+            self._save_index()
+            return self._record(config_digest)
+
+    def hold(self, names: list[str]) -> None:
+        """Keep these blobs and layers from garbage collection until `release` (a pull in progress)."""
+        with self._lock:
+            for n in names:
+                self._held[n] = self._held.get(n, 0) + 1
+
+    def release(self, names: list[str]) -> None:
+        with self._lock:
+            for n in names:
+                left = self._held.get(n, 0) - 1
+                if left > 0:
+                    self._held[n] = left
+                else:
+                    self._held.pop(n, None)
+
+    def discard(self, blobs: list[str], layers: list[str]) -> None:
+        """Remove blobs and unpacked layers a failed pull left, unless an image refers to them."""
+        with self._lock:
+            live_layers = {d for rec in self._images.values() for d in rec["layers"]} | set(self._held)
+            live_blobs = set(self._images) | {rec["manifest"] for rec in self._images.values()} | set(self._held)
+            live_blobs |= {info[1] for d, info in self._layer_info.items() if d in live_layers}
+            for d in layers:
+                if d not in live_layers:
+                    self._layer_info.pop(d, None)
+                    shutil.rmtree(os.path.join(self._layers, d[7:]), ignore_errors=True)
+            for b in blobs:
+                if b not in live_blobs:
+                    try:
+                        os.unlink(self._blob_path(b))
+                    except FileNotFoundError:
+                        pass
+            self._save_index()
 
     def _synthesize_manifest(self, config_digest: str, config_size: int, diff_ids: list[str]) -> bytes:
         doc = {
@@ -289,12 +373,12 @@ class ImageStore:
 
     def _collect_garbage(self) -> None:
         """Delete layers and blobs that no image refers to any more."""
-        live_layers = {d for rec in self._images.values() for d in rec["layers"]}
+        live_layers = {d for rec in self._images.values() for d in rec["layers"]} | set(self._held)
         for diff_id in list(self._layer_info):
             if diff_id not in live_layers:
                 del self._layer_info[diff_id]
         live_blobs = set(self._images) | {rec["manifest"] for rec in self._images.values()}
-        live_blobs |= {info[1] for info in self._layer_info.values()}
+        live_blobs |= {info[1] for info in self._layer_info.values()} | set(self._held)
         for name in os.listdir(self._layers):
             if "sha256:" + name not in live_layers:
                 shutil.rmtree(os.path.join(self._layers, name), ignore_errors=True)
@@ -302,3 +386,14 @@ class ImageStore:
             if "sha256:" + name not in live_blobs:
                 os.unlink(os.path.join(self._blobs, name))
         self._save_index()
+
+
+def _tree_size(path: str) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,241 @@
+"""HTTP to one registry endpoint (httpx): manifests and blobs, with bearer-token and basic auth.
+
+Every byte is checked before use: a manifest's size and digest (against the digest asked for, and
+`Docker-Content-Digest`), a blob's size as it streams (a blob larger than its descriptor says is cut off at
+once) and then its digest. Authorization is never sent on a redirect to another host (httpx drops it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+import httpx
+
+from svc.errors import (
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    RuntimeFailure,
+    SvcError,
+    Unauthenticated,
+    Unavailable,
+)
+
+from . import auth
+
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+MAX_MANIFEST_BYTES = 4 << 20
+_CHUNK = 1 << 20
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def check_digest_syntax(digest: str) -> None:
+    if not digest.startswith("sha256:"):
+        raise InvalidArgument(f"unsupported digest {digest!r} (only sha256 is supported)")
+    hexpart = digest[7:]
+    if len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
+        raise InvalidArgument(f"malformed digest {digest!r}")
+
+
+def _registry_error(resp: httpx.Response) -> str:
+    """The registry's own words: JSON `{"errors":[{"code","message"}]}` or the first line of plain text."""
+    try:
+        doc = json.loads(resp.read()[:65536])
+        errors = doc.get("errors") if isinstance(doc, dict) else None
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            e = errors[0]
+            code = str(e.get("code") or "").lower().replace("_", " ")
+            msg = str(e.get("message") or "")
+            return msg if not code or code in msg.lower() else f"{code}: {msg}" if msg else code
+    except (ValueError, httpx.HTTPError):
+        pass
+    try:
+        text = resp.text.strip().splitlines()
+    except httpx.HTTPError:
+        text = []
+    return text[0][:200] if text else resp.reason_phrase or f"HTTP {resp.status_code}"
+
+
+class Endpoint:
+    """One registry (or mirror) base URL, e.g. `https://registry-1.docker.io` or `http://127.0.0.1:5000`."""
+
+    def __init__(self, base_url: str, host: str, config_files: tuple[str, ...] = (), timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.host = host
+        self.config_files = config_files
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=True, headers={"User-Agent": "svc"}
+        )
+        self._auth: dict[str, tuple[str, float]] = {}  # scope -> (Authorization value, expiry)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Endpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- auth -----
+
+    def _authorize(self, resp: httpx.Response, scope: str) -> None:
+        challenges = auth.parse_challenges(resp.headers.get("www-authenticate", ""))
+        creds = auth.credentials(self.host, self.config_files)
+        for ch in challenges:
+            if ch.scheme == "bearer" and ch.params.get("realm"):
+                self._auth[scope] = self._token(ch, scope, creds)
+                return
+            if ch.scheme == "basic":
+                if creds is None:
+                    raise Unauthenticated(f"registry {self.host} needs a login (no credentials for it)")
+                self._auth[scope] = (auth.basic_header(*creds), float("inf"))
+                return
+        raise Unauthenticated(f"registry {self.host} refused access: {_registry_error(resp)}")
+
+    def _token(self, ch: auth.Challenge, scope: str, creds: tuple[str, str] | None) -> tuple[str, float]:
+        params = {"scope": ch.params.get("scope") or scope}
+        if ch.params.get("service"):
+            params["service"] = ch.params["service"]
+        headers = {"Authorization": auth.basic_header(*creds)} if creds else {}
+        try:
+            r = self._http.get(ch.params["realm"], params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"token service {ch.params['realm']} unreachable: {exc}") from exc
+        if r.status_code in (401, 403):
+            raise Unauthenticated(f"registry {self.host}: token refused: {_registry_error(r)}")
+        if r.status_code != 200:
+            raise RuntimeFailure(f"registry {self.host}: token service answered {r.status_code}")
+        try:
+            doc = r.json()
+            token = doc.get("token") or doc.get("access_token")
+            expires = float(doc.get("expires_in") or 60)
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise RuntimeFailure(f"registry {self.host}: the token service's answer is not a token") from exc
+        if not isinstance(token, str) or not token:
+            raise RuntimeFailure(f"registry {self.host}: the token service's answer has no token")
+        return "Bearer " + token, time.monotonic() + max(expires - 5, 1)
+
+    def _send(self, method: str, path: str, scope: str, headers: dict[str, str]) -> httpx.Response:
+        """A streamed request; a 401 is answered once with the challenge's credentials."""
+        for attempt in range(2):
+            h = dict(headers)
+            cached = self._auth.get(scope)
+            if cached and cached[1] > time.monotonic():
+                h["Authorization"] = cached[0]
+            try:
+                req = self._http.build_request(method, self.base_url + path, headers=h)
+                resp = self._http.send(req, stream=True)
+            except httpx.HTTPError as exc:
+                hint = ""
+                if self.base_url.startswith("https://") and isinstance(exc, httpx.ConnectError):
+                    hint = " (a plain-HTTP registry must be listed in insecure-registries)"
+                raise Unavailable(f"registry {self.host} unreachable: {exc}{hint}") from exc
+            if resp.status_code == 401 and attempt == 0:
+                resp.read()
+                resp.close()
+                self._authorize(resp, scope)
+                continue
+            return resp
+        raise AssertionError("unreachable")
+
+    def _fail(self, resp: httpx.Response, what: str) -> SvcError:
+        msg = _registry_error(resp)
+        resp.close()
+        code = resp.status_code
+        if code == 404:
+            return NotFound(f"{what}: {msg} (404)")
+        if code == 401:
+            return Unauthenticated(f"{what}: {msg} (401)")
+        if code == 403:
+            return PermissionDenied(f"{what}: {msg} (403)")
+        if code == 429:
+            return Unavailable(f"{what}: {msg} (429: rate limited)")
+        return RuntimeFailure(f"{what}: registry answered {code}: {msg}")
+
+    # ----- manifests and blobs -----
+
+    def manifest(self, repo: str, ref: str, expected_size: int = -1) -> tuple[bytes, str, str]:
+        """(bytes, media type, digest) of a manifest by tag or digest, verified."""
+        if ref.startswith("sha256:"):
+            check_digest_syntax(ref)
+        scope = f"repository:{repo}:pull"
+        resp = self._send("GET", f"/v2/{repo}/manifests/{ref}", scope, {"Accept": ", ".join(MANIFEST_TYPES)})
+        if resp.status_code != 200:
+            raise self._fail(resp, f"manifest {ref}")
+        try:
+            length = int(resp.headers.get("content-length", "-1"))
+            if length > MAX_MANIFEST_BYTES:
+                raise InvalidArgument(f"manifest {ref} is too large ({length} bytes)")
+            body = b""
+            for chunk in resp.iter_raw():
+                body += chunk
+                if len(body) > MAX_MANIFEST_BYTES:
+                    raise InvalidArgument(f"manifest {ref} is too large (over {MAX_MANIFEST_BYTES} bytes)")
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"manifest {ref}: transfer failed: {exc}") from exc
+        finally:
+            resp.close()
+        if expected_size >= 0 and len(body) != expected_size:
+            raise InvalidArgument(f"manifest {ref}: size {len(body)} does not match its descriptor's {expected_size}")
+        digest = sha256_digest(body)
+        if ref.startswith("sha256:") and digest != ref:
+            raise InvalidArgument(f"manifest {ref}: content does not match its digest (got {digest})")
+        stated = resp.headers.get("docker-content-digest", "")
+        if stated and stated.startswith("sha256:") and stated != digest:
+            raise InvalidArgument(f"manifest {ref}: Docker-Content-Digest {stated} does not match the content")
+        media = resp.headers.get("content-type", "").split(";")[0].strip()
+        try:
+            doc = json.loads(body)
+        except ValueError as exc:
+            raise InvalidArgument(f"manifest {ref} is not JSON") from exc
+        if isinstance(doc, dict) and isinstance(doc.get("mediaType"), str):
+            media = doc["mediaType"]
+        return body, media, digest
+
+    def blob(
+        self, repo: str, digest: str, size: int, out: IO[bytes], progress: Callable[[int], None] | None = None
+    ) -> None:
+        """Stream a blob into `out`, checking its size as it comes and its digest at the end."""
+        check_digest_syntax(digest)
+        resp = self._send("GET", f"/v2/{repo}/blobs/{digest}", f"repository:{repo}:pull", {})
+        if resp.status_code != 200:
+            raise self._fail(resp, f"blob {digest}")
+        hasher = hashlib.sha256()
+        got = 0
+        try:
+            for chunk in resp.iter_raw(_CHUNK):
+                got += len(chunk)
+                if size >= 0 and got > size:
+                    raise InvalidArgument(f"blob {digest} is larger than its descriptor's {size} bytes")
+                hasher.update(chunk)
+                out.write(chunk)
+                if progress:
+                    progress(got)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"blob {digest}: transfer failed after {got} bytes: {exc}") from exc
+        finally:
+            resp.close()
+        if size >= 0 and got != size:
+            raise InvalidArgument(f"blob {digest} is truncated: {got} of {size} bytes")
+        if "sha256:" + hasher.hexdigest() != digest:
+            raise InvalidArgument(f"blob {digest} does not match its digest (got sha256:{hasher.hexdigest()})")
+
+
+def parse_json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise InvalidArgument(f"{what} is not valid JSON") from exc

@@ -1,0 +1,281 @@
+"""Pull an image from a registry into the node's image store.
+
+    reference -> manifest (an index or manifest list picks this host's platform) -> config -> layers
+
+Layers download in parallel (at most `MAX_PARALLEL` at a time); a layer whose diff id is already unpacked is
+not fetched. Each blob goes to a scratch file in the store, is checked for size and digest, fsynced and
+renamed into place; the layer is then unpacked and its diff id checked against the config. A failed pull
+removes every blob and layer it added, so nothing half-written stays in the store.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from svc.errors import InvalidArgument, NotFound, SvcError, Unavailable
+
+from ..imageconfig import parse_image_config
+from ..images import ImageRecord, ImageStore
+from . import platforms
+from . import ref as refs
+from .client import Endpoint, parse_json
+from .settings import RegistrySettings
+
+MAX_PARALLEL = 3
+MAX_CONFIG_BYTES = 8 << 20
+_INDEX_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+_MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+_LAYER_TYPES = (
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.diff.tar",
+)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One line of a pull's progress, as `docker pull` shows it."""
+
+    id: str = ""  # a layer's short digest; empty for an image-wide message
+    status: str = ""  # Pulling fs layer, Waiting, Downloading, Verifying Checksum, Extracting, Pull complete, ...
+    current: int = 0
+    total: int = 0
+    image_id: str = ""  # set on the last message
+
+
+Report = Callable[[Progress], None]
+
+
+def _short(digest: str) -> str:
+    return digest[7:19]
+
+
+class _Pull:
+    def __init__(
+        self,
+        store: ImageStore,
+        ref: refs.Reference,
+        settings: RegistrySettings,
+        want: platforms.Platform,
+        report: Report,
+    ) -> None:
+        self.store = store
+        self.ref = ref
+        self.settings = settings
+        self.want = want
+        self.report = report
+        self.new_blobs: list[str] = []
+        self.new_layers: list[str] = []
+        self._lock = threading.Lock()
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        """(base URL, host) to try in order: mirrors for Docker Hub images, then the registry itself."""
+        host = self.ref.api_host()
+        out = []
+        if self.ref.registry == refs.DOCKER_HUB:
+            for m in self.settings.mirrors:
+                out.append((m, m.split("://", 1)[1]))
+        out.append((self.settings.base_url(host), host))
+        return out
+
+    def run(self) -> ImageRecord:
+        candidates = self.endpoints()
+        last: SvcError | None = None
+        for i, (base, host) in enumerate(candidates):
+            with Endpoint(base, host, self.settings.config_files) as ep:
+                try:
+                    top = ep.manifest(self.ref.repository, self.ref.reference)
+                except (Unavailable, NotFound) as exc:
+                    if i + 1 < len(candidates):  # a mirror that fails or lacks it: the next one
+                        last = exc
+                        continue
+                    raise
+                return self._pull_from(ep, top)
+        raise last or Unavailable("no registry to pull from")
+
+    def _pull_from(self, ep: Endpoint, top: tuple[bytes, str, str]) -> ImageRecord:
+        body, media, top_digest = top
+        repo = self.ref.repository
+        doc = parse_json(body, f"manifest {self.ref.reference}")
+        if not isinstance(doc, dict):
+            raise InvalidArgument(f"manifest {self.ref.reference} is not a JSON object")
+        self.report(Progress(status=f"Pulling from {self.ref.name}", id=self.ref.tag or _short(self.ref.digest)))
+        depth = 0
+        while media in _INDEX_TYPES or (not media and "manifests" in doc):
+            depth += 1
+            if depth > 3:
+                raise InvalidArgument("image indexes nest too deeply")
+            entries = doc.get("manifests")
+            if not isinstance(entries, list):
+                raise InvalidArgument("the image index has no manifests list")
+            entry = platforms.choose(entries, self.want, what=f"image {self.ref}")
+            digest, size = _descriptor(entry, "index entry")
+            body, media, _ = ep.manifest(repo, digest, expected_size=size)
+            doc = parse_json(body, f"manifest {digest}")
+            if not isinstance(doc, dict):
+                raise InvalidArgument(f"manifest {digest} is not a JSON object")
+        if media and media not in _MANIFEST_TYPES:
+            if "fsLayers" in doc or media.endswith("manifest.v1+prettyjws") or media.endswith("manifest.v1+json"):
+                raise InvalidArgument("Docker schema 1 manifests are not supported (re-push the image)")
+            raise InvalidArgument(f"unsupported manifest media type {media!r}")
+        config_desc = doc.get("config")
+        layer_descs = doc.get("layers")
+        if not isinstance(config_desc, dict) or not isinstance(layer_descs, list):
+            raise InvalidArgument("the image manifest needs a config and a layers list")
+        config_digest, config_size = _descriptor(config_desc, "config")
+        if config_size > MAX_CONFIG_BYTES:
+            raise InvalidArgument(f"image config {config_digest} is too large ({config_size} bytes)")
+        config = self._small_blob(ep, config_digest, config_size)
+        cfg = parse_image_config(config)
+        if (cfg.os and cfg.os != self.want.os) or (cfg.architecture and self._arch_mismatch(cfg.architecture)):
+            raise InvalidArgument(
+                f"image {self.ref} is for {cfg.os}/{cfg.architecture}, not this host's {self.want}"
+                " (choose a platform with --platform)"
+            )
+        layers = [_descriptor(d, "layer") for d in layer_descs]
+        for d in layer_descs:
+            mt = d.get("mediaType", "")
+            if mt and mt not in _LAYER_TYPES:
+                raise InvalidArgument(f"layer {d.get('digest')}: unsupported media type {mt!r}")
+            if d.get("urls"):
+                raise InvalidArgument(f"layer {d.get('digest')}: foreign layers (urls) are not supported")
+        if len(layers) != len(cfg.diff_ids):
+            raise InvalidArgument(
+                f"the manifest lists {len(layers)} layers but the image config has {len(cfg.diff_ids)} diff ids"
+            )
+        for (digest, _size), diff_id in zip(layers, cfg.diff_ids, strict=True):
+            if self.store.has_layer(diff_id):
+                self.report(Progress(id=_short(digest), status="Already exists"))
+            else:
+                self.report(Progress(id=_short(digest), status="Pulling fs layer"))
+        held = [config_digest, *(d for d, _ in layers), *cfg.diff_ids]
+        self.store.hold(held)
+        try:
+            return self._layers_and_record(ep, body, top_digest, config, cfg.diff_ids, layers)
+        finally:
+            self.store.release(held)
+
+    def _layers_and_record(
+        self,
+        ep: Endpoint,
+        body: bytes,
+        top_digest: str,
+        config: bytes,
+        diff_ids: tuple[str, ...],
+        layers: list[tuple[str, int]],
+    ) -> ImageRecord:
+        jobs = [
+            (digest, size, diff_id)
+            for (digest, size), diff_id in zip(layers, diff_ids, strict=True)
+            if not self.store.has_layer(diff_id)
+        ]
+        with ThreadPoolExecutor(max_workers=MAX_PARALLEL, thread_name_prefix="pull") as pool:
+            futures = [pool.submit(self._layer, ep, d, s, diff) for d, s, diff in jobs]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for f in futures:
+                f.cancel()  # the first failure decides; layers not started yet are not fetched
+            errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
+            if errors:
+                raise errors[0]  # type: ignore[misc]
+        record = self.store.add_pulled_image(
+            config,
+            body,
+            list(diff_ids),
+            [d for d, _ in layers],
+            self.ref.tagged(),
+            f"{self.ref.name}@{top_digest}",
+        )
+        self.report(Progress(status=f"Digest: {top_digest}"))
+        return record
+
+    def _arch_mismatch(self, arch: str) -> bool:
+        got = platforms.normalize(self.want.os, arch)
+        return got.architecture not in {a for a, _ in platforms.acceptable(self.want)}
+
+    def _fetch(self, ep: Endpoint, digest: str, size: int, progress: Callable[[int], None] | None = None) -> None:
+        """Download a blob into the store unless it is there: scratch file, verify, fsync, rename."""
+        if self.store.has_blob(digest):
+            return
+        fd, scratch = self.store.scratch_file()
+        try:
+            with os.fdopen(fd, "wb") as out:
+                ep.blob(self.ref.repository, digest, size, out, progress)
+                out.flush()
+                os.fsync(out.fileno())
+            with self._lock:
+                self.new_blobs.append(digest)
+            self.store.commit_blob(scratch, digest)
+        finally:
+            if os.path.exists(scratch):
+                os.unlink(scratch)
+
+    def _small_blob(self, ep: Endpoint, digest: str, size: int) -> bytes:
+        self._fetch(ep, digest, size)
+        with open(os.path.join(self.store.root, "blobs", "sha256", digest[7:]), "rb") as f:
+            return f.read()
+
+    def _layer(self, ep: Endpoint, digest: str, size: int, diff_id: str) -> None:
+        short = _short(digest)
+        step = max(size // 50, 1 << 16)
+        shown = [0]
+
+        def progress(got: int) -> None:
+            if got - shown[0] >= step or got == size:
+                shown[0] = got
+                self.report(Progress(id=short, status="Downloading", current=got, total=size))
+
+        self._fetch(ep, digest, size, progress)
+        self.report(Progress(id=short, status="Download complete", current=size, total=size))
+        self.report(Progress(id=short, status="Extracting", total=size))
+        with self._lock:
+            self.new_layers.append(diff_id)
+        self.store.unpack_blob(digest, diff_id, name=digest)
+        self.report(Progress(id=short, status="Pull complete"))
+
+
+def _descriptor(desc: Any, what: str) -> tuple[str, int]:
+    if not isinstance(desc, dict):
+        raise InvalidArgument(f"{what} descriptor is not an object")
+    digest, size = desc.get("digest"), desc.get("size")
+    if not isinstance(digest, str) or not digest.startswith("sha256:") or len(digest) != 71:
+        raise InvalidArgument(f"{what} descriptor has a bad or unsupported digest {digest!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InvalidArgument(f"{what} {digest} has no valid size")
+    return digest, size
+
+
+def pull(
+    store: ImageStore,
+    text: str,
+    settings: RegistrySettings,
+    platform: str = "",
+    report: Report | None = None,
+) -> ImageRecord:
+    """Pull `text` (`busybox`, `host:5000/app:1`, `app@sha256:...`) into `store`.
+
+    Errors are svc errors with one line naming the image; nothing the pull added stays behind on failure.
+    """
+    ref = refs.parse(text)
+    want = platforms.parse(platform) if platform else platforms.host_platform()
+    job = _Pull(store, ref, settings, want, report or (lambda p: None))
+    try:
+        return job.run()
+    except SvcError as exc:
+        store.discard(job.new_blobs, job.new_layers)
+        raise type(exc)(f"pulling {ref}: {exc.message}") from exc
+    except BaseException:
+        store.discard(job.new_blobs, job.new_layers)
+        raise

@@ -1,0 +1,68 @@
+"""The node's registry settings, in the shape of dockerd's daemon.json.
+
+`<engine data dir>/registries.json` (read at every pull, so a change needs no restart):
+
+    {"insecure-registries": ["127.0.0.1:5000"], "registry-mirrors": ["https://mirror.example:5000"],
+     "auth-config": "/root/.docker/config.json"}
+
+Plain HTTP is used only for a registry listed in `insecure-registries` (host[:port]); mirrors are tried,
+in order, before Docker Hub and only for Docker Hub images, as dockerd does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from svc.errors import InvalidArgument
+
+FILE_NAME = "registries.json"
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    insecure: tuple[str, ...] = ()
+    mirrors: tuple[str, ...] = ()
+    config_files: tuple[str, ...] = ()  # docker config.json files with credentials, besides ~/.docker/
+
+    def is_insecure(self, host: str) -> bool:
+        return host in self.insecure
+
+    def base_url(self, host: str) -> str:
+        return f"{'http' if self.is_insecure(host) else 'https'}://{host}"
+
+
+def _strings(doc: dict[str, Any], key: str, path: str) -> tuple[str, ...]:
+    value = doc.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidArgument(f"{path}: {key} must be a list of strings")
+    return tuple(v.rstrip("/") for v in value)
+
+
+def load(path: str) -> RegistrySettings:
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return RegistrySettings()
+    except (OSError, ValueError) as exc:
+        raise InvalidArgument(f"{path}: not readable JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise InvalidArgument(f"{path}: must be a JSON object")
+    insecure = tuple(
+        h.removeprefix("http://").removeprefix("https://") for h in _strings(doc, "insecure-registries", path)
+    )
+    mirrors = _strings(doc, "registry-mirrors", path)
+    for m in mirrors:
+        if not m.startswith(("http://", "https://")):
+            raise InvalidArgument(f"{path}: registry mirror {m!r} needs http:// or https://")
+    auth = doc.get("auth-config", "")
+    if not isinstance(auth, str):
+        raise InvalidArgument(f"{path}: auth-config must be a path")
+    return RegistrySettings(insecure=insecure, mirrors=mirrors, config_files=(auth,) if auth else ())
+
+
+def settings_path(data_dir: str) -> str:
+    return os.path.join(data_dir, FILE_NAME)
