@@ -497,6 +497,7 @@ class ControlService(ctl_grpc.ControlServicer):
             this_manager=self.m.api_addr,
             version=defaults.VERSION,
             ca_expires_at=self.m.ca().cert.not_valid_after_utc.timestamp(),
+            autolock=bool(cluster and cluster.unlock_key),
         )
 
     @handler

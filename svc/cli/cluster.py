@@ -64,6 +64,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"Heartbeat period:  {i.heartbeat_period_seconds:g}s")
     print(f"Nodes: {i.nodes}   Services: {i.services}   Tasks: {i.tasks}")
     print(f"CA expires:        {time.strftime('%Y-%m-%d', time.gmtime(i.ca_expires_at))}")
+    print(f"Autolock:          {'on' if i.autolock else 'off'}")
     print("Managers:")
     for m in i.managers:
         role = "Leader" if m.leader else m.reachability.capitalize()

@@ -152,7 +152,7 @@ class RemoveNodeRequest(_message.Message):
     def __init__(self, node: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class ClusterInfoResponse(_message.Message):
-    __slots__ = ("cluster_id", "leader_id", "leader_addr", "raft_term", "raft_commit_index", "managers", "nodes", "services", "tasks", "heartbeat_period_seconds", "this_manager", "version", "ca_expires_at")
+    __slots__ = ("cluster_id", "leader_id", "leader_addr", "raft_term", "raft_commit_index", "managers", "nodes", "services", "tasks", "heartbeat_period_seconds", "this_manager", "version", "ca_expires_at", "autolock")
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     LEADER_ID_FIELD_NUMBER: _ClassVar[int]
     LEADER_ADDR_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +166,7 @@ class ClusterInfoResponse(_message.Message):
     THIS_MANAGER_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CA_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    AUTOLOCK_FIELD_NUMBER: _ClassVar[int]
     cluster_id: str
     leader_id: str
     leader_addr: str
@@ -179,7 +180,8 @@ class ClusterInfoResponse(_message.Message):
     this_manager: str
     version: str
     ca_expires_at: float
-    def __init__(self, cluster_id: _Optional[str] = ..., leader_id: _Optional[str] = ..., leader_addr: _Optional[str] = ..., raft_term: _Optional[int] = ..., raft_commit_index: _Optional[int] = ..., managers: _Optional[_Iterable[_Union[_cluster_pb2.ManagerStatus, _Mapping]]] = ..., nodes: _Optional[int] = ..., services: _Optional[int] = ..., tasks: _Optional[int] = ..., heartbeat_period_seconds: _Optional[float] = ..., this_manager: _Optional[str] = ..., version: _Optional[str] = ..., ca_expires_at: _Optional[float] = ...) -> None: ...
+    autolock: bool
+    def __init__(self, cluster_id: _Optional[str] = ..., leader_id: _Optional[str] = ..., leader_addr: _Optional[str] = ..., raft_term: _Optional[int] = ..., raft_commit_index: _Optional[int] = ..., managers: _Optional[_Iterable[_Union[_cluster_pb2.ManagerStatus, _Mapping]]] = ..., nodes: _Optional[int] = ..., services: _Optional[int] = ..., tasks: _Optional[int] = ..., heartbeat_period_seconds: _Optional[float] = ..., this_manager: _Optional[str] = ..., version: _Optional[str] = ..., ca_expires_at: _Optional[float] = ..., autolock: _Optional[bool] = ...) -> None: ...
 
 class JoinTokenRequest(_message.Message):
     __slots__ = ("role", "rotate")

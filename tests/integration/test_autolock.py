@@ -112,6 +112,7 @@ def test_autolock_seal_unlock_rotate_disable(make_cluster, tmp_path) -> None:  #
     again = c.ok("cluster", "update", "--autolock=true")  # shown once: a second `on` prints no key
     assert not re.search(KEY_RE, again) and "unchanged" in again
     assert c.ok("cluster", "unlock-key", "-q").strip() == key
+    assert re.search(r"^Autolock:\s+on$", c.ok("cluster", "info"), re.M)
     poll(lambda: _sealed_everywhere(c, managers), 30, what="every manager to seal its keys")
     for h in managers:
         assert os.path.exists(os.path.join(h.run_dir, "admin", "key.pem"))  # the local CLI's, in the run dir
@@ -169,6 +170,7 @@ def test_autolock_seal_unlock_rotate_disable(make_cluster, tmp_path) -> None:  #
     )
     r = c.cli(None, "cluster", "unlock-key")
     assert r.returncode != 0 and "autolock is off" in r.stderr
+    assert re.search(r"^Autolock:\s+off$", c.ok("cluster", "info"), re.M)
     c.kill9(m1, "manager")
     c.start_manager(m1)  # (waits for it to answer: no unlock needed)
     assert not os.path.exists(os.path.join(m1.run_dir, keywrap.UNLOCK_SOCKET_NAME))
