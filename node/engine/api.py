@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import AsyncIterator
 
 import grpc
@@ -124,6 +126,43 @@ class EngineService(epb_grpc.EngineServicer):
     async def RemoveImage(self, request: epb.RemoveImageRequest, context) -> cpb.Empty:
         await self._call(self.engine.remove_image, request.reference, request.force)
         return cpb.Empty()
+
+    @handler
+    async def PullImage(self, request: epb.PullImageRequest, context) -> AsyncIterator[epb.PullProgress]:
+        from .registry import pull, settings
+
+        if not request.reference:
+            raise InvalidArgument("pull needs an image reference")
+        config = settings.load(settings.settings_path(self.engine.cfg.data_dir))
+
+        def progress(stop):  # type: ignore[no-untyped-def]
+            events: queue.Queue[object] = queue.Queue()
+            done = object()
+            result: list[object] = []
+
+            def work() -> None:
+                try:
+                    record = pull.pull(
+                        self.engine.images, request.reference, config, request.platform, report=events.put
+                    )
+                    result.append(record)
+                except BaseException as exc:
+                    result.append(exc)
+                finally:
+                    events.put(done)
+
+            threading.Thread(target=work, name="pull", daemon=True).start()
+            while True:
+                item = events.get()
+                if item is done:
+                    break
+                yield item
+            if isinstance(result[0], BaseException):
+                raise result[0]
+            yield pull.Progress(status=f"Status: Downloaded {request.reference}", image_id=result[0].id)  # type: ignore[attr-defined]
+
+        async for p in iterate_in_thread(progress):
+            yield epb.PullProgress(id=p.id, status=p.status, current=p.current, total=p.total, image_id=p.image_id)
 
     @handler
     async def Info(self, request: cpb.Empty, context) -> epb.EngineInfo:

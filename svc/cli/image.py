@@ -22,6 +22,11 @@ def register(sub: Any) -> None:
     imp.add_argument("file", help="archive path, or - for standard input")
     imp.add_argument("reference", nargs="?", default="", help="NAME[:TAG] to give the image")
     imp.set_defaults(func=cmd_import)
+    pull = isub.add_parser("pull", help="pull an image from a registry (busybox = docker.io/library/busybox:latest)")
+    pull.add_argument("reference", help="NAME[:TAG][@DIGEST]")
+    pull.add_argument("--platform", default="", help="OS/ARCH[/VARIANT] to pick from a multi-platform image")
+    pull.add_argument("-q", "--quiet", action="store_true", help="print only the image id")
+    pull.set_defaults(func=cmd_pull)
     ls = isub.add_parser("ls", help="list images")
     ls.add_argument("-q", "--quiet", action="store_true")
     ls.add_argument("--format", default="")
@@ -70,6 +75,77 @@ def cmd_import(args: argparse.Namespace) -> int:
         reference.normalize(args.reference)
     info = _engine().ImportImage(archive_chunks(args.file, args.reference))
     print(info.id)
+    return 0
+
+
+class PullDisplay:
+    """`docker pull`'s display: one line per layer, redrawn in place on a terminal.
+
+    Elsewhere (a pipe, a log) each layer's status is printed when it changes, without byte counts.
+    """
+
+    def __init__(self, out: Any = None, tty: bool | None = None) -> None:
+        self.out = out or sys.stdout
+        self.tty = self.out.isatty() if tty is None else tty
+        self.order: list[str] = []
+        self.lines: dict[str, str] = {}
+        self.last: dict[str, str] = {}
+
+    def _bar(self, current: int, total: int) -> str:
+        from svc.units import format_size
+
+        if total <= 0:
+            return ""
+        width = 40
+        done = min(width, current * width // total)
+        arrow = ">" if done < width else ""
+        return f"[{'=' * max(done - 1, 0) if arrow else '=' * done}{arrow}{' ' * (width - done)}] " + (
+            f"{format_size(current)}/{format_size(total)}"
+        )
+
+    def update(self, p: Any) -> None:
+        if not p.id:
+            self._print(p.status)
+            return
+        text = f"{p.id}: {p.status}"
+        if p.status == "Downloading" and p.total:
+            text += " " + self._bar(p.current, p.total)
+        if not self.tty:
+            if p.status != self.last.get(p.id) and p.status != "Downloading":
+                self.out.write(f"{p.id}: {p.status}\n")
+            elif p.status == "Downloading" and self.last.get(p.id) != "Downloading":
+                self.out.write(f"{p.id}: Downloading\n")
+            self.last[p.id] = p.status
+            self.out.flush()
+            return
+        if p.id not in self.lines:
+            self.order.append(p.id)
+            self.lines[p.id] = text
+            self.out.write(text + "\n")
+        else:
+            self.lines[p.id] = text
+            up = len(self.order) - self.order.index(p.id)
+            self.out.write(f"\x1b[{up}A\r\x1b[2K{text}\x1b[{up}B\r")
+        self.out.flush()
+
+    def _print(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from svc.v1 import engine_pb2 as epb
+
+    display = PullDisplay()
+    image_id = ""
+    request = epb.PullImageRequest(reference=args.reference, platform=args.platform)
+    for p in _engine().stream("PullImage", request):
+        if p.image_id:
+            image_id = p.image_id
+        if not args.quiet:
+            display.update(p)
+    if args.quiet:
+        print(image_id)
     return 0
 
 

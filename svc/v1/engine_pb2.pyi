@@ -144,6 +144,28 @@ class RemoveImageRequest(_message.Message):
     force: bool
     def __init__(self, reference: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
+class PullImageRequest(_message.Message):
+    __slots__ = ("reference", "platform")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    platform: str
+    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[str] = ...) -> None: ...
+
+class PullProgress(_message.Message):
+    __slots__ = ("id", "status", "current", "total", "image_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    status: str
+    current: int
+    total: int
+    image_id: str
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., image_id: _Optional[str] = ...) -> None: ...
+
 class ImageInfo(_message.Message):
     __slots__ = ("id", "tags", "size_bytes", "created_at", "architecture", "os", "layers", "config_json")
     ID_FIELD_NUMBER: _ClassVar[int]

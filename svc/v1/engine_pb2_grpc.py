@@ -111,6 +111,11 @@ class EngineStub:
                 request_serializer=svc_dot_v1_dot_engine__pb2.RemoveImageRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
                 _registered_method=True)
+        self.PullImage = channel.unary_stream(
+                '/svc.v1.Engine/PullImage',
+                request_serializer=svc_dot_v1_dot_engine__pb2.PullImageRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_engine__pb2.PullProgress.FromString,
+                _registered_method=True)
         self.Info = channel.unary_unary(
                 '/svc.v1.Engine/Info',
                 request_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
@@ -212,6 +217,13 @@ class EngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PullImage(self, request, context):
+        """Pull from a registry: progress messages as the layers arrive; the last one carries the image id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Info(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -295,6 +307,11 @@ def add_EngineServicer_to_server(servicer, server):
                     servicer.RemoveImage,
                     request_deserializer=svc_dot_v1_dot_engine__pb2.RemoveImageRequest.FromString,
                     response_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
+            ),
+            'PullImage': grpc.unary_stream_rpc_method_handler(
+                    servicer.PullImage,
+                    request_deserializer=svc_dot_v1_dot_engine__pb2.PullImageRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_engine__pb2.PullProgress.SerializeToString,
             ),
             'Info': grpc.unary_unary_rpc_method_handler(
                     servicer.Info,
@@ -707,6 +724,33 @@ class Engine:
             '/svc.v1.Engine/RemoveImage',
             svc_dot_v1_dot_engine__pb2.RemoveImageRequest.SerializeToString,
             svc_dot_v1_dot_common__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PullImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/svc.v1.Engine/PullImage',
+            svc_dot_v1_dot_engine__pb2.PullImageRequest.SerializeToString,
+            svc_dot_v1_dot_engine__pb2.PullProgress.FromString,
             options,
             channel_credentials,
             insecure,

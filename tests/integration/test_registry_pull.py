@@ -1,0 +1,320 @@
+"""`svc image pull` against a real registry: the CNCF distribution registry (Debian's docker-registry) on
+loopback, plain HTTP, listed in the node's insecure-registries; images pushed into it with skopeo.
+
+Every test image carries a marker file of its own, so its layer digests are new to the registry and to
+skopeo's blob cache (skopeo would otherwise substitute a compressed variant it pushed before).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from helpers import free_port, poll, run_cli
+from imagebuild import Entry, ImageSpec, busybox_entries, sha256, tar_bytes, write_oci_layout
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(
+        not (shutil.which("docker-registry") and shutil.which("skopeo")),
+        reason="needs docker-registry and skopeo (deploy/test.sh installs them)",
+    ),
+]
+
+
+class Registry:
+    def __init__(self, base: str) -> None:
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.storage = os.path.join(base, "storage")
+        self.config = os.path.join(base, "registry.yml")
+        with open(self.config, "w") as f:
+            f.write(
+                "version: 0.1\nlog:\n  level: warn\n"
+                f"storage:\n  filesystem:\n    rootdirectory: {self.storage}\n"
+                f"http:\n  addr: {self.host}\n"
+            )
+        self.log = open(os.path.join(base, "registry.log"), "wb")
+        self.proc = subprocess.Popen(
+            ["docker-registry", "serve", self.config], stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+        def up() -> bool:
+            import socket
+
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        poll(up, 10, what="docker-registry to listen")
+
+    def push(self, source: str, name: str, *flags: str) -> None:
+        r = subprocess.run(
+            [
+                "skopeo",
+                "copy",
+                "--retry-times",
+                "0",
+                "--dest-tls-verify=false",
+                *flags,
+                source,
+                f"docker://{self.host}/{name}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 0, r.stderr
+
+    def digest(self, name: str) -> str:
+        r = subprocess.run(
+            ["skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}", f"docker://{self.host}/{name}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    def blob_file(self, digest: str) -> str:
+        hexd = digest[7:]
+        return os.path.join(self.storage, "docker", "registry", "v2", "blobs", "sha256", hexd[:2], hexd, "data")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    reg = Registry(str(tmp_path_factory.mktemp("registry")))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def node(node_daemon, engine_env, registry):  # type: ignore[no-untyped-def]
+    """The node daemon, told that the test registry speaks plain HTTP."""
+    _, env = node_daemon
+    with open(os.path.join(engine_env.data_dir, "node", "registries.json"), "w") as f:
+        json.dump({"insecure-registries": [registry.host]}, f)
+    return env
+
+
+def unique_spec(marker: str, extra: list[Entry] | None = None) -> ImageSpec:
+    return ImageSpec(layers=[[*busybox_entries(), Entry("marker", marker.encode()), *(extra or [])]], tag="x:1")
+
+
+def oci_archive(tmp_path, marker: str, gzip_layers: bool = True) -> str:  # type: ignore[no-untyped-def]
+    return write_oci_layout(str(tmp_path / f"{marker}.tar"), unique_spec(marker), gzip_layers=gzip_layers)
+
+
+def store_files(engine_env) -> set[str]:  # type: ignore[no-untyped-def]
+    root = os.path.join(engine_env.data_dir, "node", "images")
+    out = set()
+    for sub in ("blobs/sha256", "layers", "tmp"):
+        d = os.path.join(root, sub)
+        out |= {f"{sub}/{n}" for n in os.listdir(d)} if os.path.isdir(d) else set()
+    return out
+
+
+def run_marker(env, image: str) -> str:  # type: ignore[no-untyped-def]
+    r = run_cli("container", "run", "--rm", "--name", f"m{uuid.uuid4().hex[:8]}", image, "cat", "/marker", env=env)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_pull_by_tag_shows_layer_progress_then_runs(node, registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    marker = f"tag-{uuid.uuid4().hex}"
+    registry.push(f"oci-archive:{oci_archive(tmp_path, marker)}", "busybox:1")
+    image = f"{registry.host}/busybox:1"
+    r = run_cli("image", "pull", image, env=node, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"1: Pulling from {registry.host}/busybox", r.stdout
+    layer_lines = [ln for ln in lines if ln.endswith(": Pull complete")]
+    assert len(layer_lines) == 1, r.stdout
+    layer = layer_lines[0].split(":")[0]
+    assert f"{layer}: Pulling fs layer" in lines and f"{layer}: Downloading" in lines
+    assert any(ln.startswith("Digest: sha256:") for ln in lines)
+    assert lines[-1] == f"Status: Downloaded {image}"
+    ls = run_cli("image", "ls", env=node).stdout
+    assert f"{registry.host}/busybox" in ls and " 1 " in ls
+    assert run_marker(node, image) == marker
+    # A second pull finds the layer present and downloads nothing.
+    again = run_cli("image", "pull", image, env=node, timeout=60)
+    assert again.returncode == 0 and f"{layer}: Already exists" in again.stdout, again.stdout
+
+
+def test_pull_by_digest(node, registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    marker = f"digest-{uuid.uuid4().hex}"
+    registry.push(f"oci-archive:{oci_archive(tmp_path, marker)}", "pinned:v1")
+    digest = registry.digest("pinned:v1")
+    image = f"{registry.host}/pinned@{digest}"
+    r = run_cli("image", "pull", "-q", image, env=node, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().startswith("sha256:")
+    assert run_marker(node, image) == marker
+    # Pulled by digest only: no tag was made.
+    assert "pinned" not in run_cli("image", "ls", env=node).stdout.replace("<none>", "")
+
+
+def test_zstd_layer(node, registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    marker = f"zstd-{uuid.uuid4().hex}"
+    src = oci_archive(tmp_path, marker, gzip_layers=False)
+    registry.push(f"oci-archive:{src}", "zstd:1", "--dest-compress", "--dest-compress-format", "zstd")
+    raw = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/zstd:1"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert json.loads(raw)["layers"][0]["mediaType"].endswith("+zstd")
+    r = run_cli("image", "pull", f"{registry.host}/zstd:1", env=node, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert run_marker(node, f"{registry.host}/zstd:1") == marker
+
+
+def _write_multiarch(path: str, host_marker: str) -> None:
+    """An OCI layout with an index of three manifests: this host's (busybox), linux/arm64 and linux/arm/v7."""
+    from node.engine.registry.platforms import host_platform
+
+    host = host_platform()
+    blobs: dict[str, bytes] = {}
+
+    def add(data: bytes) -> dict:
+        blobs[sha256(data)] = data
+        return {"digest": sha256(data), "size": len(data)}
+
+    def image(arch: str, variant: str, entries: list[Entry]) -> dict:
+        layer = tar_bytes(entries)
+        gz = gzip.compress(layer, mtime=0)
+        config = json.dumps(
+            {
+                "architecture": arch,
+                "os": "linux",
+                **({"variant": variant} if variant else {}),
+                "config": {"Cmd": ["sh"]},
+                "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]},
+            }
+        ).encode()
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **add(config)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **add(gz)}],
+            }
+        ).encode()
+        platform = {"os": "linux", "architecture": arch, **({"variant": variant} if variant else {})}
+        return {"mediaType": "application/vnd.oci.image.manifest.v1+json", **add(manifest), "platform": platform}
+
+    entries = [
+        image("arm64", "v8", [Entry("marker", b"arm64")]),
+        image("arm", "v7", [Entry("marker", b"arm/v7")]),
+    ]
+    if host.architecture in ("arm64", "arm"):
+        entries = [e for e in entries if e["platform"]["architecture"] != host.architecture]
+    entries.insert(
+        1,
+        image(host.architecture, host.variant, [*busybox_entries(), Entry("marker", host_marker.encode())]),
+    )
+    index = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
+    ).encode()
+    top = {
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        **add(index),
+        "annotations": {"org.opencontainers.image.ref.name": "multi"},
+    }
+    files = [
+        Entry("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+        Entry("index.json", json.dumps({"schemaVersion": 2, "manifests": [top]}).encode()),
+        Entry("blobs", kind="dir", mode=0o755),
+        Entry("blobs/sha256", kind="dir", mode=0o755),
+        *[Entry("blobs/sha256/" + d[7:], b) for d, b in blobs.items()],
+    ]
+    with open(path, "wb") as f:
+        f.write(tar_bytes(files))
+
+
+def test_index_picks_the_host_platform(node, registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    marker = f"multi-{uuid.uuid4().hex}"
+    src = str(tmp_path / "multi.tar")
+    _write_multiarch(src, marker)
+    registry.push(f"oci-archive:{src}:multi", "multi:1", "--all")
+    raw = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/multi:1"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert len(json.loads(raw)["manifests"]) == 3
+    r = run_cli("image", "pull", f"{registry.host}/multi:1", env=node, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert run_marker(node, f"{registry.host}/multi:1") == marker
+    # Another platform by request; it is not runnable here, but it is stored and its config says arm64.
+    r = run_cli("image", "pull", "--platform", "linux/arm64", f"{registry.host}/multi:1", env=node, timeout=60)
+    if r.returncode == 0:
+        info = json.loads(run_cli("image", "inspect", f"{registry.host}/multi:1", env=node).stdout)[0]
+        assert info["architecture"] == "arm64"
+    # A platform the index lacks: one line naming what it has.
+    bad = run_cli("image", "pull", "--platform", "linux/s390x", f"{registry.host}/multi:1", env=node, timeout=60)
+    assert bad.returncode != 0
+    assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert "no manifest for linux/s390x" in bad.stderr and "linux/arm/v7" in bad.stderr, bad.stderr
+
+
+def test_corrupted_blob_is_refused_and_leaves_nothing(node, registry, engine_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    marker = f"bad-{uuid.uuid4().hex}"
+    registry.push(f"oci-archive:{oci_archive(tmp_path, marker)}", "bad:1")
+    manifest = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/bad:1"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
+    layer = manifest["layers"][0]["digest"]
+    path = registry.blob_file(layer)
+    with open(path, "r+b") as f:  # flip one byte in the middle: same size, wrong digest
+        f.seek(os.path.getsize(path) // 2)
+        b = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([b[0] ^ 0xFF]))
+    before = store_files(engine_env)
+    r = run_cli("image", "pull", f"{registry.host}/bad:1", env=node, timeout=120)
+    assert r.returncode != 0
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert f"blob {layer} does not match its digest" in r.stderr, r.stderr
+    assert f"pulling {registry.host}/bad:1" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert store_files(engine_env) == before
+    assert "bad" not in run_cli("image", "ls", env=node).stdout
+
+
+def test_unknown_tag_is_one_line(node, registry) -> None:  # type: ignore[no-untyped-def]
+    r = run_cli("image", "pull", f"{registry.host}/nothing:here", env=node, timeout=60)
+    assert r.returncode != 0
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "manifest unknown" in r.stderr and f"{registry.host}/nothing:here" in r.stderr, r.stderr
+
+
+def test_plain_http_only_to_a_listed_registry(node_daemon, registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, env = node_daemon  # no registries.json: the registry is not listed as insecure
+    registry.push(f"oci-archive:{oci_archive(tmp_path, f'tls-{uuid.uuid4().hex}')}", "tls:1")
+    start = time.monotonic()
+    r = run_cli("image", "pull", f"{registry.host}/tls:1", env=env, timeout=60)
+    assert r.returncode != 0
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "insecure-registries" in r.stderr, r.stderr
+    assert time.monotonic() - start < 30
