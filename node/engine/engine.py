@@ -12,6 +12,7 @@ in on their own threads. Subscribers get ContainerEvents outside every lock.
 
 from __future__ import annotations
 
+import collections
 import copy
 import logging
 import os
@@ -105,12 +106,16 @@ class Engine:
         self._subscribers: list[Callable[[ContainerEvent], None]] = []
         self.latency = LatencyRecorder()  # per operation; node metrics export it
         self.health = HealthMonitor(self._run_probe, self._record_probe)
+        # How each recorded exit was noticed: "event" / "rescan" (the exit watcher), "wait" (a stop or
+        # kill polling for it), "restore", "fallback" (KILL_WAIT_SECONDS after a SIGKILL the watcher
+        # did not see end), "forced" (no exit code at all). Anything but the watcher's is a miss.
+        self.exits_noticed: collections.Counter[str] = collections.Counter()
         self._deadlines = Deadlines("stop-deadlines")
         self._restore()
         # Exits are settled on a small pool: a hundred containers killed at once release
         # (runc delete, CNI DEL, unmount) in parallel, not one after the other.
         self._exit_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="exit")
-        self._watcher = ExitWatcher(exit_dir, self._exit_seen)
+        self._watcher = ExitWatcher(exit_dir, self._exit_seen, self._exited_per_state_dir)
         self._watcher.start()
 
     # ----- set-up -----
@@ -286,19 +291,37 @@ class Engine:
 
     # ----- exit -----
 
-    def _exit_seen(self, cid: str) -> None:
+    def _exit_seen(self, cid: str, how: str) -> None:
         def handle() -> None:
             try:
-                self._on_exit_file(cid)
+                self._on_exit_file(cid, how)
             except Exception:  # a pool thread has no one to raise to; a rescan will try again
                 log.exception("recording the exit of %s", cid[:12])
 
         self._exit_pool.submit(handle)
 
-    def _on_exit_file(self, cid: str) -> None:
+    def _exited_per_state_dir(self) -> list[str]:
+        """Running containers whose conmon recorded an exit in `state/exit`, for the watcher's rescan.
+
+        conmon writes `state/exit` before the exit directory's file; should that second write fail,
+        this is the only trace of the exit that the watcher can see. One younger than a second is
+        left to the exit file conmon is about to write (else that file would outlive the record)."""
+        with self._lock:
+            running = [c.id for c in self._containers.values() if c.state == RUNNING]
+        found = []
+        for cid in running:
+            try:
+                age = time.time() - os.path.getmtime(os.path.join(self._files(cid).persist, "exit"))
+            except FileNotFoundError:
+                continue
+            if age >= 1.0 and not os.path.exists(os.path.join(self.conmon.exit_dir, cid)):
+                found.append(cid)
+        return found
+
+    def _on_exit_file(self, cid: str, how: str) -> None:
         with self._lock:
             c = self._containers.get(cid)
-        if c is None:
+        if c is None:  # a removed container's (the watcher reports container ids only, never conmon's temp files)
             try:
                 os.unlink(os.path.join(self.conmon.exit_dir, cid))
             except FileNotFoundError:
@@ -308,8 +331,8 @@ class Engine:
             if c.state != RUNNING or self._exit_code(c) is None:
                 log.debug("exit file of %s: nothing to do (state %s)", cid[:12], c.state)
                 return
-            self._finish(c)
-        log.debug("%s exited with %d", cid[:12], c.exit_code)
+            self._finish(c, noticed=how)
+        log.debug("%s exited with %d (noticed by %s)", cid[:12], c.exit_code, how)
         self._emit("exit", c)
 
     def _exit_code(self, c: Container) -> int | None:
@@ -323,7 +346,7 @@ class Engine:
                 return int(text)
         return None
 
-    def _finish(self, c: Container, exit_code: int | None = None, error: str = "") -> None:
+    def _finish(self, c: Container, exit_code: int | None = None, error: str = "", *, noticed: str) -> None:
         """Record the exit and release everything the start took. Caller holds the container lock."""
         files = self._files(c.id)
         code = self._exit_code(c) if exit_code is None else exit_code
@@ -349,6 +372,7 @@ class Engine:
             if error:
                 c.error = error
             c.save(files.dir, fsync=False)
+            self.exits_noticed[noticed] += 1
             self._changed.notify_all()
 
     def _release(self, c: Container) -> None:
@@ -367,7 +391,7 @@ class Engine:
                     return False
                 self._changed.wait(min(remaining, 0.1))
             if self._exit_code(c) is not None:
-                self._on_exit_file(c.id)  # do not depend on inotify alone
+                self._on_exit_file(c.id, "wait")  # do not depend on inotify alone
 
     def stop(self, ref: str, grace: float | None = None, wait: bool = True) -> Container:
         """Stop signal, grace period, SIGKILL. With wait=False, return once signalled: the SIGKILL
@@ -402,7 +426,8 @@ class Engine:
         if c.state != RUNNING:
             return
         if self._exit_code(c) is not None:
-            self._on_exit_file(c.id)
+            log.warning("container %s: its exit was not seen by the exit watcher; recording it now", c.id[:12])
+            self._on_exit_file(c.id, "fallback")
             return
         self._force_finish(c, f"the container did not exit after SIGKILL ({_processes(c)})")
 
@@ -432,7 +457,7 @@ class Engine:
         with self._ctr_lock(c.id):
             if c.state == RUNNING:
                 log.warning("container %s: %s; cleaning up without its exit code", c.id[:12], why)
-                self._finish(c, exit_code=137, error=why)
+                self._finish(c, exit_code=137, error=why, noticed="forced")
         self._emit("exit", c)
 
     def kill(self, ref: str, sig: str | int = "SIGKILL") -> Container:
@@ -577,9 +602,9 @@ class Engine:
                     self._release(c)
                 continue
             if self._exit_code(c) is not None:
-                self._finish(c)
+                self._finish(c, noticed="restore")
             elif not _alive(c.conmon_pid, "conmon"):
-                self._finish(c, error="the container's monitor (conmon) was gone after a restart")
+                self._finish(c, error="the container's monitor (conmon) was gone after a restart", noticed="restore")
             else:
                 resolved = specs.resolve(c.spec, self.images.config(c.image_id), c.id)
                 if resolved.healthcheck:
