@@ -90,3 +90,13 @@ def parse(text: str) -> Reference:
     if not tag and not digest:
         tag = "latest"
     return Reference(registry=registry, repository="/".join(path), tag=tag, digest=digest)
+
+
+def login_host(server: str) -> str:
+    """The registry host of a `svc login` argument: `host[:port]`, a URL, or empty for Docker Hub."""
+    text = server.strip().removeprefix("https://").removeprefix("http://").split("/", 1)[0]
+    if not text or text in ("index.docker.io", "registry-1.docker.io", DOCKER_HUB):
+        return DOCKER_HUB
+    if not _HOST.match(text):
+        raise InvalidArgument(f"invalid registry {server!r}: give HOST[:PORT]")
+    return text

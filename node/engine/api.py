@@ -134,6 +134,7 @@ class EngineService(epb_grpc.EngineServicer):
         if not request.reference:
             raise InvalidArgument("pull needs an image reference")
         config = settings.load(settings.settings_path(self.engine.cfg.data_dir))
+        creds = (request.username, request.password) if request.username else None
 
         def progress(stop):  # type: ignore[no-untyped-def]
             events: queue.Queue[object] = queue.Queue()
@@ -143,7 +144,7 @@ class EngineService(epb_grpc.EngineServicer):
             def work() -> None:
                 try:
                     record = pull.pull(
-                        self.engine.images, request.reference, config, request.platform, report=events.put
+                        self.engine.images, request.reference, config, request.platform, events.put, creds
                     )
                     result.append(record)
                 except BaseException as exc:
@@ -163,6 +164,16 @@ class EngineService(epb_grpc.EngineServicer):
 
         async for p in iterate_in_thread(progress):
             yield epb.PullProgress(id=p.id, status=p.status, current=p.current, total=p.total, image_id=p.image_id)
+
+    @handler
+    async def RegistryLogin(self, request: epb.RegistryLoginRequest, context) -> epb.RegistryLoginResponse:
+        from .registry import pull, settings
+
+        if not request.username:
+            raise InvalidArgument("login needs a username")
+        config = settings.load(settings.settings_path(self.engine.cfg.data_dir))
+        host = await self._call(pull.check_login, request.server, request.username, request.password, config)
+        return epb.RegistryLoginResponse(registry=host)
 
     @handler
     async def Info(self, request: cpb.Empty, context) -> epb.EngineInfo:

@@ -27,6 +27,15 @@ def register(sub: Any) -> None:
     pull.add_argument("--platform", default="", help="OS/ARCH[/VARIANT] to pick from a multi-platform image")
     pull.add_argument("-q", "--quiet", action="store_true", help="print only the image id")
     pull.set_defaults(func=cmd_pull)
+    login = sub.add_parser("login", help="log in to a registry (credentials kept in ~/.docker/config.json, 0600)")
+    login.add_argument("server", nargs="?", default="", help="HOST[:PORT]; default Docker Hub")
+    login.add_argument("-u", "--username", default="")
+    login.add_argument("-p", "--password", default="", help="prefer --password-stdin")
+    login.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    login.set_defaults(func=cmd_login)
+    logout = sub.add_parser("logout", help="forget the credentials for a registry")
+    logout.add_argument("server", nargs="?", default="", help="HOST[:PORT]; default Docker Hub")
+    logout.set_defaults(func=cmd_logout)
     ls = isub.add_parser("ls", help="list images")
     ls.add_argument("-q", "--quiet", action="store_true")
     ls.add_argument("--format", default="")
@@ -138,7 +147,13 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
     display = PullDisplay()
     image_id = ""
-    request = epb.PullImageRequest(reference=args.reference, platform=args.platform)
+    from svc import dockerconfig, registryref
+
+    ref = registryref.parse(args.reference)
+    creds = dockerconfig.credentials(ref.registry) or ("", "")
+    request = epb.PullImageRequest(
+        reference=args.reference, platform=args.platform, username=creds[0], password=creds[1]
+    )
     for p in _engine().stream("PullImage", request):
         if p.image_id:
             image_id = p.image_id
@@ -146,6 +161,44 @@ def cmd_pull(args: argparse.Namespace) -> int:
             display.update(p)
     if args.quiet:
         print(image_id)
+    return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from svc import dockerconfig, registryref
+    from svc.v1 import engine_pb2 as epb
+
+    host = registryref.login_host(args.server)
+    user = args.username
+    if not user:
+        if not sys.stdin.isatty() or args.password_stdin:
+            raise InvalidArgument("login needs --username (-u)")
+        user = input("Username: ").strip()
+    password = args.password
+    if args.password_stdin:
+        password = sys.stdin.read().rstrip("\r\n")
+    elif not password:
+        if not sys.stdin.isatty():
+            raise InvalidArgument("login needs a password: use --password-stdin")
+        import getpass
+
+        password = getpass.getpass("Password: ")
+    if not password:
+        raise InvalidArgument("login needs a password")
+    reply = _engine().RegistryLogin(epb.RegistryLoginRequest(server=host, username=user, password=password))
+    path = dockerconfig.store(reply.registry or host, user, password)
+    print(f"Login Succeeded (credentials kept in {path})")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from svc import dockerconfig, registryref
+    from svc.errors import NotFound
+
+    host = registryref.login_host(args.server)
+    if not dockerconfig.erase(host):
+        raise NotFound(f"not logged in to {host}")
+    print(f"Removing login credentials for {host}")
     return 0
 
 

@@ -145,12 +145,32 @@ class RemoveImageRequest(_message.Message):
     def __init__(self, reference: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class PullImageRequest(_message.Message):
-    __slots__ = ("reference", "platform")
+    __slots__ = ("reference", "platform", "username", "password")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
     reference: str
     platform: str
-    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[str] = ...) -> None: ...
+    username: str
+    password: str
+    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class RegistryLoginRequest(_message.Message):
+    __slots__ = ("server", "username", "password")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    username: str
+    password: str
+    def __init__(self, server: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class RegistryLoginResponse(_message.Message):
+    __slots__ = ("registry",)
+    REGISTRY_FIELD_NUMBER: _ClassVar[int]
+    registry: str
+    def __init__(self, registry: _Optional[str] = ...) -> None: ...
 
 class PullProgress(_message.Message):
     __slots__ = ("id", "status", "current", "total", "image_id")

@@ -116,6 +116,11 @@ class EngineStub:
                 request_serializer=svc_dot_v1_dot_engine__pb2.PullImageRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_engine__pb2.PullProgress.FromString,
                 _registered_method=True)
+        self.RegistryLogin = channel.unary_unary(
+                '/svc.v1.Engine/RegistryLogin',
+                request_serializer=svc_dot_v1_dot_engine__pb2.RegistryLoginRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_engine__pb2.RegistryLoginResponse.FromString,
+                _registered_method=True)
         self.Info = channel.unary_unary(
                 '/svc.v1.Engine/Info',
                 request_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
@@ -224,6 +229,13 @@ class EngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegistryLogin(self, request, context):
+        """Check credentials against a registry (`svc login`); the engine keeps nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Info(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -312,6 +324,11 @@ def add_EngineServicer_to_server(servicer, server):
                     servicer.PullImage,
                     request_deserializer=svc_dot_v1_dot_engine__pb2.PullImageRequest.FromString,
                     response_serializer=svc_dot_v1_dot_engine__pb2.PullProgress.SerializeToString,
+            ),
+            'RegistryLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegistryLogin,
+                    request_deserializer=svc_dot_v1_dot_engine__pb2.RegistryLoginRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_engine__pb2.RegistryLoginResponse.SerializeToString,
             ),
             'Info': grpc.unary_unary_rpc_method_handler(
                     servicer.Info,
@@ -751,6 +768,33 @@ class Engine:
             '/svc.v1.Engine/PullImage',
             svc_dot_v1_dot_engine__pb2.PullImageRequest.SerializeToString,
             svc_dot_v1_dot_engine__pb2.PullProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegistryLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Engine/RegistryLogin',
+            svc_dot_v1_dot_engine__pb2.RegistryLoginRequest.SerializeToString,
+            svc_dot_v1_dot_engine__pb2.RegistryLoginResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -30,7 +30,7 @@ pytestmark = [
 
 
 class Registry:
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, htpasswd: str = "") -> None:
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.storage = os.path.join(base, "storage")
@@ -41,6 +41,8 @@ class Registry:
                 f"storage:\n  filesystem:\n    rootdirectory: {self.storage}\n"
                 f"http:\n  addr: {self.host}\n"
             )
+            if htpasswd:
+                f.write(f"auth:\n  htpasswd:\n    realm: svc-test\n    path: {htpasswd}\n")
         self.log = open(os.path.join(base, "registry.log"), "wb")
         self.proc = subprocess.Popen(
             ["docker-registry", "serve", self.config], stdout=self.log, stderr=subprocess.STDOUT
@@ -53,8 +55,10 @@ class Registry:
                 return s.connect_ex(("127.0.0.1", self.port)) == 0
 
         poll(up, 10, what="docker-registry to listen")
+        self.push_flags: tuple[str, ...] = ()
 
     def push(self, source: str, name: str, *flags: str) -> None:
+        flags = (*flags, *self.push_flags)
         r = subprocess.run(
             [
                 "skopeo",
@@ -318,3 +322,55 @@ def test_plain_http_only_to_a_listed_registry(node_daemon, registry, tmp_path) -
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "insecure-registries" in r.stderr, r.stderr
     assert time.monotonic() - start < 30
+
+
+def test_basic_auth_login_pull_logout(node_daemon, engine_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt  # libxcrypt's bcrypt, which the registry's htpasswd reads
+
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("alice:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH)) + "\n")
+    reg = Registry(str(tmp_path), htpasswd=str(htpasswd))
+    try:
+        reg.push_flags = ("--dest-creds", "alice:s3cret")
+        _, env = node_daemon
+        with open(os.path.join(engine_env.data_dir, "node", "registries.json"), "w") as f:
+            json.dump({"insecure-registries": [reg.host]}, f)
+        env = {**env, "DOCKER_CONFIG": str(tmp_path / "docker")}
+        marker = f"auth-{uuid.uuid4().hex}"
+        reg.push(f"oci-archive:{oci_archive(tmp_path, marker)}", "private:1")
+        image = f"{reg.host}/private:1"
+
+        denied = run_cli("image", "pull", image, env=env, timeout=60)
+        assert denied.returncode != 0
+        assert len(denied.stderr.strip().splitlines()) == 1, denied.stderr
+        assert f"pulling {image}: registry {reg.host} needs a login" in denied.stderr, denied.stderr
+
+        wrong = run_cli("login", reg.host, "-u", "alice", "--password-stdin", env=env, input=b"nope\n")
+        assert wrong.returncode != 0 and len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr
+        assert f"login to {reg.host}: credentials refused" in wrong.stderr, wrong.stderr
+        config = tmp_path / "docker" / "config.json"
+        assert not config.exists()
+
+        ok = run_cli("login", reg.host, "-u", "alice", "--password-stdin", env=env, input=b"s3cret\n")
+        assert ok.returncode == 0, ok.stderr
+        assert "Login Succeeded" in ok.stdout
+        assert os.stat(config).st_mode & 0o777 == 0o600
+        assert reg.host in json.loads(config.read_text())["auths"]
+        assert "s3cret" not in config.read_text()  # base64, as Docker keeps it; never in plain text
+
+        r = run_cli("image", "pull", image, env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert run_marker(env, image) == marker
+
+        out = run_cli("logout", reg.host, env=env)
+        assert out.returncode == 0 and f"Removing login credentials for {reg.host}" in out.stdout
+        assert reg.host not in json.loads(config.read_text())["auths"]
+        again = run_cli("logout", reg.host, env=env)
+        assert again.returncode != 0 and f"not logged in to {reg.host}" in again.stderr
+        assert run_cli("image", "pull", image, env=env, timeout=60).returncode != 0
+    finally:
+        reg.stop()

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from node.engine.registry import auth, platforms, settings
-from node.engine.registry import ref as refs
+from svc import registryref as refs
 from svc.errors import InvalidArgument, NotFound
 
 D = "sha256:" + "ab" * 32
@@ -174,3 +174,33 @@ def test_settings_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path.write_text("{")
     with pytest.raises(InvalidArgument, match="not readable JSON"):
         settings.load(str(path))
+
+
+def test_login_hosts() -> None:
+    assert refs.login_host("") == "docker.io"
+    assert refs.login_host("https://index.docker.io/v1/") == "docker.io"
+    assert refs.login_host("127.0.0.1:5000") == "127.0.0.1:5000"
+    assert refs.login_host("https://reg.example/") == "reg.example"
+    with pytest.raises(InvalidArgument, match="HOST"):
+        refs.login_host("bad host")
+
+
+def test_docker_config_store_and_erase_keep_the_rest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from svc import dockerconfig
+
+    path = tmp_path / "d" / "config.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"credsStore": "", "psFormat": "x", "auths": {"other:1": {"auth": "b3RoZXI6cA=="}}}))
+    dockerconfig.store("reg:5000", "alice", "pw", str(path))
+    dockerconfig.store("docker.io", "bob", "pw2", str(path))
+    doc = json.loads(path.read_text())
+    assert doc["psFormat"] == "x" and "other:1" in doc["auths"]
+    assert doc["auths"]["https://index.docker.io/v1/"] == {"auth": base64.b64encode(b"bob:pw2").decode()}
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert dockerconfig.credentials("reg:5000", [str(path)]) == ("alice", "pw")
+    assert dockerconfig.credentials("registry-1.docker.io", [str(path)]) == ("bob", "pw2")
+    assert dockerconfig.erase("reg:5000", str(path)) is True
+    assert dockerconfig.erase("reg:5000", str(path)) is False
+    assert dockerconfig.credentials("other:1", [str(path)]) == ("other", "p")

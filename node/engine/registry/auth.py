@@ -7,10 +7,10 @@ a node reads its own file (see `registry.settings`) and `~/.docker/config.json`.
 from __future__ import annotations
 
 import base64
-import json
-import os
 import re
 from dataclasses import dataclass, field
+
+from svc import dockerconfig
 
 _PARAM = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
@@ -44,44 +44,9 @@ def parse_challenges(header: str) -> list[Challenge]:
     return out
 
 
-def _config_paths(extra: tuple[str, ...]) -> list[str]:
-    paths = list(extra)
-    docker_dir = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
-    paths.append(os.path.join(docker_dir, "config.json"))
-    return paths
-
-
-def _host_keys(host: str) -> list[str]:
-    keys = [host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/"]
-    if host in ("docker.io", "registry-1.docker.io", "index.docker.io"):
-        keys += ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"]
-    return keys
-
-
 def credentials(host: str, config_files: tuple[str, ...] = ()) -> tuple[str, str] | None:
-    """(user, password) for a registry host from the first config file that has it, else None."""
-    for path in _config_paths(config_files):
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            continue
-        auths = doc.get("auths") if isinstance(doc, dict) else None
-        if not isinstance(auths, dict):
-            continue
-        for key in _host_keys(host):
-            entry = auths.get(key)
-            if not isinstance(entry, dict):
-                continue
-            if isinstance(entry.get("auth"), str):
-                try:
-                    user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-                except (ValueError, UnicodeDecodeError):
-                    continue
-                return user, password
-            if isinstance(entry.get("username"), str) and isinstance(entry.get("password"), str):
-                return entry["username"], entry["password"]
-    return None
+    """(user, password) for a registry host from the node's config files or ~/.docker/config.json."""
+    return dockerconfig.credentials(host, config_files)
 
 
 def basic_header(user: str, password: str) -> str:

@@ -71,10 +71,18 @@ def _registry_error(resp: httpx.Response) -> str:
 class Endpoint:
     """One registry (or mirror) base URL, e.g. `https://registry-1.docker.io` or `http://127.0.0.1:5000`."""
 
-    def __init__(self, base_url: str, host: str, config_files: tuple[str, ...] = (), timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        host: str,
+        config_files: tuple[str, ...] = (),
+        timeout: float = 30.0,
+        creds: tuple[str, str] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = host
         self.config_files = config_files
+        self.creds = creds  # given with the request (svc login's); else looked up in config files
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=True, headers={"User-Agent": "svc"}
         )
@@ -93,7 +101,7 @@ class Endpoint:
 
     def _authorize(self, resp: httpx.Response, scope: str) -> None:
         challenges = auth.parse_challenges(resp.headers.get("www-authenticate", ""))
-        creds = auth.credentials(self.host, self.config_files)
+        creds = self.creds or auth.credentials(self.host, self.config_files)
         for ch in challenges:
             if ch.scheme == "bearer" and ch.params.get("realm"):
                 self._auth[scope] = self._token(ch, scope, creds)
@@ -106,7 +114,9 @@ class Endpoint:
         raise Unauthenticated(f"registry {self.host} refused access: {_registry_error(resp)}")
 
     def _token(self, ch: auth.Challenge, scope: str, creds: tuple[str, str] | None) -> tuple[str, float]:
-        params = {"scope": ch.params.get("scope") or scope}
+        params = {}
+        if ch.params.get("scope") or scope:
+            params["scope"] = ch.params.get("scope") or scope
         if ch.params.get("service"):
             params["service"] = ch.params["service"]
         headers = {"Authorization": auth.basic_header(*creds)} if creds else {}
@@ -164,6 +174,13 @@ class Endpoint:
         if code == 429:
             return Unavailable(f"{what}: {msg} (429: rate limited)")
         return RuntimeFailure(f"{what}: registry answered {code}: {msg}")
+
+    def check_login(self) -> None:
+        """`GET /v2/` with the credentials: Unauthenticated if the registry refuses them."""
+        resp = self._send("GET", "/v2/", "", {})
+        if resp.status_code != 200:
+            raise self._fail(resp, "credentials refused")
+        resp.close()
 
     # ----- manifests and blobs -----
 

@@ -17,12 +17,12 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from svc import registryref as refs
 from svc.errors import InvalidArgument, NotFound, SvcError, Unavailable
 
 from ..imageconfig import parse_image_config
 from ..images import ImageRecord, ImageStore
 from . import platforms
-from . import ref as refs
 from .client import Endpoint, parse_json
 from .settings import RegistrySettings
 
@@ -77,6 +77,7 @@ class _Pull:
         self.settings = settings
         self.want = want
         self.report = report
+        self.creds: tuple[str, str] | None = None
         self.new_blobs: list[str] = []
         self.new_layers: list[str] = []
         self._lock = threading.Lock()
@@ -95,7 +96,7 @@ class _Pull:
         candidates = self.endpoints()
         last: SvcError | None = None
         for i, (base, host) in enumerate(candidates):
-            with Endpoint(base, host, self.settings.config_files) as ep:
+            with Endpoint(base, host, self.settings.config_files, creds=self.creds) as ep:
                 try:
                     top = ep.manifest(self.ref.repository, self.ref.reference)
                 except (Unavailable, NotFound) as exc:
@@ -263,6 +264,7 @@ def pull(
     settings: RegistrySettings,
     platform: str = "",
     report: Report | None = None,
+    creds: tuple[str, str] | None = None,
 ) -> ImageRecord:
     """Pull `text` (`busybox`, `host:5000/app:1`, `app@sha256:...`) into `store`.
 
@@ -271,6 +273,7 @@ def pull(
     ref = refs.parse(text)
     want = platforms.parse(platform) if platform else platforms.host_platform()
     job = _Pull(store, ref, settings, want, report or (lambda p: None))
+    job.creds = creds
     try:
         return job.run()
     except SvcError as exc:
@@ -279,3 +282,15 @@ def pull(
     except BaseException:
         store.discard(job.new_blobs, job.new_layers)
         raise
+
+
+def check_login(server: str, user: str, password: str, settings: RegistrySettings) -> str:
+    """Try credentials against a registry (`svc login`); returns the registry host they are for."""
+    host = refs.login_host(server)
+    api = refs.DOCKER_HUB_API if host == refs.DOCKER_HUB else host
+    with Endpoint(settings.base_url(api), api, creds=(user, password)) as ep:
+        try:
+            ep.check_login()
+        except SvcError as exc:
+            raise type(exc)(f"login to {host}: {exc.message}") from exc
+    return host

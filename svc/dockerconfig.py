@@ -1,0 +1,117 @@
+"""Registry credentials kept as Docker keeps them: `config.json` with `{"auths": {"HOST": {"auth": ...}}}`.
+
+`svc login` writes `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`), mode 0600, replaced
+atomically, keeping every other key of the file (a Docker CLI's settings survive). The value of `auth` is
+base64("user:password"), as Docker writes it; credential helpers (`credsStore`) are not supported.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from typing import Any
+
+from svc.errors import InvalidArgument
+
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"  # the key Docker uses for Docker Hub
+_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+
+
+def default_path() -> str:
+    base = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    return os.path.join(base, "config.json")
+
+
+def key_for(host: str) -> str:
+    return DOCKER_HUB_KEY if host in _HUB_HOSTS else host
+
+
+def _lookup_keys(host: str) -> list[str]:
+    keys = [host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/"]
+    if host in _HUB_HOSTS:
+        keys += [DOCKER_HUB_KEY, *_HUB_HOSTS]
+    return keys
+
+
+def _load(path: str) -> dict[str, Any]:
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise InvalidArgument(f"{path}: not readable JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise InvalidArgument(f"{path}: must be a JSON object")
+    return doc
+
+
+def credentials(host: str, paths: list[str] | tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """(user, password) for a registry host from the first file that has it, else None."""
+    for path in [*paths, default_path()]:
+        try:
+            doc = _load(path)
+        except InvalidArgument:
+            continue
+        auths = doc.get("auths")
+        if not isinstance(auths, dict):
+            continue
+        for key in _lookup_keys(host):
+            entry = auths.get(key)
+            if not isinstance(entry, dict):
+                continue
+            if isinstance(entry.get("auth"), str) and entry["auth"]:
+                try:
+                    user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+                except (ValueError, UnicodeDecodeError):
+                    continue
+                return user, password
+            if isinstance(entry.get("username"), str) and isinstance(entry.get("password"), str):
+                return entry["username"], entry["password"]
+    return None
+
+
+def _write(path: str, doc: dict[str, Any]) -> None:
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".config.json.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            json.dump(doc, f, indent="\t")
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def store(host: str, user: str, password: str, path: str | None = None) -> str:
+    """Keep credentials for `host`; returns the file written."""
+    path = path or default_path()
+    doc = _load(path)
+    auths = doc.setdefault("auths", {})
+    if not isinstance(auths, dict):
+        raise InvalidArgument(f"{path}: auths must be an object")
+    auths[key_for(host)] = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
+    _write(path, doc)
+    return path
+
+
+def erase(host: str, path: str | None = None) -> bool:
+    """Forget the credentials for `host`; False if there were none."""
+    path = path or default_path()
+    doc = _load(path)
+    auths = doc.get("auths")
+    if not isinstance(auths, dict):
+        return False
+    found = [k for k in _lookup_keys(host) if k in auths]
+    for k in found:
+        del auths[k]
+    if found:
+        _write(path, doc)
+    return bool(found)
