@@ -374,3 +374,114 @@ def test_basic_auth_login_pull_logout(node_daemon, engine_env, tmp_path) -> None
         assert run_cli("image", "pull", image, env=env, timeout=60).returncode != 0
     finally:
         reg.stop()
+
+
+class TamperingProxy:
+    """An HTTP proxy in front of the registry that spoils one kind of answer, as a bad registry or network would."""
+
+    def __init__(self, upstream: str, mode: str) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self, method: str) -> None:
+                conn = http.client.HTTPConnection(upstream, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(method, self.path, headers=headers)
+                resp = conn.getresponse()
+                body = resp.read()
+                out_headers = {k: v for k, v in resp.getheaders() if k.lower() not in ("content-length", "connection")}
+                is_blob = "/blobs/sha256:" in self.path and resp.status == 200
+                is_manifest = "/manifests/" in self.path and resp.status == 200
+                if is_blob and len(body) > 1000 and mode == "truncate":
+                    body = body[: len(body) // 2]
+                elif is_blob and len(body) > 1000 and mode == "oversize":
+                    body = body + b"\0" * 100_000
+                elif is_manifest and mode == "manifest":
+                    body = body + b" "  # still JSON, but not the bytes Docker-Content-Digest names
+                self.send_response(resp.status)
+                for k, v in out_headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if method != "HEAD":
+                    self.wfile.write(body)
+                proxy.requests.append(self.path)
+
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+            def do_HEAD(self) -> None:
+                self._forward("HEAD")
+
+        self.requests: list[str] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _store_listing(root: str) -> set[str]:
+    out = set()
+    for sub in ("blobs/sha256", "layers", "tmp"):
+        out |= {f"{sub}/{n}" for n in os.listdir(os.path.join(root, sub))}
+    return out
+
+
+@pytest.mark.parametrize(
+    "mode, message",
+    [
+        ("truncate", "is truncated"),
+        ("oversize", "is larger than its descriptor's"),
+        ("manifest", "Docker-Content-Digest sha256:"),
+    ],
+)
+def test_a_tampering_registry_is_refused(registry, tmp_path, mode: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    from node.engine.images import ImageStore
+    from node.engine.registry import pull, settings
+
+    registry.push(f"oci-archive:{oci_archive(tmp_path, f'{mode}-{uuid.uuid4().hex}')}", "spoilt:1")
+    proxy = TamperingProxy(registry.host, mode)
+    try:
+        store = ImageStore(str(tmp_path / "store"))
+        before = _store_listing(store.root)
+        cfg = settings.RegistrySettings(insecure=(proxy.host,))
+        with pytest.raises(Exception) as err:
+            pull.pull(store, f"{proxy.host}/spoilt:1", cfg)
+        text = str(err.value)
+        assert text.startswith(f"pulling {proxy.host}/spoilt:1: ") and message in text, text
+        assert "\n" not in text
+        assert _store_listing(store.root) == before
+        assert store.records() == []
+    finally:
+        proxy.stop()
+
+
+def test_registry_mirror_serves_docker_hub_names(registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`busybox:1` is Docker Hub's library/busybox; a mirror that has it answers, and Docker Hub is not asked."""
+    from node.engine.images import ImageStore
+    from node.engine.registry import pull, settings
+
+    marker = f"mirror-{uuid.uuid4().hex}"
+    registry.push(f"oci-archive:{oci_archive(tmp_path, marker)}", "library/busybox:1")
+    proxy = TamperingProxy(registry.host, "none")
+    try:
+        store = ImageStore(str(tmp_path / "store"))
+        cfg = settings.RegistrySettings(mirrors=(f"http://{proxy.host}",))
+        record = pull.pull(store, "busybox:1", cfg)
+        assert record.tags == ("busybox:1",)
+        assert any(p.startswith("/v2/library/busybox/manifests/1") for p in proxy.requests)
+        assert store.resolve("busybox:1").id == record.id
+        assert store.resolve(record.repo_digests[0]).id == record.id
+        assert record.repo_digests[0].startswith("busybox@sha256:")
+    finally:
+        proxy.stop()
