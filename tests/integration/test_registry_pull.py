@@ -30,7 +30,7 @@ pytestmark = [
 
 
 class Registry:
-    def __init__(self, base: str, htpasswd: str = "") -> None:
+    def __init__(self, base: str, htpasswd: str = "", token: str = "") -> None:
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.storage = os.path.join(base, "storage")
@@ -41,6 +41,8 @@ class Registry:
                 f"storage:\n  filesystem:\n    rootdirectory: {self.storage}\n"
                 f"http:\n  addr: {self.host}\n"
             )
+            if token:
+                f.write(token)
             if htpasswd:
                 f.write(f"auth:\n  htpasswd:\n    realm: svc-test\n    path: {htpasswd}\n")
         self.log = open(os.path.join(base, "registry.log"), "wb")
@@ -485,3 +487,115 @@ def test_registry_mirror_serves_docker_hub_names(registry, tmp_path) -> None:  #
         assert record.repo_digests[0].startswith("busybox@sha256:")
     finally:
         proxy.stop()
+
+
+class TokenServer:
+    """A token service as Docker Hub's auth.docker.io: anyone gets a token (RS256, x5c) for what they ask."""
+
+    def __init__(self, base: str) -> None:
+        import base64
+        import datetime
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlparse
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+        from cryptography.x509.oid import NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "svc-test-token-issuer")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        self.cert_path = os.path.join(base, "token-ca.pem")
+        with open(self.cert_path, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        server = self
+        self.asked: list[dict[str, list[str]]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                q = parse_qs(urlparse(self.path).query)
+                server.asked.append(q)
+                access = []
+                for scope in q.get("scope", []):
+                    kind, _, rest = scope.partition(":")
+                    repo, _, actions = rest.rpartition(":")
+                    access.append({"type": kind, "name": repo, "actions": actions.split(",")})
+                t = int(time.time())
+                header = {"typ": "JWT", "alg": "RS256", "x5c": [x5c]}
+                claims = {
+                    "iss": "svc-test-issuer",
+                    "sub": "",
+                    "aud": q.get("service", [""])[0],
+                    "exp": t + 300,
+                    "nbf": t - 10,
+                    "iat": t,
+                    "jti": uuid.uuid4().hex,
+                    "access": access,
+                }
+                signing = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+                sig = key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+                body = json.dumps({"token": f"{signing}.{b64(sig)}", "expires_in": 300}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def registry_config(self) -> str:
+        return (
+            "auth:\n  token:\n"
+            f"    realm: {self.realm}\n    service: svc-test-registry\n    issuer: svc-test-issuer\n"
+            f"    rootcertbundle: {self.cert_path}\n"
+        )
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_anonymous_bearer_token(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The registry answers 401 with a Bearer challenge; the client fetches a token for the scope and retries."""
+    from node.engine.images import ImageStore
+    from node.engine.registry import pull, settings
+
+    tokens = TokenServer(str(tmp_path))
+    reg = Registry(str(tmp_path), token=tokens.registry_config())
+    try:
+        marker = f"token-{uuid.uuid4().hex}"
+        reg.push(f"oci-archive:{oci_archive(tmp_path, marker)}", "team/app:1")
+        tokens.asked.clear()
+        store = ImageStore(str(tmp_path / "store"))
+        record = pull.pull(store, f"{reg.host}/team/app:1", settings.RegistrySettings(insecure=(reg.host,)))
+        assert record.tags == (f"{reg.host}/team/app:1",)
+        assert tokens.asked, "no token was asked for"
+        assert tokens.asked[0]["scope"] == ["repository:team/app:pull"]
+        assert tokens.asked[0]["service"] == ["svc-test-registry"]
+        assert len(tokens.asked) == 1  # one token serves the manifest, the config and the layers
+    finally:
+        reg.stop()
+        tokens.stop()
