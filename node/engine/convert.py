@@ -62,4 +62,5 @@ def image_info(rec: ImageRecord, config_json: bytes = b"") -> epb.ImageInfo:
         os=cfg.os if cfg else "",
         layers=list(rec.layers),
         config_json=config_json.decode("utf-8", "replace"),
+        repo_digests=list(rec.repo_digests),
     )

@@ -39,6 +39,7 @@ def register(sub: Any) -> None:
     ls = isub.add_parser("ls", help="list images")
     ls.add_argument("-q", "--quiet", action="store_true")
     ls.add_argument("--format", default="")
+    ls.add_argument("--digests", action="store_true", help="show the digests images were pulled by")
     ls.set_defaults(func=cmd_ls)
     ins = isub.add_parser("inspect", help="show an image's details as JSON")
     ins.add_argument("images", nargs="+")
@@ -219,10 +220,18 @@ def cmd_ls(args: argparse.Namespace) -> int:
     rows = []
     now = time.time()
     for i in images:
-        for tag in i.tags or ["<none>:<none>"]:
-            name, _, t = tag.rpartition(":")
-            rows.append([name, t, i.id[7:19], output.ago(i.created_at, now), format_size(i.size_bytes)])
-    output.table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows)
+        digests = {d.split("@", 1)[0]: d.split("@", 1)[1] for d in i.repo_digests}
+        lines = [tuple(t.rpartition(":")[::2]) for t in i.tags]
+        if args.digests:  # as docker: a row per repository digest without a tag too
+            tagged = {name for name, _ in lines}
+            lines += [(name, "<none>") for name in digests if name not in tagged]
+        for name, t in lines or [("<none>", "<none>")]:
+            row = [name, t]
+            if args.digests:
+                row.append(digests.get(name, "<none>"))
+            rows.append([*row, i.id[7:19], output.ago(i.created_at, now), format_size(i.size_bytes)])
+    head = ["REPOSITORY", "TAG", *(["DIGEST"] if args.digests else []), "IMAGE ID", "CREATED", "SIZE"]
+    output.table(head, rows)
     return 0
 
 

@@ -187,7 +187,7 @@ class PullProgress(_message.Message):
     def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., image_id: _Optional[str] = ...) -> None: ...
 
 class ImageInfo(_message.Message):
-    __slots__ = ("id", "tags", "size_bytes", "created_at", "architecture", "os", "layers", "config_json")
+    __slots__ = ("id", "tags", "size_bytes", "created_at", "architecture", "os", "layers", "config_json", "repo_digests")
     ID_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +196,7 @@ class ImageInfo(_message.Message):
     OS_FIELD_NUMBER: _ClassVar[int]
     LAYERS_FIELD_NUMBER: _ClassVar[int]
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    REPO_DIGESTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     tags: _containers.RepeatedScalarFieldContainer[str]
     size_bytes: int
@@ -204,7 +205,8 @@ class ImageInfo(_message.Message):
     os: str
     layers: _containers.RepeatedScalarFieldContainer[str]
     config_json: str
-    def __init__(self, id: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., size_bytes: _Optional[int] = ..., created_at: _Optional[float] = ..., architecture: _Optional[str] = ..., os: _Optional[str] = ..., layers: _Optional[_Iterable[str]] = ..., config_json: _Optional[str] = ...) -> None: ...
+    repo_digests: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., size_bytes: _Optional[int] = ..., created_at: _Optional[float] = ..., architecture: _Optional[str] = ..., os: _Optional[str] = ..., layers: _Optional[_Iterable[str]] = ..., config_json: _Optional[str] = ..., repo_digests: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListImagesResponse(_message.Message):
     __slots__ = ("images",)

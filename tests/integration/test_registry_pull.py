@@ -174,6 +174,10 @@ def test_pull_by_digest(node, registry, tmp_path) -> None:  # type: ignore[no-un
     assert run_marker(node, image) == marker
     # Pulled by digest only: no tag was made.
     assert "pinned" not in run_cli("image", "ls", env=node).stdout.replace("<none>", "")
+    # ...but `ls --digests` shows the digest it was pulled by.
+    rows = run_cli("image", "ls", "--digests", env=node).stdout.splitlines()
+    assert rows[0].split()[:3] == ["REPOSITORY", "TAG", "DIGEST"]
+    assert any(r.split()[:3] == [f"{registry.host}/pinned", "<none>", digest] for r in rows), rows
 
 
 def test_zstd_layer(node, registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
