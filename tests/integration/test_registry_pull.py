@@ -30,7 +30,7 @@ pytestmark = [
 
 
 class Registry:
-    def __init__(self, base: str, htpasswd: str = "", token: str = "") -> None:
+    def __init__(self, base: str, htpasswd: str = "", token: str = "", tls: str = "") -> None:
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.storage = os.path.join(base, "storage")
@@ -41,6 +41,8 @@ class Registry:
                 f"storage:\n  filesystem:\n    rootdirectory: {self.storage}\n"
                 f"http:\n  addr: {self.host}\n"
             )
+            if tls:
+                f.write(tls)
             if token:
                 f.write(token)
             if htpasswd:
@@ -603,3 +605,82 @@ def test_anonymous_bearer_token(tmp_path) -> None:  # type: ignore[no-untyped-de
     finally:
         reg.stop()
         tokens.stop()
+
+
+def _test_ca(base: str) -> tuple[str, str, str]:
+    """A CA and a server certificate for 127.0.0.1 signed by it: (ca.crt, server.crt, server.key) paths."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "svc test registry CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = tuple(os.path.join(base, n) for n in ("ca.crt", "server.crt", "server.key"))
+    for path, data in zip(
+        paths,
+        (
+            ca.public_bytes(serialization.Encoding.PEM),
+            cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+        ),
+        strict=True,
+    ):
+        with open(path, "wb") as f:
+            f.write(data)
+    return paths  # type: ignore[return-value]
+
+
+def test_tls_with_a_private_ca_in_certs_d(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from node.engine.images import ImageStore
+    from node.engine.registry import pull, settings
+
+    ca, cert, key = _test_ca(str(tmp_path))
+    reg = Registry(str(tmp_path), tls=f"  tls:\n    certificate: {cert}\n    key: {key}\n")
+    try:
+        marker = f"tls-{uuid.uuid4().hex}"
+        reg.push(f"oci-archive:{oci_archive(tmp_path, marker)}", "secure:1")
+        store = ImageStore(str(tmp_path / "store"))
+        node_dir = tmp_path / "node"
+        node_dir.mkdir()
+        (node_dir / "registries.json").write_text("{}")
+        cfg = settings.load(str(node_dir / "registries.json"))
+        with pytest.raises(Exception, match=rf"needs it in certs.d/{reg.host}/ca.crt"):
+            pull.pull(store, f"{reg.host}/secure:1", cfg)
+        (node_dir / "certs.d" / reg.host).mkdir(parents=True)
+        shutil.copy(ca, node_dir / "certs.d" / reg.host / "ca.crt")
+        record = pull.pull(store, f"{reg.host}/secure:1", cfg)
+        assert record.tags == (f"{reg.host}/secure:1",)
+    finally:
+        reg.stop()

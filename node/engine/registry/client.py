@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import ssl
 import time
 from collections.abc import Callable
 from typing import IO, Any
@@ -78,13 +79,17 @@ class Endpoint:
         config_files: tuple[str, ...] = (),
         timeout: float = 30.0,
         creds: tuple[str, str] | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = host
         self.config_files = config_files
         self.creds = creds  # given with the request (svc login's); else looked up in config files
         self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=True, headers={"User-Agent": "svc"}
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            follow_redirects=True,
+            headers={"User-Agent": "svc"},
+            verify=verify,
         )
         self._auth: dict[str, tuple[str, float]] = {}  # scope -> (Authorization value, expiry)
 
@@ -151,7 +156,10 @@ class Endpoint:
             except httpx.HTTPError as exc:
                 hint = ""
                 if self.base_url.startswith("https://") and isinstance(exc, httpx.ConnectError):
-                    hint = " (a plain-HTTP registry must be listed in insecure-registries)"
+                    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                        hint = f" (a registry with a private CA needs it in certs.d/{self.host}/ca.crt)"
+                    elif "refused" not in str(exc).lower():
+                        hint = " (a plain-HTTP registry must be listed in insecure-registries)"
                 raise Unavailable(f"registry {self.host} unreachable: {exc}{hint}") from exc
             if resp.status_code == 401 and attempt == 0:
                 resp.read()

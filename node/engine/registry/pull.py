@@ -96,7 +96,8 @@ class _Pull:
         candidates = self.endpoints()
         last: SvcError | None = None
         for i, (base, host) in enumerate(candidates):
-            with Endpoint(base, host, self.settings.config_files, creds=self.creds) as ep:
+            verify = self.settings.tls(host)
+            with Endpoint(base, host, self.settings.config_files, creds=self.creds, verify=verify) as ep:
                 try:
                     top = ep.manifest(self.ref.repository, self.ref.reference)
                 except (Unavailable, NotFound) as exc:
@@ -288,7 +289,7 @@ def check_login(server: str, user: str, password: str, settings: RegistrySetting
     """Try credentials against a registry (`svc login`); returns the registry host they are for."""
     host = refs.login_host(server)
     api = refs.DOCKER_HUB_API if host == refs.DOCKER_HUB else host
-    with Endpoint(settings.base_url(api), api, creds=(user, password)) as ep:
+    with Endpoint(settings.base_url(api), api, creds=(user, password), verify=settings.tls(api)) as ep:
         try:
             ep.check_login()
         except SvcError as exc:

@@ -6,13 +6,16 @@
      "auth-config": "/root/.docker/config.json"}
 
 Plain HTTP is used only for a registry listed in `insecure-registries` (host[:port]); mirrors are tried,
-in order, before Docker Hub and only for Docker Hub images, as dockerd does.
+in order, before Docker Hub and only for Docker Hub images, as dockerd does. A registry with a private CA:
+put its CA certificate in `<engine data dir>/certs.d/<host[:port]>/ca.crt` (`certs-dir` moves it), and a
+client certificate as `client.cert` / `client.key` beside it, as in dockerd's `/etc/docker/certs.d`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +29,27 @@ class RegistrySettings:
     insecure: tuple[str, ...] = ()
     mirrors: tuple[str, ...] = ()
     config_files: tuple[str, ...] = ()  # docker config.json files with credentials, besides ~/.docker/
+    certs_dir: str = ""  # certs.d: <dir>/<host[:port]>/*.crt are CAs for that registry; client.cert/.key
+
+    def tls(self, host: str) -> ssl.SSLContext | bool:
+        """How to verify `host`'s certificate: the system's CAs, plus `certs.d/<host>/*.crt` (as dockerd)."""
+        d = os.path.join(self.certs_dir, host) if self.certs_dir else ""
+        if not d or not os.path.isdir(d):
+            return True
+        ctx = ssl.create_default_context()
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".crt"):
+                try:
+                    ctx.load_verify_locations(os.path.join(d, name))
+                except (OSError, ssl.SSLError) as exc:
+                    raise InvalidArgument(f"{os.path.join(d, name)}: not a usable CA certificate ({exc})") from exc
+        cert, key = os.path.join(d, "client.cert"), os.path.join(d, "client.key")
+        if os.path.isfile(cert) and os.path.isfile(key):
+            try:
+                ctx.load_cert_chain(cert, key)
+            except (OSError, ssl.SSLError) as exc:
+                raise InvalidArgument(f"{cert}: not a usable client certificate ({exc})") from exc
+        return ctx
 
     def is_insecure(self, host: str) -> bool:
         return host in self.insecure
@@ -61,7 +85,10 @@ def load(path: str) -> RegistrySettings:
     auth = doc.get("auth-config", "")
     if not isinstance(auth, str):
         raise InvalidArgument(f"{path}: auth-config must be a path")
-    return RegistrySettings(insecure=insecure, mirrors=mirrors, config_files=(auth,) if auth else ())
+    certs = doc.get("certs-dir", os.path.join(os.path.dirname(os.path.abspath(path)), "certs.d"))
+    if not isinstance(certs, str):
+        raise InvalidArgument(f"{path}: certs-dir must be a path")
+    return RegistrySettings(insecure=insecure, mirrors=mirrors, config_files=(auth,) if auth else (), certs_dir=certs)
 
 
 def settings_path(data_dir: str) -> str:
