@@ -684,3 +684,42 @@ def test_tls_with_a_private_ca_in_certs_d(tmp_path) -> None:  # type: ignore[no-
         assert record.tags == (f"{reg.host}/secure:1",)
     finally:
         reg.stop()
+
+
+def test_registry_down_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from node.engine.images import ImageStore
+    from node.engine.registry import pull, settings
+    from svc.errors import Unavailable
+
+    host = f"127.0.0.1:{free_port()}"  # nothing listens there
+    store = ImageStore(str(tmp_path / "store"))
+    with pytest.raises(Unavailable) as err:
+        pull.pull(store, f"{host}/app:1", settings.RegistrySettings(insecure=(host,)))
+    assert str(err.value).startswith(f"pulling {host}/app:1: registry {host} unreachable: "), err.value
+    assert "\n" not in str(err.value)
+
+
+def test_a_full_disk_during_a_pull_leaves_nothing(registry, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """ENOSPC while a layer is written: one line, and the store as it was."""
+    import errno
+
+    from node.engine.images import ImageStore
+    from node.engine.registry import client, pull, settings
+
+    registry.push(f"oci-archive:{oci_archive(tmp_path, f'full-{uuid.uuid4().hex}')}", "full:1")
+    store = ImageStore(str(tmp_path / "store"))
+    before = _store_listing(store.root)
+    real = client.Endpoint.blob
+
+    def blob(self, repo, digest, size, out, progress=None):  # type: ignore[no-untyped-def]
+        if size > 100_000:  # the layer, not the config
+            out.write(b"x" * 1000)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), out.name)
+        return real(self, repo, digest, size, out, progress)
+
+    monkeypatch.setattr(client.Endpoint, "blob", blob)
+    with pytest.raises(Exception) as err:
+        pull.pull(store, f"{registry.host}/full:1", settings.RegistrySettings(insecure=(registry.host,)))
+    assert str(err.value).startswith(f"pulling {registry.host}/full:1: No space left on device"), err.value
+    assert _store_listing(store.root) == before
+    assert store.records() == []

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svc import registryref as refs
-from svc.errors import InvalidArgument, NotFound, SvcError, Unavailable
+from svc.errors import InvalidArgument, NotFound, RuntimeFailure, SvcError, Unavailable
 
 from ..imageconfig import parse_image_config
 from ..images import ImageRecord, ImageStore
@@ -280,6 +280,10 @@ def pull(
     except SvcError as exc:
         store.discard(job.new_blobs, job.new_layers)
         raise type(exc)(f"pulling {ref}: {exc.message}") from exc
+    except OSError as exc:  # the image disk full, read-only, ...: one line, and nothing left half-written
+        store.discard(job.new_blobs, job.new_layers)
+        where = f" ({exc.filename})" if isinstance(exc.filename, str) else ""
+        raise RuntimeFailure(f"pulling {ref}: {exc.strerror or exc}{where}") from exc
     except BaseException:
         store.discard(job.new_blobs, job.new_layers)
         raise
