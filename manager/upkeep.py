@@ -62,7 +62,7 @@ async def keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
     renew_at = _renew_time(manager.identity)
     refresh: asyncio.Task[None] | None = None
     while True:
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(defaults.MANAGER_UPKEEP_SECONDS)
         mine = next((n for n in manager.state.node_list() if n.id == manager.node_id), None)
         # Our record says worker once this replica has caught up: we were demoted. (Records of
         # managers are written before they start, so a caught-up replica never sees them as workers.)
@@ -134,7 +134,7 @@ async def local_admin(manager: Manager, home: str, run_dir: str) -> None:
             write_atomic(os.path.join(run_dir, defaults.MANAGER_CREDS_FILE), (admin_dir + "\n").encode(), mode=0o600)
             shutil.rmtree(other, ignore_errors=True)
             where, checked = admin_dir, time.monotonic()
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(defaults.MANAGER_UPKEEP_SECONDS)
 
 
 def _due(identity: tls.Identity) -> bool:

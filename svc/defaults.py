@@ -27,6 +27,10 @@ MANAGER_CREDS_FILE = "manager.admin"  # under RUN_DIR: which root-only admin cre
 # --- daemons (svcd) ---
 DAEMON_STOP_GRACE_SECONDS = 15.0  # SIGTERM to exit, at most; systemd's TimeoutStopSec is longer (units)
 FIRST_LEADER_TIMEOUT_SECONDS = 30.0  # `--init`: the new one-member Raft elects us, or start-up fails
+MANAGER_EXECUTOR_THREADS = 32  # a manager's blocking work (Raft membership, CA) runs in this many threads
+NODE_EXECUTOR_THREADS = 64  # a node's engine calls (runc, conmon, mounts) run in this many threads
+MANAGER_UPKEEP_SECONDS = 1.0  # a manager checks its own record, peers, renewal and seal this often
+LEADER_HANDOVER_SECONDS = 0.2  # a stopping leader waits this long after handing leadership over
 
 # --- node engine ---
 DEFAULT_RUNTIME = "runc"
@@ -131,6 +135,9 @@ WORKER_SAFETY_NET_SECONDS = 2.0  # the worker reconciles at least this often, wh
 WORKER_SETTLE_SECONDS = 0.005  # let a burst of engine events land before reconciling
 WORKER_ERROR_RETRY_SECONDS = 0.5  # after a reconcile that raised
 STOP_RETRY_SECONDS = 60.0  # a stop not confirmed by then is tried again: longer than any sane grace
+RENEW_RPC_TIMEOUT_SECONDS = 30.0  # a node's RenewCertificate call
+RENEW_RETRY_MAX_SECONDS = 30.0  # a failed renewal is retried after 2 % of the lifetime, at most this
+SHARED_IDENTITY_POLL_SECONDS = 5.0  # a manager host's node picks up the manager's renewed certificate this often
 
 # --- CLI ---
 CLI_RPC_TIMEOUT_SECONDS = 60.0  # a control API call (a follower may wait out an election and forward)

@@ -18,6 +18,7 @@ import os
 import sys
 from typing import Any
 
+from svc import defaults
 from svc.errors import SvcError
 
 from . import options
@@ -53,15 +54,15 @@ async def _run(role: str, s: dict[str, Any]) -> int:
         if role == "manager":
             from .roles import assemble_manager
 
-            await serve(assemble_manager(s, data_dir), executor_threads=32)
+            await serve(assemble_manager(s, data_dir), executor_threads=defaults.MANAGER_EXECUTOR_THREADS)
         elif role == "node":
             from .roles import assemble_node
 
-            await serve(assemble_node(s, data_dir, recorded), executor_threads=64)
+            await serve(assemble_node(s, data_dir, recorded), executor_threads=defaults.NODE_EXECUTOR_THREADS)
         else:
             from .roles import assemble_up
 
-            await serve(assemble_up(s, data_dir), executor_threads=64)
+            await serve(assemble_up(s, data_dir), executor_threads=defaults.NODE_EXECUTOR_THREADS)
         return 0
     finally:
         data_dir.unlock()

@@ -22,7 +22,7 @@ from manager.dispatcher import Dispatcher
 from manager.leader import LeaderLoop
 from manager.store.raft import RaftStore
 from manager.store.state import StoreState
-from svc import tls
+from svc import defaults, tls
 from svc.errors import Unavailable
 from svc.join import join_address
 from svc.netaddr import check_bindable
@@ -155,4 +155,4 @@ async def _hand_over(m: Manager) -> None:
     """A leader that stops hands over first: a new leader in ms, not after an election timeout."""
     if m.is_leader and len(m.raft.members()) > 1:
         m.raft.transfer_leadership()
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(defaults.LEADER_HANDOVER_SECONDS)

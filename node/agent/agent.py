@@ -197,12 +197,12 @@ class Agent:
                 await self._renew()
             except Exception as exc:
                 log.warning("certificate renewal failed: %s; retrying", exc)
-                await asyncio.sleep(min(30.0, max(1.0, life * 0.02)))
+                await asyncio.sleep(min(defaults.RENEW_RETRY_MAX_SECONDS, max(1.0, life * 0.02)))
 
     async def _follow_shared_identity(self) -> None:
         """The manager renews the shared identity; pick up each new certificate."""
         while True:
-            await asyncio.sleep(5.0)
+            await asyncio.sleep(defaults.SHARED_IDENTITY_POLL_SECONDS)
             fresh = tls.Identity.load(self.shared_identity_dir)
             if fresh is not None and self.identity is not None and fresh.cert_pem != self.identity.cert_pem:
                 self.identity = fresh
@@ -216,7 +216,7 @@ class Agent:
         channel = tls.secure_channel(addr, self.identity)
         try:
             resp = await capb_grpc.NodeCAStub(channel).RenewCertificate(
-                capb.RenewCertificateRequest(csr_pem=tls.new_csr(key)), timeout=30
+                capb.RenewCertificateRequest(csr_pem=tls.new_csr(key)), timeout=defaults.RENEW_RPC_TIMEOUT_SECONDS
             )
         finally:
             await channel.close()
