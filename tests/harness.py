@@ -335,3 +335,18 @@ def _ids(env: dict[str, str]) -> list[str] | None:
     if r.returncode != 0:
         return None
     return r.stdout.split() or ["-"]
+
+
+def manager_metric(h: Host, name: str) -> float | None:
+    """One unlabelled sample from a manager's /metrics (None if it does not answer)."""
+    import urllib.request
+
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # test hosts only, never a proxy
+    try:
+        with direct.open(f"http://{h.addr}:9424/metrics", timeout=2) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+    except OSError:
+        return None
+    return None

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from harness import Cluster, Host
+from harness import Cluster, Host, manager_metric
 from helpers import poll
 
 
@@ -72,19 +72,7 @@ def wait_write(c: Cluster, via_choices: list[Host], timeout: float = 30) -> floa
     raise AssertionError("no write was accepted")
 
 
-def metric(h: Host, name: str) -> float | None:
-    """One unlabelled sample from a manager's /metrics (None if it does not answer)."""
-    import urllib.request
-
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with direct.open(f"http://{h.addr}:9424/metrics", timeout=2) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[1])
-    except OSError:
-        return None
-    return None
+metric = manager_metric  # (the fault tests' name for it)
 
 
 def cluster_invariants(c: Cluster, via: Host, cut: Sequence[Host] = ()) -> list[str]:
@@ -96,7 +84,7 @@ def cluster_invariants(c: Cluster, via: Host, cut: Sequence[Host] = ()) -> list[
         if h.node is not None and h.node.alive() and h not in cut and states.get(f"node-{h.name}") != "ready":
             problems.append(f"node-{h.name} runs and is connected but is {states.get(f'node-{h.name}')}")
     digests = {
-        h.name: metric(h, "svc_store_digest")
+        h.name: manager_metric(h, "svc_store_digest")
         for h in c.managers()
         if h.manager is not None and h.manager.alive() and h not in cut
     }

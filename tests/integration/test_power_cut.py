@@ -25,12 +25,11 @@ import random
 import signal
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from harness import Cluster, Host
+from harness import Cluster, Host, manager_metric
 from helpers import poll
 from lazyfs import LazyFS, available
 
@@ -69,18 +68,6 @@ def lazy_mounts(make_cluster: Any) -> Iterator[Callable[[Host], LazyFS]]:
             os.rename(os.path.join(fs.backing, "tree"), h.data_dir)
 
 
-def metric(h: Host, name: str) -> float | None:
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with direct.open(f"http://{h.addr}:9424/metrics", timeout=2) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def wait_same_store(hosts: list[Host], timeout: float = 60) -> dict[str, tuple[float | None, float | None]]:
     """Poll until every manager's store digest is the same; (digest, commit index) per manager."""
     seen: dict[str, tuple[float | None, float | None]] = {}
@@ -88,7 +75,7 @@ def wait_same_store(hosts: list[Host], timeout: float = 60) -> dict[str, tuple[f
     def same() -> bool:
         seen.clear()
         for h in hosts:
-            seen[h.name] = (metric(h, "svc_store_digest"), metric(h, "svc_raft_commit_index"))
+            seen[h.name] = (manager_metric(h, "svc_store_digest"), manager_metric(h, "svc_raft_commit_index"))
         digests = {d for d, _ in seen.values()}
         return None not in digests and len(digests) == 1
 
