@@ -9,7 +9,7 @@ from typing import Any
 
 from svc.cli import output
 from svc.cli.specflags import add_container_flags, spec_from_args
-from svc.errors import InvalidArgument
+from svc.errors import InvalidArgument, NotFound
 
 
 def register(sub: Any) -> None:
@@ -21,6 +21,7 @@ def register(sub: Any) -> None:
     run.add_argument("--name", default="")
     run.add_argument("--rm", action="store_true", help="remove the container when it exits")
     add_container_flags(run)
+    _pull_flag(run)
     run.add_argument("image")
     run.add_argument("command", nargs=argparse.REMAINDER)
     run.set_defaults(func=cmd_run)
@@ -28,6 +29,7 @@ def register(sub: Any) -> None:
     create = csub.add_parser("create", help="create a container without starting it")
     create.add_argument("--name", default="")
     add_container_flags(create)
+    _pull_flag(create)
     create.add_argument("image")
     create.add_argument("command", nargs=argparse.REMAINDER)
     create.set_defaults(func=cmd_create)
@@ -88,14 +90,38 @@ def _engine():  # type: ignore[no-untyped-def]
     return EngineClient()
 
 
+def _pull_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pull",
+        choices=PULL_POLICIES,
+        default="missing",
+        help="pull the image from its registry: missing (if not on this node), always, or never",
+    )
+
+
+PULL_POLICIES = ("missing", "always", "never")
+
+
 def _create(args: argparse.Namespace) -> Any:
+    from svc.cli.image import PullDisplay, pull
     from svc.v1 import engine_pb2 as epb
 
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
     spec = spec_from_args(args, args.image, command)
-    return _engine().CreateContainer(epb.CreateContainerRequest(name=args.name, spec=spec))
+    request = epb.CreateContainerRequest(name=args.name, spec=spec)
+    if args.pull == "always":
+        pull(args.image, display=PullDisplay(out=sys.stderr))
+    try:
+        return _engine().CreateContainer(request)
+    except NotFound as exc:
+        if args.pull != "missing" or not str(exc).startswith("no such image"):
+            raise
+    # As `docker run` does: the image is not here, so fetch it (progress on stderr: stdout is the container's).
+    print(f"Unable to find image '{args.image}' locally", file=sys.stderr)
+    pull(args.image, display=PullDisplay(out=sys.stderr))
+    return _engine().CreateContainer(request)
 
 
 def cmd_create(args: argparse.Namespace) -> int:

@@ -144,25 +144,27 @@ class PullDisplay:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from svc.v1 import engine_pb2 as epb
-
-    display = PullDisplay()
-    image_id = ""
-    from svc import dockerconfig, registryref
-
-    ref = registryref.parse(args.reference)
-    creds = dockerconfig.credentials(ref.registry) or ("", "")
-    request = epb.PullImageRequest(
-        reference=args.reference, platform=args.platform, username=creds[0], password=creds[1]
-    )
-    for p in _engine().stream("PullImage", request):
-        if p.image_id:
-            image_id = p.image_id
-        if not args.quiet:
-            display.update(p)
+    image_id = pull(args.reference, args.platform, None if args.quiet else PullDisplay())
     if args.quiet:
         print(image_id)
     return 0
+
+
+def pull(reference: str, platform: str = "", display: PullDisplay | None = None) -> str:
+    """Pull `reference` through this node's engine (with the CLI's registry credentials); its image id."""
+    from svc import dockerconfig, registryref
+    from svc.v1 import engine_pb2 as epb
+
+    ref = registryref.parse(reference)
+    creds = dockerconfig.credentials(ref.registry) or ("", "")
+    request = epb.PullImageRequest(reference=reference, platform=platform, username=creds[0], password=creds[1])
+    image_id = ""
+    for p in _engine().stream("PullImage", request):
+        if p.image_id:
+            image_id = p.image_id
+        if display is not None:
+            display.update(p)
+    return image_id
 
 
 def cmd_login(args: argparse.Namespace) -> int:

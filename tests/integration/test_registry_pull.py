@@ -165,6 +165,20 @@ def test_pull_by_tag_shows_layer_progress_then_runs(node, registry, tmp_path) ->
     assert again.returncode == 0 and f"{layer}: Already exists" in again.stdout, again.stdout
 
 
+def test_container_run_pulls_a_missing_image_as_docker_run_does(node, registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    marker = f"run-{uuid.uuid4().hex}"
+    registry.push(f"oci-archive:{oci_archive(tmp_path, marker)}", "runme:1")
+    image = f"{registry.host}/runme:1"
+    never = run_cli("container", "run", "--rm", "--pull", "never", image, "true", env=node)
+    assert never.returncode != 0 and f"no such image: {image}" in never.stderr, never.stderr
+    r = run_cli("container", "run", "--rm", image, "cat", "/marker", env=node, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == marker  # the container's output alone: the pull's display went to stderr
+    assert f"Unable to find image '{image}' locally" in r.stderr and "Pull complete" in r.stderr
+    again = run_cli("container", "run", "--rm", image, "cat", "/marker", env=node)
+    assert again.returncode == 0 and "Unable to find" not in again.stderr  # present now: no pull
+
+
 def test_pull_by_digest(node, registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
     marker = f"digest-{uuid.uuid4().hex}"
     registry.push(f"oci-archive:{oci_archive(tmp_path, marker)}", "pinned:v1")
