@@ -31,7 +31,8 @@ def validate(spec: cpb.ServiceSpec) -> cpb.ServiceSpec:
     if not out.task.image:
         raise InvalidArgument("a service needs an image")
     reference.normalize(out.task.image)
-    containerspec.validate(out.task)
+    containerspec.validate(out.task)  # before the whole-spec size: its errors name the field
+    containerspec.validate_service_size(out.ByteSize())
     constraints.parse_all(list(out.placement.constraints))
     res = out.reservations
     if res.memory_bytes < 0 or res.nano_cpus < 0:

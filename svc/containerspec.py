@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from svc import seccompprofile
+from svc import defaults, seccompprofile
 from svc.errors import InvalidArgument
 from svc.units import parse_signal
 from svc.v1 import container_pb2 as pb
@@ -90,6 +90,52 @@ def env_key(item: str) -> str:
     return key
 
 
+def _kib(n: int) -> str:
+    return f"{n >> 10} KiB"
+
+
+def validate_env(env: list[str]) -> None:
+    """KEY=VALUE entries, each and all together within the documented limits (svc/defaults.py)."""
+    total = 0
+    for item in env:
+        key = env_key(item)
+        size = len(item.encode())
+        if size > defaults.ENV_ENTRY_MAX_BYTES:
+            raise InvalidArgument(
+                f"environment variable {key} is {size} bytes: the limit is {_kib(defaults.ENV_ENTRY_MAX_BYTES)} "
+                "per KEY=VALUE (ENV_ENTRY_MAX_BYTES)"
+            )
+        total += size
+    if total > defaults.ENV_TOTAL_MAX_BYTES:
+        raise InvalidArgument(
+            f"the environment is {total} bytes: the limit is {_kib(defaults.ENV_TOTAL_MAX_BYTES)} "
+            "for all variables together (ENV_TOTAL_MAX_BYTES)"
+        )
+
+
+def validate_user(user: str) -> None:
+    """Docker's forms: NAME, UID, NAME:GROUP, UID:GID (an empty string: the image's user)."""
+    if not user:
+        return
+    parts = user.split(":")
+    if len(parts) > 2 or any(not p or any(c.isspace() or c == "\0" for c in p) for p in parts):
+        raise InvalidArgument(f"invalid user {user!r}: use NAME, UID, NAME:GROUP or UID:GID")
+
+
+def validate_runtime(runtime: str) -> None:
+    if runtime and runtime not in defaults.KNOWN_RUNTIMES:
+        raise InvalidArgument(f"unknown runtime {runtime!r}: use {' or '.join(defaults.KNOWN_RUNTIMES)}")
+
+
+def validate_service_size(spec_bytes: int) -> None:
+    """A whole ServiceSpec, serialised (checked by the CLI and the managers)."""
+    if spec_bytes > defaults.SERVICE_SPEC_MAX_BYTES:
+        raise InvalidArgument(
+            f"the service spec is {spec_bytes} bytes: the limit is {_kib(defaults.SERVICE_SPEC_MAX_BYTES)} "
+            "(SERVICE_SPEC_MAX_BYTES)"
+        )
+
+
 def validate_name(name: str) -> None:
     if name and not _NAME_RE.match(name):
         raise InvalidArgument(f"invalid container name {name!r}: use letters, digits, '_', '.', '-'")
@@ -155,8 +201,9 @@ def validate(spec: pb.ContainerSpec) -> None:
         raise InvalidArgument("stop grace period must not be negative")
     capabilities(list(spec.cap_add), list(spec.cap_drop))
     seccompprofile.validate(spec.seccomp)
-    for item in spec.env:
-        env_key(item)
+    validate_env(list(spec.env))
+    validate_user(spec.user)
+    validate_runtime(spec.runtime)
     for key in spec.labels:
         if not key:
             raise InvalidArgument("label keys must not be empty")

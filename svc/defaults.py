@@ -160,3 +160,13 @@ CLI_TARGET_LOST_SECONDS = 15.0
 # A custom profile (--security-opt seccomp=FILE) travels in the spec of every task: Docker's default
 # profile is 13 KiB, so this is room for any real one without letting a spec grow without bound.
 SECCOMP_PROFILE_MAX_BYTES = 256 << 10
+
+# --- spec size limits (refused at `svc create`/`update` and by the managers, naming the limit) ---
+# Linux refuses one environment string over 128 KiB (MAX_ARG_STRLEN) at exec, so a bigger value can never
+# run; half of that per KEY=VALUE entry leaves the runtime's own entries room.
+ENV_ENTRY_MAX_BYTES = 64 << 10
+# All of a container's KEY=VALUE entries together: Docker sets none, but each task's spec carries them
+# through Raft and every node's state, so a 1 MB value once doubled the managers' data dir.
+ENV_TOTAL_MAX_BYTES = 256 << 10
+# A whole service spec, serialised: room for a full seccomp profile (above) and the environment.
+SERVICE_SPEC_MAX_BYTES = 1 << 20

@@ -22,7 +22,7 @@ from svc.kv import parse_kv
 
 def register(sub: Any) -> None:
     create = sub.add_parser("create", help="create a service")
-    create.add_argument("--name", default="", help="service name (default: from the image)")
+    create.add_argument("--name", default=None, help="service name (default: from the image)")
     create.add_argument("--replicas", type=int, default=None, help="number of tasks (default 1)")
     create.add_argument("--mode", default="replicated", help="replicated or global")
     create.add_argument(
@@ -115,6 +115,8 @@ def cmd_create(args: argparse.Namespace) -> int:
     if command[:1] == ["--"]:
         command = command[1:]
     task = spec_from_args(args, args.image, command)
+    if args.name is not None and not args.name.strip():
+        raise InvalidArgument("invalid service name '': give a name, or leave out --name to name it after the image")
     name = args.name or args.image.rsplit("/", 1)[-1].split(":", 1)[0].replace(".", "-")
     if args.mode == "global" and args.replicas is not None:
         raise InvalidArgument("--replicas cannot be used with --mode global")
@@ -139,12 +141,21 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.restart_max_attempts < 0:
         raise InvalidArgument("--restart-max-attempts must not be negative")
     spec.restart.max_attempts = args.restart_max_attempts
+    check_spec(spec)
     c = client(args)
     svc = c.CreateService(ctl.CreateServiceRequest(spec=spec))
     print(svc.id)
     if not args.detach:
         return wait_converged(c, [svc.spec.name])
     return 0
+
+
+def check_spec(spec: Any) -> None:
+    """The early refusal of what can never run (the managers check the same, for API callers)."""
+    from svc import containerspec
+
+    containerspec.validate(spec.task)
+    containerspec.validate_service_size(spec.ByteSize())
 
 
 def replicas_text(svc: Any) -> str:
@@ -463,6 +474,7 @@ def cmd_update(args: argparse.Namespace) -> int:
             spec.task.seccomp.CopyFrom(seccomp)
         else:
             spec.task.ClearField("seccomp")  # seccomp=builtin: back to Docker's default profile
+    check_spec(spec)
     updated = c.UpdateService(ctl.UpdateServiceRequest(service=svc.id, version=svc.version, spec=spec))
     print(updated.spec.name)
     return 0 if args.detach else wait_converged(c, [updated.spec.name])
