@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from svc import defaults
+from svc import defaults, kv
 from svc.client import BROKEN, NOT_SENT, TIMED_OUT, failure_reason, transport_failure
 from svc.errors import Conflict, DeadlineExceeded, InvalidArgument, NotFound, OutOfDate, SvcError, Unavailable
 from svc.kv import parse_kv
@@ -198,8 +198,8 @@ def on_leader_stream(fn: Any) -> Any:
     return call
 
 
-def _filters(items: list[str]) -> dict[str, str]:
-    return parse_kv(items, "filter")
+def _filters(items: list[str], valid: tuple[str, ...]) -> dict[str, str]:
+    return kv.parse_filters(items, valid)
 
 
 class ControlService(ctl_grpc.ControlServicer):
@@ -291,8 +291,8 @@ class ControlService(ctl_grpc.ControlServicer):
     @handler
     @on_leader
     async def ListServices(self, request: ctl.ListServicesRequest, context: Any) -> ctl.ListServicesResponse:
+        f = _filters(list(request.filters), kv.SERVICE_FILTERS)
         await self.m.barrier()
-        f = _filters(list(request.filters))
         snap = self.m.snapshot()
         counts = views.service_counts(snap)
         out = []
@@ -313,8 +313,8 @@ class ControlService(ctl_grpc.ControlServicer):
     @handler
     @on_leader
     async def ListTasks(self, request: ctl.ListTasksRequest, context: Any) -> ctl.ListTasksResponse:
+        f = _filters(list(request.filters), kv.TASK_FILTERS)
         await self.m.barrier()
-        f = _filters(list(request.filters))
         snap = self.m.snapshot()
         service_id = self._service_id(request.service) if request.service else ""
         node_ref = request.node or f.get("node", "")
@@ -368,8 +368,8 @@ class ControlService(ctl_grpc.ControlServicer):
     @handler
     @on_leader
     async def ListNodes(self, request: ctl.ListNodesRequest, context: Any) -> ctl.ListNodesResponse:
+        f = _filters(list(request.filters), kv.NODE_FILTERS)
         await self.m.barrier()
-        f = _filters(list(request.filters))
         leader, members = self.m.raft.leader, self.m.raft.members()
         out = []
         for n in self.m.snapshot().nodes.values():

@@ -14,3 +14,19 @@ def parse_kv(items: list[str], what: str, require_equals: bool = True) -> dict[s
             raise InvalidArgument(f"invalid {what} {item!r}: use KEY=VALUE")
         out[key] = value
     return out
+
+
+# The filters each list command supports (`svc ls`, `svc ps`, `svc node ls`), checked by the CLI and the
+# managers alike: an unknown key is an error, as in docker, not a filter silently ignored.
+SERVICE_FILTERS = ("id", "label", "mode", "name")
+TASK_FILTERS = ("desired-state", "id", "node")
+NODE_FILTERS = ("availability", "hostname", "id", "role")
+
+
+def parse_filters(items: list[str], valid: tuple[str, ...]) -> dict[str, str]:
+    """{KEY: VALUE} of `-f KEY=VALUE` items; docker's `Invalid filter 'KEY'` for a key not in `valid`."""
+    out = parse_kv(items, "filter")
+    for key in out:
+        if key not in valid:
+            raise InvalidArgument(f"Invalid filter {key!r} (valid: {', '.join(valid)})")
+    return out

@@ -8,6 +8,7 @@ from typing import Any
 
 from svc.cli import output
 from svc.cli.service import client
+from svc.kv import NODE_FILTERS, parse_filters
 
 
 def register(sub: Any) -> None:
@@ -50,6 +51,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
     from svc.v1 import control_pb2 as ctl
 
+    parse_filters(args.filter, NODE_FILTERS)
     c = client(args)
     nodes = sorted(
         c.ListNodes(ctl.ListNodesRequest(filters=args.filter)).nodes,

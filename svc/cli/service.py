@@ -17,7 +17,7 @@ from svc import defaults
 from svc.cli import output
 from svc.cli.specflags import add_container_flags, spec_from_args
 from svc.errors import DeadlineExceeded, InvalidArgument, SvcError, Unavailable
-from svc.kv import parse_kv
+from svc.kv import SERVICE_FILTERS, TASK_FILTERS, parse_filters, parse_kv
 
 
 def register(sub: Any) -> None:
@@ -168,6 +168,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from svc.ports import format_ports
     from svc.v1 import control_pb2 as ctl
 
+    parse_filters(args.filter, SERVICE_FILTERS)
     services = client(args).ListServices(ctl.ListServicesRequest(filters=args.filter)).services
     if args.quiet:
         for s in services:
@@ -214,6 +215,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
     from svc.v1 import control_pb2 as ctl
 
+    parse_filters(args.filter, TASK_FILTERS)
     c = client(args)
     rows, docs = [], []
     now = time.time()
