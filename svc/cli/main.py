@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from svc import defaults
 from svc.errors import SvcError
 
 # Command groups, each a module with `register(subparsers)`.
@@ -19,7 +20,10 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="svc", description="svc: services on a cluster of container hosts")
     p.add_argument("-H", "--host", help="manager address HOST:PORT (default: the local manager; env SVC_HOST)")
     p.add_argument("--tls-dir", help="client bundle directory (default: the local admin credential; env SVC_TLS_DIR)")
+    p.add_argument("-v", "--version", action="version", version=f"svc version {defaults.VERSION}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ver = sub.add_parser("version", help="the CLI's version, and the manager's if one answers")
+    ver.set_defaults(func=cmd_version)
     for name in GROUPS:
         try:
             module = importlib.import_module(name)
@@ -29,6 +33,22 @@ def parser() -> argparse.ArgumentParser:
             continue
         module.register(sub)
     return p
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    """docker's `Client:` / `Server:` shape; no manager to ask is not an error (docker's is, but after Client)."""
+    print(f"Client:\n Version: {defaults.VERSION}")
+    try:
+        from svc.control import ControlClient
+        from svc.v1 import common_pb2
+
+        c = ControlClient(args.host, args.tls_dir)
+        info = c.ClusterInfo(common_pb2.Empty(), timeout=5.0)
+    except SvcError as exc:
+        print(f"Server: none ({exc})")
+        return 0
+    print(f"Server:\n Version: {info.version}\n Manager: {c.address}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
