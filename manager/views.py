@@ -109,9 +109,15 @@ def find_one(items: Iterable[tuple[str, str]], ref: str, what: str) -> str:
     from svc.errors import InvalidArgument, NotFound
 
     pairs = list(items)
-    for oid, name in pairs:
-        if ref in (oid, name):
+    for oid, _ in pairs:
+        if ref == oid:
             return oid
+    named = sorted(oid for oid, name in pairs if ref and name == ref)
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        ids = ", ".join(oid[:12] for oid in named)
+        raise InvalidArgument(f"{what} name {ref} is ambiguous: {len(named)} {what}s (ids {ids}) — use an id")
     prefixed = [oid for oid, _ in pairs if ref and oid.startswith(ref)]
     if len(prefixed) == 1:
         return prefixed[0]

@@ -38,6 +38,24 @@ def register(sub: Any) -> None:
         v.set_defaults(func=fn)
 
 
+SELF = "self"
+
+
+def resolve(c: Any, ref: str) -> str:
+    """`self` is the node of the manager the CLI talks to (the local one, or --host's), as in docker."""
+    if ref != SELF:
+        return ref
+    from svc.v1 import control_pb2 as ctl
+
+    nodes = c.ListNodes(ctl.ListNodesRequest(filters=["role=manager"])).nodes
+    mine = [n.id for n in nodes if n.manager_status.api_addr and n.manager_status.api_addr == c.address]
+    if len(mine) != 1:
+        from svc.errors import NotFound
+
+        raise NotFound(f"cannot tell which node is self: no manager node advertises {c.address}; use a node id")
+    return str(mine[0])
+
+
 def manager_status(n: Any) -> str:
     if n.role != "manager" or not n.manager_status.raft_addr:
         return ""
@@ -99,7 +117,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     code = output.for_each(
         args.nodes,
         lambda ref: docs.append(
-            json_format.MessageToDict(c.GetNode(ctl.NodeRef(node=ref)), preserving_proto_field_name=True)
+            json_format.MessageToDict(c.GetNode(ctl.NodeRef(node=resolve(c, ref))), preserving_proto_field_name=True)
         ),
     )
     print(json.dumps(docs, indent=2, sort_keys=True))
@@ -109,9 +127,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     from svc.v1 import control_pb2 as ctl
 
-    n = client(args).UpdateNode(
+    c = client(args)
+    n = c.UpdateNode(
         ctl.UpdateNodeRequest(
-            node=args.node, availability=args.availability, label_add=args.label_add, label_rm=args.label_rm
+            node=resolve(c, args.node), availability=args.availability, label_add=args.label_add, label_rm=args.label_rm
         )
     )
     print(n.description.hostname or n.id)
