@@ -28,6 +28,13 @@ def register(sub: Any) -> None:
     up.add_argument("--label-add", action="append", default=[], metavar="KEY=VALUE")
     up.add_argument("--label-rm", action="append", default=[], metavar="KEY")
     up.set_defaults(func=cmd_update)
+    ps = nsub.add_parser("ps", help="list the tasks on nodes (default: self)")
+    ps.add_argument("nodes", nargs="*", default=[SELF])
+    ps.add_argument("-q", "--quiet", action="store_true")
+    ps.add_argument("--no-trunc", action="store_true")
+    ps.add_argument("-f", "--filter", action="append", default=[], help="desired-state=running, id=")
+    ps.add_argument("--format", default="")
+    ps.set_defaults(func=cmd_ps)
     rm = nsub.add_parser("rm", help="remove nodes from the cluster")
     rm.add_argument("-f", "--force", action="store_true", help="remove a node that is not down")
     rm.add_argument("nodes", nargs="+")
@@ -135,6 +142,17 @@ def cmd_update(args: argparse.Namespace) -> int:
     )
     print(n.description.hostname or n.id)
     return 0
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from svc.cli.service import print_tasks
+    from svc.kv import TASK_FILTERS
+    from svc.v1 import control_pb2 as ctl
+
+    parse_filters(args.filter, TASK_FILTERS)
+    c = client(args)
+    refs = [resolve(c, ref) for ref in (args.nodes or [SELF])]
+    return print_tasks(args, c, [ctl.ListTasksRequest(node=ref, filters=args.filter) for ref in refs])
 
 
 def cmd_rm(args: argparse.Namespace) -> int:

@@ -211,16 +211,22 @@ def _state_text(task: Any, now: float) -> str:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    from google.protobuf import json_format
 
     from svc.v1 import control_pb2 as ctl
 
     parse_filters(args.filter, TASK_FILTERS)
     c = client(args)
+    return print_tasks(args, c, [ctl.ListTasksRequest(service=ref, filters=args.filter) for ref in args.services])
+
+
+def print_tasks(args: argparse.Namespace, c: Any, requests: list[Any]) -> int:
+    """`svc ps` and `svc node ps`: the tasks each ListTasks request finds, with their history."""
+    from google.protobuf import json_format
+
     rows, docs = [], []
     now = time.time()
-    for ref in args.services:
-        resp = c.ListTasks(ctl.ListTasksRequest(service=ref, filters=args.filter))
+    for request in requests:
+        resp = c.ListTasks(request)
         names = resp.node_names
         groups: dict[tuple[str, int, str], list[Any]] = {}
         for t in resp.tasks:

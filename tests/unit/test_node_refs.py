@@ -50,3 +50,13 @@ def test_self_is_the_node_of_the_manager_talked_to() -> None:
     assert resolve(FakeControl("10.0.0.2:4242"), "web-1") == "web-1"
     with pytest.raises(NotFound, match="cannot tell which node is self"):
         resolve(FakeControl("somehost:4242"), "self")
+
+
+def test_node_ps_defaults_to_self_and_checks_filters(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from svc.cli.main import main, parser
+
+    assert parser().parse_args(["node", "ps"]).nodes == ["self"]
+    monkeypatch.setenv("SVC_RUN_DIR", "/nonexistent")
+    monkeypatch.delenv("SVC_HOST", raising=False)
+    assert main(["node", "ps", "-f", "bogus=1"]) == 1
+    assert capsys.readouterr().err.startswith("svc: Invalid filter 'bogus'")
