@@ -20,6 +20,7 @@ from manager.bootstrap import ManagerOptions, ManagerState
 from manager.core import Manager
 from manager.dispatcher import Dispatcher
 from manager.leader import LeaderLoop
+from manager.store import ops
 from manager.store.raft import RaftStore
 from manager.store.state import StoreState
 from svc import defaults, tls
@@ -54,7 +55,7 @@ def preflight(opts: ManagerOptions, saved: ManagerState | None) -> None:
 
 async def _identity(
     opts: ManagerOptions, saved: ManagerState | None, restored: dict[str, Any] | None
-) -> tuple[ManagerState, tls.Identity, object]:
+) -> tuple[ManagerState, tls.Identity, ops.Op | None]:
     """(state, identity, the first op or None): resumed, a new cluster (from a backup), or joined."""
     tls_dir = os.path.join(opts.home, "tls")
     if saved is not None:
@@ -125,7 +126,7 @@ async def start_manager(opts: ManagerOptions) -> RunningManager:
         _task(stack, leader.run(), "leader-loop")
         stack.callback(leader.stop)
         if init_op is not None:
-            await upkeep.first_commit(m, init_op)  # type: ignore[arg-type]
+            await upkeep.first_commit(m, init_op)
         _task(stack, upkeep.keep_peers(m, state_file, opts.home), "keep-peers")
         _task(stack, upkeep.local_admin(m, opts.home, opts.run_dir), "local-admin")
         if opts.metrics_addr:
