@@ -4,6 +4,7 @@
 #   SVC_VENV       where the virtual environment goes (default /opt/svc/venv)
 #   SVC_EXTRAS     pip extras to add, e.g. "test"
 #   SVC_EDITABLE=1 install the checkout in editable mode (development)
+#   SVC_BIN_DIR    where the `svc` and `svcd` links go (default /usr/local/bin)
 # With --systemd, also install the units (svcd-manager, svcd-node, svc-up); enable the ones you want.
 set -euo pipefail
 units=0
@@ -13,7 +14,7 @@ for arg in "$@"; do
         *) echo "install.sh: unknown option $arg (use --systemd)" >&2; exit 2 ;;
     esac
 done
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/.." && pwd -P)
 venv=${SVC_VENV:-/opt/svc/venv}
 python=${PYTHON:-python3}
 
@@ -42,20 +43,30 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 spec="$repo"
 [ -n "${SVC_EXTRAS:-}" ] && spec="$repo[${SVC_EXTRAS}]"
+bin_dir=${SVC_BIN_DIR:-/usr/local/bin}
 # Install only when needed: an editable install of this checkout already runs its code (so
 # `up.sh` after `test.sh` keeps it), and a copy is current while the sources hash the same.
+# Which checkout the venv runs is asked from / with -P (no current directory on sys.path): from
+# inside a checkout, `import svc` finds that checkout's files whatever the venv holds, and an
+# editable install of a clone since deleted would pass for current.
 stamp="$venv/.svc-source"
 sources="pyproject.toml svc svcd manager node"
 [ "${SVC_EDITABLE:-0}" = 1 ] && sources=pyproject.toml  # editable: only the dependencies can go stale
 source_hash=$(cd "$repo" && find $sources -name '*.py' -o -name '*.toml' |
     LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
-installed_from=$("$venv/bin/python" -c 'import os, svc; print(os.path.dirname(os.path.dirname(svc.__file__)))' \
-    2>/dev/null || true)
+installed_from() {
+    (cd / && "$venv/bin/python" -P -c \
+        'import os, svc, svcd; print(os.path.dirname(os.path.dirname(os.path.realpath(svc.__file__))))' \
+        2>/dev/null) || true
+}
+from=$(installed_from)
 want="${SVC_EDITABLE:-0}:${SVC_EXTRAS:-}:$source_hash"
-if [ "$installed_from" = "$repo" ] && [ "${SVC_EXTRAS:-}" = "" ]; then
+if [ "$from" = "$repo" ] && [ "${SVC_EXTRAS:-}" = "" ]; then
     :  # this checkout, editable: nothing to do
-elif [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -n "$installed_from" ]; then
-    :  # already installed from these sources
+elif [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ "$from" = "$repo" ]; then
+    :  # already installed from this checkout and these sources
+elif [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ "${SVC_EDITABLE:-0}" = 0 ] && [ -n "$from" ]; then
+    :  # a copy (not editable) of these sources: where they were copied from does not matter
 elif [ "${SVC_EDITABLE:-0}" = 1 ]; then
     "$venv/bin/pip" install -q --disable-pip-version-check -e "$spec"
     echo "$want" > "$stamp"
@@ -63,8 +74,10 @@ else
     "$venv/bin/pip" install -q --disable-pip-version-check "$spec"
     echo "$want" > "$stamp"
 fi
-ln -sf "$venv/bin/svc" /usr/local/bin/svc
-ln -sf "$venv/bin/svcd" /usr/local/bin/svcd
+[ -n "$(installed_from)" ] || { echo "install.sh: $venv cannot import svc after installing" >&2; exit 1; }
+mkdir -p "$bin_dir"
+ln -sf "$venv/bin/svc" "$bin_dir/svc"
+ln -sf "$venv/bin/svcd" "$bin_dir/svcd"
 mkdir -p /etc/svc /var/lib/svc /run/svc
 chmod 700 /var/lib/svc /run/svc
 if [ "$units" = 1 ]; then
