@@ -68,7 +68,8 @@ def main() -> None:
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     from node.engine.images import ImageStore
-    from node.engine.registry import pull, settings
+    from node.engine.registry import pull
+    from svc.registry import settings
 
     base = tempfile.mkdtemp(prefix="svc-registry-bench-")
     proc, host = start_registry(base)

@@ -129,7 +129,9 @@ class EngineService(epb_grpc.EngineServicer):
 
     @handler
     async def PullImage(self, request: epb.PullImageRequest, context) -> AsyncIterator[epb.PullProgress]:
-        from .registry import pull, settings
+        from svc.registry import settings
+
+        from .registry import pull
 
         if not request.reference:
             raise InvalidArgument("pull needs an image reference")
@@ -167,7 +169,9 @@ class EngineService(epb_grpc.EngineServicer):
 
     @handler
     async def RegistryLogin(self, request: epb.RegistryLoginRequest, context) -> epb.RegistryLoginResponse:
-        from .registry import pull, settings
+        from svc.registry import settings
+
+        from .registry import pull
 
         if not request.username:
             raise InvalidArgument("login needs a username")

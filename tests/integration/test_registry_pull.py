@@ -213,7 +213,7 @@ def test_zstd_layer(node, registry, tmp_path) -> None:  # type: ignore[no-untype
 
 def _write_multiarch(path: str, host_marker: str) -> None:
     """An OCI layout with an index of three manifests: this host's (busybox), linux/arm64 and linux/arm/v7."""
-    from node.engine.registry.platforms import host_platform
+    from svc.registry.platforms import host_platform
 
     host = host_platform()
     blobs: dict[str, bytes] = {}
@@ -469,7 +469,8 @@ def _store_listing(root: str) -> set[str]:
 )
 def test_a_tampering_registry_is_refused(registry, tmp_path, mode: str, message: str) -> None:  # type: ignore[no-untyped-def]
     from node.engine.images import ImageStore
-    from node.engine.registry import pull, settings
+    from node.engine.registry import pull
+    from svc.registry import settings
 
     registry.push(f"oci-archive:{oci_archive(tmp_path, f'{mode}-{uuid.uuid4().hex}')}", "spoilt:1")
     proxy = TamperingProxy(registry.host, mode)
@@ -491,7 +492,8 @@ def test_a_tampering_registry_is_refused(registry, tmp_path, mode: str, message:
 def test_registry_mirror_serves_docker_hub_names(registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`busybox:1` is Docker Hub's library/busybox; a mirror that has it answers, and Docker Hub is not asked."""
     from node.engine.images import ImageStore
-    from node.engine.registry import pull, settings
+    from node.engine.registry import pull
+    from svc.registry import settings
 
     marker = f"mirror-{uuid.uuid4().hex}"
     registry.push(f"oci-archive:{oci_archive(tmp_path, marker)}", "library/busybox:1")
@@ -601,7 +603,8 @@ class TokenServer:
 def test_anonymous_bearer_token(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The registry answers 401 with a Bearer challenge; the client fetches a token for the scope and retries."""
     from node.engine.images import ImageStore
-    from node.engine.registry import pull, settings
+    from node.engine.registry import pull
+    from svc.registry import settings
 
     tokens = TokenServer(str(tmp_path))
     reg = Registry(str(tmp_path), token=tokens.registry_config())
@@ -678,7 +681,8 @@ def _test_ca(base: str) -> tuple[str, str, str]:
 
 def test_tls_with_a_private_ca_in_certs_d(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from node.engine.images import ImageStore
-    from node.engine.registry import pull, settings
+    from node.engine.registry import pull
+    from svc.registry import settings
 
     ca, cert, key = _test_ca(str(tmp_path))
     reg = Registry(str(tmp_path), tls=f"  tls:\n    certificate: {cert}\n    key: {key}\n")
@@ -702,8 +706,9 @@ def test_tls_with_a_private_ca_in_certs_d(tmp_path) -> None:  # type: ignore[no-
 
 def test_registry_down_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from node.engine.images import ImageStore
-    from node.engine.registry import pull, settings
+    from node.engine.registry import pull
     from svc.errors import Unavailable
+    from svc.registry import settings
 
     host = f"127.0.0.1:{free_port()}"  # nothing listens there
     store = ImageStore(str(tmp_path / "store"))
@@ -718,7 +723,8 @@ def test_a_full_disk_during_a_pull_leaves_nothing(registry, tmp_path, monkeypatc
     import errno
 
     from node.engine.images import ImageStore
-    from node.engine.registry import client, pull, settings
+    from node.engine.registry import pull
+    from svc.registry import client, settings
 
     registry.push(f"oci-archive:{oci_archive(tmp_path, f'full-{uuid.uuid4().hex}')}", "full:1")
     store = ImageStore(str(tmp_path / "store"))

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from node.engine.registry import auth, platforms, settings
 from svc import registryref as refs
 from svc.errors import InvalidArgument, NotFound
+from svc.registry import auth, platforms, settings
 
 D = "sha256:" + "ab" * 32
 

@@ -19,12 +19,12 @@ from typing import Any
 
 from svc import registryref as refs
 from svc.errors import InvalidArgument, NotFound, RuntimeFailure, SvcError, Unavailable
+from svc.registry import platforms
+from svc.registry.client import Endpoint, parse_json
+from svc.registry.settings import RegistrySettings
 
 from ..imageconfig import parse_image_config
 from ..images import ImageRecord, ImageStore
-from . import platforms
-from .client import Endpoint, parse_json
-from .settings import RegistrySettings
 
 MAX_PARALLEL = 3
 MAX_CONFIG_BYTES = 8 << 20
