@@ -1,8 +1,12 @@
-"""HTTP to one registry endpoint (httpx): manifests and blobs, with bearer-token and basic auth.
+"""HTTP to one registry endpoint (httpx): manifests and blobs, down and up, with bearer-token and basic auth.
 
 Every byte is checked before use: a manifest's size and digest (against the digest asked for, and
 `Docker-Content-Digest`), a blob's size as it streams (a blob larger than its descriptor says is cut off at
 once) and then its digest. Authorization is never sent on a redirect to another host (httpx drops it).
+Uploads follow the distribution spec: HEAD first, a cross-repository mount when asked, then one POST and a
+monolithic PUT or PATCH chunks and a closing PUT (always to the newest `Location`); the bytes sent are hashed
+as they go and the closing PUT is not made if they do not match the digest; a failed upload is cancelled.
+A scope may name several (space-separated), as a push with a mount needs; each is asked of the token service.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import hashlib
 import json
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import httpx
@@ -119,9 +123,12 @@ class Endpoint:
         raise Unauthenticated(f"registry {self.host} refused access: {_registry_error(resp)}")
 
     def _token(self, ch: auth.Challenge, scope: str, creds: tuple[str, str] | None) -> tuple[str, float]:
-        params = {}
-        if ch.params.get("scope") or scope:
-            params["scope"] = ch.params.get("scope") or scope
+        params: dict[str, str | list[str]] = {}
+        scopes = scope.split()
+        if ch.params.get("scope") and ch.params["scope"] not in scopes:
+            scopes.append(ch.params["scope"])
+        if scopes:
+            params["scope"] = scopes if len(scopes) > 1 else scopes[0]
         if ch.params.get("service"):
             params["service"] = ch.params["service"]
         headers = {"Authorization": auth.basic_header(*creds)} if creds else {}
@@ -143,15 +150,27 @@ class Endpoint:
             raise RuntimeFailure(f"registry {self.host}: the token service's answer has no token")
         return "Bearer " + token, time.monotonic() + max(expires - 5, 1)
 
-    def _send(self, method: str, path: str, scope: str, headers: dict[str, str]) -> httpx.Response:
-        """A streamed request; a 401 is answered once with the challenge's credentials."""
+    def _send(
+        self,
+        method: str,
+        path: str,
+        scope: str,
+        headers: dict[str, str],
+        content: Callable[[], bytes | Iterator[bytes]] | None = None,
+    ) -> httpx.Response:
+        """A streamed request; a 401 is answered once with the challenge's credentials.
+
+        `path` is relative to the endpoint or, for an upload's `Location`, a whole URL; `content` makes the
+        body afresh for each attempt."""
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
         for attempt in range(2):
             h = dict(headers)
             cached = self._auth.get(scope)
             if cached and cached[1] > time.monotonic():
                 h["Authorization"] = cached[0]
             try:
-                req = self._http.build_request(method, self.base_url + path, headers=h)
+                body = content() if content is not None else None
+                req = self._http.build_request(method, url, headers=h, content=body)
                 resp = self._http.send(req, stream=True)
             except httpx.HTTPError as exc:
                 hint = ""
@@ -257,6 +276,165 @@ class Endpoint:
             raise InvalidArgument(f"blob {digest} is truncated: {got} of {size} bytes")
         if "sha256:" + hasher.hexdigest() != digest:
             raise InvalidArgument(f"blob {digest} does not match its digest (got sha256:{hasher.hexdigest()})")
+
+    # ----- uploads (push) -----
+
+    def blob_exists(self, repo: str, digest: str, scope: str) -> bool:
+        """HEAD of a blob: True if the repository has it already."""
+        check_digest_syntax(digest)
+        resp = self._send("HEAD", f"/v2/{repo}/blobs/{digest}", scope, {})
+        if resp.status_code in (200, 404):
+            resp.close()
+            return resp.status_code == 200
+        raise self._fail(resp, f"blob {digest}")
+
+    def _location(self, resp: httpx.Response) -> str:
+        loc = resp.headers.get("location", "")
+        resp.close()
+        if not loc:
+            raise RuntimeFailure(f"registry {self.host} answered an upload without a Location")
+        return str(resp.url.join(loc))
+
+    def mount_blob(self, repo: str, digest: str, source: str, scope: str) -> tuple[bool, str]:
+        """Ask the registry to mount a blob from `source` (a repository on it): (True, "") if mounted, else
+        (False, the upload session it opened instead)."""
+        check_digest_syntax(digest)
+        path = f"/v2/{repo}/blobs/uploads/?mount={digest}&from={source}"
+        resp = self._send("POST", path, scope, {"Content-Length": "0"})
+        if resp.status_code == 201:
+            resp.close()
+            return True, ""
+        if resp.status_code == 202:
+            return False, self._location(resp)
+        raise self._fail(resp, f"mounting blob {digest} from {source}")
+
+    def start_upload(self, repo: str, scope: str) -> str:
+        """POST /v2/<repo>/blobs/uploads/: the upload session's Location."""
+        resp = self._send("POST", f"/v2/{repo}/blobs/uploads/", scope, {"Content-Length": "0"})
+        if resp.status_code != 202:
+            raise self._fail(resp, "starting a blob upload")
+        return self._location(resp)
+
+    def cancel_upload(self, location: str, scope: str) -> None:
+        """DELETE an unfinished upload session (best effort: the registry expires them anyway)."""
+        try:
+            self._send("DELETE", location, scope, {}).close()
+        except SvcError:
+            pass
+
+    def upload_blob(
+        self,
+        repo: str,
+        digest: str,
+        size: int,
+        f: IO[bytes],
+        scope: str,
+        chunk_size: int = 0,
+        progress: Callable[[int], None] | None = None,
+        location: str = "",
+    ) -> None:
+        """Upload the blob in the seekable file `f`: one PUT, or PATCH chunks of `chunk_size` then a PUT when
+        it is larger. The bytes must be `size` long and match `digest`, or the upload is not completed."""
+        check_digest_syntax(digest)
+        session = [location or self.start_upload(repo, scope)]
+        try:
+            if chunk_size <= 0 or size <= chunk_size:
+                self._put_whole(session[0], digest, size, f, scope, progress)
+            else:
+                self._put_chunks(session, digest, size, f, scope, chunk_size, progress)
+        except BaseException:
+            self.cancel_upload(session[0], scope)
+            raise
+
+    @staticmethod
+    def _with_digest(location: str, digest: str) -> str:
+        return str(httpx.URL(location).copy_merge_params({"digest": digest}))
+
+    def _put_whole(
+        self, location: str, digest: str, size: int, f: IO[bytes], scope: str, progress: Callable[[int], None] | None
+    ) -> None:
+        def body() -> Iterator[bytes]:
+            # The last chunk is held back until the digest is known: a blob that does not match is never complete.
+            f.seek(0)
+            hasher, sent = hashlib.sha256(), 0
+            chunk = f.read(_CHUNK)
+            while chunk:
+                following = f.read(_CHUNK)
+                hasher.update(chunk)
+                sent += len(chunk)
+                if not following:
+                    _check_sent(digest, size, sent, hasher)
+                yield chunk
+                if progress:
+                    progress(sent)
+                chunk = following
+            if sent == 0:
+                _check_sent(digest, size, 0, hasher)
+
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        try:
+            resp = self._send("PUT", self._with_digest(location, digest), scope, headers, content=body)
+        except httpx.HTTPError as exc:  # raised by the body generator's read, not the network
+            raise Unavailable(f"blob {digest}: upload failed: {exc}") from exc
+        if resp.status_code not in (201, 204):
+            raise self._fail(resp, f"uploading blob {digest}")
+        resp.close()
+
+    def _put_chunks(
+        self,
+        session: list[str],
+        digest: str,
+        size: int,
+        f: IO[bytes],
+        scope: str,
+        chunk_size: int,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        f.seek(0)
+        hasher, offset = hashlib.sha256(), 0
+        while offset < size and (data := f.read(min(chunk_size, size - offset))):
+            hasher.update(data)
+            end = offset + len(data) - 1
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Range": f"{offset}-{end}",
+                "Content-Length": str(len(data)),
+            }
+            resp = self._send("PATCH", session[0], scope, headers, content=lambda d=data: d)  # type: ignore[misc]
+            if resp.status_code != 202:
+                raise self._fail(resp, f"uploading blob {digest} (bytes {offset}-{end})")
+            got = resp.headers.get("range", "")
+            session[0] = self._location(resp)
+            if got and got.rsplit("-", 1)[-1].strip() != str(end):
+                raise RuntimeFailure(f"blob {digest}: the registry has bytes {got}, not 0-{end}")
+            offset = end + 1
+            if progress:
+                progress(offset)
+        _check_sent(digest, size, offset + len(f.read(1)), hasher)  # a longer file is not the blob either
+        resp = self._send("PUT", self._with_digest(session[0], digest), scope, {"Content-Length": "0"})
+        if resp.status_code not in (201, 204):
+            raise self._fail(resp, f"completing blob {digest}")
+        resp.close()
+
+    def put_manifest(self, repo: str, ref: str, body: bytes, media_type: str, scope: str) -> str:
+        """PUT a manifest under a tag (or its digest); returns its digest, as the registry confirms it."""
+        digest = sha256_digest(body)
+        resp = self._send("PUT", f"/v2/{repo}/manifests/{ref}", scope, {"Content-Type": media_type}, lambda: body)
+        if resp.status_code not in (200, 201):
+            raise self._fail(resp, f"manifest {ref}")
+        stated = resp.headers.get("docker-content-digest", "")
+        resp.close()
+        if stated and stated != digest:
+            raise RuntimeFailure(f"registry {self.host} stored manifest {ref} as {stated}, not {digest}")
+        return digest
+
+
+def _check_sent(digest: str, size: int, sent: int, hasher: Any) -> None:
+    if sent != size:
+        raise InvalidArgument(f"blob {digest} is {sent} bytes in the image store, not its descriptor's {size}")
+    if "sha256:" + hasher.hexdigest() != digest:
+        got = "sha256:" + hasher.hexdigest()
+        raise InvalidArgument(f"blob {digest} in the image store does not match its digest (got {got})")
 
 
 def parse_json(data: bytes, what: str) -> Any:
