@@ -34,6 +34,7 @@ from svc.v1 import control_pb2_grpc as ctl_grpc
 from . import backup, servicespec, views
 from .ca import new_secret
 from .core import Manager
+from .imagepin import ImagePinner
 from .store import ops
 from .store.objects import ACTIVE, DRAIN, MANAGER, NODE_DOWN, NODE_READY, PAUSE, TaskObj
 
@@ -203,9 +204,19 @@ def _filters(items: list[str], valid: tuple[str, ...]) -> dict[str, str]:
 
 
 class ControlService(ctl_grpc.ControlServicer):
-    def __init__(self, manager: Manager, logs: Any) -> None:
+    def __init__(self, manager: Manager, logs: Any, pinner: ImagePinner | None = None) -> None:
         self.m = manager
         self.logs = logs
+        self.pinner = pinner
+
+    async def _pin_image(self, spec: cpb.ServiceSpec, no_resolve: bool) -> list[str]:
+        """Pin the spec's image to its digest (imagepin's rule); the warnings to hand back."""
+        if self.pinner is None or no_resolve:
+            return []
+        held = [ref for n in self.m.snapshot().nodes.values() for ref in n.description.images]
+        pinned = await self.pinner.pin(spec.task.image, held)
+        spec.task.image = pinned.image
+        return [pinned.warning] if pinned.warning else []
 
     # ----- services -----
 
@@ -224,10 +235,13 @@ class ControlService(ctl_grpc.ControlServicer):
     @on_leader
     async def CreateService(self, request: ctl.CreateServiceRequest, context: Any) -> cpb.Service:
         spec = servicespec.validate(request.spec)
+        warnings = await self._pin_image(spec, request.no_resolve_image)
         service_id = ops.new_id()
         await self.m.write(ops.service_create(service_id, spec))
         log.info("service %s created (%s)", spec.name, service_id)
-        return self._service(service_id)
+        out = self._service(service_id)
+        out.warnings.extend(warnings)
+        return out
 
     @handler
     @on_leader
@@ -238,8 +252,13 @@ class ControlService(ctl_grpc.ControlServicer):
         current = self.m.snapshot().services[service_id]
         if current.is_global != (spec.mode == "global"):
             raise InvalidArgument("a service's mode (replicated or global) cannot change")
+        warnings = []
+        if spec.task.image != current.spec.task.image:
+            warnings = await self._pin_image(spec, request.no_resolve_image)
         await self.m.write(ops.service_update(service_id, request.version, spec))
-        return self._service(service_id)
+        out = self._service(service_id)
+        out.warnings.extend(warnings)
+        return out
 
     @handler
     @on_leader

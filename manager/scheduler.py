@@ -2,8 +2,9 @@
 
 Filters, in Swarm's order, each with an explanation a person can act on: node ready and
 active; the node runs an engine; constraints; CPU and memory reservations against what the
-node has left; max replicas per node; the image is on the node. Among the nodes that pass,
-spread: fewest tasks of this service, then fewest tasks in total. Counts are updated as the
+node has left; max replicas per node; the image is on the node where only some nodes can have it
+(image_required). Among the nodes that pass, spread: fewest tasks of this service, then a node that
+holds the image, then fewest tasks in total. Counts are updated as the
 batch is placed, so one pass spreads a whole scale-up evenly.
 """
 
@@ -74,6 +75,29 @@ def _loads(snap: Snapshot) -> dict[str, NodeLoad]:
     return loads
 
 
+def image_key(image: str) -> str:
+    """How nodes list an image: `NAME@sha256:…` for one pinned by digest, else `NAME:TAG`."""
+    if "@" in image:
+        return reference.repo_digest(image)
+    try:
+        return reference.normalize(image)
+    except Exception:
+        return image
+
+
+def image_required(image: str, key: str, loads: Iterable[NodeLoad]) -> str:
+    """The image a node must already hold to take the service's tasks ('' if any node may pull it).
+
+    A pinned digest is the same bytes from any source, so every node may pull it. A bare tag held by
+    some node is an image of the cluster's own (imported, or pulled before): only those nodes run
+    it, since another node's pull of the tag could fetch different bytes or nothing at all. A tag no
+    node holds is pulled by each node that gets a task.
+    """
+    if "@" in image or not any(key in load.images for load in loads if load.node.description.runtime):
+        return ""
+    return key
+
+
 def _static_refusal(load: NodeLoad, cons: list[constraints.Constraint], image: str, image_ref: str) -> str:
     """Why this node cannot take any task of the service, whatever else is placed ('' if it can)."""
     node = load.node
@@ -142,22 +166,21 @@ def schedule(snap: Snapshot, pending: list[TaskObj]) -> tuple[list[Placement], d
         if svc is None:
             continue
         cons = constraints.parse_all(list(svc.spec.placement.constraints))
-        try:
-            image = reference.normalize(svc.spec.task.image)
-        except Exception:
-            image = svc.spec.task.image
+        image = image_key(svc.spec.task.image)
+        required = image_required(svc.spec.task.image, image, loads.values())
         ports = host_ports(svc.spec.task)
         # A manager without an engine is no candidate, and no news either.
         static = {
-            nid: _static_refusal(load, cons, image, svc.spec.task.image)
+            nid: _static_refusal(load, cons, required, svc.spec.task.image)
             for nid, load in loads.items()
             if load.node.description.runtime
         }
         static_refusals = [why for why in static.values() if why]
         dynamic_refusals: dict[str, str] = {}
 
-        def key(load: NodeLoad, sid: str = service_id) -> tuple[int, int, str, str]:
-            return (load.by_service[sid], load.total, load.node.hostname, load.node.id)
+        def key(load: NodeLoad, sid: str = service_id, image: str = image) -> tuple[int, bool, int, str, str]:
+            # spread first; among equals, a node that holds the image saves a pull
+            return (load.by_service[sid], image not in load.images, load.total, load.node.hostname, load.node.id)
 
         heap = [key(loads[nid]) for nid, why in static.items() if not why]
         heapq.heapify(heap)
@@ -172,7 +195,7 @@ def schedule(snap: Snapshot, pending: list[TaskObj]) -> tuple[list[Placement], d
                     placements.append(Placement(task.id, task.node_id))
                 continue
             while heap:
-                load = loads[heap[0][3]]
+                load = loads[heap[0][-1]]
                 fresh = key(load)
                 if fresh != heap[0]:  # other placements made this node busier since it was pushed
                     heapq.heapreplace(heap, fresh)

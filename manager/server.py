@@ -25,10 +25,11 @@ from .caservice import MembershipService, NodeCAService
 from .controlapi import ControlService
 from .core import Manager
 from .dispatcher import Dispatcher
+from .imagepin import ImagePinner
 from .logbroker import LogBroker
 
 
-def build(manager: Manager, dispatcher: Dispatcher, listen_addr: str) -> Any:
+def build(manager: Manager, dispatcher: Dispatcher, listen_addr: str, pinner: ImagePinner | None = None) -> Any:
     """A gRPC server with every manager service, bound (not started) on the API and join ports."""
 
     def observer(method: str, code: str) -> None:
@@ -59,7 +60,8 @@ def build(manager: Manager, dispatcher: Dispatcher, listen_addr: str) -> Any:
             ("grpc.so_reuseport", 0),
         ],
     )
-    control_pb2_grpc.add_ControlServicer_to_server(ControlService(manager, LogBroker(manager, dispatcher)), server)
+    control = ControlService(manager, LogBroker(manager, dispatcher), pinner)
+    control_pb2_grpc.add_ControlServicer_to_server(control, server)
     dispatcher_pb2_grpc.add_DispatcherServicer_to_server(dispatcher, server)
     ca_pb2_grpc.add_NodeCAServicer_to_server(NodeCAService(manager), server)
     ca_pb2_grpc.add_MembershipServicer_to_server(MembershipService(manager), server)

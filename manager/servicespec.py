@@ -30,7 +30,7 @@ def validate(spec: cpb.ServiceSpec) -> cpb.ServiceSpec:
         raise InvalidArgument(f"replicas must be at most {defaults.MAX_REPLICAS}")
     if not out.task.image:
         raise InvalidArgument("a service needs an image")
-    reference.normalize(out.task.image)
+    reference.check(out.task.image)
     containerspec.validate(out.task)  # before the whole-spec size: its errors name the field
     containerspec.validate_service_size(out.ByteSize())
     constraints.parse_all(list(out.placement.constraints))

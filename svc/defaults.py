@@ -49,6 +49,7 @@ HEALTH_LOG_ENTRIES = 5  # Docker keeps the last 5 probe results
 HEALTH_OUTPUT_BYTES = 4096
 IMAGE_CHUNK_BYTES = 1 << 20
 CONTAINER_CREATE_TIMEOUT_SECONDS = 60.0  # conmon + the runtime's `create`; a pull is not part of it
+IMAGE_RESOLVE_TIMEOUT_SECONDS = 10.0  # the leader's one manifest request pinning a service's tag to a digest
 RUNTIME_PROBE_TIMEOUT_SECONDS = 30.0  # the start-up check that a runtime can create a container here
 EXIT_RESCAN_SECONDS = 2.0  # rescan conmon's exit files this often, in case inotify missed one
 LOG_FOLLOW_POLL_SECONDS = 0.1  # `logs --follow` polls the log file this often

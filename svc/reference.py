@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from svc import registryref
 from svc.errors import InvalidArgument
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -36,3 +37,27 @@ def looks_like_id(ref: str) -> bool:
     if ref.startswith("sha256:"):
         ref = ref[7:]
     return len(ref) >= 4 and bool(_HEX_RE.match(ref))
+
+
+def repo_digest(ref: str) -> str:
+    """`NAME@sha256:…` of a reference that pins a digest, NAME as a pull records it ('' if none)."""
+    if "@" not in ref:
+        return ""
+    r = registryref.parse(ref)
+    return f"{r.name}@{r.digest}"
+
+
+def check(ref: str) -> None:
+    """InvalidArgument unless `ref` is `NAME[:TAG]` or `NAME[:TAG]@sha256:<64 hex>`."""
+    if "@" in ref:
+        registryref.parse(ref)
+    else:
+        normalize(ref)
+
+
+def familiar(ref: str) -> str:
+    """`NAME:TAG` of a reference, without the digest a service pins (what `svc ls` shows, as docker)."""
+    if "@" not in ref:
+        return ref
+    head = ref.split("@", 1)[0]
+    return head if head.rfind(":") > head.rfind("/") else ref

@@ -19,6 +19,7 @@ from manager import autolock, bootstrap, server, upkeep
 from manager.bootstrap import ManagerOptions, ManagerState
 from manager.core import Manager
 from manager.dispatcher import Dispatcher
+from manager.imagepin import ImagePinner
 from manager.leader import LeaderLoop
 from manager.store import ops
 from manager.store.raft import RaftStore
@@ -119,7 +120,7 @@ async def start_manager(opts: ManagerOptions) -> RunningManager:
         raft.start()
 
         dispatcher = Dispatcher(m)
-        grpc_server = server.build(m, dispatcher, opts.listen_addr)
+        grpc_server = server.build(m, dispatcher, opts.listen_addr, ImagePinner(opts.home))
         await grpc_server.start()
         stack.push_async_callback(grpc_server.stop, 1)
         leader = LeaderLoop(m, dispatcher)

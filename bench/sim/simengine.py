@@ -77,6 +77,9 @@ class SimulatedEngine:
     def subscribe(self, callback: Callable[[Any], None]) -> None:
         self._subscribers.append(callback)
 
+    def ensure_image(self, ref: str, creds: tuple[str, str] | None = None) -> None:
+        pass  # every image is there: the benchmark measures the control plane
+
     def image_refs(self) -> list[str]:
         return ["busybox:latest"]
 

@@ -189,6 +189,8 @@ class Worker:
         spec.labels[reconcile.NODE_LABEL] = self.node_id
         name = f"{task.service_name}.{task.slot or self.node_id[:8]}.{task.id}"
         try:
+            # Preparing: the image comes first (pulled by the digest the service pins, if missing).
+            await asyncio.to_thread(self.engine.ensure_image, spec.image)
             await asyncio.to_thread(self.engine.run, spec, name)
         except SvcError as exc:
             # Before the container ran: the task is rejected (Swarm's rule), with the engine's own reason.

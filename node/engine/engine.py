@@ -103,6 +103,7 @@ class Engine:
         self._changed = threading.Condition(self._lock)
         self._containers: dict[str, Container] = {}
         self._ctr_locks: dict[str, threading.Lock] = {}
+        self._pull_locks: dict[str, threading.Lock] = {}  # image reference -> its one pull at a time
         self._subscribers: list[Callable[[ContainerEvent], None]] = []
         self.latency = LatencyRecorder()  # per operation; node metrics export it
         self.health = HealthMonitor(self._run_probe, self._record_probe)
@@ -568,12 +569,40 @@ class Engine:
         return self.images.import_archive(path, ref)
 
     def image_refs(self) -> list[str]:
-        """Every tag and id of the images present (what the scheduler checks against)."""
+        """Every tag, digest and id of the images present (what the scheduler checks against)."""
         refs: list[str] = []
         for rec in self.images.records():
             refs += rec.tags
+            refs += rec.repo_digests
             refs.append(rec.id)
         return refs
+
+    def ensure_image(self, ref: str, creds: tuple[str, str] | None = None) -> None:
+        """Pull `ref` unless the store holds it (a task's image, by digest where its service pins one).
+
+        One pull per reference at a time: the tasks of a service that land on this node together
+        wait for the first one's pull instead of fetching the same layers side by side.
+        """
+        try:
+            self.images.resolve(ref)
+            return
+        except NotFound:
+            pass
+        with self._lock:
+            lock = self._pull_locks.setdefault(ref, threading.Lock())
+        with lock:
+            try:
+                self.images.resolve(ref)
+                return
+            except NotFound:
+                pass
+            from svc.registry import settings
+
+            from .registry import pull
+
+            config = settings.load(settings.settings_path(self.cfg.data_dir))
+            with self.latency.time("pull"):
+                pull.pull(self.images, ref, config, creds=creds)
 
     def remove_image(self, ref: str, force: bool = False) -> list[str]:
         def in_use(image_id: str) -> bool:

@@ -25,6 +25,7 @@ from typing import IO
 from svc import reference
 from svc.errors import Conflict, InvalidArgument, NotFound
 from svc.fsutil import read_json, write_json
+from svc.reference import repo_digest
 
 from .imagearchive import ArchiveImage, ImageArchive, LayerSource
 from .imageconfig import ImageConfig, parse_image_config, rootfs_image_config
@@ -85,8 +86,10 @@ class ImageStore:
             if tag in self._tags:
                 return self._record(self._tags[tag])
             if "@sha256:" in ref:
+                # by digest only: a tag beside it (`NAME:TAG@sha256:…`, what a service pins) says nothing
+                want = repo_digest(ref)
                 for image_id, rec in self._images.items():
-                    if ref in rec.get("repo_digests", []):
+                    if want in rec.get("repo_digests", []):
                         return self._record(image_id)
             if reference.looks_like_id(ref):
                 prefix = ref if ref.startswith("sha256:") else "sha256:" + ref

@@ -18,6 +18,7 @@ from svc.cli import output
 from svc.cli.specflags import add_container_flags, spec_from_args
 from svc.errors import DeadlineExceeded, InvalidArgument, SvcError, Unavailable
 from svc.kv import SERVICE_FILTERS, TASK_FILTERS, parse_filters, parse_kv
+from svc.reference import familiar
 
 
 def register(sub: Any) -> None:
@@ -36,6 +37,9 @@ def register(sub: Any) -> None:
     create.add_argument("--restart-max-attempts", type=int, default=0)
     create.add_argument("--service-label", action="append", default=[], metavar="KEY=VALUE")
     create.add_argument("-d", "--detach", action="store_true", help="return at once, do not wait for the tasks")
+    create.add_argument(
+        "--no-resolve-image", action="store_true", help="do not pin the image's tag to the digest it names now"
+    )
     add_container_flags(create, service=True)
     create.add_argument("image")
     create.add_argument("command", nargs=argparse.REMAINDER)
@@ -80,6 +84,7 @@ def register(sub: Any) -> None:
     )
     upd.add_argument("--args", help="new command, as one shell-quoted string")
     upd.add_argument("-d", "--detach", action="store_true")
+    upd.add_argument("--no-resolve-image", action="store_true", help="do not pin a new image's tag to its digest")
     upd.set_defaults(func=cmd_update)
 
     rb = sub.add_parser("rollback", help="return a service to its previous spec")
@@ -117,7 +122,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     task = spec_from_args(args, args.image, command)
     if args.name is not None and not args.name.strip():
         raise InvalidArgument("invalid service name '': give a name, or leave out --name to name it after the image")
-    name = args.name or args.image.rsplit("/", 1)[-1].split(":", 1)[0].replace(".", "-")
+    name = args.name or args.image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].replace(".", "-")
     if args.mode == "global" and args.replicas is not None:
         raise InvalidArgument("--replicas cannot be used with --mode global")
     if args.replicas is not None and args.replicas < 0:
@@ -143,7 +148,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     spec.restart.max_attempts = args.restart_max_attempts
     check_spec(spec)
     c = client(args)
-    svc = c.CreateService(ctl.CreateServiceRequest(spec=spec))
+    svc = c.CreateService(ctl.CreateServiceRequest(spec=spec, no_resolve_image=args.no_resolve_image))
+    for warning in svc.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(svc.id)
     if not args.detach:
         return wait_converged(c, [svc.spec.name])
@@ -184,7 +191,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 "Name": s.spec.name,
                 "Mode": s.spec.mode,
                 "Replicas": replicas_text(s),
-                "Image": s.spec.task.image,
+                "Image": familiar(s.spec.task.image),
             }
             print(output.apply_template(args.format, doc))
         return 0
@@ -194,7 +201,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             s.spec.name,
             s.spec.mode or "replicated",
             replicas_text(s),
-            s.spec.task.image,
+            familiar(s.spec.task.image),
             format_ports(list(s.spec.task.ports)),
         ]
         for s in services
@@ -242,7 +249,7 @@ def print_tasks(args: argparse.Namespace, c: Any, requests: list[Any]) -> int:
                     [
                         t.id if args.no_trunc else t.id[:12],
                         label if i == 0 else f" \\_ {label}",
-                        t.spec.image,
+                        t.spec.image if args.no_trunc else familiar(t.spec.image),
                         names.get(t.node_id, t.node_id[:12]),
                         t.desired_state.capitalize(),
                         _state_text(t, now),
@@ -483,7 +490,13 @@ def cmd_update(args: argparse.Namespace) -> int:
         else:
             spec.task.ClearField("seccomp")  # seccomp=builtin: back to Docker's default profile
     check_spec(spec)
-    updated = c.UpdateService(ctl.UpdateServiceRequest(service=svc.id, version=svc.version, spec=spec))
+    updated = c.UpdateService(
+        ctl.UpdateServiceRequest(
+            service=svc.id, version=svc.version, spec=spec, no_resolve_image=args.no_resolve_image
+        )
+    )
+    for warning in updated.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(updated.spec.name)
     return 0 if args.detach else wait_converged(c, [updated.spec.name])
 

@@ -133,7 +133,7 @@ class ServiceSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., replicas: _Optional[int] = ..., task: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., placement: _Optional[_Union[Placement, _Mapping]] = ..., reservations: _Optional[_Union[_container_pb2.Resources, _Mapping]] = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("id", "spec", "previous_spec", "version", "created_at", "updated_at", "running", "desired")
+    __slots__ = ("id", "spec", "previous_spec", "version", "created_at", "updated_at", "running", "desired", "warnings")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +142,7 @@ class Service(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
     DESIRED_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     id: str
     spec: ServiceSpec
     previous_spec: ServiceSpec
@@ -150,7 +151,8 @@ class Service(_message.Message):
     updated_at: float
     running: int
     desired: int
-    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., previous_spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., running: _Optional[int] = ..., desired: _Optional[int] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., previous_spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., running: _Optional[int] = ..., desired: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TaskStatus(_message.Message):
     __slots__ = ("state", "timestamp", "message", "err", "exit_code", "container_id", "health")

@@ -26,7 +26,7 @@ from svc.v1 import cluster_pb2 as svc_dot_v1_dot_cluster__pb2
 from svc.v1 import common_pb2 as svc_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14svc/v1/control.proto\x12\x06svc.v1\x1a\x14svc/v1/cluster.proto\x1a\x13svc/v1/common.proto\":\n\x14UpdateClusterRequest\x12\x15\n\x08\x61utolock\x18\x01 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_autolock\"=\n\x15UpdateClusterResponse\x12\x10\n\x08\x61utolock\x18\x01 \x01(\x08\x12\x12\n\nunlock_key\x18\x02 \x01(\t\"\"\n\x10UnlockKeyRequest\x12\x0e\n\x06rotate\x18\x01 \x01(\x08\"\'\n\x11UnlockKeyResponse\x12\x12\n\nunlock_key\x18\x01 \x01(\t\"#\n\rUnlockRequest\x12\x12\n\nunlock_key\x18\x01 \x01(\t\"\x05\n\x03\x41\x63k\"9\n\x14\x43reateServiceRequest\x12!\n\x04spec\x18\x01 \x01(\x0b\x32\x13.svc.v1.ServiceSpec\"[\n\x14UpdateServiceRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12!\n\x04spec\x18\x03 \x01(\x0b\x32\x13.svc.v1.ServiceSpec\"8\n\x13ScaleServiceRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08replicas\x18\x02 \x01(\x04\"\x1d\n\nServiceRef\x12\x0f\n\x07service\x18\x01 \x01(\t\"&\n\x13ListServicesRequest\x12\x0f\n\x07\x66ilters\x18\x01 \x03(\t\"9\n\x14ListServicesResponse\x12!\n\x08services\x18\x01 \x03(\x0b\x32\x0f.svc.v1.Service\"B\n\x10ListTasksRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x0f\n\x07\x66ilters\x18\x03 \x03(\t\"\xa0\x01\n\x11ListTasksResponse\x12\x1b\n\x05tasks\x18\x01 \x03(\x0b\x32\x0c.svc.v1.Task\x12<\n\nnode_names\x18\x02 \x03(\x0b\x32(.svc.v1.ListTasksResponse.NodeNamesEntry\x1a\x30\n\x0eNodeNamesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x17\n\x07NodeRef\x12\x0c\n\x04node\x18\x01 \x01(\t\"#\n\x10ListNodesRequest\x12\x0f\n\x07\x66ilters\x18\x01 \x03(\t\"0\n\x11ListNodesResponse\x12\x1b\n\x05nodes\x18\x01 \x03(\x0b\x32\x0c.svc.v1.Node\"m\n\x11UpdateNodeRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x14\n\x0c\x61vailability\x18\x03 \x01(\t\x12\x11\n\tlabel_add\x18\x04 \x03(\t\x12\x10\n\x08label_rm\x18\x05 \x03(\t\"0\n\x11RemoveNodeRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\xca\x02\n\x13\x43lusterInfoResponse\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x11\n\tleader_id\x18\x02 \x01(\t\x12\x13\n\x0bleader_addr\x18\x03 \x01(\t\x12\x11\n\traft_term\x18\x04 \x01(\x04\x12\x19\n\x11raft_commit_index\x18\x05 \x01(\x04\x12\'\n\x08managers\x18\x06 \x03(\x0b\x32\x15.svc.v1.ManagerStatus\x12\r\n\x05nodes\x18\x07 \x01(\r\x12\x10\n\x08services\x18\x08 \x01(\r\x12\r\n\x05tasks\x18\t \x01(\r\x12 \n\x18heartbeat_period_seconds\x18\n \x01(\x01\x12\x14\n\x0cthis_manager\x18\x0b \x01(\t\x12\x0f\n\x07version\x18\x0c \x01(\t\x12\x15\n\rca_expires_at\x18\r \x01(\x01\x12\x10\n\x08\x61utolock\x18\x0e \x01(\x08\"0\n\x10JoinTokenRequest\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0e\n\x06rotate\x18\x02 \x01(\x08\"4\n\x11JoinTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08managers\x18\x02 \x03(\t\"I\n\x14\x43lientBundleResponse\x12\x0e\n\x06\x63\x61_pem\x18\x01 \x01(\x0c\x12\x10\n\x08\x63\x65rt_pem\x18\x02 \x01(\x0c\x12\x0f\n\x07key_pem\x18\x03 \x01(\x0c\"~\n\x0e\x42\x61\x63kupResponse\x12\r\n\x05store\x18\x01 \x01(\x0c\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x19\n\x11raft_commit_index\x18\x03 \x01(\x04\x12\r\n\x05nodes\x18\x04 \x01(\r\x12\x10\n\x08services\x18\x05 \x01(\r\x12\r\n\x05tasks\x18\x06 \x01(\r\"C\n\x12ServiceLogsRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x0c\n\x04tail\x18\x03 \x01(\x05\"\x8b\x01\n\x11ServiceLogMessage\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\ttask_name\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x15\n\rnode_hostname\x18\x04 \x01(\t\x12\x0c\n\x04time\x18\x05 \x01(\x01\x12\x0e\n\x06stream\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x32\xe8\t\n\x07\x43ontrol\x12>\n\rCreateService\x12\x1c.svc.v1.CreateServiceRequest\x1a\x0f.svc.v1.Service\x12>\n\rUpdateService\x12\x1c.svc.v1.UpdateServiceRequest\x1a\x0f.svc.v1.Service\x12<\n\x0cScaleService\x12\x1b.svc.v1.ScaleServiceRequest\x1a\x0f.svc.v1.Service\x12\x36\n\x0fRollbackService\x12\x12.svc.v1.ServiceRef\x1a\x0f.svc.v1.Service\x12\x30\n\rRemoveService\x12\x12.svc.v1.ServiceRef\x1a\x0b.svc.v1.Ack\x12\x31\n\nGetService\x12\x12.svc.v1.ServiceRef\x1a\x0f.svc.v1.Service\x12I\n\x0cListServices\x12\x1b.svc.v1.ListServicesRequest\x1a\x1c.svc.v1.ListServicesResponse\x12@\n\tListTasks\x12\x18.svc.v1.ListTasksRequest\x1a\x19.svc.v1.ListTasksResponse\x12\x46\n\x0bServiceLogs\x12\x1a.svc.v1.ServiceLogsRequest\x1a\x19.svc.v1.ServiceLogMessage0\x01\x12(\n\x07GetNode\x12\x0f.svc.v1.NodeRef\x1a\x0c.svc.v1.Node\x12@\n\tListNodes\x12\x18.svc.v1.ListNodesRequest\x1a\x19.svc.v1.ListNodesResponse\x12\x35\n\nUpdateNode\x12\x19.svc.v1.UpdateNodeRequest\x1a\x0c.svc.v1.Node\x12\x34\n\nRemoveNode\x12\x19.svc.v1.RemoveNodeRequest\x1a\x0b.svc.v1.Ack\x12,\n\x0bPromoteNode\x12\x0f.svc.v1.NodeRef\x1a\x0c.svc.v1.Node\x12+\n\nDemoteNode\x12\x0f.svc.v1.NodeRef\x1a\x0c.svc.v1.Node\x12\x39\n\x0b\x43lusterInfo\x12\r.svc.v1.Empty\x1a\x1b.svc.v1.ClusterInfoResponse\x12@\n\tJoinToken\x12\x18.svc.v1.JoinTokenRequest\x1a\x19.svc.v1.JoinTokenResponse\x12;\n\x0c\x43lientBundle\x12\r.svc.v1.Empty\x1a\x1c.svc.v1.ClientBundleResponse\x12/\n\x06\x42\x61\x63kup\x12\r.svc.v1.Empty\x1a\x16.svc.v1.BackupResponse\x12L\n\rUpdateCluster\x12\x1c.svc.v1.UpdateClusterRequest\x1a\x1d.svc.v1.UpdateClusterResponse\x12@\n\tUnlockKey\x12\x18.svc.v1.UnlockKeyRequest\x1a\x19.svc.v1.UnlockKeyResponse26\n\x06Unlock\x12,\n\x06Unlock\x12\x15.svc.v1.UnlockRequest\x1a\x0b.svc.v1.Ackb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14svc/v1/control.proto\x12\x06svc.v1\x1a\x14svc/v1/cluster.proto\x1a\x13svc/v1/common.proto\":\n\x14UpdateClusterRequest\x12\x15\n\x08\x61utolock\x18\x01 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_autolock\"=\n\x15UpdateClusterResponse\x12\x10\n\x08\x61utolock\x18\x01 \x01(\x08\x12\x12\n\nunlock_key\x18\x02 \x01(\t\"\"\n\x10UnlockKeyRequest\x12\x0e\n\x06rotate\x18\x01 \x01(\x08\"\'\n\x11UnlockKeyResponse\x12\x12\n\nunlock_key\x18\x01 \x01(\t\"#\n\rUnlockRequest\x12\x12\n\nunlock_key\x18\x01 \x01(\t\"\x05\n\x03\x41\x63k\"S\n\x14\x43reateServiceRequest\x12!\n\x04spec\x18\x01 \x01(\x0b\x32\x13.svc.v1.ServiceSpec\x12\x18\n\x10no_resolve_image\x18\x02 \x01(\x08\"u\n\x14UpdateServiceRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12!\n\x04spec\x18\x03 \x01(\x0b\x32\x13.svc.v1.ServiceSpec\x12\x18\n\x10no_resolve_image\x18\x04 \x01(\x08\"8\n\x13ScaleServiceRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08replicas\x18\x02 \x01(\x04\"\x1d\n\nServiceRef\x12\x0f\n\x07service\x18\x01 \x01(\t\"&\n\x13ListServicesRequest\x12\x0f\n\x07\x66ilters\x18\x01 \x03(\t\"9\n\x14ListServicesResponse\x12!\n\x08services\x18\x01 \x03(\x0b\x32\x0f.svc.v1.Service\"B\n\x10ListTasksRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x0f\n\x07\x66ilters\x18\x03 \x03(\t\"\xa0\x01\n\x11ListTasksResponse\x12\x1b\n\x05tasks\x18\x01 \x03(\x0b\x32\x0c.svc.v1.Task\x12<\n\nnode_names\x18\x02 \x03(\x0b\x32(.svc.v1.ListTasksResponse.NodeNamesEntry\x1a\x30\n\x0eNodeNamesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x17\n\x07NodeRef\x12\x0c\n\x04node\x18\x01 \x01(\t\"#\n\x10ListNodesRequest\x12\x0f\n\x07\x66ilters\x18\x01 \x03(\t\"0\n\x11ListNodesResponse\x12\x1b\n\x05nodes\x18\x01 \x03(\x0b\x32\x0c.svc.v1.Node\"m\n\x11UpdateNodeRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x14\n\x0c\x61vailability\x18\x03 \x01(\t\x12\x11\n\tlabel_add\x18\x04 \x03(\t\x12\x10\n\x08label_rm\x18\x05 \x03(\t\"0\n\x11RemoveNodeRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\xca\x02\n\x13\x43lusterInfoResponse\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x11\n\tleader_id\x18\x02 \x01(\t\x12\x13\n\x0bleader_addr\x18\x03 \x01(\t\x12\x11\n\traft_term\x18\x04 \x01(\x04\x12\x19\n\x11raft_commit_index\x18\x05 \x01(\x04\x12\'\n\x08managers\x18\x06 \x03(\x0b\x32\x15.svc.v1.ManagerStatus\x12\r\n\x05nodes\x18\x07 \x01(\r\x12\x10\n\x08services\x18\x08 \x01(\r\x12\r\n\x05tasks\x18\t \x01(\r\x12 \n\x18heartbeat_period_seconds\x18\n \x01(\x01\x12\x14\n\x0cthis_manager\x18\x0b \x01(\t\x12\x0f\n\x07version\x18\x0c \x01(\t\x12\x15\n\rca_expires_at\x18\r \x01(\x01\x12\x10\n\x08\x61utolock\x18\x0e \x01(\x08\"0\n\x10JoinTokenRequest\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0e\n\x06rotate\x18\x02 \x01(\x08\"4\n\x11JoinTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08managers\x18\x02 \x03(\t\"I\n\x14\x43lientBundleResponse\x12\x0e\n\x06\x63\x61_pem\x18\x01 \x01(\x0c\x12\x10\n\x08\x63\x65rt_pem\x18\x02 \x01(\x0c\x12\x0f\n\x07key_pem\x18\x03 \x01(\x0c\"~\n\x0e\x42\x61\x63kupResponse\x12\r\n\x05store\x18\x01 \x01(\x0c\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x19\n\x11raft_commit_index\x18\x03 \x01(\x04\x12\r\n\x05nodes\x18\x04 \x01(\r\x12\x10\n\x08services\x18\x05 \x01(\r\x12\r\n\x05tasks\x18\x06 \x01(\r\"C\n\x12ServiceLogsRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x0c\n\x04tail\x18\x03 \x01(\x05\"\x8b\x01\n\x11ServiceLogMessage\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\ttask_name\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x15\n\rnode_hostname\x18\x04 \x01(\t\x12\x0c\n\x04time\x18\x05 \x01(\x01\x12\x0e\n\x06stream\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x32\xe8\t\n\x07\x43ontrol\x12>\n\rCreateService\x12\x1c.svc.v1.CreateServiceRequest\x1a\x0f.svc.v1.Service\x12>\n\rUpdateService\x12\x1c.svc.v1.UpdateServiceRequest\x1a\x0f.svc.v1.Service\x12<\n\x0cScaleService\x12\x1b.svc.v1.ScaleServiceRequest\x1a\x0f.svc.v1.Service\x12\x36\n\x0fRollbackService\x12\x12.svc.v1.ServiceRef\x1a\x0f.svc.v1.Service\x12\x30\n\rRemoveService\x12\x12.svc.v1.ServiceRef\x1a\x0b.svc.v1.Ack\x12\x31\n\nGetService\x12\x12.svc.v1.ServiceRef\x1a\x0f.svc.v1.Service\x12I\n\x0cListServices\x12\x1b.svc.v1.ListServicesRequest\x1a\x1c.svc.v1.ListServicesResponse\x12@\n\tListTasks\x12\x18.svc.v1.ListTasksRequest\x1a\x19.svc.v1.ListTasksResponse\x12\x46\n\x0bServiceLogs\x12\x1a.svc.v1.ServiceLogsRequest\x1a\x19.svc.v1.ServiceLogMessage0\x01\x12(\n\x07GetNode\x12\x0f.svc.v1.NodeRef\x1a\x0c.svc.v1.Node\x12@\n\tListNodes\x12\x18.svc.v1.ListNodesRequest\x1a\x19.svc.v1.ListNodesResponse\x12\x35\n\nUpdateNode\x12\x19.svc.v1.UpdateNodeRequest\x1a\x0c.svc.v1.Node\x12\x34\n\nRemoveNode\x12\x19.svc.v1.RemoveNodeRequest\x1a\x0b.svc.v1.Ack\x12,\n\x0bPromoteNode\x12\x0f.svc.v1.NodeRef\x1a\x0c.svc.v1.Node\x12+\n\nDemoteNode\x12\x0f.svc.v1.NodeRef\x1a\x0c.svc.v1.Node\x12\x39\n\x0b\x43lusterInfo\x12\r.svc.v1.Empty\x1a\x1b.svc.v1.ClusterInfoResponse\x12@\n\tJoinToken\x12\x18.svc.v1.JoinTokenRequest\x1a\x19.svc.v1.JoinTokenResponse\x12;\n\x0c\x43lientBundle\x12\r.svc.v1.Empty\x1a\x1c.svc.v1.ClientBundleResponse\x12/\n\x06\x42\x61\x63kup\x12\r.svc.v1.Empty\x1a\x16.svc.v1.BackupResponse\x12L\n\rUpdateCluster\x12\x1c.svc.v1.UpdateClusterRequest\x1a\x1d.svc.v1.UpdateClusterResponse\x12@\n\tUnlockKey\x12\x18.svc.v1.UnlockKeyRequest\x1a\x19.svc.v1.UnlockKeyResponse26\n\x06Unlock\x12,\n\x06Unlock\x12\x15.svc.v1.UnlockRequest\x1a\x0b.svc.v1.Ackb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,49 +48,49 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACK']._serialized_start=312
   _globals['_ACK']._serialized_end=317
   _globals['_CREATESERVICEREQUEST']._serialized_start=319
-  _globals['_CREATESERVICEREQUEST']._serialized_end=376
-  _globals['_UPDATESERVICEREQUEST']._serialized_start=378
-  _globals['_UPDATESERVICEREQUEST']._serialized_end=469
-  _globals['_SCALESERVICEREQUEST']._serialized_start=471
-  _globals['_SCALESERVICEREQUEST']._serialized_end=527
-  _globals['_SERVICEREF']._serialized_start=529
-  _globals['_SERVICEREF']._serialized_end=558
-  _globals['_LISTSERVICESREQUEST']._serialized_start=560
-  _globals['_LISTSERVICESREQUEST']._serialized_end=598
-  _globals['_LISTSERVICESRESPONSE']._serialized_start=600
-  _globals['_LISTSERVICESRESPONSE']._serialized_end=657
-  _globals['_LISTTASKSREQUEST']._serialized_start=659
-  _globals['_LISTTASKSREQUEST']._serialized_end=725
-  _globals['_LISTTASKSRESPONSE']._serialized_start=728
-  _globals['_LISTTASKSRESPONSE']._serialized_end=888
-  _globals['_LISTTASKSRESPONSE_NODENAMESENTRY']._serialized_start=840
-  _globals['_LISTTASKSRESPONSE_NODENAMESENTRY']._serialized_end=888
-  _globals['_NODEREF']._serialized_start=890
-  _globals['_NODEREF']._serialized_end=913
-  _globals['_LISTNODESREQUEST']._serialized_start=915
-  _globals['_LISTNODESREQUEST']._serialized_end=950
-  _globals['_LISTNODESRESPONSE']._serialized_start=952
-  _globals['_LISTNODESRESPONSE']._serialized_end=1000
-  _globals['_UPDATENODEREQUEST']._serialized_start=1002
-  _globals['_UPDATENODEREQUEST']._serialized_end=1111
-  _globals['_REMOVENODEREQUEST']._serialized_start=1113
-  _globals['_REMOVENODEREQUEST']._serialized_end=1161
-  _globals['_CLUSTERINFORESPONSE']._serialized_start=1164
-  _globals['_CLUSTERINFORESPONSE']._serialized_end=1494
-  _globals['_JOINTOKENREQUEST']._serialized_start=1496
-  _globals['_JOINTOKENREQUEST']._serialized_end=1544
-  _globals['_JOINTOKENRESPONSE']._serialized_start=1546
-  _globals['_JOINTOKENRESPONSE']._serialized_end=1598
-  _globals['_CLIENTBUNDLERESPONSE']._serialized_start=1600
-  _globals['_CLIENTBUNDLERESPONSE']._serialized_end=1673
-  _globals['_BACKUPRESPONSE']._serialized_start=1675
-  _globals['_BACKUPRESPONSE']._serialized_end=1801
-  _globals['_SERVICELOGSREQUEST']._serialized_start=1803
-  _globals['_SERVICELOGSREQUEST']._serialized_end=1870
-  _globals['_SERVICELOGMESSAGE']._serialized_start=1873
-  _globals['_SERVICELOGMESSAGE']._serialized_end=2012
-  _globals['_CONTROL']._serialized_start=2015
-  _globals['_CONTROL']._serialized_end=3271
-  _globals['_UNLOCK']._serialized_start=3273
-  _globals['_UNLOCK']._serialized_end=3327
+  _globals['_CREATESERVICEREQUEST']._serialized_end=402
+  _globals['_UPDATESERVICEREQUEST']._serialized_start=404
+  _globals['_UPDATESERVICEREQUEST']._serialized_end=521
+  _globals['_SCALESERVICEREQUEST']._serialized_start=523
+  _globals['_SCALESERVICEREQUEST']._serialized_end=579
+  _globals['_SERVICEREF']._serialized_start=581
+  _globals['_SERVICEREF']._serialized_end=610
+  _globals['_LISTSERVICESREQUEST']._serialized_start=612
+  _globals['_LISTSERVICESREQUEST']._serialized_end=650
+  _globals['_LISTSERVICESRESPONSE']._serialized_start=652
+  _globals['_LISTSERVICESRESPONSE']._serialized_end=709
+  _globals['_LISTTASKSREQUEST']._serialized_start=711
+  _globals['_LISTTASKSREQUEST']._serialized_end=777
+  _globals['_LISTTASKSRESPONSE']._serialized_start=780
+  _globals['_LISTTASKSRESPONSE']._serialized_end=940
+  _globals['_LISTTASKSRESPONSE_NODENAMESENTRY']._serialized_start=892
+  _globals['_LISTTASKSRESPONSE_NODENAMESENTRY']._serialized_end=940
+  _globals['_NODEREF']._serialized_start=942
+  _globals['_NODEREF']._serialized_end=965
+  _globals['_LISTNODESREQUEST']._serialized_start=967
+  _globals['_LISTNODESREQUEST']._serialized_end=1002
+  _globals['_LISTNODESRESPONSE']._serialized_start=1004
+  _globals['_LISTNODESRESPONSE']._serialized_end=1052
+  _globals['_UPDATENODEREQUEST']._serialized_start=1054
+  _globals['_UPDATENODEREQUEST']._serialized_end=1163
+  _globals['_REMOVENODEREQUEST']._serialized_start=1165
+  _globals['_REMOVENODEREQUEST']._serialized_end=1213
+  _globals['_CLUSTERINFORESPONSE']._serialized_start=1216
+  _globals['_CLUSTERINFORESPONSE']._serialized_end=1546
+  _globals['_JOINTOKENREQUEST']._serialized_start=1548
+  _globals['_JOINTOKENREQUEST']._serialized_end=1596
+  _globals['_JOINTOKENRESPONSE']._serialized_start=1598
+  _globals['_JOINTOKENRESPONSE']._serialized_end=1650
+  _globals['_CLIENTBUNDLERESPONSE']._serialized_start=1652
+  _globals['_CLIENTBUNDLERESPONSE']._serialized_end=1725
+  _globals['_BACKUPRESPONSE']._serialized_start=1727
+  _globals['_BACKUPRESPONSE']._serialized_end=1853
+  _globals['_SERVICELOGSREQUEST']._serialized_start=1855
+  _globals['_SERVICELOGSREQUEST']._serialized_end=1922
+  _globals['_SERVICELOGMESSAGE']._serialized_start=1925
+  _globals['_SERVICELOGMESSAGE']._serialized_end=2064
+  _globals['_CONTROL']._serialized_start=2067
+  _globals['_CONTROL']._serialized_end=3323
+  _globals['_UNLOCK']._serialized_start=3325
+  _globals['_UNLOCK']._serialized_end=3379
 # @@protoc_insertion_point(module_scope)

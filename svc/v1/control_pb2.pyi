@@ -45,20 +45,24 @@ class Ack(_message.Message):
     def __init__(self) -> None: ...
 
 class CreateServiceRequest(_message.Message):
-    __slots__ = ("spec",)
+    __slots__ = ("spec", "no_resolve_image")
     SPEC_FIELD_NUMBER: _ClassVar[int]
+    NO_RESOLVE_IMAGE_FIELD_NUMBER: _ClassVar[int]
     spec: _cluster_pb2.ServiceSpec
-    def __init__(self, spec: _Optional[_Union[_cluster_pb2.ServiceSpec, _Mapping]] = ...) -> None: ...
+    no_resolve_image: bool
+    def __init__(self, spec: _Optional[_Union[_cluster_pb2.ServiceSpec, _Mapping]] = ..., no_resolve_image: _Optional[bool] = ...) -> None: ...
 
 class UpdateServiceRequest(_message.Message):
-    __slots__ = ("service", "version", "spec")
+    __slots__ = ("service", "version", "spec", "no_resolve_image")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
+    NO_RESOLVE_IMAGE_FIELD_NUMBER: _ClassVar[int]
     service: str
     version: int
     spec: _cluster_pb2.ServiceSpec
-    def __init__(self, service: _Optional[str] = ..., version: _Optional[int] = ..., spec: _Optional[_Union[_cluster_pb2.ServiceSpec, _Mapping]] = ...) -> None: ...
+    no_resolve_image: bool
+    def __init__(self, service: _Optional[str] = ..., version: _Optional[int] = ..., spec: _Optional[_Union[_cluster_pb2.ServiceSpec, _Mapping]] = ..., no_resolve_image: _Optional[bool] = ...) -> None: ...
 
 class ScaleServiceRequest(_message.Message):
     __slots__ = ("service", "replicas")

@@ -70,3 +70,36 @@ def test_published_host_ports_do_not_collide() -> None:
     placements, unplaced = schedule(snap([node("a"), node("b")], [svc], tasks), tasks)
     assert sorted(p.node_id for p in placements) == ["n-a", "n-b"]
     assert "host port 8080/tcp in use on 2 nodes" in next(iter(unplaced.values()))
+
+
+PINNED = "127.0.0.1:5000/web:1@sha256:" + "ab" * 32
+
+
+def test_a_pinned_digest_runs_anywhere_and_prefers_nodes_that_hold_it() -> None:
+    svc = service(replicas=3)
+    svc.spec.task.image = PINNED
+    a, b = node("a"), node("b")
+    for n in (a, b):
+        n.description.images[:] = []
+    b.description.images.append("127.0.0.1:5000/web@sha256:" + "ab" * 32)  # how a node lists a pulled digest
+    tasks = pending(svc, 3)
+    placements, unplaced = schedule(snap([a, b], [svc], tasks), tasks)
+    counts = collections.Counter(p.node_id for p in placements)
+    assert not unplaced and counts == {"n-b": 2, "n-a": 1}  # spread first; the holder breaks the tie
+
+
+def test_a_tag_no_node_holds_is_pulled_by_every_node() -> None:
+    svc = service(replicas=2)
+    svc.spec.task.image = "127.0.0.1:5000/web:1"
+    tasks = pending(svc, 2)
+    placements, unplaced = schedule(snap([node("a"), node("b")], [svc], tasks), tasks)
+    assert not unplaced and {p.node_id for p in placements} == {"n-a", "n-b"}
+
+
+def test_a_tag_some_node_holds_runs_only_there() -> None:
+    svc = service(replicas=2)  # busybox: imported on a only, the cluster's own image
+    a, b = node("a"), node("b")
+    b.description.images[:] = []
+    tasks = pending(svc, 2)
+    placements, unplaced = schedule(snap([a, b], [svc], tasks), tasks)
+    assert not unplaced and {p.node_id for p in placements} == {"n-a"}

@@ -197,7 +197,9 @@ class _Pull:
             body,
             list(diff_ids),
             [d for d, _ in layers],
-            self.ref.tagged(),
+            # By digest, a tag beside it names nothing here (docker ignores it too): a service's
+            # `NAME:TAG@sha256:…` must not leave a tag behind that later points elsewhere.
+            "" if self.ref.digest else self.ref.tagged(),
             f"{self.ref.name}@{top_digest}",
         )
         self.report(Progress(status=f"Digest: {top_digest}"))
