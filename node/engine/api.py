@@ -168,6 +168,47 @@ class EngineService(epb_grpc.EngineServicer):
             yield epb.PullProgress(id=p.id, status=p.status, current=p.current, total=p.total, image_id=p.image_id)
 
     @handler
+    async def TagImage(self, request: epb.TagImageRequest, context) -> epb.ImageInfo:
+        from .registry import push
+
+        rec = await self._call(push.tag, self.engine.images, request.source, request.target)
+        return image_info(rec, self.engine.images.config_bytes(rec.id))
+
+    @handler
+    async def PushImage(self, request: epb.PushImageRequest, context) -> AsyncIterator[epb.PullProgress]:
+        from svc.registry import settings
+
+        from .registry import push
+
+        if not request.reference:
+            raise InvalidArgument("push needs an image reference")
+        config = settings.load(settings.settings_path(self.engine.cfg.data_dir))
+        creds = (request.username, request.password) if request.username else None
+        push.local_image(self.engine.images, request.reference)  # NotFound before the stream starts
+
+        def progress(stop):  # type: ignore[no-untyped-def]
+            events: queue.Queue[object] = queue.Queue()
+            done = object()
+            failed: list[BaseException] = []
+
+            def work() -> None:
+                try:
+                    push.push(self.engine.images, request.reference, config, events.put, creds)
+                except BaseException as exc:
+                    failed.append(exc)
+                finally:
+                    events.put(done)
+
+            threading.Thread(target=work, name="push", daemon=True).start()
+            while (item := events.get()) is not done:
+                yield item
+            if failed:
+                raise failed[0]
+
+        async for p in iterate_in_thread(progress):
+            yield epb.PullProgress(id=p.id, status=p.status, current=p.current, total=p.total, image_id=p.image_id)
+
+    @handler
     async def RegistryLogin(self, request: epb.RegistryLoginRequest, context) -> epb.RegistryLoginResponse:
         from svc.registry import settings
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from svc import reference
+from svc import reference, registryref
 from svc.errors import Conflict, InvalidArgument, NotFound
 from svc.fsutil import read_json, write_json
 from svc.reference import repo_digest
@@ -79,12 +79,9 @@ class ImageStore:
         with self._lock:
             if ref.startswith("sha256:") and ref in self._images:
                 return self._record(ref)
-            try:
-                tag = reference.normalize(ref)
-            except InvalidArgument:
-                tag = ""
-            if tag in self._tags:
-                return self._record(self._tags[tag])
+            for tag in _tag_forms(ref):
+                if tag in self._tags:
+                    return self._record(self._tags[tag])
             if "@sha256:" in ref:
                 # by digest only: a tag beside it (`NAME:TAG@sha256:…`, what a service pins) says nothing
                 want = repo_digest(ref)
@@ -132,6 +129,28 @@ class ImageStore:
 
     def _blob_path(self, digest: str) -> str:
         return os.path.join(self._blobs, digest[7:])
+
+    def blob_path(self, digest: str) -> str:
+        """Where blob `digest` is (or would be) stored."""
+        return self._blob_path(digest)
+
+    def layer_blob(self, diff_id: str) -> str:
+        """The digest of the blob a layer was unpacked from, as stored; empty if the store does not know it."""
+        with self._lock:
+            info = self._layer_info.get(diff_id)
+        return info[1] if info else ""
+
+    def add_repo_digest(self, image_id: str, repo_digest: str) -> ImageRecord:
+        """Record `NAME@sha256:...` an image is known by in a registry (after a push, as Docker does)."""
+        with self._lock:
+            rec = self._images.get(image_id)
+            if rec is None:
+                raise NotFound(f"no such image: {image_id}")
+            digests = rec.setdefault("repo_digests", [])
+            if repo_digest not in digests:
+                digests.append(repo_digest)
+                self._save_index()
+            return self._record(image_id)
 
     # ----- import -----
 
@@ -389,6 +408,22 @@ class ImageStore:
             if "sha256:" + name not in live_blobs:
                 os.unlink(os.path.join(self._blobs, name))
         self._save_index()
+
+
+def _tag_forms(ref: str) -> list[str]:
+    """The names a tag may be kept under: `team/app:1` as typed and as pulled (`docker.io/team/app:1`)."""
+    out = []
+    try:
+        out.append(reference.normalize(ref))
+    except InvalidArgument:
+        pass
+    try:
+        parsed = registryref.parse(ref)
+        if not parsed.digest and reference.normalize(parsed.tagged()) not in out:
+            out.append(reference.normalize(parsed.tagged()))
+    except InvalidArgument:
+        pass
+    return out
 
 
 def _tree_size(path: str) -> int:

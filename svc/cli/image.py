@@ -27,6 +27,14 @@ def register(sub: Any) -> None:
     pull.add_argument("--platform", default="", help="OS/ARCH[/VARIANT] to pick from a multi-platform image")
     pull.add_argument("-q", "--quiet", action="store_true", help="print only the image id")
     pull.set_defaults(func=cmd_pull)
+    push = isub.add_parser("push", help="push an image to a registry (its layers as stored, then its manifest)")
+    push.add_argument("reference", help="NAME[:TAG] of an image on this node (svc image tag gives it one)")
+    push.add_argument("-q", "--quiet", action="store_true", help="print only the pushed reference")
+    push.set_defaults(func=cmd_push)
+    tag = isub.add_parser("tag", help="give an image another name: SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")
+    tag.add_argument("source", help="image id, NAME[:TAG] or NAME@DIGEST on this node")
+    tag.add_argument("target", help="NAME[:TAG]; no tag = latest")
+    tag.set_defaults(func=cmd_tag)
     login = sub.add_parser("login", help="log in to a registry (credentials kept in ~/.docker/config.json, 0600)")
     login.add_argument("server", nargs="?", default="", help="HOST[:PORT]; default Docker Hub")
     login.add_argument("-u", "--username", default="")
@@ -88,8 +96,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+_BAR = ("Downloading", "Pushing")  # the statuses drawn with a progress bar (a pipe sees each once)
+
+
 class PullDisplay:
-    """`docker pull`'s display: one line per layer, redrawn in place on a terminal.
+    """`docker pull`'s (and `docker push`'s) display: one line per layer, redrawn in place on a terminal.
 
     Elsewhere (a pipe, a log) each layer's status is printed when it changes, without byte counts.
     """
@@ -118,13 +129,11 @@ class PullDisplay:
             self._print(p.status)
             return
         text = f"{p.id}: {p.status}"
-        if p.status == "Downloading" and p.total:
+        if p.status in _BAR and p.total:
             text += " " + self._bar(p.current, p.total)
         if not self.tty:
-            if p.status != self.last.get(p.id) and p.status != "Downloading":
+            if p.status != self.last.get(p.id):
                 self.out.write(f"{p.id}: {p.status}\n")
-            elif p.status == "Downloading" and self.last.get(p.id) != "Downloading":
-                self.out.write(f"{p.id}: Downloading\n")
             self.last[p.id] = p.status
             self.out.flush()
             return
@@ -165,6 +174,30 @@ def pull(reference: str, platform: str = "", display: PullDisplay | None = None)
         if display is not None:
             display.update(p)
     return image_id
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """Push through this node's engine, sending the CLI's credentials for the registry (as the Docker CLI)."""
+    from svc import dockerconfig, registryref
+    from svc.v1 import engine_pb2 as epb
+
+    ref = registryref.parse(args.reference)
+    creds = dockerconfig.credentials(ref.registry) or ("", "")
+    request = epb.PushImageRequest(reference=args.reference, username=creds[0], password=creds[1])
+    display = None if args.quiet else PullDisplay()
+    for p in _engine().stream("PushImage", request):
+        if display is not None:
+            display.update(p)
+    if args.quiet:
+        print(ref.tagged())
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    from svc.v1 import engine_pb2 as epb
+
+    _engine().TagImage(epb.TagImageRequest(source=args.source, target=args.target))
+    return 0
 
 
 def cmd_login(args: argparse.Namespace) -> int:

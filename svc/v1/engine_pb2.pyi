@@ -156,6 +156,24 @@ class PullImageRequest(_message.Message):
     password: str
     def __init__(self, reference: _Optional[str] = ..., platform: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
+class TagImageRequest(_message.Message):
+    __slots__ = ("source", "target")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    target: str
+    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
+
+class PushImageRequest(_message.Message):
+    __slots__ = ("reference", "username", "password")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    username: str
+    password: str
+    def __init__(self, reference: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
 class RegistryLoginRequest(_message.Message):
     __slots__ = ("server", "username", "password")
     SERVER_FIELD_NUMBER: _ClassVar[int]

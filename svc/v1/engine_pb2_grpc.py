@@ -116,6 +116,16 @@ class EngineStub:
                 request_serializer=svc_dot_v1_dot_engine__pb2.PullImageRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_engine__pb2.PullProgress.FromString,
                 _registered_method=True)
+        self.TagImage = channel.unary_unary(
+                '/svc.v1.Engine/TagImage',
+                request_serializer=svc_dot_v1_dot_engine__pb2.TagImageRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_engine__pb2.ImageInfo.FromString,
+                _registered_method=True)
+        self.PushImage = channel.unary_stream(
+                '/svc.v1.Engine/PushImage',
+                request_serializer=svc_dot_v1_dot_engine__pb2.PushImageRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_engine__pb2.PullProgress.FromString,
+                _registered_method=True)
         self.RegistryLogin = channel.unary_unary(
                 '/svc.v1.Engine/RegistryLogin',
                 request_serializer=svc_dot_v1_dot_engine__pb2.RegistryLoginRequest.SerializeToString,
@@ -229,6 +239,21 @@ class EngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TagImage(self, request, context):
+        """Give an image on this node another name, as `docker tag` (the target's tag moves if another image had it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PushImage(self, request, context):
+        """Push to a registry: progress messages per layer; the last one is `TAG: digest: sha256:... size: N` and
+        carries the image id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RegistryLogin(self, request, context):
         """Check credentials against a registry (`svc login`); the engine keeps nothing.
         """
@@ -323,6 +348,16 @@ def add_EngineServicer_to_server(servicer, server):
             'PullImage': grpc.unary_stream_rpc_method_handler(
                     servicer.PullImage,
                     request_deserializer=svc_dot_v1_dot_engine__pb2.PullImageRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_engine__pb2.PullProgress.SerializeToString,
+            ),
+            'TagImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.TagImage,
+                    request_deserializer=svc_dot_v1_dot_engine__pb2.TagImageRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_engine__pb2.ImageInfo.SerializeToString,
+            ),
+            'PushImage': grpc.unary_stream_rpc_method_handler(
+                    servicer.PushImage,
+                    request_deserializer=svc_dot_v1_dot_engine__pb2.PushImageRequest.FromString,
                     response_serializer=svc_dot_v1_dot_engine__pb2.PullProgress.SerializeToString,
             ),
             'RegistryLogin': grpc.unary_unary_rpc_method_handler(
@@ -767,6 +802,60 @@ class Engine:
             target,
             '/svc.v1.Engine/PullImage',
             svc_dot_v1_dot_engine__pb2.PullImageRequest.SerializeToString,
+            svc_dot_v1_dot_engine__pb2.PullProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TagImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Engine/TagImage',
+            svc_dot_v1_dot_engine__pb2.TagImageRequest.SerializeToString,
+            svc_dot_v1_dot_engine__pb2.ImageInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/svc.v1.Engine/PushImage',
+            svc_dot_v1_dot_engine__pb2.PushImageRequest.SerializeToString,
             svc_dot_v1_dot_engine__pb2.PullProgress.FromString,
             options,
             channel_credentials,
