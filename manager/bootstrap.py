@@ -239,7 +239,8 @@ def restore_cluster(opts: ManagerOptions, doc: dict[str, Any]) -> tuple[ManagerS
     doc = {**doc, "cluster": cluster}
     node_id = ops.new_id()
     lifetime = float(cluster.get("cert_lifetime") or opts.cert_lifetime)
-    identity = ca_mod.CertificateAuthority(cluster["ca_cert_pem"], cluster["ca_key_pem"]).identity(
+    rotation = [cluster.get(k) or b"" for k in ("ca_next_cert_pem", "ca_next_key_pem", "ca_cross_pem")]
+    identity = ca_mod.CertificateAuthority(cluster["ca_cert_pem"], cluster["ca_key_pem"], *rotation).identity(
         node_id, "manager", lifetime
     )
     api_addr, raft_addr = addresses(opts)

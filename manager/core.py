@@ -14,7 +14,7 @@ from typing import Any
 from svc import defaults, tls
 from svc.errors import Unavailable
 
-from .ca import CertificateAuthority
+from .ca import CertificateAuthority, from_cluster
 from .store import ops
 from .store.objects import MANAGER, ClusterObj
 from .store.raft import RaftStore
@@ -44,6 +44,7 @@ class Manager:
         self.metrics_addr = ""  # reachable form of --metrics-addr, for service discovery
         self._ca: tuple[int, CertificateAuthority] | None = None
         self._channels: dict[str, Any] = {}
+        self._channels_for: tls.Identity = identity
         self._listeners: list[Callable[[str, Changes], None]] = []
         self._managers_cache: tuple[int, list[tuple[str, str, str]]] = (-1, [])
         self.rpc_observer: Callable[[str, str], None] | None = None  # (method, status code name), for metrics
@@ -119,7 +120,7 @@ class Manager:
         if cluster is None or not cluster.ca_key_pem:
             raise Unavailable("this manager has not received the cluster CA yet")
         if self._ca is None or self._ca[0] != cluster.version:
-            self._ca = (cluster.version, CertificateAuthority(cluster.ca_cert_pem, cluster.ca_key_pem))
+            self._ca = (cluster.version, from_cluster(cluster))
         return self._ca[1]
 
     def managers(self, snap: Snapshot | None = None) -> list[tuple[str, str, str]]:
@@ -161,10 +162,25 @@ class Manager:
     # ----- talking to other managers -----
 
     def channel(self, addr: str) -> Any:
+        """A cached channel to another manager, made anew once this manager's identity changed (a renewal,
+        a CA rotation): a reconnect of the old one would present a certificate peers may no longer trust."""
+        if self._channels_for is not self.identity:
+            old = list(self._channels.values())
+            self._channels.clear()
+            self._channels_for = self.identity
+            if old and self.loop is not None:
+                # Calls in flight on the old channels finish first: close them a while later.
+                self.loop.call_later(defaults.FORWARD_TIMEOUT_SECONDS * 2, self._close_later, old)
         ch = self._channels.get(addr)
         if ch is None:
             ch = self._channels[addr] = tls.secure_channel(addr, self.identity)
         return ch
+
+    def _close_later(self, channels: list[Any]) -> None:
+        for ch in channels:
+            task = asyncio.ensure_future(ch.close())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def leader_channel(self, failed: str | None = None, timeout: float | None = None) -> Any:
         """A channel to the current leader, waiting through an election (see `leader_address`)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -105,6 +106,29 @@ def ca_digest(ca_pem: bytes) -> str:
     return base64.b32encode(hashlib.sha256(der).digest()).decode().rstrip("=").lower()
 
 
+def split_pems(pem: bytes) -> list[bytes]:
+    """Each certificate of a PEM bundle (a trust bundle, or a certificate and its intermediates)."""
+    return [c.public_bytes(serialization.Encoding.PEM) for c in x509.load_pem_x509_certificates(pem)] if pem else []
+
+
+def issuer_digest(identity: Identity) -> str:
+    """The digest of the root in the identity's trust bundle that signed its certificate ("" if none did):
+    what a node reports, so the leader knows who still holds a certificate of an old root."""
+    leaf = identity.cert
+    for root in x509.load_pem_x509_certificates(identity.ca_pem):
+        try:
+            leaf.verify_directly_issued_by(root)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return ca_digest(root.public_bytes(serialization.Encoding.PEM))
+    return ""
+
+
+def trust_fingerprint(ca_pem: bytes) -> str:
+    """The roots a trust bundle holds, as one comparable string (their digests, sorted)."""
+    return ",".join(sorted(ca_digest(p) for p in split_pems(ca_pem)))
+
+
 def make_token(ca_pem: bytes, secret: str) -> str:
     return f"{TOKEN_PREFIX}{ca_digest(ca_pem)}-{secret}"
 
@@ -144,7 +168,8 @@ def fetch_ca(addr: str, expected_digest: str, timeout: float = defaults.CA_FETCH
         if ca_digest(pem) == expected_digest:
             return pem
     raise Unauthenticated(
-        f"the manager at {addr} does not present the CA named in the join token (wrong cluster, or a man in the middle)"
+        f"the manager at {addr} does not present the CA named in the join token (another cluster, a token from "
+        "before a CA rotation: get a new one with `svc cluster join-token`, or a man in the middle)"
     )
 
 

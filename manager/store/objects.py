@@ -52,6 +52,7 @@ class NodeObj:
     raft_addr: str = ""  # managers only
     api_addr: str = ""  # managers only
     manager_metrics_addr: str = ""  # managers only: the manager's own /metrics
+    cert_root: str = ""  # digest of the root CA that signed the node's certificate, as the node reports it
     version: int = 0
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -122,4 +123,11 @@ class ClusterObj:
     cert_lifetime: float = 0.0
     removed_nodes: frozenset[str] = frozenset()
     unlock_key: str = ""  # autolock's key (SWMKEY-1-...), "" when autolock is off; never in a list or inspect answer
+    # A CA root rotation in progress (all empty when none): the next root, its key, and the next root
+    # cross-signed by the current one. The leader moves them into ca_cert_pem/ca_key_pem when every node
+    # holds a certificate of the next root (manager/carotation.py).
+    ca_next_cert_pem: bytes = b""
+    ca_next_key_pem: bytes = b""
+    ca_cross_pem: bytes = b""
+    ca_rotation_started: float = 0.0
     version: int = 0

@@ -75,6 +75,7 @@ def encode_node(n: NodeObj) -> dict[str, Any]:
         "raft_addr": n.raft_addr,
         "api_addr": n.api_addr,
         "manager_metrics_addr": n.manager_metrics_addr,
+        "cert_root": n.cert_root,
         "created_at": n.created_at,
     }
 

@@ -278,7 +278,21 @@ def _cluster_init(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     return "", s.cluster.id
 
 
-_CLUSTER_FIELDS = {"worker_secret", "manager_secret", "heartbeat_period", "cert_lifetime", "name", "unlock_key"}
+_CLUSTER_FIELDS = {
+    "worker_secret",
+    "manager_secret",
+    "heartbeat_period",
+    "cert_lifetime",
+    "name",
+    "unlock_key",
+    # CA root rotation: started with the ca_next_* fields, finished by moving them into ca_cert_pem/ca_key_pem.
+    "ca_cert_pem",
+    "ca_key_pem",
+    "ca_next_cert_pem",
+    "ca_next_key_pem",
+    "ca_cross_pem",
+    "ca_rotation_started",
+}
 
 
 def _cluster_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
@@ -327,6 +341,7 @@ def _node_register(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
             raft_addr=new.raft_addr or old.raft_addr,
             api_addr=new.api_addr or old.api_addr,
             manager_metrics_addr=new.manager_metrics_addr or old.manager_metrics_addr,
+            cert_root=new.cert_root or old.cert_root,
             role=new.role or old.role,
             version=s.seq,
             updated_at=ts,
@@ -336,7 +351,17 @@ def _node_register(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     return "", node.version
 
 
-_NODE_FIELDS = {"availability", "labels", "role", "raft_addr", "api_addr", "manager_metrics_addr", "state", "message"}
+_NODE_FIELDS = {
+    "availability",
+    "labels",
+    "role",
+    "raft_addr",
+    "api_addr",
+    "manager_metrics_addr",
+    "state",
+    "message",
+    "cert_root",
+}
 
 
 def _node_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
