@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from helpers import free_port, poll, run_cli
-from imagebuild import Entry, ImageSpec, busybox_entries, sha256, tar_bytes, write_oci_layout
+from helpers import free_port, run_cli
+from imagebuild import Entry, busybox_entries, sha256, tar_bytes
+from registryutil import Registry, TokenServer, oci_archive, run_marker, write_htpasswd
 
 pytestmark = [
     pytest.mark.root,
@@ -27,81 +28,6 @@ pytestmark = [
         reason="needs docker-registry and skopeo (deploy/test.sh installs them)",
     ),
 ]
-
-
-class Registry:
-    def __init__(self, base: str, htpasswd: str = "", token: str = "", tls: str = "") -> None:
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.storage = os.path.join(base, "storage")
-        self.config = os.path.join(base, "registry.yml")
-        with open(self.config, "w") as f:
-            f.write(
-                "version: 0.1\nlog:\n  level: warn\n"
-                f"storage:\n  filesystem:\n    rootdirectory: {self.storage}\n"
-                f"http:\n  addr: {self.host}\n"
-            )
-            if tls:
-                f.write(tls)
-            if token:
-                f.write(token)
-            if htpasswd:
-                f.write(f"auth:\n  htpasswd:\n    realm: svc-test\n    path: {htpasswd}\n")
-        self.log = open(os.path.join(base, "registry.log"), "wb")
-        self.proc = subprocess.Popen(
-            ["docker-registry", "serve", self.config], stdout=self.log, stderr=subprocess.STDOUT
-        )
-
-        def up() -> bool:
-            import socket
-
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", self.port)) == 0
-
-        poll(up, 10, what="docker-registry to listen")
-        self.push_flags: tuple[str, ...] = ()
-
-    def push(self, source: str, name: str, *flags: str) -> None:
-        flags = (*flags, *self.push_flags)
-        r = subprocess.run(
-            [
-                "skopeo",
-                "copy",
-                "--retry-times",
-                "0",
-                "--dest-tls-verify=false",
-                *flags,
-                source,
-                f"docker://{self.host}/{name}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert r.returncode == 0, r.stderr
-
-    def digest(self, name: str) -> str:
-        r = subprocess.run(
-            ["skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}", f"docker://{self.host}/{name}"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert r.returncode == 0, r.stderr
-        return r.stdout.strip()
-
-    def blob_file(self, digest: str) -> str:
-        hexd = digest[7:]
-        return os.path.join(self.storage, "docker", "registry", "v2", "blobs", "sha256", hexd[:2], hexd, "data")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 @pytest.fixture
@@ -120,14 +46,6 @@ def node(node_daemon, engine_env, registry):  # type: ignore[no-untyped-def]
     return env
 
 
-def unique_spec(marker: str, extra: list[Entry] | None = None) -> ImageSpec:
-    return ImageSpec(layers=[[*busybox_entries(), Entry("marker", marker.encode()), *(extra or [])]], tag="x:1")
-
-
-def oci_archive(tmp_path, marker: str, gzip_layers: bool = True) -> str:  # type: ignore[no-untyped-def]
-    return write_oci_layout(str(tmp_path / f"{marker}.tar"), unique_spec(marker), gzip_layers=gzip_layers)
-
-
 def store_files(engine_env) -> set[str]:  # type: ignore[no-untyped-def]
     root = os.path.join(engine_env.data_dir, "node", "images")
     out = set()
@@ -135,12 +53,6 @@ def store_files(engine_env) -> set[str]:  # type: ignore[no-untyped-def]
         d = os.path.join(root, sub)
         out |= {f"{sub}/{n}" for n in os.listdir(d)} if os.path.isdir(d) else set()
     return out
-
-
-def run_marker(env, image: str) -> str:  # type: ignore[no-untyped-def]
-    r = run_cli("container", "run", "--rm", "--name", f"m{uuid.uuid4().hex[:8]}", image, "cat", "/marker", env=env)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
 
 
 def test_pull_by_tag_shows_layer_progress_then_runs(node, registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -347,15 +259,8 @@ def test_plain_http_only_to_a_listed_registry(node_daemon, registry, tmp_path) -
 
 
 def test_basic_auth_login_pull_logout(node_daemon, engine_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt  # libxcrypt's bcrypt, which the registry's htpasswd reads
-
-    htpasswd = tmp_path / "htpasswd"
-    htpasswd.write_text("alice:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH)) + "\n")
-    reg = Registry(str(tmp_path), htpasswd=str(htpasswd))
+    htpasswd = write_htpasswd(str(tmp_path / "htpasswd"), "alice", "s3cret")
+    reg = Registry(str(tmp_path), htpasswd=htpasswd)
     try:
         reg.push_flags = ("--dest-creds", "alice:s3cret")
         _, env = node_daemon
@@ -509,95 +414,6 @@ def test_registry_mirror_serves_docker_hub_names(registry, tmp_path) -> None:  #
         assert record.repo_digests[0].startswith("busybox@sha256:")
     finally:
         proxy.stop()
-
-
-class TokenServer:
-    """A token service as Docker Hub's auth.docker.io: anyone gets a token (RS256, x5c) for what they ask."""
-
-    def __init__(self, base: str) -> None:
-        import base64
-        import datetime
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        from urllib.parse import parse_qs, urlparse
-
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import padding, rsa
-        from cryptography.x509.oid import NameOID
-
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "svc-test-token-issuer")])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
-        )
-        self.cert_path = os.path.join(base, "token-ca.pem")
-        with open(self.cert_path, "wb") as f:
-            f.write(cert.public_bytes(serialization.Encoding.PEM))
-        x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
-
-        def b64(data: bytes) -> str:
-            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-        server = self
-        self.asked: list[dict[str, list[str]]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                q = parse_qs(urlparse(self.path).query)
-                server.asked.append(q)
-                access = []
-                for scope in q.get("scope", []):
-                    kind, _, rest = scope.partition(":")
-                    repo, _, actions = rest.rpartition(":")
-                    access.append({"type": kind, "name": repo, "actions": actions.split(",")})
-                t = int(time.time())
-                header = {"typ": "JWT", "alg": "RS256", "x5c": [x5c]}
-                claims = {
-                    "iss": "svc-test-issuer",
-                    "sub": "",
-                    "aud": q.get("service", [""])[0],
-                    "exp": t + 300,
-                    "nbf": t - 10,
-                    "iat": t,
-                    "jti": uuid.uuid4().hex,
-                    "access": access,
-                }
-                signing = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
-                sig = key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
-                body = json.dumps({"token": f"{signing}.{b64(sig)}", "expires_in": 300}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def registry_config(self) -> str:
-        return (
-            "auth:\n  token:\n"
-            f"    realm: {self.realm}\n    service: svc-test-registry\n    issuer: svc-test-issuer\n"
-            f"    rootcertbundle: {self.cert_path}\n"
-        )
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_anonymous_bearer_token(tmp_path) -> None:  # type: ignore[no-untyped-def]
