@@ -30,6 +30,8 @@ WORKER, MANAGER, ADMIN = "worker", "manager", "admin"
 POLICY: dict[str, frozenset[str]] = {
     "/svc.v1.NodeCA/IssueCertificate": frozenset({ANONYMOUS, WORKER, MANAGER, ADMIN}),
     "/svc.v1.NodeCA/RenewCertificate": frozenset({WORKER, MANAGER, ADMIN}),
+    "/svc.v1.NodeCA/RootInfo": frozenset({MANAGER, ADMIN}),
+    "/svc.v1.NodeCA/RotateRoot": frozenset({MANAGER, ADMIN}),
     "/svc.v1.Dispatcher/": frozenset({WORKER, MANAGER}),
     "/svc.v1.Control/": frozenset({MANAGER, ADMIN}),
     "/svc.v1.Membership/": frozenset({MANAGER}),

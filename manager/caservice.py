@@ -1,4 +1,5 @@
-"""Joining and identity on the manager: NodeCA (tokens -> certificates, renewals) and Membership.
+"""Joining and identity on the manager: NodeCA (tokens -> certificates, renewals, the root CA and
+its rotation) and Membership.
 
 Issuing happens on whichever manager is asked (every manager holds the CA through the
 store); the node record is written through Raft so a removed node's id is refused from
@@ -9,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
-from svc import defaults
+from svc import defaults, tls
 from svc.errors import PermissionDenied, Unauthenticated, Unavailable
 from svc.rpc import handler
 from svc.v1 import ca_pb2 as capb
 from svc.v1 import ca_pb2_grpc as capb_grpc
 from svc.v1 import cluster_pb2 as cpb
 
+from . import carotation
 from .auth import ANONYMOUS, current_peer
 from .core import Manager
 from .store import ops
@@ -59,8 +62,6 @@ class NodeCAService(capb_grpc.NodeCAServicer):
         return self._response(node_id, role, cert)
 
     def _response(self, node_id: str, role: str, cert: bytes) -> capb.IssueCertificateResponse:
-        from svc import tls
-
         ident = tls.Identity(ca_pem=self.m.ca().ca_pem, cert_pem=cert, key_pem=b"")
         return capb.IssueCertificateResponse(
             node_id=node_id,
@@ -85,6 +86,53 @@ class NodeCAService(capb_grpc.NodeCAServicer):
         cert = self.m.ca().issue(request.csr_pem, peer.node_id, role, self._lifetime())
         log.info("renewed the certificate of %s (%s)", peer.node_id[:12], role)
         return self._response(peer.node_id, role, cert)
+
+    @handler
+    async def RootInfo(self, request: capb.RootInfoRequest, context: Any) -> capb.RootInfoResponse:
+        return self._root_info()
+
+    @handler
+    async def RotateRoot(self, request: capb.RotateRootRequest, context: Any) -> capb.RootInfoResponse:
+        """On the leader (forwarded there): the new root, cross-signed by the current one, into the store."""
+        if not self.m.is_leader:
+            channel = await self.m.leader_channel()
+            return await capb_grpc.NodeCAStub(channel).RotateRoot(request, timeout=defaults.FORWARD_TIMEOUT_SECONDS)
+        await self.m.barrier()  # decide on the latest cluster record
+        cluster = self.m.cluster
+        if cluster is None:
+            raise Unavailable("the cluster is not ready yet")
+        changes = await asyncio.to_thread(carotation.start_changes, cluster, time.time())
+        await self.m.write(ops.cluster_update(cluster.version, **changes))
+        log.info(
+            "CA rotation started: root %s -> %s",
+            tls.ca_digest(cluster.ca_cert_pem)[:12],
+            tls.ca_digest(changes["ca_next_cert_pem"])[:12],
+        )
+        return self._root_info()
+
+    def _root_info(self) -> capb.RootInfoResponse:
+        cluster = self.m.cluster
+        if cluster is None:
+            raise Unavailable("the cluster is not ready yet")
+        ca = self.m.ca()
+        snap = self.m.snapshot()
+        p = carotation.progress(snap.cluster, snap.nodes.values())
+
+        def named(ids: tuple[str, ...]) -> list[str]:
+            return [f"{snap.nodes[i].hostname} ({i[:12]})" for i in ids if i in snap.nodes]
+
+        return capb.RootInfoResponse(
+            fingerprint=ca.root_digest,
+            expires_at=ca.cert.not_valid_after_utc.timestamp(),
+            rotating=p.rotating,
+            old_fingerprint=p.old,
+            rotation_started=cluster.ca_rotation_started,
+            nodes=p.counted,
+            renewed=len(p.renewed),
+            pending=named(p.pending),
+            down=named(p.down),
+            ca_pem=ca.ca_pem,
+        )
 
 
 class MembershipService(capb_grpc.MembershipServicer):

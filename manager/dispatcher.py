@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from svc import defaults
+from svc import defaults, tls
 from svc.errors import NotFound, Unauthenticated, Unavailable
 from svc.rpc import handler
 from svc.v1 import common_pb2 as cmn
@@ -63,6 +63,7 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         self._status_waiters: list[asyncio.Future[None]] = []
         self._status_task: asyncio.Task[None] | None = None
         self.log_sink: Any = None  # the LogBroker
+        self._ca_cache: tuple[Any, tuple[str, str]] = (None, ("", ""))
         manager.on_change(self._on_change)
 
     # ----- leadership -----
@@ -107,7 +108,7 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         peer = current_peer.get()
         if not self.m.is_leader:
             return dpb.RegisterResponse(leader_addr=self.m.leader_api_addr() or "", managers=self.m.manager_api_addrs())
-        node = NodeObj(id=peer.node_id, role="", description=request.description)
+        node = NodeObj(id=peer.node_id, role="", description=request.description, cert_root=request.cert_root)
         try:
             await self.m.write(ops.node_register(node))
         except Exception as exc:
@@ -132,7 +133,8 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
     async def Heartbeats(self, request_iterator: Any, context: Any) -> Any:
         session: Session | None = None
         beats = 0
-        answered: tuple[float, list[str], str] = (0.0, [], "")
+        answered: tuple[float, list[str], str, str, str] = (0.0, [], "", "", "")
+        reported = ("", 0.0)  # (root, when) last written for this node: one write, retried after a while
         async for request in request_iterator:
             if session is None:
                 session = self._session(request.session_id)
@@ -147,10 +149,25 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
             # a node only needs to know the leader is alive, and each message costs the leader CPU.
             beats += 1
             record = self.m.state.nodes.get(session.node_id)
-            now = (self.period(), self.m.manager_api_addrs(), record.role if record else "")
+            fresh = reported[0] == request.cert_root and time.monotonic() - reported[1] < 5.0
+            if request.cert_root and record is not None and request.cert_root != record.cert_root and not fresh:
+                # The node renewed (a CA rotation): the leader's rotation check reads this from the store.
+                reported = (request.cert_root, time.monotonic())
+                change = ops.node_update(session.node_id, 0, cert_root=request.cert_root)
+                self.m.write_in_background(change, f"recording the certificate root of node {session.node_id[:12]}")
+            ca = self.m.ca()
+            now = (self.period(), self.m.manager_api_addrs(), record.role if record else "", *self._ca_facts(ca))
             if beats % defaults.HEARTBEAT_ANSWER_EVERY == 1 or now != answered:
                 answered = now
-                yield dpb.HeartbeatResponse(period_seconds=now[0], managers=now[1], role=now[2])
+                yield dpb.HeartbeatResponse(
+                    period_seconds=now[0], managers=now[1], role=now[2], cert_root=now[3], trust=now[4]
+                )
+
+    def _ca_facts(self, ca: Any) -> tuple[str, str]:
+        """(the root that signs now, the roots trusted), computed once per CA."""
+        if self._ca_cache[0] is not ca:
+            self._ca_cache = (ca, (ca.root_digest, tls.trust_fingerprint(ca.ca_pem)))
+        return self._ca_cache[1]
 
     @handler
     async def Assignments(self, request: dpb.AssignmentsRequest, context: Any) -> Any:

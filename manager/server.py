@@ -77,7 +77,10 @@ def build(manager: Manager, dispatcher: Dispatcher, listen_addr: str, pinner: Im
 
 
 def _dynamic_credentials(manager: Manager, require_client_cert: bool) -> Any:
-    """Server TLS that picks up this manager's renewed certificate without a restart."""
+    """Server TLS that picks up this manager's renewed certificate, and a new trust bundle (a CA rotation),
+    without a restart; connections already open keep going. The chain sent is the certificate, its
+    intermediate (the cross-signed root, during a rotation) and every root trusted, so a joining host
+    finds the root its token pins in it."""
 
     def config() -> Any:
         ident = manager.identity
@@ -85,11 +88,11 @@ def _dynamic_credentials(manager: Manager, require_client_cert: bool) -> Any:
             [(ident.key_pem, ident.cert_pem + ident.ca_pem)], root_certificates=ident.ca_pem
         )
 
-    current = {"cert": manager.identity.cert_pem}
+    current = {"cert": manager.identity.cert_pem + manager.identity.ca_pem}
 
     def fetch() -> Any:
-        if manager.identity.cert_pem != current["cert"]:
-            current["cert"] = manager.identity.cert_pem
+        if manager.identity.cert_pem + manager.identity.ca_pem != current["cert"]:
+            current["cert"] = manager.identity.cert_pem + manager.identity.ca_pem
             return config()
         return None
 

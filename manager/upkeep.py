@@ -1,5 +1,6 @@
-"""A running manager's own upkeep: its first commit, its record and peers, certificate renewal,
-and the local admin credential. Each is a coroutine the composition root (svcd) starts.
+"""A running manager's own upkeep: its first commit, its record and peers, certificate renewal
+(at once when the CA's signing root or trust bundle changed: a rotation), the rotation's progress
+on the leader, and the local admin credential. Each is a coroutine the composition root (svcd) starts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from svc import defaults, tls
 from svc.errors import Unavailable
 from svc.fsutil import write_atomic
 
+from . import carotation
 from .bootstrap import ManagerState
 from .core import Manager
 from .store import ops
@@ -61,6 +63,7 @@ async def keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
     """Remember the Raft members, so a restart knows whom to talk to; renew our certificate in time."""
     renew_at = _renew_time(manager.identity)
     refresh: asyncio.Task[None] | None = None
+    reporting: Reporting = ("", None)
     while True:
         await asyncio.sleep(defaults.MANAGER_UPKEEP_SECONDS)
         mine = next((n for n in manager.state.node_list() if n.id == manager.node_id), None)
@@ -93,7 +96,10 @@ async def keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
         if manager.cluster is not None and peers != sorted(state.peers):
             state.peers = peers
             state.save(home)
-        if time.time() >= renew_at and manager.cluster is not None:
+        ca_changed = _ca_changed(manager)
+        if (time.time() >= renew_at or ca_changed) and manager.cluster is not None:
+            if ca_changed:
+                log.info("the cluster's CA changed (a root rotation): renewing this manager's certificate")
             try:
                 manager.identity = manager.ca().identity(manager.node_id, MANAGER, manager.cluster.cert_lifetime)
                 state.identity = manager.identity
@@ -102,6 +108,33 @@ async def keep_peers(manager: Manager, state: ManagerState, home: str) -> None:
             except Exception as exc:
                 log.warning("renewing this manager's certificate: %s", exc)
             renew_at = _renew_time(manager.identity)
+        reporting = _report_cert_root(manager, mine, reporting)
+        await carotation.step(manager)
+
+
+def _ca_changed(manager: Manager) -> bool:
+    """This manager's certificate is not from the root that signs now, or its trust bundle is not the CA's."""
+    cluster = manager.cluster
+    if cluster is None or not cluster.ca_key_pem or not manager.raft.is_ready:
+        return False
+    ca = manager.ca()
+    return manager.identity.ca_pem != ca.ca_pem or tls.issuer_digest(manager.identity) != ca.root_digest
+
+
+Reporting = tuple[str, "asyncio.Task[None] | None"]
+
+
+def _report_cert_root(manager: Manager, mine: NodeObj | None, reporting: Reporting) -> Reporting:
+    """Record which root signed this manager's certificate, for the leader's rotation check; `reporting`
+    is the (root, write) in flight, so one write at a time."""
+    if mine is None or mine.role != MANAGER or not manager.raft.is_ready:
+        return reporting
+    root = tls.issuer_digest(manager.identity)
+    busy = reporting[0] == root and reporting[1] is not None and not reporting[1].done()
+    if mine.cert_root == root or busy:
+        return reporting
+    change = ops.node_update(manager.node_id, 0, cert_root=root)
+    return root, manager.write_in_background(change, "recording this manager's certificate root")
 
 
 def _renew_time(identity: tls.Identity) -> float:
@@ -121,10 +154,13 @@ async def local_admin(manager: Manager, home: str, run_dir: str) -> None:
     at_rest, in_run = os.path.join(home, "admin"), os.path.join(run_dir, "admin")
     checked = 0.0
     where = ""
+    bundle = b""
     while True:
         locked = bool(manager.cluster is not None and manager.cluster.unlock_key)
         admin_dir, other = (in_run, at_rest) if locked else (at_rest, in_run)
-        if admin_dir != where or time.monotonic() - checked >= defaults.ADMIN_CERT_CHECK_SECONDS:
+        stale = manager.ca().ca_pem != bundle  # a CA rotation started or finished: reissue at once
+        if stale or admin_dir != where or time.monotonic() - checked >= defaults.ADMIN_CERT_CHECK_SECONDS:
+            bundle = manager.ca().ca_pem
             existing = tls.Identity.load(admin_dir)
             if existing is None or existing.ca_pem != manager.ca().ca_pem or _due(existing):
                 admin = manager.ca().identity(

@@ -63,3 +63,15 @@ class ControlClient(RpcClient):
 
         address, identity = locate(host, tls_dir)
         super().__init__(address, tls.secure_channel(address, identity, aio=False), control_pb2_grpc.ControlStub)
+
+
+class CAClient(RpcClient):
+    """A manager's NodeCA service over mutual TLS, as an admin: the root CA and its rotation."""
+
+    default_timeout = defaults.CLI_RPC_TIMEOUT_SECONDS
+
+    def __init__(self, host: str | None = None, tls_dir: str | None = None) -> None:
+        from svc.v1 import ca_pb2_grpc
+
+        address, identity = locate(host, tls_dir)
+        super().__init__(address, tls.secure_channel(address, identity, aio=False), ca_pb2_grpc.NodeCAStub)

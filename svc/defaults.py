@@ -138,6 +138,8 @@ WORKER_ERROR_RETRY_SECONDS = 0.5  # after a reconcile that raised
 STOP_RETRY_SECONDS = 60.0  # a stop not confirmed by then is tried again: longer than any sane grace
 RENEW_RPC_TIMEOUT_SECONDS = 30.0  # a node's RenewCertificate call
 RENEW_RETRY_MAX_SECONDS = 30.0  # a failed renewal is retried after 2 % of the lifetime, at most this
+CA_RENEW_SPACING_SECONDS = 5.0  # a node told of a CA rotation renews at once, then at most this often until it took
+CA_ROTATE_WAIT_SECONDS = 300.0  # `svc cluster ca --rotate` waits this long for every node to renew (unless -d)
 SHARED_IDENTITY_POLL_SECONDS = 5.0  # a manager host's node picks up the manager's renewed certificate this often
 
 # --- CLI ---

@@ -2,7 +2,10 @@
 
 Identity: the node's certificate from joining (kept in `<state dir>/tls`), or, where the
 daemon that assembles the agent says so (`svcd up`, a promoted node), the manager's own, so
-the host is one node. The certificate is renewed at a random 50-80 % of its lifetime.
+the host is one node. The certificate is renewed at a random 50-80 % of its lifetime, and at once
+when the leader's heartbeat answer names another signing root or trust bundle (a CA rotation).
+A renewal keeps the session: its connection stays up on the old certificate, new connections
+use the new one; only a change of role (promotion, demotion) starts a new session.
 """
 
 from __future__ import annotations
@@ -78,6 +81,9 @@ class Agent:
         self.on_promoted: Any = None  # async (identity, leader address) -> None, set by the node daemon
         self._promotion: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._ca_renewal: asyncio.Task[None] | None = None
+        self._ca_renewal_at = 0.0  # when the last one started (they are spaced out)
+        self._cert_root: tuple[tls.Identity | None, str] = (None, "")
         self._static = self._static_description()
 
     @property
@@ -135,6 +141,8 @@ class Agent:
             self._save_managers,
         )
         self.session.on_role = self._on_role
+        self.session.on_ca = self._on_ca
+        self.session.cert_root = self._own_cert_root
         self._tasks = [
             asyncio.create_task(worker.run(), name="agent-worker"),
             asyncio.create_task(self.session.run(), name="agent-session"),
@@ -160,6 +168,33 @@ class Agent:
             log.error("promotion failed: %s", exc)
         finally:
             self._promotion = None
+
+    def _own_cert_root(self) -> str:
+        """The digest of the root that signed this node's certificate (cached per identity)."""
+        if self._cert_root[0] is not self.identity and self.identity is not None:
+            self._cert_root = (self.identity, tls.issuer_digest(self.identity))
+        return self._cert_root[1]
+
+    def _on_ca(self, cert_root: str, trust: str) -> None:
+        """The leader's CA facts: renew at once if this certificate or trust bundle is not the current one.
+        (A manager host's node does not: the manager renews the identity it shares.)"""
+        if self.identity is None or self.shared_identity_dir or self._promotion is not None:
+            return
+        if cert_root == self._own_cert_root() and (not trust or trust == tls.trust_fingerprint(self.identity.ca_pem)):
+            return
+        if self._ca_renewal is not None or time.monotonic() - self._ca_renewal_at < defaults.CA_RENEW_SPACING_SECONDS:
+            return
+        self._ca_renewal_at = time.monotonic()
+        self._ca_renewal = asyncio.create_task(self._renew_for_ca(), name="agent-ca-renewal")
+
+    async def _renew_for_ca(self) -> None:
+        try:
+            await self._renew()
+            log.info("renewed for the cluster's CA (certificate root %s)", self._own_cert_root()[:12])
+        except Exception as exc:
+            log.warning("certificate renewal for a CA rotation failed: %s; trying again", exc)
+        finally:
+            self._ca_renewal = None
 
     def take_over_identity(self) -> None:
         """After a demotion: keep the certificate the manager used and renew it ourselves from now on."""
@@ -205,8 +240,9 @@ class Agent:
             await asyncio.sleep(defaults.SHARED_IDENTITY_POLL_SECONDS)
             fresh = tls.Identity.load(self.shared_identity_dir)
             if fresh is not None and self.identity is not None and fresh.cert_pem != self.identity.cert_pem:
+                role_changed = fresh.role != self.identity.role
                 self.identity = fresh
-                if self.session:
+                if self.session and role_changed:
                     self.session.reconnect()
 
     async def _renew(self) -> None:
@@ -220,7 +256,9 @@ class Agent:
             )
         finally:
             await channel.close()
+        role_changed = resp.role != self.identity.role
         self.identity = tls.Identity(ca_pem=resp.ca_pem, cert_pem=resp.cert_pem, key_pem=key_pem)
         self.identity.save(os.path.join(self.state_dir, "tls"))
         log.info("certificate renewed (valid until %s)", time.ctime(self.identity.expires_at))
-        self.session.reconnect()
+        if role_changed:
+            self.session.reconnect()  # the managers authorize by the certificate's role: a new session with it

@@ -51,6 +51,9 @@ class Session:
         self._last_description: bytes = b""
         self.logs = LogPublisher(worker.engine)
         self.on_role: Callable[[str], None] | None = None  # the node's role in the store, as the leader says
+        # (the root that signs now, the roots trusted), as the leader says: a CA rotation started or finished
+        self.on_ca: Callable[[str, str], None] | None = None
+        self.cert_root: Callable[[], str] = lambda: ""  # what this node's certificate chains to (reported)
 
     def wake_sender(self) -> None:
         self._send.set()
@@ -99,7 +102,8 @@ class Session:
         description = self.describe()
         await _connected(channel, defaults.SESSION_CONNECT_TIMEOUT_SECONDS)
         resp = await stub.Register(
-            dpb.RegisterRequest(description=description), timeout=defaults.SESSION_REGISTER_TIMEOUT_SECONDS
+            dpb.RegisterRequest(description=description, cert_root=self.cert_root()),
+            timeout=defaults.SESSION_REGISTER_TIMEOUT_SECONDS,
         )
         if resp.managers:
             self.managers = list(resp.managers)
@@ -141,7 +145,7 @@ class Session:
         async def beats() -> Any:
             while True:
                 await asyncio.sleep(state["period"] * random.uniform(0.9, 1.0))
-                req = dpb.HeartbeatRequest(session_id=session_id)
+                req = dpb.HeartbeatRequest(session_id=session_id, cert_root=self.cert_root())
                 description = self.describe()
                 raw = description.SerializeToString(deterministic=True)
                 if raw != self._last_description:
@@ -165,6 +169,8 @@ class Session:
                 state["period"] = resp.period_seconds or state["period"]
                 if resp.role and self.on_role is not None:
                     self.on_role(resp.role)
+                if resp.cert_root and self.on_ca is not None:
+                    self.on_ca(resp.cert_root, resp.trust)
                 if resp.managers and list(resp.managers) != self.managers:
                     self.managers = list(resp.managers)
                     self.on_managers(self.managers)

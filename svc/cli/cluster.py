@@ -1,4 +1,4 @@
-"""`svc cluster info|join-token|client-bundle|backup|update|unlock|unlock-key`."""
+"""`svc cluster info|join-token|client-bundle|backup|update|unlock|unlock-key|ca`."""
 
 from __future__ import annotations
 
@@ -43,6 +43,13 @@ def register(sub: Any) -> None:
     uk.add_argument("--rotate", action="store_true", help="make a new key; the managers re-seal with it")
     uk.add_argument("-q", "--quiet", action="store_true", help="only the key")
     uk.set_defaults(func=cmd_unlock_key)
+    ca = csub.add_parser("ca", help="the root CA: fingerprint, expiry, a rotation's progress; --rotate to a new root")
+    ca.add_argument(
+        "--rotate", action="store_true", help="move every node to a new root CA; waits until every node renewed"
+    )
+    ca.add_argument("-d", "--detach", action="store_true", help="with --rotate: start it, do not wait")
+    ca.add_argument("-q", "--quiet", action="store_true", help="only the root's fingerprint")
+    ca.set_defaults(func=cmd_ca)
 
 
 def _boolean(text: str) -> bool:
@@ -198,3 +205,69 @@ def cmd_unlock(args: argparse.Namespace) -> int:
         rpc.close()
     print("the manager is unlocked")
     return 0
+
+
+def cmd_ca(args: argparse.Namespace) -> int:
+    """As `docker swarm ca [--rotate] [--detach] [-q]`: a rotation already running is refused, one line."""
+    import sys
+
+    from svc.control import CAClient
+    from svc.errors import DeadlineExceeded, InvalidArgument
+    from svc.v1 import ca_pb2 as capb
+
+    if args.detach and not args.rotate:
+        raise InvalidArgument("--detach goes with --rotate")
+    ca = CAClient(args.host, getattr(args, "tls_dir", None))
+    if not args.rotate:
+        info = ca.RootInfo(capb.RootInfoRequest())
+        print(info.fingerprint if args.quiet else _ca_text(info))
+        return 0
+    info = ca.RotateRoot(capb.RotateRootRequest())
+    target = info.fingerprint
+    if args.detach:
+        print(target if args.quiet else f"CA rotation started: new root {target}\n{_ca_text(info)}")
+        return 0
+    deadline = time.monotonic() + defaults.CA_ROTATE_WAIT_SECONDS
+    shown = ""
+    tty = sys.stderr.isatty()
+    while info.rotating or info.fingerprint != target:
+        if info.fingerprint != target:
+            raise InvalidArgument(f"another CA rotation replaced this one (the root is now {info.fingerprint})")
+        line = f"rotating the CA root: {info.renewed}/{info.nodes} nodes renewed"
+        if not args.quiet and line != shown:
+            print(("\r" if tty else "") + line, end="" if tty else "\n", file=sys.stderr, flush=True)
+            shown = line
+        if time.monotonic() > deadline:
+            waiting = ", ".join(info.pending[:5]) + (" ..." if len(info.pending) > 5 else "")
+            raise DeadlineExceeded(
+                f"the CA rotation is still running after {defaults.CA_ROTATE_WAIT_SECONDS:.0f}s, waiting for "
+                f"{len(info.pending)} node(s) to renew ({waiting}); it goes on: watch it with `svc cluster ca`"
+            )
+        time.sleep(1.0)
+        info = ca.RootInfo(capb.RootInfoRequest())
+    if tty and shown and not args.quiet:
+        print(file=sys.stderr)
+    if args.quiet:
+        print(info.fingerprint)
+        return 0
+    print(f"CA rotation done: every node holds a certificate of the new root\n{_ca_text(info)}")
+    print("The join tokens changed with the root: get them with `svc cluster join-token worker|manager`.")
+    return 0
+
+
+def _ca_text(info: Any) -> str:
+    expires = time.strftime("%Y-%m-%d", time.gmtime(info.expires_at))
+    lines = [f"Root CA:           {info.fingerprint} (expires {expires})"]
+    if not info.rotating:
+        lines.append("Rotation:          none in progress")
+        return "\n".join(lines)
+    ago = max(0.0, time.time() - info.rotation_started)
+    lines.append(
+        f"Rotation:          from {info.old_fingerprint}, started {ago:.0f}s ago: "
+        f"{info.renewed}/{info.nodes} nodes renewed"
+    )
+    if info.pending:
+        lines.append(f"Waiting for:       {', '.join(info.pending)}")
+    if info.down:
+        lines.append(f"Down (not waited): {', '.join(info.down)}")
+    return "\n".join(lines)

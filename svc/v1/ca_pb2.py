@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fsvc/v1/ca.proto\x12\x06svc.v1\"K\n\x17IssueCertificateRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\x12\x10\n\x08hostname\x18\x03 \x01(\t\"*\n\x17RenewCertificateRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\x0c\"\x81\x01\n\x18IssueCertificateResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x10\n\x08\x63\x65rt_pem\x18\x03 \x01(\x0c\x12\x0e\n\x06\x63\x61_pem\x18\x04 \x01(\x0c\x12\x10\n\x08managers\x18\x05 \x03(\t\x12\x12\n\nexpires_at\x18\x06 \x01(\x01\"H\n\x0fJoinRaftRequest\x12\x11\n\traft_addr\x18\x01 \x01(\t\x12\x10\n\x08\x61pi_addr\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\"O\n\x10JoinRaftResponse\x12\x13\n\x0braft_secret\x18\x01 \x01(\t\x12\x12\n\nraft_peers\x18\x02 \x03(\t\x12\x12\n\ncluster_id\x18\x03 \x01(\t2\xb6\x01\n\x06NodeCA\x12U\n\x10IssueCertificate\x12\x1f.svc.v1.IssueCertificateRequest\x1a .svc.v1.IssueCertificateResponse\x12U\n\x10RenewCertificate\x12\x1f.svc.v1.RenewCertificateRequest\x1a .svc.v1.IssueCertificateResponse2K\n\nMembership\x12=\n\x08JoinRaft\x12\x17.svc.v1.JoinRaftRequest\x1a\x18.svc.v1.JoinRaftResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fsvc/v1/ca.proto\x12\x06svc.v1\"K\n\x17IssueCertificateRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\x12\x10\n\x08hostname\x18\x03 \x01(\t\"*\n\x17RenewCertificateRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\x0c\"\x81\x01\n\x18IssueCertificateResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x10\n\x08\x63\x65rt_pem\x18\x03 \x01(\x0c\x12\x0e\n\x06\x63\x61_pem\x18\x04 \x01(\x0c\x12\x10\n\x08managers\x18\x05 \x03(\t\x12\x12\n\nexpires_at\x18\x06 \x01(\x01\"H\n\x0fJoinRaftRequest\x12\x11\n\traft_addr\x18\x01 \x01(\t\x12\x10\n\x08\x61pi_addr\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\"O\n\x10JoinRaftResponse\x12\x13\n\x0braft_secret\x18\x01 \x01(\t\x12\x12\n\nraft_peers\x18\x02 \x03(\t\x12\x12\n\ncluster_id\x18\x03 \x01(\t\"\x11\n\x0fRootInfoRequest\"\x13\n\x11RotateRootRequest\"\xcf\x01\n\x10RootInfoResponse\x12\x13\n\x0b\x66ingerprint\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x01\x12\x10\n\x08rotating\x18\x03 \x01(\x08\x12\x17\n\x0fold_fingerprint\x18\x04 \x01(\t\x12\x18\n\x10rotation_started\x18\x05 \x01(\x01\x12\r\n\x05nodes\x18\x06 \x01(\r\x12\x0f\n\x07renewed\x18\x07 \x01(\r\x12\x0f\n\x07pending\x18\x08 \x03(\t\x12\x0c\n\x04\x64own\x18\t \x03(\t\x12\x0e\n\x06\x63\x61_pem\x18\n \x01(\x0c\x32\xb8\x02\n\x06NodeCA\x12U\n\x10IssueCertificate\x12\x1f.svc.v1.IssueCertificateRequest\x1a .svc.v1.IssueCertificateResponse\x12U\n\x10RenewCertificate\x12\x1f.svc.v1.RenewCertificateRequest\x1a .svc.v1.IssueCertificateResponse\x12=\n\x08RootInfo\x12\x17.svc.v1.RootInfoRequest\x1a\x18.svc.v1.RootInfoResponse\x12\x41\n\nRotateRoot\x12\x19.svc.v1.RotateRootRequest\x1a\x18.svc.v1.RootInfoResponse2K\n\nMembership\x12=\n\x08JoinRaft\x12\x17.svc.v1.JoinRaftRequest\x1a\x18.svc.v1.JoinRaftResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,8 +41,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOINRAFTREQUEST']._serialized_end=352
   _globals['_JOINRAFTRESPONSE']._serialized_start=354
   _globals['_JOINRAFTRESPONSE']._serialized_end=433
-  _globals['_NODECA']._serialized_start=436
-  _globals['_NODECA']._serialized_end=618
-  _globals['_MEMBERSHIP']._serialized_start=620
-  _globals['_MEMBERSHIP']._serialized_end=695
+  _globals['_ROOTINFOREQUEST']._serialized_start=435
+  _globals['_ROOTINFOREQUEST']._serialized_end=452
+  _globals['_ROTATEROOTREQUEST']._serialized_start=454
+  _globals['_ROTATEROOTREQUEST']._serialized_end=473
+  _globals['_ROOTINFORESPONSE']._serialized_start=476
+  _globals['_ROOTINFORESPONSE']._serialized_end=683
+  _globals['_NODECA']._serialized_start=686
+  _globals['_NODECA']._serialized_end=998
+  _globals['_MEMBERSHIP']._serialized_start=1000
+  _globals['_MEMBERSHIP']._serialized_end=1075
 # @@protoc_insertion_point(module_scope)

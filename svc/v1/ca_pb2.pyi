@@ -57,3 +57,35 @@ class JoinRaftResponse(_message.Message):
     raft_peers: _containers.RepeatedScalarFieldContainer[str]
     cluster_id: str
     def __init__(self, raft_secret: _Optional[str] = ..., raft_peers: _Optional[_Iterable[str]] = ..., cluster_id: _Optional[str] = ...) -> None: ...
+
+class RootInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RotateRootRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RootInfoResponse(_message.Message):
+    __slots__ = ("fingerprint", "expires_at", "rotating", "old_fingerprint", "rotation_started", "nodes", "renewed", "pending", "down", "ca_pem")
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ROTATING_FIELD_NUMBER: _ClassVar[int]
+    OLD_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_STARTED_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    RENEWED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    DOWN_FIELD_NUMBER: _ClassVar[int]
+    CA_PEM_FIELD_NUMBER: _ClassVar[int]
+    fingerprint: str
+    expires_at: float
+    rotating: bool
+    old_fingerprint: str
+    rotation_started: float
+    nodes: int
+    renewed: int
+    pending: _containers.RepeatedScalarFieldContainer[str]
+    down: _containers.RepeatedScalarFieldContainer[str]
+    ca_pem: bytes
+    def __init__(self, fingerprint: _Optional[str] = ..., expires_at: _Optional[float] = ..., rotating: _Optional[bool] = ..., old_fingerprint: _Optional[str] = ..., rotation_started: _Optional[float] = ..., nodes: _Optional[int] = ..., renewed: _Optional[int] = ..., pending: _Optional[_Iterable[str]] = ..., down: _Optional[_Iterable[str]] = ..., ca_pem: _Optional[bytes] = ...) -> None: ...

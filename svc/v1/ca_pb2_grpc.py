@@ -44,6 +44,16 @@ class NodeCAStub:
                 request_serializer=svc_dot_v1_dot_ca__pb2.RenewCertificateRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_ca__pb2.IssueCertificateResponse.FromString,
                 _registered_method=True)
+        self.RootInfo = channel.unary_unary(
+                '/svc.v1.NodeCA/RootInfo',
+                request_serializer=svc_dot_v1_dot_ca__pb2.RootInfoRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_ca__pb2.RootInfoResponse.FromString,
+                _registered_method=True)
+        self.RotateRoot = channel.unary_unary(
+                '/svc.v1.NodeCA/RotateRoot',
+                request_serializer=svc_dot_v1_dot_ca__pb2.RotateRootRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_ca__pb2.RootInfoResponse.FromString,
+                _registered_method=True)
 
 
 class NodeCAServicer:
@@ -63,6 +73,20 @@ class NodeCAServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RootInfo(self, request, context):
+        """Admins: the root CA and the progress of a rotation (`svc cluster ca`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateRoot(self, request, context):
+        """Admins: start a rotation to a new root (`svc cluster ca --rotate`); refused while one runs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeCAServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +99,16 @@ def add_NodeCAServicer_to_server(servicer, server):
                     servicer.RenewCertificate,
                     request_deserializer=svc_dot_v1_dot_ca__pb2.RenewCertificateRequest.FromString,
                     response_serializer=svc_dot_v1_dot_ca__pb2.IssueCertificateResponse.SerializeToString,
+            ),
+            'RootInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.RootInfo,
+                    request_deserializer=svc_dot_v1_dot_ca__pb2.RootInfoRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_ca__pb2.RootInfoResponse.SerializeToString,
+            ),
+            'RotateRoot': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateRoot,
+                    request_deserializer=svc_dot_v1_dot_ca__pb2.RotateRootRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_ca__pb2.RootInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +165,60 @@ class NodeCA:
             '/svc.v1.NodeCA/RenewCertificate',
             svc_dot_v1_dot_ca__pb2.RenewCertificateRequest.SerializeToString,
             svc_dot_v1_dot_ca__pb2.IssueCertificateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RootInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.NodeCA/RootInfo',
+            svc_dot_v1_dot_ca__pb2.RootInfoRequest.SerializeToString,
+            svc_dot_v1_dot_ca__pb2.RootInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateRoot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.NodeCA/RotateRoot',
+            svc_dot_v1_dot_ca__pb2.RotateRootRequest.SerializeToString,
+            svc_dot_v1_dot_ca__pb2.RootInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

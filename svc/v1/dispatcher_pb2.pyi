@@ -9,12 +9,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("node_id", "description")
+    __slots__ = ("node_id", "description", "cert_root")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CERT_ROOT_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     description: _cluster_pb2.NodeDescription
-    def __init__(self, node_id: _Optional[str] = ..., description: _Optional[_Union[_cluster_pb2.NodeDescription, _Mapping]] = ...) -> None: ...
+    cert_root: str
+    def __init__(self, node_id: _Optional[str] = ..., description: _Optional[_Union[_cluster_pb2.NodeDescription, _Mapping]] = ..., cert_root: _Optional[str] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
     __slots__ = ("node_id", "session_id", "heartbeat_period_seconds", "managers", "leader_addr")
@@ -31,22 +33,28 @@ class RegisterResponse(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., session_id: _Optional[str] = ..., heartbeat_period_seconds: _Optional[float] = ..., managers: _Optional[_Iterable[str]] = ..., leader_addr: _Optional[str] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("session_id", "description")
+    __slots__ = ("session_id", "description", "cert_root")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CERT_ROOT_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     description: _cluster_pb2.NodeDescription
-    def __init__(self, session_id: _Optional[str] = ..., description: _Optional[_Union[_cluster_pb2.NodeDescription, _Mapping]] = ...) -> None: ...
+    cert_root: str
+    def __init__(self, session_id: _Optional[str] = ..., description: _Optional[_Union[_cluster_pb2.NodeDescription, _Mapping]] = ..., cert_root: _Optional[str] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = ("period_seconds", "managers", "role")
+    __slots__ = ("period_seconds", "managers", "role", "cert_root", "trust")
     PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MANAGERS_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    CERT_ROOT_FIELD_NUMBER: _ClassVar[int]
+    TRUST_FIELD_NUMBER: _ClassVar[int]
     period_seconds: float
     managers: _containers.RepeatedScalarFieldContainer[str]
     role: str
-    def __init__(self, period_seconds: _Optional[float] = ..., managers: _Optional[_Iterable[str]] = ..., role: _Optional[str] = ...) -> None: ...
+    cert_root: str
+    trust: str
+    def __init__(self, period_seconds: _Optional[float] = ..., managers: _Optional[_Iterable[str]] = ..., role: _Optional[str] = ..., cert_root: _Optional[str] = ..., trust: _Optional[str] = ...) -> None: ...
 
 class AssignmentsRequest(_message.Message):
     __slots__ = ("session_id",)
