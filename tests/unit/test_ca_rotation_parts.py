@@ -176,3 +176,38 @@ def test_peers_accept_each_other_at_every_stage_of_a_rotation() -> None:
     # but one of the old root does not, either way round.
     assert not _handshake(final_mgr, old_node)
     assert not _handshake(trusting(old_mgr, old_mgr.ca_pem), trusting(final_mgr, after.ca_pem))
+
+
+def test_a_root_from_before_rotation_existed_rotates_too() -> None:
+    """Roots made earlier say path length 0 and have no key identifier; BoringSSL (gRPC) does not apply a
+    trust anchor's path length, so the cross-signed intermediate below one still works (docs/security.md)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key, key_pem = tls.new_key()
+    name = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, "svc-root-ca"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "c1")]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    legacy = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(ca_mod._CA_USAGE, critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    c = ClusterObj(id="c1", ca_cert_pem=legacy.public_bytes(serialization.Encoding.PEM), ca_key_pem=key_pem)
+    r = _rotating(c)
+    before, during = ca_mod.from_cluster(c), ca_mod.from_cluster(r)
+    new_mgr = during.identity("m1", "manager", 3600)
+    renewed_mgr = tls.Identity(during.ca_pem, new_mgr.cert_pem, new_mgr.key_pem)
+    assert _handshake(renewed_mgr, before.identity("w1", "worker", 60))
+    assert _handshake(before.identity("m1", "manager", 60), during.identity("w1", "worker", 60))
