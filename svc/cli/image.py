@@ -12,7 +12,7 @@ from typing import Any
 
 from svc import defaults
 from svc.cli import output
-from svc.errors import InvalidArgument
+from svc.errors import InvalidArgument, NotFound
 
 
 def register(sub: Any) -> None:
@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
     pull.set_defaults(func=cmd_pull)
     push = isub.add_parser("push", help="push an image to a registry (its layers as stored, then its manifest)")
     push.add_argument("reference", help="NAME[:TAG] of an image on this node (svc image tag gives it one)")
+    push.add_argument("-a", "--all-tags", action="store_true", help="push every tag of NAME on this node")
     push.add_argument("-q", "--quiet", action="store_true", help="print only the pushed reference")
     push.set_defaults(func=cmd_push)
     tag = isub.add_parser("tag", help="give an image another name: SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")
@@ -183,14 +184,38 @@ def cmd_push(args: argparse.Namespace) -> int:
 
     ref = registryref.parse(args.reference)
     creds = dockerconfig.credentials(ref.registry) or ("", "")
-    request = epb.PushImageRequest(reference=args.reference, username=creds[0], password=creds[1])
-    display = None if args.quiet else PullDisplay()
-    for p in _engine().stream("PushImage", request):
-        if display is not None:
-            display.update(p)
-    if args.quiet:
-        print(ref.tagged())
+    engine = _engine()
+    targets = [args.reference]
+    if args.all_tags:
+        if ref.digest or ":" in args.reference.rsplit("/", 1)[-1]:
+            raise InvalidArgument("tag can't be used with --all-tags/-a")
+        targets = sorted(t for t in _tags(engine) if _name_of(t) == ref.name)
+        if not targets:
+            raise NotFound(f"An image does not exist locally with the tag: {ref.name}")
+    for target in targets:
+        display = None if args.quiet else PullDisplay()  # a display per push: the same layers may show again
+        request = epb.PushImageRequest(reference=target, username=creds[0], password=creds[1])
+        for p in engine.stream("PushImage", request):
+            if display is not None:
+                display.update(p)
+        if args.quiet:
+            print(registryref.parse(target).tagged())
     return 0
+
+
+def _name_of(tag: str) -> str:
+    from svc import registryref
+
+    try:
+        return registryref.parse(tag).name
+    except InvalidArgument:
+        return ""
+
+
+def _tags(engine: Any) -> list[str]:
+    from svc.v1 import common_pb2 as cpb
+
+    return [t for i in engine.ListImages(cpb.Empty()).images for t in i.tags]
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
@@ -229,7 +254,6 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 def cmd_logout(args: argparse.Namespace) -> int:
     from svc import dockerconfig, registryref
-    from svc.errors import NotFound
 
     host = registryref.login_host(args.server)
     if not dockerconfig.erase(host):

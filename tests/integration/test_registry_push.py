@@ -135,6 +135,18 @@ def test_tag_push_as_docker_shows_it_and_skopeo_reads_it_back(node, registry, tm
     assert pushed_digest(mounted.stdout, "2")[0] == digest
     assert registry.digest("team/other:2") == digest
 
+    # -a: every tag of the repository, each with its digest line.
+    assert run_cli("image", "tag", image, f"{registry.host}/app:latest", env=node).returncode == 0
+    every = run_cli("image", "push", "-a", f"{registry.host}/app", env=node, timeout=60)
+    assert every.returncode == 0, every.stderr
+    assert [ln for ln in every.stdout.splitlines() if ": digest: " in ln] == [
+        f"1: digest: {digest} size: {size}",
+        f"latest: digest: {digest} size: {size}",
+    ], every.stdout
+    assert registry.digest("app:latest") == digest
+    with_tag = run_cli("image", "push", "-a", image, env=node)
+    assert with_tag.returncode != 0 and "tag can't be used with --all-tags/-a" in with_tag.stderr
+
     # A clean image store: the pushed image pulls back as the same image, and runs.
     assert run_cli("image", "rm", "-f", ident, env=node).returncode == 0
     assert run_cli("image", "inspect", image, env=node).returncode != 0
