@@ -3,9 +3,11 @@
 The rule: a rotation is in the store (the cluster's `ca_next_*` fields), so it survives a leader
 change; whichever manager leads looks at the nodes' reported certificate roots every second and,
 once every node that is not down holds a certificate of the new root, makes the new root the only
-one (`finish_changes`). The decision is `progress`, a pure function of the cluster record and the
-nodes. Down nodes are not waited for: one that comes back after the rotation finished holds a
-certificate no manager trusts any more, and joins again with a token.
+one (`finish_changes`). The decision is `progress`, a pure function of the cluster record, the
+nodes and the managers Raft cannot reach. Down nodes are not waited for: one that comes back after
+the rotation finished holds a certificate no manager trusts any more, and joins again with a token.
+Nor are unreachable managers (their records are never marked down): one that comes back catches up
+through Raft, which is not TLS, finds the new root in its store and renews its own certificate.
 """
 
 from __future__ import annotations
@@ -42,14 +44,17 @@ class Progress:
         return self.rotating and not self.pending
 
 
-def progress(cluster: ClusterObj | None, nodes: Iterable[NodeObj]) -> Progress:
-    """Where a rotation stands: which nodes still hold a certificate of the old root."""
+def progress(
+    cluster: ClusterObj | None, nodes: Iterable[NodeObj], unreachable: frozenset[str] = frozenset()
+) -> Progress:
+    """Where a rotation stands: which nodes still hold a certificate of the old root. `unreachable`:
+    the Raft addresses of managers the leader cannot reach, counted as down."""
     if cluster is None or not cluster.ca_next_cert_pem:
         return Progress(rotating=False)
     target = tls.ca_digest(cluster.ca_next_cert_pem)
     renewed, pending, down = [], [], []
     for n in sorted(nodes, key=lambda n: n.id):
-        if n.state == NODE_DOWN:
+        if n.state == NODE_DOWN or (n.raft_addr and n.raft_addr in unreachable):
             down.append(n.id)
         elif n.cert_root == target:
             renewed.append(n.id)
@@ -90,13 +95,18 @@ def finish_changes(cluster: ClusterObj) -> dict[str, Any]:
     }
 
 
+def unreachable_managers(manager: Any) -> frozenset[str]:
+    """The Raft addresses of members this manager has no connection to."""
+    return frozenset(addr for addr, connected in manager.raft.members().items() if not connected)
+
+
 async def step(manager: Any) -> None:
     """One look, on the leader: finish the rotation once `progress` says so. (Called every second by
     upkeep; a failed write is tried again at the next look.)"""
     cluster = manager.cluster
     if cluster is None or not cluster.ca_next_cert_pem or not manager.is_leader or not manager.raft.is_ready:
         return
-    p = progress(cluster, manager.state.node_list())
+    p = progress(cluster, manager.state.node_list(), unreachable_managers(manager))
     if not p.done:
         return
     try:

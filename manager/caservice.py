@@ -116,7 +116,7 @@ class NodeCAService(capb_grpc.NodeCAServicer):
             raise Unavailable("the cluster is not ready yet")
         ca = self.m.ca()
         snap = self.m.snapshot()
-        p = carotation.progress(snap.cluster, snap.nodes.values())
+        p = carotation.progress(snap.cluster, snap.nodes.values(), carotation.unreachable_managers(self.m))
 
         def named(ids: tuple[str, ...]) -> list[str]:
             return [f"{snap.nodes[i].hostname} ({i[:12]})" for i in ids if i in snap.nodes]

@@ -48,6 +48,11 @@ def test_progress_waits_for_every_node_that_is_not_down() -> None:
     assert p.renewed == ("m1",) and p.pending == ("w1", "w2") and p.down == ("w3",) and p.counted == 3
     nodes = [replace(n, cert_root=new) if n.id in ("w1", "w2") else n for n in nodes]
     assert carotation.progress(r, nodes).done
+    # A manager Raft cannot reach is not waited for either (it renews from its store when it is back).
+    m2 = NodeObj(id="m2", role="manager", state=NODE_READY, cert_root=old, raft_addr="10.0.0.2:4243")
+    assert carotation.progress(r, [*nodes, m2]).pending == ("m2",)
+    p = carotation.progress(r, [*nodes, m2], frozenset({"10.0.0.2:4243"}))
+    assert p.done and p.down == ("m2", "w3")
     assert carotation.progress(r, []).done  # nothing to wait for
 
 
