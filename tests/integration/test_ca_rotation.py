@@ -3,12 +3,15 @@ replicated service to a new root — with autolock on — while every task keeps
 none registers again (their sessions survive their renewals). After it every certificate chains to the new
 root, the old root is out of every trust bundle, the join token pins the new root (the old token is refused)
 and a new node joins; a node joins during a second rotation too. The new CA key is nowhere in the clear on
-the manager's disk. Bad input: a second `--rotate` while one runs, `--detach` alone, no manager: one line."""
+the manager's disk. Bad input: a second `--rotate` while one runs, `--detach` alone, no manager: one line.
+And with 3 managers, the leader killed mid-rotation: the new leader finishes it, and the old one, back,
+renews from its store."""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -187,6 +190,49 @@ def test_ca_rotation_keeps_every_session_and_task(make_cluster, tmp_path) -> Non
     assert r.returncode == 0, r.stderr
     poll(lambda: _fingerprint(c) == newest, 60, what="the unlocked manager on the newest root")
     poll(lambda: c.converged("web", 4), 60, what="web after the manager's restart")
+
+
+def test_ca_rotation_survives_a_leader_change(make_cluster) -> None:  # type: ignore[no-untyped-def]
+    # Heartbeat 2 s: the stopped node below has 6 s before the old leader would mark it down, and a new
+    # leader gives it twice that to come back.
+    c = make_cluster(heartbeat=2.0)
+    m1 = c.start_manager(c.add_host())
+    m2, m3 = c.start_manager(c.add_host(), join=m1), c.start_manager(c.add_host(), join=m1)
+    poll(lambda: c.ok("cluster", "info").count("raft ") == 3, 60, what="3 managers")
+    n = c.start_node(c.add_host(), join=m1)
+    c.import_image(n, c.busybox)
+    poll(lambda: "busybox:latest" in _images(c, n), 30, what="the node's image")
+    c.ok("create", "--name", "web", "--replicas", "2", "busybox", "sleep", "1000000")
+    poll(lambda: c.converged("web", 2), 60, what="web to run")
+    leader = c.leader()
+    assert leader is not None
+    survivors = [h for h in (m1, m2, m3) if h is not leader]
+    c.admin_dir = lambda: survivors[0].admin_dir  # the dead leader's credential is not reissued
+    old_root = _fingerprint(c)
+
+    # The node cannot renew while it is stopped: the rotation is still running when the leader dies.
+    assert n.node is not None
+    os.kill(n.node.pid, signal.SIGSTOP)
+    try:
+        started = c.ok("cluster", "ca", "--rotate", "-d", via=survivors[0])
+        new_root = re.search(r"new root (\S+)", started).group(1)  # type: ignore[union-attr]
+        c.kill9(leader, "manager")
+        poll(lambda: c.leader() in survivors, 30, what="a new leader")
+        info = c.ok("cluster", "ca", via=survivors[0])
+        assert f"from {old_root}" in info and "node-" in info.split("Waiting for:", 1)[1], info
+    finally:
+        os.kill(n.node.pid, signal.SIGCONT)
+    poll(lambda: "none in progress" in c.ok("cluster", "ca"), 90, what="the new leader to finish the rotation")
+    assert _fingerprint(c) == new_root
+    finisher = c.leader()
+    assert finisher in survivors and "CA rotation done" in finisher.manager.log()  # type: ignore[union-attr]
+    assert leader.manager is not None and "CA rotation done" not in leader.manager.log()
+    poll(lambda: _on_root(_identity(n, "node"), new_root), 30, what="the node on the new root")
+    for h in survivors:
+        poll(lambda h=h: _on_root(_identity(h, "manager"), new_root), 30, what=f"{h.name} on the new root")
+    c.start_manager(leader)  # back: it catches up through Raft and renews from its own store
+    poll(lambda: _on_root(_identity(leader, "manager"), new_root), 60, what="the old leader on the new root")
+    poll(lambda: c.converged("web", 2), 60, what="web after the leader change")
 
 
 def _join_once(h: Any, m: Any, token: str) -> subprocess.CompletedProcess[str]:
