@@ -170,7 +170,10 @@ class Agent:
             self._promotion = None
 
     def _own_cert_root(self) -> str:
-        """The digest of the root that signed this node's certificate (cached per identity)."""
+        """The digest of the root that signed this node's certificate (cached per identity); "" on a
+        manager host, whose manager reports it for the identity they share (ours may lag behind it)."""
+        if self.shared_identity_dir:
+            return ""
         if self._cert_root[0] is not self.identity and self.identity is not None:
             self._cert_root = (self.identity, tls.issuer_digest(self.identity))
         return self._cert_root[1]
