@@ -167,6 +167,10 @@ def test_ca_rotation_keeps_every_session_and_task(make_cluster, tmp_path) -> Non
         assert r.returncode != 0 and r.stderr.strip().splitlines() == [f"svc: {message}"], r.stderr
     r = run_cli("cluster", "ca", "--rotate", env={"SVC_HOST": n1.api, "SVC_TLS_DIR": local_admin})
     assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "cannot reach" in r.stderr, r.stderr
+    worker_tls = os.path.join(n1.data_dir, "node", "tls")  # a worker's own credential may not
+    r = run_cli("cluster", "ca", "--rotate", env={"SVC_HOST": m.api, "SVC_TLS_DIR": worker_tls})
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "worker" in r.stderr and _fingerprint(c) == new_root, r.stderr
     started = c.ok("cluster", "ca", "--rotate", "--detach")
     newest = re.search(r"new root (\S+)", started).group(1)  # type: ignore[union-attr]
     r = c.cli(None, "cluster", "ca", "--rotate")
