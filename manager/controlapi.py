@@ -214,7 +214,9 @@ class ControlService(ctl_grpc.ControlServicer):
         if self.pinner is None or no_resolve:
             return []
         held = [ref for n in self.m.snapshot().nodes.values() for ref in n.description.images]
-        pinned = await self.pinner.pin(spec.task.image, held)
+        auth = spec.registry_auth
+        creds = (auth.username, auth.password) if spec.HasField("registry_auth") and auth.username else None
+        pinned = await self.pinner.pin(spec.task.image, held, creds)
         spec.task.image = pinned.image
         return [pinned.warning] if pinned.warning else []
 
@@ -252,6 +254,9 @@ class ControlService(ctl_grpc.ControlServicer):
         current = self.m.snapshot().services[service_id]
         if current.is_global != (spec.mode == "global"):
             raise InvalidArgument("a service's mode (replicated or global) cannot change")
+        if not spec.HasField("registry_auth") and current.spec.HasField("registry_auth"):
+            # the caller read the spec without them (no view shows them): an update keeps them
+            spec.registry_auth.CopyFrom(current.spec.registry_auth)
         warnings = []
         if spec.task.image != current.spec.task.image:
             warnings = await self._pin_image(spec, request.no_resolve_image)

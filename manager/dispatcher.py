@@ -31,7 +31,7 @@ from . import liveness, views
 from .auth import current_peer
 from .core import Manager
 from .store import ops
-from .store.objects import RUNNING, NodeObj, TaskObj, TaskStatusObj, is_terminal
+from .store.objects import RUNNING, NodeObj, ServiceObj, TaskObj, TaskStatusObj, is_terminal
 from .store.state import Changes
 
 log = logging.getLogger(__name__)
@@ -176,10 +176,10 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
             raise Unavailable("this session already has an assignment stream")
         session.streaming = True
         current = assignment_set(self.m.state.node_tasks(session.node_id))
-        names = {s.id: s.name for s in self.m.snapshot().services.values()}
+        services = self.m.snapshot().services
         session.sent = {tid: t.desired_state for tid, t in current.items()}
         yield dpb.AssignmentsMessage(
-            full=True, update=[views.task_view(t, names.get(t.service_id, "")) for t in current.values()]
+            full=True, update=[views.assignment_view(t, services.get(t.service_id)) for t in current.values()]
         )
         while True:
             msg = await session.queue.get()
@@ -274,7 +274,7 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
     def _flush_assignments(self) -> None:
         self._flush_scheduled = False
         dirty, self._dirty = self._dirty, set()
-        names: dict[str, str] | None = None
+        services: dict[str, ServiceObj] | None = None
         for node_id in dirty:
             session = self.sessions.get(node_id)
             if session is None or session.sent is None:
@@ -284,8 +284,8 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
             removed = [tid for tid in session.sent if tid not in current]
             if not changed and not removed:
                 continue
-            if names is None:
-                names = {s.id: s.name for s in self.m.snapshot().services.values()}
+            if services is None:
+                services = self.m.snapshot().services
             log.debug("assignments to %s: %d changed, %d removed", node_id[:12], len(changed), len(removed))
             for t in changed:
                 session.sent[t.id] = t.desired_state
@@ -293,6 +293,6 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
                 del session.sent[tid]
             session.queue.put_nowait(
                 dpb.AssignmentsMessage(
-                    update=[views.task_view(t, names.get(t.service_id, "")) for t in changed], remove=removed
+                    update=[views.assignment_view(t, services.get(t.service_id)) for t in changed], remove=removed
                 )
             )

@@ -90,6 +90,7 @@ def service_counts(snap: Snapshot) -> dict[str, tuple[int, int]]:
 
 
 def service_view(s: ServiceObj, counts: tuple[int, int]) -> cpb.Service:
+    """A service as the control API shows it: never its registry credentials."""
     msg = cpb.Service(
         id=s.id,
         spec=s.spec,
@@ -99,8 +100,18 @@ def service_view(s: ServiceObj, counts: tuple[int, int]) -> cpb.Service:
         running=counts[0],
         desired=counts[1],
     )
+    msg.spec.ClearField("registry_auth")
     if s.previous_spec is not None:
         msg.previous_spec.CopyFrom(s.previous_spec)
+        msg.previous_spec.ClearField("registry_auth")
+    return msg
+
+
+def assignment_view(t: TaskObj, svc: ServiceObj | None) -> cpb.Task:
+    """A task as its node receives it: with the service's registry credentials, if it has any."""
+    msg = task_view(t, svc.name if svc else "")
+    if svc is not None and svc.spec.HasField("registry_auth"):
+        msg.registry_auth.CopyFrom(svc.spec.registry_auth)
     return msg
 
 

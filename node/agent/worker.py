@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from svc import defaults
+from svc import defaults, registryref
 from svc.errors import SvcError
 from svc.taskstate import moves_forward
 from svc.v1 import cluster_pb2 as cpb
@@ -190,7 +190,7 @@ class Worker:
         name = f"{task.service_name}.{task.slot or self.node_id[:8]}.{task.id}"
         try:
             # Preparing: the image comes first (pulled by the digest the service pins, if missing).
-            await asyncio.to_thread(self.engine.ensure_image, spec.image)
+            await asyncio.to_thread(self.engine.ensure_image, spec.image, registry_creds(task))
             await asyncio.to_thread(self.engine.run, spec, name)
         except SvcError as exc:
             # Before the container ran: the task is rejected (Swarm's rule), with the engine's own reason.
@@ -207,3 +207,19 @@ class Worker:
     async def close(self) -> None:
         for t in list(self._tasks):
             t.cancel()
+
+
+def registry_creds(task: cpb.Task) -> tuple[str, str] | None:
+    """The service's registry credentials (`--with-registry-auth`), for its image's registry only.
+
+    They live in memory for the pull: the container's spec on disk never holds them.
+    """
+    auth = task.registry_auth
+    if not task.HasField("registry_auth") or not auth.username:
+        return None
+    try:
+        if registryref.parse(task.spec.image).registry != registryref.login_host(auth.server):
+            return None
+    except SvcError:
+        return None
+    return auth.username, auth.password

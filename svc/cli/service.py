@@ -40,6 +40,9 @@ def register(sub: Any) -> None:
     create.add_argument(
         "--no-resolve-image", action="store_true", help="do not pin the image's tag to the digest it names now"
     )
+    create.add_argument(
+        "--with-registry-auth", action="store_true", help="send your login for the image's registry to the nodes"
+    )
     add_container_flags(create, service=True)
     create.add_argument("image")
     create.add_argument("command", nargs=argparse.REMAINDER)
@@ -85,6 +88,9 @@ def register(sub: Any) -> None:
     upd.add_argument("--args", help="new command, as one shell-quoted string")
     upd.add_argument("-d", "--detach", action="store_true")
     upd.add_argument("--no-resolve-image", action="store_true", help="do not pin a new image's tag to its digest")
+    upd.add_argument(
+        "--with-registry-auth", action="store_true", help="send your login for the image's registry to the nodes"
+    )
     upd.set_defaults(func=cmd_update)
 
     rb = sub.add_parser("rollback", help="return a service to its previous spec")
@@ -146,6 +152,8 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.restart_max_attempts < 0:
         raise InvalidArgument("--restart-max-attempts must not be negative")
     spec.restart.max_attempts = args.restart_max_attempts
+    if args.with_registry_auth:
+        set_registry_auth(spec)
     check_spec(spec)
     c = client(args)
     svc = c.CreateService(ctl.CreateServiceRequest(spec=spec, no_resolve_image=args.no_resolve_image))
@@ -155,6 +163,17 @@ def cmd_create(args: argparse.Namespace) -> int:
     if not args.detach:
         return wait_converged(c, [svc.spec.name])
     return 0
+
+
+def set_registry_auth(spec: Any) -> None:
+    """`--with-registry-auth`: this user's login for the image's registry (`svc login`), into the spec."""
+    from svc import dockerconfig, registryref
+
+    registry = registryref.parse(spec.task.image).registry
+    creds = dockerconfig.credentials(registry)
+    if creds is None:
+        raise InvalidArgument(f"--with-registry-auth: no login for {registry} (run `svc login {registry}` first)")
+    spec.registry_auth.server, spec.registry_auth.username, spec.registry_auth.password = registry, *creds
 
 
 def check_spec(spec: Any) -> None:
@@ -458,6 +477,8 @@ def cmd_update(args: argparse.Namespace) -> int:
     spec.CopyFrom(svc.spec)
     if args.image:
         spec.task.image = args.image
+    if args.with_registry_auth:
+        set_registry_auth(spec)
     if args.replicas is not None:
         if args.replicas < 0:
             raise InvalidArgument("--replicas must be 0 or more")

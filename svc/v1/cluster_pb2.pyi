@@ -106,7 +106,7 @@ class Placement(_message.Message):
     def __init__(self, constraints: _Optional[_Iterable[str]] = ..., max_replicas_per_node: _Optional[int] = ...) -> None: ...
 
 class ServiceSpec(_message.Message):
-    __slots__ = ("name", "mode", "replicas", "task", "placement", "reservations", "restart", "labels")
+    __slots__ = ("name", "mode", "replicas", "task", "placement", "reservations", "restart", "labels", "registry_auth")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -122,6 +122,7 @@ class ServiceSpec(_message.Message):
     RESERVATIONS_FIELD_NUMBER: _ClassVar[int]
     RESTART_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    REGISTRY_AUTH_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     replicas: int
@@ -130,7 +131,18 @@ class ServiceSpec(_message.Message):
     reservations: _container_pb2.Resources
     restart: RestartPolicy
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., replicas: _Optional[int] = ..., task: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., placement: _Optional[_Union[Placement, _Mapping]] = ..., reservations: _Optional[_Union[_container_pb2.Resources, _Mapping]] = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    registry_auth: RegistryAuth
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., replicas: _Optional[int] = ..., task: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., placement: _Optional[_Union[Placement, _Mapping]] = ..., reservations: _Optional[_Union[_container_pb2.Resources, _Mapping]] = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ...) -> None: ...
+
+class RegistryAuth(_message.Message):
+    __slots__ = ("server", "username", "password")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    username: str
+    password: str
+    def __init__(self, server: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
     __slots__ = ("id", "spec", "previous_spec", "version", "created_at", "updated_at", "running", "desired", "warnings")
@@ -173,7 +185,7 @@ class TaskStatus(_message.Message):
     def __init__(self, state: _Optional[str] = ..., timestamp: _Optional[float] = ..., message: _Optional[str] = ..., err: _Optional[str] = ..., exit_code: _Optional[int] = ..., container_id: _Optional[str] = ..., health: _Optional[str] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("id", "service_id", "service_name", "slot", "node_id", "desired_state", "status", "spec", "version", "created_at", "service_version")
+    __slots__ = ("id", "service_id", "service_name", "slot", "node_id", "desired_state", "status", "spec", "version", "created_at", "service_version", "registry_auth")
     ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +197,7 @@ class Task(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SERVICE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REGISTRY_AUTH_FIELD_NUMBER: _ClassVar[int]
     id: str
     service_id: str
     service_name: str
@@ -196,4 +209,5 @@ class Task(_message.Message):
     version: int
     created_at: float
     service_version: int
-    def __init__(self, id: _Optional[str] = ..., service_id: _Optional[str] = ..., service_name: _Optional[str] = ..., slot: _Optional[int] = ..., node_id: _Optional[str] = ..., desired_state: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., spec: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., service_version: _Optional[int] = ...) -> None: ...
+    registry_auth: RegistryAuth
+    def __init__(self, id: _Optional[str] = ..., service_id: _Optional[str] = ..., service_name: _Optional[str] = ..., slot: _Optional[int] = ..., node_id: _Optional[str] = ..., desired_state: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., spec: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., service_version: _Optional[int] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ...) -> None: ...

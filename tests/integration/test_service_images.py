@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import uuid
 from typing import Any
 
 import pytest
 from helpers import poll, run_cli
-from test_registry_pull import Registry, oci_archive
+from registryutil import Registry, oci_archive, write_htpasswd
 
 pytestmark = [
     pytest.mark.root,
@@ -39,8 +40,7 @@ def _trust(path: str, registry: Registry) -> None:
         json.dump({"insecure-registries": [registry.host]}, f)
 
 
-@pytest.fixture
-def cluster(make_cluster, registry):  # type: ignore[no-untyped-def]
+def _cluster(make_cluster: Any, registry: Registry) -> Any:
     c = make_cluster()
     m = c.start_manager(c.add_host())
     _trust(os.path.join(m.data_dir, "manager"), registry)  # read at each lookup: no restart
@@ -49,6 +49,11 @@ def cluster(make_cluster, registry):  # type: ignore[no-untyped-def]
         _trust(os.path.join(h.data_dir, "node"), registry)
         c.start_node(h)
     return c
+
+
+@pytest.fixture
+def cluster(make_cluster, registry):  # type: ignore[no-untyped-def]
+    return _cluster(make_cluster, registry)
 
 
 def _marker(c: Any, h: Any, container_id: str) -> str:
@@ -129,3 +134,59 @@ def test_no_resolve_image_and_an_image_the_registry_lacks(cluster, registry, tmp
     for h in c.nodes():  # nothing half-pulled
         r = run_cli("image", "ls", env={"SVC_RUN_DIR": h.run_dir})
         assert "nosuch" not in r.stdout
+
+
+def _files_holding(root: str, secret: bytes) -> list[str]:
+    """Regular files under `root` holding `secret` (not a FIFO conmon reads from, nor a mounted rootfs)."""
+    found = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = [x for x in dirs if not os.path.ismount(os.path.join(d, x))]
+        for name in files:
+            path = os.path.join(d, name)
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue
+                with open(path, "rb") as f:
+                    if secret in f.read():
+                        found.append(path)
+            except OSError:
+                pass
+    return found
+
+
+def test_with_registry_auth_hands_the_login_to_the_nodes_only(make_cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    password = f"pw-{uuid.uuid4().hex}"
+    os.makedirs(tmp_path / "reg")
+    reg = Registry(str(tmp_path / "reg"), htpasswd=write_htpasswd(str(tmp_path / "htpasswd"), "alice", password))
+    try:
+        reg.push_flags = ("--dest-creds", f"alice:{password}")
+        reg.push(f"oci-archive:{oci_archive(tmp_path, 'auth-' + uuid.uuid4().hex)}", "private:1")
+        c = _cluster(make_cluster, reg)
+        image = f"{reg.host}/private:1"
+        user = {"DOCKER_CONFIG": str(tmp_path / "docker")}
+
+        def cli(*args: str) -> Any:
+            env = {"SVC_HOST": c.any_live_manager().api, "SVC_TLS_DIR": c.admin_dir(), **user}
+            return run_cli(*args, env=env, timeout=300)
+
+        refused = cli("create", "--name", "private", "--with-registry-auth", image, "sleep", "1000000")
+        assert refused.returncode != 0 and f"no login for {reg.host}" in refused.stderr, refused.stderr
+        via_node = {**user, "SVC_RUN_DIR": c.nodes()[0].run_dir}  # the node's engine checks the login
+        login = run_cli("login", reg.host, "-u", "alice", "--password-stdin", env=via_node, input=password.encode())
+        assert login.returncode == 0, login.stderr
+        r = cli("create", "--name", "private", "--replicas", "2", "--with-registry-auth", image, "sleep", "1000000")
+        assert r.returncode == 0, r.stderr
+        assert "warning" not in r.stderr, r.stderr  # the leader pinned the digest with the same login
+        inspect = cli("inspect", "private").stdout
+        assert password not in inspect and "@sha256:" in inspect
+        assert password not in cli("ps", "private", "--format", "json").stdout
+        assert {h.name for h, _ in _containers(c, "private")} == {h.name for h in c.nodes()}
+        for h in c.nodes():  # the pull used it; no node's disk holds it
+            assert not _files_holding(h.base, password.encode()), h.name
+
+        # An update that does not repeat --with-registry-auth keeps it: a new replica still pulls.
+        r = cli("update", "--env-add", "X=1", "private")
+        assert r.returncode == 0, r.stderr
+        assert c.converged("private", 2)
+    finally:
+        reg.stop()
