@@ -106,7 +106,7 @@ class Placement(_message.Message):
     def __init__(self, constraints: _Optional[_Iterable[str]] = ..., max_replicas_per_node: _Optional[int] = ...) -> None: ...
 
 class ServiceSpec(_message.Message):
-    __slots__ = ("name", "mode", "replicas", "task", "placement", "reservations", "restart", "labels", "registry_auth")
+    __slots__ = ("name", "mode", "replicas", "task", "placement", "reservations", "restart", "labels", "registry_auth", "networks", "endpoint_mode")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -123,6 +123,8 @@ class ServiceSpec(_message.Message):
     RESTART_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     REGISTRY_AUTH_FIELD_NUMBER: _ClassVar[int]
+    NETWORKS_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_MODE_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     replicas: int
@@ -132,7 +134,75 @@ class ServiceSpec(_message.Message):
     restart: RestartPolicy
     labels: _containers.ScalarMap[str, str]
     registry_auth: RegistryAuth
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., replicas: _Optional[int] = ..., task: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., placement: _Optional[_Union[Placement, _Mapping]] = ..., reservations: _Optional[_Union[_container_pb2.Resources, _Mapping]] = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ...) -> None: ...
+    networks: _containers.RepeatedCompositeFieldContainer[NetworkAttachmentConfig]
+    endpoint_mode: str
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., replicas: _Optional[int] = ..., task: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., placement: _Optional[_Union[Placement, _Mapping]] = ..., reservations: _Optional[_Union[_container_pb2.Resources, _Mapping]] = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., networks: _Optional[_Iterable[_Union[NetworkAttachmentConfig, _Mapping]]] = ..., endpoint_mode: _Optional[str] = ...) -> None: ...
+
+class NetworkAttachmentConfig(_message.Message):
+    __slots__ = ("target", "aliases")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, target: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class NetworkSpec(_message.Message):
+    __slots__ = ("name", "driver", "subnet", "gateway", "attachable", "internal", "labels", "options")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class OptionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_FIELD_NUMBER: _ClassVar[int]
+    SUBNET_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    ATTACHABLE_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    driver: str
+    subnet: str
+    gateway: str
+    attachable: bool
+    internal: bool
+    labels: _containers.ScalarMap[str, str]
+    options: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., driver: _Optional[str] = ..., subnet: _Optional[str] = ..., gateway: _Optional[str] = ..., attachable: _Optional[bool] = ..., internal: _Optional[bool] = ..., labels: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Network(_message.Message):
+    __slots__ = ("id", "spec", "vni", "version", "created_at", "services")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    VNI_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    spec: NetworkSpec
+    vni: int
+    version: int
+    created_at: float
+    services: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[NetworkSpec, _Mapping]] = ..., vni: _Optional[int] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., services: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class VirtualIP(_message.Message):
+    __slots__ = ("network_id", "addr")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    addr: str
+    def __init__(self, network_id: _Optional[str] = ..., addr: _Optional[str] = ...) -> None: ...
 
 class RegistryAuth(_message.Message):
     __slots__ = ("server", "username", "password")
@@ -145,7 +215,7 @@ class RegistryAuth(_message.Message):
     def __init__(self, server: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("id", "spec", "previous_spec", "version", "created_at", "updated_at", "running", "desired", "warnings")
+    __slots__ = ("id", "spec", "previous_spec", "version", "created_at", "updated_at", "running", "desired", "warnings", "virtual_ips")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +225,7 @@ class Service(_message.Message):
     RUNNING_FIELD_NUMBER: _ClassVar[int]
     DESIRED_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    VIRTUAL_IPS_FIELD_NUMBER: _ClassVar[int]
     id: str
     spec: ServiceSpec
     previous_spec: ServiceSpec
@@ -164,7 +235,8 @@ class Service(_message.Message):
     running: int
     desired: int
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., previous_spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., running: _Optional[int] = ..., desired: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    virtual_ips: _containers.RepeatedCompositeFieldContainer[VirtualIP]
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., previous_spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., running: _Optional[int] = ..., desired: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ..., virtual_ips: _Optional[_Iterable[_Union[VirtualIP, _Mapping]]] = ...) -> None: ...
 
 class TaskStatus(_message.Message):
     __slots__ = ("state", "timestamp", "message", "err", "exit_code", "container_id", "health")
@@ -185,7 +257,7 @@ class TaskStatus(_message.Message):
     def __init__(self, state: _Optional[str] = ..., timestamp: _Optional[float] = ..., message: _Optional[str] = ..., err: _Optional[str] = ..., exit_code: _Optional[int] = ..., container_id: _Optional[str] = ..., health: _Optional[str] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("id", "service_id", "service_name", "slot", "node_id", "desired_state", "status", "spec", "version", "created_at", "service_version", "registry_auth")
+    __slots__ = ("id", "service_id", "service_name", "slot", "node_id", "desired_state", "status", "spec", "version", "created_at", "service_version", "registry_auth", "networks")
     ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +270,7 @@ class Task(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SERVICE_VERSION_FIELD_NUMBER: _ClassVar[int]
     REGISTRY_AUTH_FIELD_NUMBER: _ClassVar[int]
+    NETWORKS_FIELD_NUMBER: _ClassVar[int]
     id: str
     service_id: str
     service_name: str
@@ -210,4 +283,5 @@ class Task(_message.Message):
     created_at: float
     service_version: int
     registry_auth: RegistryAuth
-    def __init__(self, id: _Optional[str] = ..., service_id: _Optional[str] = ..., service_name: _Optional[str] = ..., slot: _Optional[int] = ..., node_id: _Optional[str] = ..., desired_state: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., spec: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., service_version: _Optional[int] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ...) -> None: ...
+    networks: _containers.RepeatedCompositeFieldContainer[_container_pb2.NetworkAttachment]
+    def __init__(self, id: _Optional[str] = ..., service_id: _Optional[str] = ..., service_name: _Optional[str] = ..., slot: _Optional[int] = ..., node_id: _Optional[str] = ..., desired_state: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., spec: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., service_version: _Optional[int] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., networks: _Optional[_Iterable[_Union[_container_pb2.NetworkAttachment, _Mapping]]] = ...) -> None: ...

@@ -51,7 +51,7 @@ class SeccompConfig(_message.Message):
     def __init__(self, mode: _Optional[str] = ..., profile: _Optional[str] = ...) -> None: ...
 
 class ContainerSpec(_message.Message):
-    __slots__ = ("image", "entrypoint", "cmd", "env", "workdir", "user", "hostname", "ports", "network", "resources", "healthcheck", "labels", "stop_signal", "stop_grace_seconds", "cap_add", "cap_drop", "read_only", "runtime", "no_healthcheck", "seccomp")
+    __slots__ = ("image", "entrypoint", "cmd", "env", "workdir", "user", "hostname", "ports", "network", "resources", "healthcheck", "labels", "stop_signal", "stop_grace_seconds", "cap_add", "cap_drop", "read_only", "runtime", "no_healthcheck", "seccomp", "attachments")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,7 @@ class ContainerSpec(_message.Message):
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     NO_HEALTHCHECK_FIELD_NUMBER: _ClassVar[int]
     SECCOMP_FIELD_NUMBER: _ClassVar[int]
+    ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     image: str
     entrypoint: _containers.RepeatedScalarFieldContainer[str]
     cmd: _containers.RepeatedScalarFieldContainer[str]
@@ -99,7 +100,26 @@ class ContainerSpec(_message.Message):
     runtime: str
     no_healthcheck: bool
     seccomp: SeccompConfig
-    def __init__(self, image: _Optional[str] = ..., entrypoint: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[PortMapping, _Mapping]]] = ..., network: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthConfig, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., stop_signal: _Optional[str] = ..., stop_grace_seconds: _Optional[float] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., read_only: _Optional[bool] = ..., runtime: _Optional[str] = ..., no_healthcheck: _Optional[bool] = ..., seccomp: _Optional[_Union[SeccompConfig, _Mapping]] = ...) -> None: ...
+    attachments: _containers.RepeatedCompositeFieldContainer[NetworkAttachment]
+    def __init__(self, image: _Optional[str] = ..., entrypoint: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[PortMapping, _Mapping]]] = ..., network: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthConfig, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., stop_signal: _Optional[str] = ..., stop_grace_seconds: _Optional[float] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., read_only: _Optional[bool] = ..., runtime: _Optional[str] = ..., no_healthcheck: _Optional[bool] = ..., seccomp: _Optional[_Union[SeccompConfig, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[NetworkAttachment, _Mapping]]] = ...) -> None: ...
+
+class NetworkAttachment(_message.Message):
+    __slots__ = ("network_id", "network_name", "addr", "gateway", "vni", "aliases", "internal")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_NAME_FIELD_NUMBER: _ClassVar[int]
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    VNI_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    network_name: str
+    addr: str
+    gateway: str
+    vni: int
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    internal: bool
+    def __init__(self, network_id: _Optional[str] = ..., network_name: _Optional[str] = ..., addr: _Optional[str] = ..., gateway: _Optional[str] = ..., vni: _Optional[int] = ..., aliases: _Optional[_Iterable[str]] = ..., internal: _Optional[bool] = ...) -> None: ...
 
 class HealthProbe(_message.Message):
     __slots__ = ("start", "end", "exit_code", "output")

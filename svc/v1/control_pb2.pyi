@@ -256,3 +256,27 @@ class ServiceLogMessage(_message.Message):
     stream: str
     data: bytes
     def __init__(self, task_id: _Optional[str] = ..., task_name: _Optional[str] = ..., node_id: _Optional[str] = ..., node_hostname: _Optional[str] = ..., time: _Optional[float] = ..., stream: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class CreateNetworkRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: _cluster_pb2.NetworkSpec
+    def __init__(self, spec: _Optional[_Union[_cluster_pb2.NetworkSpec, _Mapping]] = ...) -> None: ...
+
+class NetworkRef(_message.Message):
+    __slots__ = ("network",)
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    network: str
+    def __init__(self, network: _Optional[str] = ...) -> None: ...
+
+class ListNetworksRequest(_message.Message):
+    __slots__ = ("filters",)
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    filters: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, filters: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListNetworksResponse(_message.Message):
+    __slots__ = ("networks",)
+    NETWORKS_FIELD_NUMBER: _ClassVar[int]
+    networks: _containers.RepeatedCompositeFieldContainer[_cluster_pb2.Network]
+    def __init__(self, networks: _Optional[_Iterable[_Union[_cluster_pb2.Network, _Mapping]]] = ...) -> None: ...

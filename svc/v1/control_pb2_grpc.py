@@ -81,6 +81,26 @@ class ControlStub:
                 request_serializer=svc_dot_v1_dot_control__pb2.ServiceLogsRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_control__pb2.ServiceLogMessage.FromString,
                 _registered_method=True)
+        self.CreateNetwork = channel.unary_unary(
+                '/svc.v1.Control/CreateNetwork',
+                request_serializer=svc_dot_v1_dot_control__pb2.CreateNetworkRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_cluster__pb2.Network.FromString,
+                _registered_method=True)
+        self.GetNetwork = channel.unary_unary(
+                '/svc.v1.Control/GetNetwork',
+                request_serializer=svc_dot_v1_dot_control__pb2.NetworkRef.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_cluster__pb2.Network.FromString,
+                _registered_method=True)
+        self.ListNetworks = channel.unary_unary(
+                '/svc.v1.Control/ListNetworks',
+                request_serializer=svc_dot_v1_dot_control__pb2.ListNetworksRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_control__pb2.ListNetworksResponse.FromString,
+                _registered_method=True)
+        self.RemoveNetwork = channel.unary_unary(
+                '/svc.v1.Control/RemoveNetwork',
+                request_serializer=svc_dot_v1_dot_control__pb2.NetworkRef.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_control__pb2.Ack.FromString,
+                _registered_method=True)
         self.GetNode = channel.unary_unary(
                 '/svc.v1.Control/GetNode',
                 request_serializer=svc_dot_v1_dot_control__pb2.NodeRef.SerializeToString,
@@ -197,6 +217,30 @@ class ControlServicer:
     def ServiceLogs(self, request, context):
         """Task output from every node that runs the service's tasks.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateNetwork(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNetwork(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNetworks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveNetwork(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -323,6 +367,26 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.ServiceLogs,
                     request_deserializer=svc_dot_v1_dot_control__pb2.ServiceLogsRequest.FromString,
                     response_serializer=svc_dot_v1_dot_control__pb2.ServiceLogMessage.SerializeToString,
+            ),
+            'CreateNetwork': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateNetwork,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.CreateNetworkRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_cluster__pb2.Network.SerializeToString,
+            ),
+            'GetNetwork': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNetwork,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.NetworkRef.FromString,
+                    response_serializer=svc_dot_v1_dot_cluster__pb2.Network.SerializeToString,
+            ),
+            'ListNetworks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNetworks,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.ListNetworksRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_control__pb2.ListNetworksResponse.SerializeToString,
+            ),
+            'RemoveNetwork': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveNetwork,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.NetworkRef.FromString,
+                    response_serializer=svc_dot_v1_dot_control__pb2.Ack.SerializeToString,
             ),
             'GetNode': grpc.unary_unary_rpc_method_handler(
                     servicer.GetNode,
@@ -628,6 +692,114 @@ class Control:
             '/svc.v1.Control/ServiceLogs',
             svc_dot_v1_dot_control__pb2.ServiceLogsRequest.SerializeToString,
             svc_dot_v1_dot_control__pb2.ServiceLogMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateNetwork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/CreateNetwork',
+            svc_dot_v1_dot_control__pb2.CreateNetworkRequest.SerializeToString,
+            svc_dot_v1_dot_cluster__pb2.Network.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNetwork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/GetNetwork',
+            svc_dot_v1_dot_control__pb2.NetworkRef.SerializeToString,
+            svc_dot_v1_dot_cluster__pb2.Network.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNetworks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/ListNetworks',
+            svc_dot_v1_dot_control__pb2.ListNetworksRequest.SerializeToString,
+            svc_dot_v1_dot_control__pb2.ListNetworksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveNetwork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/RemoveNetwork',
+            svc_dot_v1_dot_control__pb2.NetworkRef.SerializeToString,
+            svc_dot_v1_dot_control__pb2.Ack.FromString,
             options,
             channel_credentials,
             insecure,

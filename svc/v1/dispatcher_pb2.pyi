@@ -63,16 +63,68 @@ class AssignmentsRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class AssignmentsMessage(_message.Message):
-    __slots__ = ("full", "update", "remove", "log_subscriptions")
+    __slots__ = ("full", "update", "remove", "log_subscriptions", "networks", "networks_set")
     FULL_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
     REMOVE_FIELD_NUMBER: _ClassVar[int]
     LOG_SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
+    NETWORKS_FIELD_NUMBER: _ClassVar[int]
+    NETWORKS_SET_FIELD_NUMBER: _ClassVar[int]
     full: bool
     update: _containers.RepeatedCompositeFieldContainer[_cluster_pb2.Task]
     remove: _containers.RepeatedScalarFieldContainer[str]
     log_subscriptions: _containers.RepeatedCompositeFieldContainer[LogSubscription]
-    def __init__(self, full: _Optional[bool] = ..., update: _Optional[_Iterable[_Union[_cluster_pb2.Task, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ..., log_subscriptions: _Optional[_Iterable[_Union[LogSubscription, _Mapping]]] = ...) -> None: ...
+    networks: _containers.RepeatedCompositeFieldContainer[NetworkPeers]
+    networks_set: bool
+    def __init__(self, full: _Optional[bool] = ..., update: _Optional[_Iterable[_Union[_cluster_pb2.Task, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ..., log_subscriptions: _Optional[_Iterable[_Union[LogSubscription, _Mapping]]] = ..., networks: _Optional[_Iterable[_Union[NetworkPeers, _Mapping]]] = ..., networks_set: _Optional[bool] = ...) -> None: ...
+
+class NetworkPeers(_message.Message):
+    __slots__ = ("network_id", "name", "vni", "subnet", "gateway", "internal", "endpoints", "services")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VNI_FIELD_NUMBER: _ClassVar[int]
+    SUBNET_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    name: str
+    vni: int
+    subnet: str
+    gateway: str
+    internal: bool
+    endpoints: _containers.RepeatedCompositeFieldContainer[NetworkEndpoint]
+    services: _containers.RepeatedCompositeFieldContainer[ServiceEndpoint]
+    def __init__(self, network_id: _Optional[str] = ..., name: _Optional[str] = ..., vni: _Optional[int] = ..., subnet: _Optional[str] = ..., gateway: _Optional[str] = ..., internal: _Optional[bool] = ..., endpoints: _Optional[_Iterable[_Union[NetworkEndpoint, _Mapping]]] = ..., services: _Optional[_Iterable[_Union[ServiceEndpoint, _Mapping]]] = ...) -> None: ...
+
+class NetworkEndpoint(_message.Message):
+    __slots__ = ("task_id", "addr", "mac", "node_addr", "node_id")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    NODE_ADDR_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    addr: str
+    mac: str
+    node_addr: str
+    node_id: str
+    def __init__(self, task_id: _Optional[str] = ..., addr: _Optional[str] = ..., mac: _Optional[str] = ..., node_addr: _Optional[str] = ..., node_id: _Optional[str] = ...) -> None: ...
+
+class ServiceEndpoint(_message.Message):
+    __slots__ = ("name", "aliases", "vip", "task_addrs", "endpoint_mode")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    VIP_FIELD_NUMBER: _ClassVar[int]
+    TASK_ADDRS_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_MODE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    vip: str
+    task_addrs: _containers.RepeatedScalarFieldContainer[str]
+    endpoint_mode: str
+    def __init__(self, name: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., vip: _Optional[str] = ..., task_addrs: _Optional[_Iterable[str]] = ..., endpoint_mode: _Optional[str] = ...) -> None: ...
 
 class LogSubscription(_message.Message):
     __slots__ = ("id", "task_ids", "follow", "tail", "cancel")
