@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class NodeDescription(_message.Message):
-    __slots__ = ("hostname", "nano_cpus", "memory_bytes", "os", "architecture", "engine_version", "runtime", "engine_labels", "images", "addr", "metrics_addr")
+    __slots__ = ("hostname", "nano_cpus", "memory_bytes", "os", "architecture", "engine_version", "runtime", "engine_labels", "images", "addr", "metrics_addr", "peer_addr")
     class EngineLabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,7 @@ class NodeDescription(_message.Message):
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     ADDR_FIELD_NUMBER: _ClassVar[int]
     METRICS_ADDR_FIELD_NUMBER: _ClassVar[int]
+    PEER_ADDR_FIELD_NUMBER: _ClassVar[int]
     hostname: str
     nano_cpus: int
     memory_bytes: int
@@ -38,7 +39,8 @@ class NodeDescription(_message.Message):
     images: _containers.RepeatedScalarFieldContainer[str]
     addr: str
     metrics_addr: str
-    def __init__(self, hostname: _Optional[str] = ..., nano_cpus: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., os: _Optional[str] = ..., architecture: _Optional[str] = ..., engine_version: _Optional[str] = ..., runtime: _Optional[str] = ..., engine_labels: _Optional[_Mapping[str, str]] = ..., images: _Optional[_Iterable[str]] = ..., addr: _Optional[str] = ..., metrics_addr: _Optional[str] = ...) -> None: ...
+    peer_addr: str
+    def __init__(self, hostname: _Optional[str] = ..., nano_cpus: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., os: _Optional[str] = ..., architecture: _Optional[str] = ..., engine_version: _Optional[str] = ..., runtime: _Optional[str] = ..., engine_labels: _Optional[_Mapping[str, str]] = ..., images: _Optional[_Iterable[str]] = ..., addr: _Optional[str] = ..., metrics_addr: _Optional[str] = ..., peer_addr: _Optional[str] = ...) -> None: ...
 
 class ManagerStatus(_message.Message):
     __slots__ = ("raft_addr", "api_addr", "leader", "reachability", "metrics_addr")
@@ -257,7 +259,7 @@ class TaskStatus(_message.Message):
     def __init__(self, state: _Optional[str] = ..., timestamp: _Optional[float] = ..., message: _Optional[str] = ..., err: _Optional[str] = ..., exit_code: _Optional[int] = ..., container_id: _Optional[str] = ..., health: _Optional[str] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("id", "service_id", "service_name", "slot", "node_id", "desired_state", "status", "spec", "version", "created_at", "service_version", "registry_auth", "networks")
+    __slots__ = ("id", "service_id", "service_name", "slot", "node_id", "desired_state", "status", "spec", "version", "created_at", "service_version", "registry_auth", "networks", "image_peers")
     ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -271,6 +273,7 @@ class Task(_message.Message):
     SERVICE_VERSION_FIELD_NUMBER: _ClassVar[int]
     REGISTRY_AUTH_FIELD_NUMBER: _ClassVar[int]
     NETWORKS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_PEERS_FIELD_NUMBER: _ClassVar[int]
     id: str
     service_id: str
     service_name: str
@@ -284,4 +287,5 @@ class Task(_message.Message):
     service_version: int
     registry_auth: RegistryAuth
     networks: _containers.RepeatedCompositeFieldContainer[_container_pb2.NetworkAttachment]
-    def __init__(self, id: _Optional[str] = ..., service_id: _Optional[str] = ..., service_name: _Optional[str] = ..., slot: _Optional[int] = ..., node_id: _Optional[str] = ..., desired_state: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., spec: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., service_version: _Optional[int] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., networks: _Optional[_Iterable[_Union[_container_pb2.NetworkAttachment, _Mapping]]] = ...) -> None: ...
+    image_peers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., service_id: _Optional[str] = ..., service_name: _Optional[str] = ..., slot: _Optional[int] = ..., node_id: _Optional[str] = ..., desired_state: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., spec: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., service_version: _Optional[int] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., networks: _Optional[_Iterable[_Union[_container_pb2.NetworkAttachment, _Mapping]]] = ..., image_peers: _Optional[_Iterable[str]] = ...) -> None: ...
