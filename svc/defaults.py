@@ -55,6 +55,10 @@ EXIT_RESCAN_SECONDS = 2.0  # rescan conmon's exit files this often, in case inot
 LOG_FOLLOW_POLL_SECONDS = 0.1  # `logs --follow` polls the log file this often
 
 # --- cluster (Swarm's values unless noted) ---
+OVERLAY_VNI_BASE = 4096  # Swarm's first VXLAN id
+OVERLAY_ADDR_POOL = "10.0.0.0/8"  # Swarm's --default-addr-pool
+OVERLAY_SUBNET_PREFIX = 24  # Swarm's --default-addr-pool-mask-length
+OVERLAY_MTU = 1450  # 1500 less VXLAN's 50 bytes
 HEARTBEAT_PERIOD_SECONDS = 1.0  # Swarm: 5 s; the issue asks for 1 s
 HEARTBEAT_MISSES_DOWN = 3  # node DOWN after 3 missed periods (Swarm's grace multiplier)
 # After an election every node gets this many times the grace to find the new leader (Swarm's

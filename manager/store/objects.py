@@ -1,4 +1,4 @@
-"""The objects the managers replicate: nodes, services, tasks, and the cluster record.
+"""The objects the managers replicate: nodes, services, tasks, networks, and the cluster record.
 
 Objects are immutable; a write replaces an object with a new one whose `version` is the
 store's sequence number at that write (Swarm uses the Raft index the same way). Specs are
@@ -68,6 +68,7 @@ class ServiceObj:
     spec: cpb.ServiceSpec
     previous_spec: cpb.ServiceSpec | None = None
     spec_version: int = 1  # bumps on every spec change; tasks record the one they were made from
+    vips: tuple[tuple[str, str], ...] = ()  # (network id, address/prefix) per attached network, endpoint mode vip
     version: int = 0
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -104,10 +105,24 @@ class TaskObj:
     status: TaskStatusObj = field(default_factory=TaskStatusObj)
     version: int = 0
     created_at: float = 0.0
+    networks: tuple[tuple[str, str], ...] = ()  # (network id, address/prefix), allocated when it is made
 
     @property
     def state(self) -> str:
         return self.status.state
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkObj:
+    id: str
+    spec: cpb.NetworkSpec  # subnet and gateway as allocated
+    vni: int
+    version: int = 0
+    created_at: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
 
 @dataclass(frozen=True, slots=True)

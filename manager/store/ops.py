@@ -60,6 +60,7 @@ def encode_task(t: TaskObj) -> dict[str, Any]:
         "node_id": t.node_id,
         "status": encode_status(t.status),
         "created_at": t.created_at,
+        "networks": [list(n) for n in t.networks],
     }
 
 
@@ -174,6 +175,15 @@ def store_restore(state: dict[str, Any], keep_manager: str) -> Op:
     """The whole store, as StoreState.to_plain gives it, for a cluster made anew from one manager's
     state (`--force-new-cluster`): every manager but `keep_manager` leaves (its identity revoked)."""
     return make("store.restore", state=state, keep=keep_manager)
+
+
+def network_create(network_id: str, spec: cpb.NetworkSpec) -> Op:
+    """A new overlay network; the store allocates its VXLAN id, and its subnet if none is given."""
+    return make("network.create", id=network_id, spec=spec.SerializeToString(deterministic=True))
+
+
+def network_remove(network_id: str) -> Op:
+    return make("network.remove", id=network_id)
 
 
 def noop() -> Op:

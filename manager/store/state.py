@@ -22,6 +22,7 @@ from svc import defaults
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as pb
 
+from . import netalloc
 from . import ops as O
 from .objects import (
     MANAGER,
@@ -29,6 +30,7 @@ from .objects import (
     REMOVE,
     WORKER,
     ClusterObj,
+    NetworkObj,
     NodeObj,
     ServiceObj,
     TaskObj,
@@ -61,6 +63,7 @@ class Changes:
     tasks: set[str] = field(default_factory=set)
     task_nodes: set[str] = field(default_factory=set)  # nodes whose assignment set may have changed
     cluster: bool = False
+    networks: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Snapshot:
     nodes: dict[str, NodeObj]
     services: dict[str, ServiceObj]
     tasks: dict[str, TaskObj]
+    networks: dict[str, NetworkObj] = field(default_factory=dict)
 
 
 class StoreState:
@@ -87,6 +91,8 @@ class StoreState:
         self.services: dict[str, ServiceObj] = {}
         self.tasks: dict[str, TaskObj] = {}
         self.tasks_by_node: dict[str, set[str]] = collections.defaultdict(set)
+        self.networks: dict[str, NetworkObj] = {}
+        self.addresses = netalloc.AddressBook()  # derived from the above, rebuilt on load
         self.dedup: dict[str, Result] = {}
         self.dedup_order: collections.deque[tuple[float, str]] = collections.deque()
         self._digest: tuple[tuple[int, int], int] = ((-1, -1), 0)
@@ -95,7 +101,9 @@ class StoreState:
 
     def snapshot(self) -> Snapshot:
         with self.lock:
-            return Snapshot(self.seq, self.cluster, dict(self.nodes), dict(self.services), dict(self.tasks))
+            return Snapshot(
+                self.seq, self.cluster, dict(self.nodes), dict(self.services), dict(self.tasks), dict(self.networks)
+            )
 
     def node_list(self) -> list[NodeObj]:
         with self.lock:
@@ -136,7 +144,9 @@ class StoreState:
             if key:
                 self._remember(key, float(op.get("ts", 0.0)), result)
         listener = self.listener
-        if listener is not None and (changes.nodes or changes.services or changes.tasks or changes.cluster):
+        if listener is not None and (
+            changes.nodes or changes.services or changes.tasks or changes.cluster or changes.networks
+        ):
             try:
                 listener(op.get("op", ""), changes)
             except Exception:
@@ -155,6 +165,11 @@ class StoreState:
 
     def _put_task(self, task: TaskObj, changes: Changes) -> None:
         old = self.tasks.get(task.id)
+        if task.networks or (old is not None and old.networks):
+            before, after = (netalloc.held(old) if old else ()), netalloc.held(task)
+            self.addresses.give(p for p in before if p not in after)
+            self.addresses.take(after)
+            changes.networks.update(nid for nid, _ in (*before, *after))
         if old is not None and old.node_id != task.node_id and old.node_id:
             self.tasks_by_node[old.node_id].discard(task.id)
             changes.task_nodes.add(old.node_id)
@@ -168,6 +183,9 @@ class StoreState:
         task = self.tasks.pop(task_id, None)
         if task is None:
             return
+        if task.networks:
+            self.addresses.give(netalloc.held(task))
+            changes.networks.update(nid for nid, _ in task.networks)
         if task.node_id:
             self.tasks_by_node[task.node_id].discard(task_id)
             changes.task_nodes.add(task.node_id)
@@ -206,6 +224,7 @@ class StoreState:
                         "spec": O.encode_spec(s.spec),
                         "previous_spec": O.encode_spec(s.previous_spec) if s.previous_spec else b"",
                         "spec_version": s.spec_version,
+                        "vips": [list(v) for v in s.vips],
                         "version": s.version,
                         "created_at": s.created_at,
                         "updated_at": s.updated_at,
@@ -213,6 +232,16 @@ class StoreState:
                     for s in self.services.values()
                 ],
                 "tasks": [{**O.encode_task(t), "version": t.version} for t in self.tasks.values()],
+                "networks": [
+                    {
+                        "id": n.id,
+                        "spec": n.spec.SerializeToString(deterministic=True),
+                        "vni": n.vni,
+                        "version": n.version,
+                        "created_at": n.created_at,
+                    }
+                    for n in self.networks.values()
+                ],
                 "dedup": [[ts, key, list(self.dedup[key])] for ts, key in self.dedup_order if key in self.dedup],
             }
 
@@ -234,6 +263,7 @@ class StoreState:
                     spec=O.decode_spec(s["spec"]),
                     previous_spec=prev,
                     spec_version=s["spec_version"],
+                    vips=tuple((v[0], v[1]) for v in s.get("vips", ())),
                     version=s["version"],
                     created_at=s["created_at"],
                     updated_at=s["updated_at"],
@@ -245,6 +275,15 @@ class StoreState:
                 if spec is None:
                     spec = spec_cache[t["spec"]] = pb.ContainerSpec.FromString(t["spec"])
                 self._put_task(_task_from(t, spec, t["version"]), sink)
+            for n in doc.get("networks", []):
+                self.networks[n["id"]] = NetworkObj(
+                    id=n["id"],
+                    spec=cpb.NetworkSpec.FromString(n["spec"]),
+                    vni=n["vni"],
+                    version=n["version"],
+                    created_at=n["created_at"],
+                )
+            self.addresses.rebuild(self.networks.values(), self.services.values(), self.tasks.values())
             for ts, key, result in doc.get("dedup", []):
                 self.dedup[key] = (result[0], result[1])
                 self.dedup_order.append((ts, key))
@@ -262,6 +301,7 @@ def _task_from(d: dict[str, Any], spec: pb.ContainerSpec, version: int) -> TaskO
         status=O.decode_status(d["status"]),
         version=version,
         created_at=d["created_at"],
+        networks=tuple((n[0], n[1]) for n in d.get("networks", ())),
     )
 
 
@@ -411,7 +451,12 @@ def _service_create(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
         return ALREADY_EXISTS, f"service {spec.name} already exists"
     if op["id"] in s.services:
         return ALREADY_EXISTS, f"service id {op['id']} already exists"
-    svc = ServiceObj(id=op["id"], spec=spec, version=s.seq, created_at=op["ts"], updated_at=op["ts"])
+    attached = netalloc.attach_service(s.networks, s.addresses, spec, None)
+    if isinstance(attached[0], str):
+        return attached  # type: ignore[return-value]
+    vips = attached[1]
+    svc = ServiceObj(id=op["id"], spec=spec, vips=vips, version=s.seq, created_at=op["ts"], updated_at=op["ts"])  # type: ignore[arg-type]
+    ch.networks.update(nid for nid, _ in vips)
     s.services[svc.id] = svc
     ch.services.add(svc.id)
     return "", svc.version
@@ -437,11 +482,18 @@ def _service_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     spec = O.decode_spec(op["spec"])
     if spec.name != svc.spec.name and any(x.spec.name == spec.name for x in s.services.values()):
         return ALREADY_EXISTS, f"service {spec.name} already exists"
+    attached = netalloc.attach_service(s.networks, s.addresses, spec, svc)
+    if isinstance(attached[0], str):
+        return attached  # type: ignore[return-value]
+    vips: tuple[tuple[str, str], ...] = attached[1]  # type: ignore[assignment]
+    ch.networks.update(nid for nid, _ in (*svc.vips, *vips))
+    ch.networks.update(a.target for a in (*svc.spec.networks, *spec.networks))
     bump = _template_changed(svc.spec, spec)
     previous = None if op.get("rollback") else svc.spec
     s.services[svc.id] = replace(
         svc,
         spec=spec,
+        vips=vips,
         previous_spec=previous,
         spec_version=svc.spec_version + (1 if bump else 0),
         version=s.seq,
@@ -455,6 +507,8 @@ def _service_remove(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     svc = s.services.pop(op["id"], None)
     if svc is None:
         return NOT_FOUND, f"no such service: {op['id']}"
+    s.addresses.give(svc.vips)
+    ch.networks.update(nid for nid, _ in svc.vips)
     for task in [t for t in s.tasks.values() if t.service_id == svc.id]:
         if task.desired_state != REMOVE:
             s._put_task(replace(task, desired_state=REMOVE, version=s.seq), ch)
@@ -472,7 +526,8 @@ def _tasks_write(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
         if d["id"] in s.tasks:
             conflicts.append(d["id"])
             continue
-        s._put_task(_task_from(d, specs[d["spec_ref"]], s.seq), ch)
+        made = _task_from(d, specs[d["spec_ref"]], s.seq)
+        s._put_task(netalloc.attach_task(s.networks, s.addresses, made, s.services.get(made.service_id)), ch)
     for task_id, expect, changes in op["update"]:
         task = s.tasks.get(task_id)
         if task is None or (expect and task.version != expect) or set(changes) - _TASK_FIELDS:
@@ -515,7 +570,22 @@ def _store_restore(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     ch.services.update(s.services)
     ch.tasks.update(s.tasks)
     ch.task_nodes.update(s.nodes, gone)
+    ch.networks.update(s.networks)
     return "", sorted(gone)
+
+
+def _network_create(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    result = netalloc.create(s.networks, s.addresses, op, s.seq)
+    if not result[0]:
+        ch.networks.add(op["id"])
+    return result
+
+
+def _network_remove(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    result = netalloc.remove(s.networks, s.addresses, op, s.services.values(), s.tasks.values())
+    if not result[0]:
+        ch.networks.add(op["id"])
+    return result
 
 
 def _noop(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
@@ -535,5 +605,7 @@ _HANDLERS: dict[tuple[str, int], Callable[[StoreState, dict[str, Any], Changes],
     ("tasks.write", 1): _tasks_write,
     ("tasks.status", 1): _tasks_status,
     ("store.restore", 1): _store_restore,
+    ("network.create", 1): _network_create,
+    ("network.remove", 1): _network_remove,
     ("noop", 1): _noop,
 }
