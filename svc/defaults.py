@@ -56,6 +56,13 @@ LOG_FOLLOW_POLL_SECONDS = 0.1  # `logs --follow` polls the log file this often
 
 # --- cluster (Swarm's values unless noted) ---
 OVERLAY_VNI_BASE = 4096  # Swarm's first VXLAN id
+# Image garbage collection (the kubelet's imageGCHighThresholdPercent / LowThresholdPercent / MinimumGCAge):
+# past HIGH percent of the image store's file system in use, unused images go, least recently used first,
+# until LOW percent; an image used (or added) less than MIN_AGE ago is kept.
+IMAGE_GC_HIGH_THRESHOLD_PERCENT = 85.0
+IMAGE_GC_LOW_THRESHOLD_PERCENT = 80.0
+IMAGE_GC_MIN_AGE_SECONDS = 120.0
+IMAGE_GC_PERIOD_SECONDS = 60.0  # the disk is checked this often, and after every import or pull
 OVERLAY_ADDR_POOL = "10.0.0.0/8"  # Swarm's --default-addr-pool
 OVERLAY_SUBNET_PREFIX = 24  # Swarm's --default-addr-pool-mask-length
 OVERLAY_MTU = 1450  # 1500 less VXLAN's 50 bytes

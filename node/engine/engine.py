@@ -30,6 +30,8 @@ from svc import containerspec, defaults
 from svc.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, RuntimeFailure
 from svc.latency import LatencyRecorder
 from svc.units import parse_signal
+from svc.registry import settings as registry_settings
+from svc.registry.settings import RegistrySettings
 from svc.v1 import container_pb2 as pb
 
 from . import cgroups, ocispec
@@ -40,6 +42,7 @@ from .exits import ExitWatcher
 from .health import HealthMonitor, Probe, next_health
 from .host import HostResources
 from .images import ImageRecord, ImageStore
+from .imagecollector import GcPolicy, ImageCollector, Pruned
 from .logs import LogEntry, read_logs
 from .monitor import Conmon
 from .mounts import is_mounted
@@ -64,6 +67,9 @@ class EngineConfig:
     subnet: str = defaults.BRIDGE_SUBNET
     cni_plugin_dirs: tuple[str, ...] = defaults.CNI_PLUGIN_DIRS
 
+    image_gc: GcPolicy = field(default_factory=GcPolicy)
+    insecure_registries: tuple[str, ...] = ()  # besides registries.json's (svcd --insecure-registry)
+    registry_mirrors: tuple[str, ...] = ()
 
 @dataclass(frozen=True)
 class ContainerEvent:
@@ -113,12 +119,15 @@ class Engine:
         self.exits_noticed: collections.Counter[str] = collections.Counter()
         self._deadlines = Deadlines("stop-deadlines")
         self._restore()
+        self._pinned: frozenset[str] = frozenset()  # image refs the tasks assigned here need (the agent's)
+        self.image_gc = ImageCollector(self.images, self._images_in_use, cfg.image_gc)
         # Exits are settled on a small pool: a hundred containers killed at once release
         # (runc delete, CNI DEL, unmount) in parallel, not one after the other.
         self._exit_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="exit")
         self._watcher = ExitWatcher(exit_dir, self._exit_seen, self._exited_per_state_dir)
         self._watcher.start()
 
+        self.image_gc.start()
     # ----- set-up -----
 
     def _probe_runtimes(self) -> tuple[dict[str, OciRuntime], dict[str, str]]:
@@ -142,6 +151,7 @@ class Engine:
         """Stop watching; containers keep running under conmon (live restore)."""
         self._watcher.stop()
         self._exit_pool.shutdown(wait=True)
+        self.image_gc.stop()
         self.health.stop()
         self._deadlines.stop()
         try:
@@ -207,7 +217,13 @@ class Engine:
     def _create(self, spec: pb.ContainerSpec, name: str = "") -> Container:
         containerspec.validate(spec)
         containerspec.validate_name(name)
-        image = self.images.resolve(spec.image)
+        image = self.images.acquire(spec.image)  # held from GC until the container is recorded
+        try:
+            return self._create_from(spec, name, image)
+        finally:
+            self.images.release([image.id])
+
+    def _create_from(self, spec: pb.ContainerSpec, name: str, image: ImageRecord) -> Container:
         runtime = spec.runtime or self.cfg.runtime
         self._runtime(runtime)
         cid = secrets.token_hex(32)
@@ -566,7 +582,32 @@ class Engine:
     # ----- images -----
 
     def import_image(self, path: str, ref: str = "") -> list[ImageRecord]:
-        return self.images.import_archive(path, ref)
+        try:
+            return self.images.import_archive(path, ref)
+        finally:
+            self.image_gc.wake()
+
+    def pin_images(self, refs: set[str]) -> None:
+        """The image references tasks assigned to this node need: GC and prune never remove them."""
+        self._pinned = frozenset(refs)
+
+    def _images_in_use(self) -> set[str]:
+        with self._lock:
+            used = {c.image_id for c in self._containers.values()}
+        for ref in self._pinned:
+            try:
+                used.add(self.images.resolve(ref).id)
+            except (NotFound, InvalidArgument):
+                pass  # not here (yet): nothing to keep
+        return used
+
+    def prune_images(self, all: bool = False) -> Pruned:
+        return self.image_gc.prune(all)
+
+    def registry_settings(self) -> RegistrySettings:
+        """registries.json (read now: an edit needs no restart) merged with the daemon's flags."""
+        flags = RegistrySettings(insecure=self.cfg.insecure_registries, mirrors=self.cfg.registry_mirrors)
+        return registry_settings.load(registry_settings.settings_path(self.cfg.data_dir), flags)
 
     def image_refs(self) -> list[str]:
         """Every tag, digest and id of the images present (what the scheduler checks against)."""
@@ -596,13 +637,11 @@ class Engine:
                 return
             except NotFound:
                 pass
-            from svc.registry import settings
-
             from .registry import pull
 
-            config = settings.load(settings.settings_path(self.cfg.data_dir))
             with self.latency.time("pull"):
-                pull.pull(self.images, ref, config, creds=creds)
+                pull.pull(self.images, ref, self.registry_settings(), creds=creds)
+            self.image_gc.wake()
 
     def remove_image(self, ref: str, force: bool = False) -> list[str]:
         def in_use(image_id: str) -> bool:

@@ -7,6 +7,13 @@
 Blobs are written to a scratch file, verified, then renamed into place; layers are
 unpacked into a scratch directory and renamed; the index is replaced atomically. A failed
 import therefore leaves no half-written blob, layer or record behind.
+
+Removal deletes an image's record, then those of its blobs and layers that no image left and no
+hold (a pull or a container create in progress) refers to; only the parts of the images removed
+are looked at, so whatever an import or pull is writing meanwhile is never touched. Blobs and
+layers no record refers to (a crash between writing them and recording the image) are swept when
+the store opens, when nothing can be in progress. Each record keeps `last_used`: when a container
+was last created from it, or when it was added (image GC removes the least recently used first).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from svc.reference import repo_digest
 
 from .imagearchive import ArchiveImage, ImageArchive, LayerSource
 from .imageconfig import ImageConfig, parse_image_config, rootfs_image_config
+from .imagegc import DiskUsage, GcImage
 from .layers import unpack_layer
 
 _MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -67,6 +75,7 @@ class ImageStore:
         self._tags: dict[str, str] = index.get("tags", {})
         # diff id -> [uncompressed size, digest of the blob it came from]
         self._layer_info: dict[str, list] = index.get("layers", {})
+        self._sweep_orphans()
 
     # ----- queries -----
 
@@ -270,6 +279,7 @@ class ImageStore:
                     "layers": diff_ids,
                     "manifest": manifest_digest,
                     "created": cfg.created or time.time(),
+                    "last_used": time.time(),
                 }
         return config_digest
 
@@ -289,7 +299,12 @@ class ImageStore:
                     self._layer_info[diff_id] = [size, blob]
             rec = self._images.setdefault(
                 config_digest,
-                {"layers": diff_ids, "manifest": manifest_digest, "created": cfg.created or time.time()},
+                {
+                    "layers": diff_ids,
+                    "manifest": manifest_digest,
+                    "created": cfg.created or time.time(),
+                    "last_used": time.time(),
+                },
             )
             digests = rec.setdefault("repo_digests", [])
             if repo_digest and repo_digest not in digests:
@@ -352,8 +367,9 @@ class ImageStore:
         }
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
-    def _save_index(self) -> None:
-        write_json(self._index_path, {"images": self._images, "tags": self._tags, "layers": self._layer_info})
+    def _save_index(self, fsync: bool = True) -> None:
+        doc = {"images": self._images, "tags": self._tags, "layers": self._layer_info}
+        write_json(self._index_path, doc, fsync=fsync)
 
     # ----- tags and removal -----
 
@@ -380,34 +396,122 @@ class ImageStore:
                 del self._tags[by_tag]
                 self._save_index()
                 return [f"Untagged: {by_tag}"]
-            if in_use(record.id):
+            if in_use(record.id) or record.id in self._held:
                 raise Conflict(f"image {ref} is in use by a container; remove the container first (svc container rm)")
             if not by_tag and len(record.tags) > 1 and not force:
                 raise Conflict(f"image {record.id[7:19]} has several tags; remove it by tag, or use --force")
             for t in record.tags:
                 del self._tags[t]
                 out.append(f"Untagged: {t}")
-            del self._images[record.id]
-            self._save_index()
+            self._drop([record.id])
             out.append(f"Deleted: {record.id}")
-            self._collect_garbage()
             return out
 
-    def _collect_garbage(self) -> None:
-        """Delete layers and blobs that no image refers to any more."""
+    # ----- use and garbage collection (the choice is imagegc's) -----
+
+    def acquire(self, ref: str) -> ImageRecord:
+        """Resolve `ref` for a container create: used now, and no removal takes it until `release([id])`."""
+        with self._lock:
+            record = self.resolve(ref)
+            self._held[record.id] = self._held.get(record.id, 0) + 1
+            self._images[record.id]["last_used"] = time.time()
+            self._save_index(fsync=False)  # advisory: a power cut may lose the latest use, nothing else
+            return record
+
+    def gc_images(self) -> list[GcImage]:
+        """Every image with its parts on disk and its last use, for imagegc's choice."""
+        with self._lock:
+            out = []
+            for image_id, rec in self._images.items():
+                parts = [(b, _file_size(self._blob_path(b))) for b in (image_id, rec["manifest"])]
+                for d in rec["layers"]:
+                    size, blob = self._layer_info.get(d, [0, ""])
+                    parts.append(("layer:" + d, size))
+                    if blob:
+                        parts.append((blob, _file_size(self._blob_path(blob))))
+                tagged = any(i == image_id for i in self._tags.values()) or rec.get("repo_digests")
+                last = rec.get("last_used", rec.get("created", 0.0))
+                out.append(GcImage(image_id, tuple(parts), float(last), dangling=not tagged))
+            return out
+
+    def disk_usage(self) -> DiskUsage:
+        """The file system holding the store."""
+        st = os.statvfs(self.root)
+        return DiskUsage(capacity=st.f_blocks * st.f_frsize, available=st.f_bavail * st.f_frsize)
+
+    def store_bytes(self) -> int:
+        """Bytes of every blob and unpacked layer."""
+        with self._lock:
+            layers = sum(info[0] for info in self._layer_info.values())
+        return layers + sum(_file_size(os.path.join(self._blobs, n)) for n in os.listdir(self._blobs))
+
+    def remove_unused(self, ids: list[str], in_use: Callable[[], set[str]]) -> tuple[list[tuple[str, str]], int]:
+        """Remove these images, each unless it is in use (`in_use()`, asked under the lock) or held.
+
+        Returns Docker's report, `("untagged", NAME)` and `("deleted", ID)` in order, and the bytes freed."""
+        with self._lock:
+            used = in_use()
+            items: list[tuple[str, str]] = []
+            gone = []
+            for image_id in ids:
+                if image_id not in self._images or image_id in self._held or image_id in used:
+                    continue
+                for t in sorted(t for t, i in self._tags.items() if i == image_id):
+                    del self._tags[t]
+                    items.append(("untagged", t))
+                items += [("untagged", d) for d in self._images[image_id].get("repo_digests", [])]
+                items.append(("deleted", image_id))
+                gone.append(image_id)
+            return items, self._drop(gone) if gone else 0
+
+    def _drop(self, ids: list[str]) -> int:
+        """Delete these records, then those of their blobs and layers no other image and no hold refers to.
+
+        The index is saved first: a crash in between leaves orphans (swept at the next open), never a
+        record without its files. Returns the bytes freed. Caller holds the lock."""
+        layers: set[str] = set()
+        blobs: set[str] = set()
+        for image_id in ids:
+            rec = self._images.pop(image_id)
+            blobs |= {image_id, rec["manifest"]}
+            for d in rec["layers"]:
+                layers.add(d)
+                if d in self._layer_info:
+                    blobs.add(self._layer_info[d][1])
         live_layers = {d for rec in self._images.values() for d in rec["layers"]} | set(self._held)
-        for diff_id in list(self._layer_info):
-            if diff_id not in live_layers:
-                del self._layer_info[diff_id]
+        live_blobs = set(self._images) | {rec["manifest"] for rec in self._images.values()} | set(self._held)
+        live_blobs |= {info[1] for d, info in self._layer_info.items() if d in live_layers}
+        freed = 0
+        dead_layers = sorted(layers - live_layers)
+        for d in dead_layers:
+            freed += self._layer_info.pop(d, [0])[0]
+        self._save_index()
+        for d in dead_layers:
+            shutil.rmtree(os.path.join(self._layers, d[7:]), ignore_errors=True)
+        for b in sorted(blobs - live_blobs):
+            freed += _file_size(self._blob_path(b))
+            try:
+                os.unlink(self._blob_path(b))
+            except FileNotFoundError:
+                pass
+        return freed
+
+    def _sweep_orphans(self) -> None:
+        """At open (nothing in progress): delete blobs and layers no record refers to."""
+        live_layers = {d for rec in self._images.values() for d in rec["layers"]}
         live_blobs = set(self._images) | {rec["manifest"] for rec in self._images.values()}
-        live_blobs |= {info[1] for info in self._layer_info.values()} | set(self._held)
+        live_blobs |= {self._layer_info[d][1] for d in live_layers if d in self._layer_info}
+        stale = [d for d in self._layer_info if d not in live_layers]
+        for d in stale:
+            del self._layer_info[d]
+        if stale:
+            self._save_index()
         for name in os.listdir(self._layers):
             if "sha256:" + name not in live_layers:
                 shutil.rmtree(os.path.join(self._layers, name), ignore_errors=True)
         for name in os.listdir(self._blobs):
             if "sha256:" + name not in live_blobs:
                 os.unlink(os.path.join(self._blobs, name))
-        self._save_index()
 
 
 def _tag_forms(ref: str) -> list[str]:
@@ -435,3 +539,10 @@ def _tree_size(path: str) -> int:
             except OSError:
                 pass
     return total
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
