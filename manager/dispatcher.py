@@ -27,12 +27,13 @@ from svc.v1 import common_pb2 as cmn
 from svc.v1 import dispatcher_pb2 as dpb
 from svc.v1 import dispatcher_pb2_grpc as dpb_grpc
 
-from . import liveness, views
+from . import liveness, netpeers, views
 from .auth import current_peer
 from .core import Manager
+from .imagepeers import ImagePeers
 from .store import ops
 from .store.objects import RUNNING, NodeObj, ServiceObj, TaskObj, TaskStatusObj, is_terminal
-from .store.state import Changes
+from .store.state import Changes, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,19 @@ class Session:
     queue: asyncio.Queue[dpb.AssignmentsMessage | None] = field(default_factory=asyncio.Queue)
     sent: dict[str, str] | None = None  # task id -> desired state last sent; None until the full set went out
     streaming: bool = False
+    sent_networks: bytes = b""  # the peer sets last sent, serialized (netpeers.peer_sets)
 
 
 def assignment_set(tasks: list[TaskObj]) -> dict[str, TaskObj]:
     """What a node must act on: everything but tasks that ended and are not wanted running."""
     return {t.id: t for t in tasks if not (is_terminal(t.state) and t.desired_state != RUNNING)}
+
+
+def _assignment(t: TaskObj, snap: Snapshot, peers: ImagePeers) -> Any:
+    """A task as sent to its node, with its network attachments and the peers to ask first for its image."""
+    msg = views.assignment_view(t, snap.services.get(t.service_id), snap.networks)
+    msg.image_peers.extend(peers.for_task(t))
+    return msg
 
 
 class Dispatcher(dpb_grpc.DispatcherServicer):
@@ -58,6 +67,7 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         self.last_seen: dict[str, float] = {}
         self._leader_since = 0.0
         self._dirty: set[str] = set()
+        self._networks_dirty = False  # some network's peers changed: every session's peer set is recomputed
         self._flush_scheduled = False
         self._status_batch: dict[str, tuple[str, TaskStatusObj]] = {}
         self._status_waiters: list[asyncio.Future[None]] = []
@@ -176,10 +186,16 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
             raise Unavailable("this session already has an assignment stream")
         session.streaming = True
         current = assignment_set(self.m.state.node_tasks(session.node_id))
-        services = self.m.snapshot().services
+        snap = self.m.snapshot()
+        peers = ImagePeers(snap)
         session.sent = {tid: t.desired_state for tid, t in current.items()}
+        nets = netpeers.peer_sets(snap, {session.node_id})[session.node_id]
+        session.sent_networks = _serialized(nets)
         yield dpb.AssignmentsMessage(
-            full=True, update=[views.assignment_view(t, services.get(t.service_id)) for t in current.values()]
+            full=True,
+            update=[_assignment(t, snap, peers) for t in current.values()],
+            networks=nets,
+            networks_set=True,
         )
         while True:
             msg = await session.queue.get()
@@ -267,14 +283,23 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
                 self.sessions.pop(node_id).queue.put_nowait(None)
                 log.info("node %s was removed: its session is closed", node_id[:12])
         self._dirty |= changes.task_nodes & set(self.sessions)
-        if self._dirty and not self._flush_scheduled:
+        self._networks_dirty |= bool(changes.networks)
+        if (self._dirty or self._networks_dirty) and not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(defaults.ASSIGNMENT_BATCH_SECONDS, self._flush_assignments)
 
     def _flush_assignments(self) -> None:
         self._flush_scheduled = False
         dirty, self._dirty = self._dirty, set()
-        services: dict[str, ServiceObj] | None = None
+        snap: Snapshot | None = None
+        peers: ImagePeers | None = None
+        nets: dict[str, list[dpb.NetworkPeers]] = {}
+        if self._networks_dirty:  # one pass over the store for every session's networks
+            self._networks_dirty = False
+            snap = self.m.snapshot()
+            live = {n for n, s in self.sessions.items() if s.sent is not None}
+            nets = netpeers.peer_sets(snap, live)
+            dirty |= {n for n in live if _serialized(nets[n]) != self.sessions[n].sent_networks}
         for node_id in dirty:
             session = self.sessions.get(node_id)
             if session is None or session.sent is None:
@@ -282,17 +307,25 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
             current = assignment_set(self.m.state.node_tasks(node_id))
             changed = [t for tid, t in current.items() if session.sent.get(tid) != t.desired_state]
             removed = [tid for tid in session.sent if tid not in current]
-            if not changed and not removed:
+            node_nets = nets.get(node_id)
+            new_nets = _serialized(node_nets) if node_nets is not None else session.sent_networks
+            if not changed and not removed and new_nets == session.sent_networks:
                 continue
-            if services is None:
-                services = self.m.snapshot().services
+            if snap is None or peers is None:
+                snap = snap or self.m.snapshot()
+                peers = ImagePeers(snap)
             log.debug("assignments to %s: %d changed, %d removed", node_id[:12], len(changed), len(removed))
             for t in changed:
                 session.sent[t.id] = t.desired_state
             for tid in removed:
                 del session.sent[tid]
-            session.queue.put_nowait(
-                dpb.AssignmentsMessage(
-                    update=[views.assignment_view(t, services.get(t.service_id)) for t in changed], remove=removed
-                )
-            )
+            msg = dpb.AssignmentsMessage(update=[_assignment(t, snap, peers) for t in changed], remove=removed)
+            if new_nets != session.sent_networks:
+                msg.networks.extend(node_nets or [])
+                msg.networks_set = True
+                session.sent_networks = new_nets
+            session.queue.put_nowait(msg)
+
+
+def _serialized(nets: list[dpb.NetworkPeers]) -> bytes:
+    return b"".join(n.SerializeToString(deterministic=True) for n in nets)

@@ -15,6 +15,11 @@ MANAGER_RAFT_PORT = 4243
 JOIN_PORT_OFFSET = 2  # the join port (TLS, no client certificate: token joins only) is the API port + 2 (4244)
 MANAGER_METRICS_PORT = 9424
 NODE_METRICS_PORT = 9425
+NODE_PEER_PORT = 4245  # a node serves the image blobs it holds to other nodes here (mutual TLS; 0 = off)
+PEER_MAX = 3  # peers named in an assignment for a task's image (holders first)
+PEER_CONNECT_TIMEOUT_SECONDS = 2.0  # a peer that does not answer this fast is skipped for the next source
+PEER_READ_TIMEOUT_SECONDS = 30.0
+PEER_WAIT_SECONDS = 20.0  # a peer asked for a blob it is downloading itself waits this long for it, then 404
 
 # --- files ---
 CONFIG_FILE = "/etc/svc/config.toml"
