@@ -31,7 +31,7 @@ from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import control_pb2 as ctl
 from svc.v1 import control_pb2_grpc as ctl_grpc
 
-from . import backup, servicespec, views
+from . import backup, networkspec, servicespec, views
 from .ca import new_secret
 from .core import Manager
 from .imagepin import ImagePinner
@@ -359,7 +359,7 @@ class ControlService(ctl_grpc.ControlServicer):
             tasks.append(t)
         tasks.sort(key=lambda t: (names.get(t.service_id, ""), t.slot, t.node_id, -t.created_at))
         return ctl.ListTasksResponse(
-            tasks=[views.task_view(t, names.get(t.service_id, "")) for t in tasks],
+            tasks=[views.task_view(t, names.get(t.service_id, ""), snap.networks) for t in tasks],
             node_names={n.id: n.hostname for n in snap.nodes.values()},
         )
 
@@ -370,6 +370,59 @@ class ControlService(ctl_grpc.ControlServicer):
         service_id = self._service_id(request.service)
         async for msg in self.logs.subscribe(service_id, request.follow, request.tail):
             yield msg
+
+    # ----- networks -----
+
+    def _network_id(self, ref: str) -> str:
+        snap = self.m.snapshot()
+        return views.find_one(((n.id, n.name) for n in snap.networks.values()), ref, "network")
+
+    @handler
+    @on_leader
+    async def CreateNetwork(self, request: ctl.CreateNetworkRequest, context: Any) -> cpb.Network:
+        spec = networkspec.validate(request.spec)
+        network_id = ops.new_id()
+        await self.m.write(ops.network_create(network_id, spec))
+        snap = self.m.snapshot()
+        log.info("network %s created (%s, %s)", spec.name, network_id, snap.networks[network_id].spec.subnet)
+        return views.network_view(snap.networks[network_id], snap.services)
+
+    @handler
+    @on_leader
+    async def GetNetwork(self, request: ctl.NetworkRef, context: Any) -> cpb.Network:
+        await self.m.barrier()
+        network_id = self._network_id(request.network)
+        snap = self.m.snapshot()
+        return views.network_view(snap.networks[network_id], snap.services)
+
+    @handler
+    @on_leader
+    async def ListNetworks(self, request: ctl.ListNetworksRequest, context: Any) -> ctl.ListNetworksResponse:
+        f = _filters(list(request.filters), kv.NETWORK_FILTERS)
+        await self.m.barrier()
+        snap = self.m.snapshot()
+        out = []
+        for n in sorted(snap.networks.values(), key=lambda n: n.name):
+            if "name" in f and not n.name.startswith(f["name"]):
+                continue
+            if "id" in f and not n.id.startswith(f["id"]):
+                continue
+            if "driver" in f and n.spec.driver != f["driver"]:
+                continue
+            if "label" in f:
+                k, _, v = f["label"].partition("=")
+                if k not in n.spec.labels or (v and n.spec.labels[k] != v):
+                    continue
+            out.append(views.network_view(n, snap.services))
+        return ctl.ListNetworksResponse(networks=out)
+
+    @handler
+    @on_leader
+    async def RemoveNetwork(self, request: ctl.NetworkRef, context: Any) -> ctl.Ack:
+        await self.m.barrier()
+        network_id = self._network_id(request.network)
+        await self.m.write(ops.network_remove(network_id))
+        return ctl.Ack()
 
     # ----- nodes -----
 

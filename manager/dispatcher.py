@@ -32,7 +32,7 @@ from .auth import current_peer
 from .core import Manager
 from .imagepeers import ImagePeers
 from .store import ops
-from .store.objects import RUNNING, NodeObj, ServiceObj, TaskObj, TaskStatusObj, is_terminal
+from .store.objects import RUNNING, NodeObj, TaskObj, TaskStatusObj, is_terminal
 from .store.state import Changes, Snapshot
 
 log = logging.getLogger(__name__)

@@ -37,6 +37,14 @@ def validate(spec: cpb.ServiceSpec) -> cpb.ServiceSpec:
     res = out.reservations
     if res.memory_bytes < 0 or res.nano_cpus < 0:
         raise InvalidArgument("reservations must not be negative")
+    if out.endpoint_mode not in ("", "vip", "dnsrr"):
+        raise InvalidArgument(f"invalid endpoint mode {out.endpoint_mode!r}: use vip or dnsrr")
+    for a in out.networks:
+        if not a.target:
+            raise InvalidArgument("a network attachment needs a network name or id")
+        for alias in a.aliases:
+            if not _NAME_RE.match(alias):
+                raise InvalidArgument(f"invalid network alias {alias!r}: use letters, digits, '-' and '_'")
     out.restart.condition = out.restart.condition or "any"
     if out.restart.condition not in RESTART_CONDITIONS:
         raise InvalidArgument(f"invalid restart condition {out.restart.condition!r}: use any, on-failure or none")

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from svc.v1 import cluster_pb2 as cpb
 
-from .store.objects import NODE_READY, RUNNING, NodeObj, ServiceObj, TaskObj, is_terminal
+from .store.objects import NODE_READY, RUNNING, NetworkObj, NodeObj, ServiceObj, TaskObj, is_terminal
 from .store.state import Snapshot
 
 
@@ -40,9 +40,9 @@ def node_view(n: NodeObj, leader_raft: str | None, reachable: dict[str, bool]) -
     return msg
 
 
-def task_view(t: TaskObj, svc_name: str) -> cpb.Task:
+def task_view(t: TaskObj, svc_name: str, networks: dict[str, NetworkObj] | None = None) -> cpb.Task:
     s = t.status
-    return cpb.Task(
+    msg = cpb.Task(
         id=t.id,
         service_id=t.service_id,
         service_name=svc_name,
@@ -63,6 +63,17 @@ def task_view(t: TaskObj, svc_name: str) -> cpb.Task:
             health=s.health,
         ),
     )
+    for nid, addr in t.networks:
+        net = (networks or {}).get(nid)
+        msg.networks.add(
+            network_id=nid,
+            network_name=net.name if net else "",
+            addr=addr,
+            gateway=net.spec.gateway if net else "",
+            vni=net.vni if net else 0,
+            internal=net.spec.internal if net else False,
+        )
+    return msg
 
 
 def counts_running(t: TaskObj, snap: Snapshot) -> bool:
@@ -101,18 +112,32 @@ def service_view(s: ServiceObj, counts: tuple[int, int]) -> cpb.Service:
         desired=counts[1],
     )
     msg.spec.ClearField("registry_auth")
+    service_networks_view(msg, s)
     if s.previous_spec is not None:
         msg.previous_spec.CopyFrom(s.previous_spec)
         msg.previous_spec.ClearField("registry_auth")
     return msg
 
 
-def assignment_view(t: TaskObj, svc: ServiceObj | None) -> cpb.Task:
-    """A task as its node receives it: with the service's registry credentials, if it has any."""
-    msg = task_view(t, svc.name if svc else "")
+def assignment_view(t: TaskObj, svc: ServiceObj | None, networks: dict[str, NetworkObj] | None = None) -> cpb.Task:
+    """A task as its node receives it: with the service's registry credentials, if it has any, and
+    its network attachments."""
+    msg = task_view(t, svc.name if svc else "", networks)
     if svc is not None and svc.spec.HasField("registry_auth"):
         msg.registry_auth.CopyFrom(svc.spec.registry_auth)
     return msg
+
+
+def network_view(n: NetworkObj, services: dict[str, ServiceObj]) -> cpb.Network:
+    msg = cpb.Network(id=n.id, spec=n.spec, vni=n.vni, version=n.version, created_at=n.created_at)
+    msg.services.extend(sorted(s.name for s in services.values() if any(a.target == n.id for a in s.spec.networks)))
+    return msg
+
+
+def service_networks_view(msg: cpb.Service, s: ServiceObj) -> None:
+    """A service's virtual IPs, as inspect shows them."""
+    for nid, addr in s.vips:
+        msg.virtual_ips.add(network_id=nid, addr=addr)
 
 
 def find_one(items: Iterable[tuple[str, str]], ref: str, what: str) -> str:

@@ -21,6 +21,7 @@ def parse_kv(items: list[str], what: str, require_equals: bool = True) -> dict[s
 SERVICE_FILTERS = ("id", "label", "mode", "name")
 TASK_FILTERS = ("desired-state", "id", "node")
 NODE_FILTERS = ("availability", "hostname", "id", "role")
+NETWORK_FILTERS = ("driver", "id", "label", "name")
 
 
 def parse_filters(items: list[str], valid: tuple[str, ...]) -> dict[str, str]:

@@ -123,3 +123,37 @@ def test_a_full_network_fails_the_task_and_leaves_nothing_taken() -> None:
     s.apply(ops.tasks_write(create=[t]))
     assert s.tasks[t.id].state == FAILED and s.tasks[t.id].status.err == "network tiny is full"
     assert s.tasks[t.id].networks == ()
+
+
+def test_peer_sets_give_each_node_the_whole_of_its_networks() -> None:
+    from clusterfixtures import node
+
+    from manager.netpeers import peer_sets
+
+    s = fresh()
+    net(s, "a")
+    net(s, "b")
+    s.apply(ops.service_create("s-web", _service(s, "web", "a")))
+    s.apply(ops.service_create("s-db", _service(s, "db", "a", "b", mode="dnsrr")))
+    nodes = {"n-1": node("1"), "n-2": node("2"), "n-3": node("3")}
+    for nid, n in nodes.items():
+        n.description.addr = "192.168.0." + nid[-1]
+        s.nodes[nid] = n
+    web = replace(service("web"), id="s-web", spec=s.services["s-web"].spec)
+    db = replace(service("db"), id="s-db", spec=s.services["s-db"].spec)
+    tw = task(web, 1, "n-1", state=RUNNING)
+    td = task(db, 1, "n-2", state=RUNNING)
+    s.apply(ops.tasks_write(create=[tw, td]))
+    sets = peer_sets(s.snapshot(), {"n-1", "n-2", "n-3"})
+    assert sets["n-3"] == []  # no task there: no network
+    assert [p.name for p in sets["n-1"]] == ["a"] and [p.name for p in sets["n-2"]] == ["a", "b"]
+    a = sets["n-1"][0]
+    assert {(e.addr, e.node_addr) for e in a.endpoints} == {
+        (s.tasks[tw.id].networks[0][1], "192.168.0.1"),
+        (s.tasks[td.id].networks[0][1], "192.168.0.2"),
+    }
+    assert all(e.mac == ipam.mac_for(e.addr) for e in a.endpoints)
+    by_name = {x.name: x for x in a.services}
+    assert by_name["web"].vip == s.services["s-web"].vips[0][1].split("/")[0]
+    assert by_name["db"].vip == "" and by_name["db"].endpoint_mode == "dnsrr"
+    assert by_name["db"].task_addrs == [s.tasks[td.id].networks[0][1].split("/")[0]]
