@@ -51,6 +51,8 @@ class ManagerOptions:
     yes: bool = False
     restore: str = ""  # with init: a backup file from `svc cluster backup` (`svcd manager` only)
     restore_key: str = ""
+    insecure_registries: list[str] = field(default_factory=list)  # svcd's flags, beside registries.json
+    registry_mirrors: list[str] = field(default_factory=list)
 
     @property
     def home(self) -> str:

@@ -161,8 +161,9 @@ class CertificateAuthority:
             .not_valid_after(now + datetime.timedelta(seconds=lifetime))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         )
-        if role == "manager":
+        if role != "admin":  # nodes serve their images to peers (plain TLS); the SAN below stays a manager's
             usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
+        if role == "manager":
             builder = builder.add_extension(
                 x509.SubjectAlternativeName([x509.DNSName(defaults.MANAGER_TLS_NAME)]), critical=False
             )

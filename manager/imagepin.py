@@ -47,17 +47,25 @@ def _normal(ref: str) -> str:
 
 
 class ImagePinner:
-    """Registry lookups with the manager's settings (`<manager dir>/registries.json`)."""
+    """Registry lookups with the manager's settings (`<manager dir>/registries.json`, read at each lookup,
+    after svcd's `--insecure-registry` / `--registry-mirror`)."""
 
-    def __init__(self, data_dir: str, timeout: float = defaults.IMAGE_RESOLVE_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        data_dir: str,
+        insecure: Iterable[str] = (),
+        mirrors: Iterable[str] = (),
+        timeout: float = defaults.IMAGE_RESOLVE_TIMEOUT_SECONDS,
+    ) -> None:
         self.settings_path = settings.settings_path(data_dir)
+        self.flags = settings.RegistrySettings(insecure=tuple(insecure), mirrors=tuple(mirrors))
         self.timeout = timeout
 
     async def pin(self, image: str, held: Iterable[str], creds: tuple[str, str] | None = None) -> Pinned:
         if not needs_lookup(image, held):
             return Pinned(image)
         try:
-            config = settings.load(self.settings_path)
+            config = settings.load(self.settings_path, self.flags)
             pinned = await asyncio.to_thread(resolve.pin, image, config, creds, self.timeout)
         except SvcError as exc:
             warning = (

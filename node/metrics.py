@@ -54,12 +54,28 @@ class EngineCollector(Collector):
             mem.add_metric(labels, usage.memory_bytes)
         yield cpu
         yield mem
+        yield from _image_metrics(self.engine)
         ops = HistogramMetricFamily("svc_engine_operation_seconds", "Engine operation latency", labels=["operation"])
         for name, (buckets, total) in sorted(self.engine.latency.snapshot().items()):
             ops.add_metric([name], buckets, total)
         yield ops
         for collector in self.extra:
             yield from collector.collect()
+
+
+def _image_metrics(engine: Any) -> Iterator[Any]:
+    """The image store and its garbage collection (automatic runs and prunes alike)."""
+    yield GaugeMetricFamily("svc_node_images", "Images in this node's store", value=len(engine.images.records()))
+    yield GaugeMetricFamily(
+        "svc_node_image_store_bytes",
+        "Bytes of the image store's blobs and unpacked layers",
+        value=engine.images.store_bytes(),
+    )
+    gc = engine.image_gc
+    yield CounterMetricFamily("svc_node_image_gc_runs", "Image garbage collections that removed images", value=gc.runs)
+    yield CounterMetricFamily(
+        "svc_node_image_gc_reclaimed_bytes", "Bytes image garbage collection reclaimed", value=gc.reclaimed_bytes
+    )
 
 
 class AgentCollector(Collector):

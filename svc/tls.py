@@ -214,3 +214,38 @@ def secure_channel(addr: str, identity: Identity | None, ca_pem: bytes | None = 
     if aio:
         return grpc.aio.secure_channel(addr, creds, options=channel_options())
     return grpc.secure_channel(addr, creds, options=channel_options())
+
+
+# ----- plain TLS (the nodes' image peers) -----
+
+
+def ssl_context(identity: Identity, server: bool) -> ssl.SSLContext:
+    """Mutual TLS with the cluster's certificates: this identity's certificate, the trust bundle's roots.
+
+    The other side must present a certificate from the cluster's CA (CERT_REQUIRED, both ways). Names are
+    not checked (a node's certificate names its node id, not an address): the roots decide.
+    """
+    import tempfile
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not server:
+        ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cadata=identity.ca_pem.decode())
+    # The ssl module loads a key only from a file: a private one, gone as soon as it is read.
+    with tempfile.NamedTemporaryFile(prefix="svc-tls-", suffix=".pem") as f:
+        os.chmod(f.name, 0o600)
+        f.write(identity.cert_pem + b"\n" + identity.key_pem)
+        f.flush()
+        ctx.load_cert_chain(f.name)
+    return ctx
+
+
+def peer_role(cert: dict[str, Any] | None) -> str:
+    """The role (OU) in a verified peer certificate as `SSLSocket.getpeercert()` gives it; "" if none."""
+    for rdn in (cert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "organizationalUnitName":
+                return str(value)
+    return ""

@@ -32,6 +32,16 @@ def format_size(n: float) -> str:
     return f"{n:.1f}TiB"
 
 
+def human_size(n: float) -> str:
+    """Docker's units.HumanSize: decimal units, 4 significant digits (`1.235MB`, `0B`)."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000.0
+        i += 1
+    return f"{n:.4g}{units[i]}"
+
+
 def parse_cpus(text: str) -> int:
     """`1.5` CPUs -> nano CPUs."""
     try:

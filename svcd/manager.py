@@ -120,7 +120,9 @@ async def start_manager(opts: ManagerOptions) -> RunningManager:
         raft.start()
 
         dispatcher = Dispatcher(m)
-        grpc_server = server.build(m, dispatcher, opts.listen_addr, ImagePinner(opts.home))
+        grpc_server = server.build(
+            m, dispatcher, opts.listen_addr, ImagePinner(opts.home, opts.insecure_registries, opts.registry_mirrors)
+        )
         await grpc_server.start()
         stack.push_async_callback(grpc_server.stop, 1)
         leader = LeaderLoop(m, dispatcher)

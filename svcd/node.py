@@ -40,6 +40,7 @@ class NodeOptions:
     hostname: str
     labels: list[str]
     advertise_addr: str
+    peer_port: int
 
     @property
     def state_dir(self) -> str:
@@ -92,6 +93,8 @@ async def start_node(ctx: Context, opts: NodeOptions, shared_identity_dir: str =
         ctx.on_stop(metrics.stop)
     agent = None
     if opts.join:
+        host = opts.advertise_addr or local_ip()
+        peer_addr = f"{host}:{opts.peer_port}" if opts.peer_port else ""
         agent = Agent(
             engine,
             opts.state_dir,
@@ -99,10 +102,17 @@ async def start_node(ctx: Context, opts: NodeOptions, shared_identity_dir: str =
             opts.token,
             opts.hostname,
             labels,
-            opts.advertise_addr or local_ip(),
+            host,
             opts.metrics_addr,
             shared_identity_dir=shared_identity_dir,
+            peer_addr=peer_addr,
         )
+        if peer_addr and agent.identity is not None:
+            from node.engine.registry.peerserver import PeerServer
+
+            peers = PeerServer(engine.images, peer_addr, agent.current_identity)
+            await asyncio.to_thread(peers.start)
+            ctx.on_stop_sync(peers.stop)
     log.info("node engine ready on %s (runtime %s)", opts.engine_socket, engine.cfg.runtime)
     return RunningNode(engine, agent, metrics)
 

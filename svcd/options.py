@@ -55,12 +55,16 @@ ENGINE = (
     _o("labels", [], "node label (repeatable)", metavar="KEY=VALUE", flag="--label"),
     _o("hostname", "", "this daemon's name in the cluster (default: the host's name)"),
 )
+_PEER_PORT = _o(
+    "peer_port", defaults.NODE_PEER_PORT, "port on the advertised address serving images to peers (0: none)", type=int
+)
 NODE = (
     *ENGINE,
     _o("join", "", "manager address HOST:PORT to join", metavar="ADDR"),
     _o("token", "", "join token from `svc cluster join-token worker`"),
     _o("metrics_addr", f"127.0.0.1:{defaults.NODE_METRICS_PORT}", "HOST:PORT for /metrics ('' for none)"),
     _o("advertise_addr", "", "address managers and peers reach this node on"),
+    _PEER_PORT,
 )
 _MANAGER_CORE = (
     _o("advertise_addr", "", "HOST[:PORT] others reach this manager on"),
@@ -86,6 +90,7 @@ UP = (
     _o("listen_addr", f"127.0.0.1:{defaults.MANAGER_GRPC_PORT}", "manager gRPC HOST:PORT"),
     _o("metrics_addr", f"127.0.0.1:{defaults.MANAGER_METRICS_PORT}", "manager metrics HOST:PORT"),
     _o("node_metrics_addr", f"127.0.0.1:{defaults.NODE_METRICS_PORT}", "node metrics HOST:PORT"),
+    _PEER_PORT,
     *_MANAGER_CORE,
 )
 ROLES: dict[str, tuple[str, tuple[Option, ...]]] = {

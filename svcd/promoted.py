@@ -51,6 +51,8 @@ class PromotedManager:
             hostname=o.hostname,
             heartbeat_period=defaults.HEARTBEAT_PERIOD_SECONDS,
             cert_lifetime=defaults.CERT_LIFETIME_SECONDS,
+            insecure_registries=o.insecure_registries,
+            registry_mirrors=o.registry_mirrors,
         )
 
     async def resume(self) -> None:

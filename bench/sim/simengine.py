@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -77,8 +77,13 @@ class SimulatedEngine:
     def subscribe(self, callback: Callable[[Any], None]) -> None:
         self._subscribers.append(callback)
 
-    def ensure_image(self, ref: str, creds: tuple[str, str] | None = None) -> None:
+    def ensure_image(
+        self, ref: str, creds: tuple[str, str] | None = None, peers: Sequence[str] = (), peer_tls: Any = None
+    ) -> None:
         pass  # every image is there: the benchmark measures the control plane
+
+    def pin_images(self, refs: set[str]) -> None:
+        pass  # nothing is collected here
 
     def image_refs(self) -> list[str]:
         return ["busybox:latest"]

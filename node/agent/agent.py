@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import socket
+import ssl
 import time
 from typing import Any
 
@@ -64,6 +65,7 @@ class Agent:
         addr: str,
         metrics_addr: str,
         shared_identity_dir: str = "",
+        peer_addr: str = "",
     ) -> None:
         self.engine = engine
         self.state_dir = state_dir
@@ -73,6 +75,8 @@ class Agent:
         self.labels = labels
         self.addr = addr
         self.metrics_addr = metrics_addr
+        self.peer_addr = peer_addr  # HOST:PORT of this node's peer server ("" when it serves no peers)
+        self._peer_tls: tuple[tls.Identity | None, ssl.SSLContext | None] = (None, None)
         # On a manager host the node is the manager's node: it uses (and never renews) the manager's identity.
         self.shared_identity_dir = shared_identity_dir
         self.identity = tls.Identity.load(shared_identity_dir or os.path.join(state_dir, "tls"))
@@ -109,6 +113,7 @@ class Agent:
             engine_labels=self.labels,
             addr=self.addr,
             metrics_addr=metrics,
+            peer_addr=self.peer_addr,
         )
 
     def describe(self) -> cpb.NodeDescription:
@@ -132,10 +137,11 @@ class Agent:
         if not managers:
             raise InvalidArgument("no manager address known: give --join ADDR")
         worker = Worker(self.engine, self.node_id, on_status=self._wake_sender)
+        worker.peer_tls = self.peer_tls
         self.worker = worker
         self.session = Session(
             worker,
-            self._current_identity,
+            self.current_identity,
             managers,
             self.describe,
             self._save_managers,
@@ -206,7 +212,17 @@ class Agent:
             self.shared_identity_dir = ""
             self._tasks.append(asyncio.create_task(self._renewals(), name="agent-renewals"))
 
-    def _current_identity(self) -> tls.Identity:
+    def peer_tls(self) -> ssl.SSLContext | None:
+        """The client TLS context for other nodes' peer servers: this node's current certificate
+        (rebuilt after a renewal or a CA rotation)."""
+        ident = self.identity
+        if ident is None:
+            return None
+        if self._peer_tls[0] is not ident:
+            self._peer_tls = (ident, tls.ssl_context(ident, server=False))
+        return self._peer_tls[1]
+
+    def current_identity(self) -> tls.Identity:
         assert self.identity is not None
         return self.identity
 

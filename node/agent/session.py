@@ -182,6 +182,8 @@ class Session:
             async for msg in stub.Assignments(dpb.AssignmentsRequest(session_id=session_id)):
                 if msg.full or msg.update or msg.remove:
                     self.worker.set_assignments(msg.full, list(msg.update), list(msg.remove))
+                    # what this node's tasks need stays out of image GC's reach
+                    self.worker.engine.pin_images({t.spec.image for t in self.worker.assigned.values()} - {""})
                 for sub in msg.log_subscriptions:
                     self.logs.handle(stub, session_id, sub)
         finally:

@@ -34,6 +34,7 @@ class Worker:
         self.engine = engine
         self.node_id = node_id
         self.on_status = on_status  # called when there are statuses to send
+        self.peer_tls: Callable[[], Any] = lambda: None  # the client TLS context for image peers (the agent's)
         self.assigned: dict[str, cpb.Task] = {}
         # Until the manager's first full set arrives, every local container looks unassigned:
         # acting then would remove a restarted node's healthy containers. Wait for it.
@@ -190,7 +191,9 @@ class Worker:
         name = f"{task.service_name}.{task.slot or self.node_id[:8]}.{task.id}"
         try:
             # Preparing: the image comes first (pulled by the digest the service pins, if missing).
-            await asyncio.to_thread(self.engine.ensure_image, spec.image, registry_creds(task))
+            peers = list(task.image_peers)
+            tls = self.peer_tls() if peers else None
+            await asyncio.to_thread(self.engine.ensure_image, spec.image, registry_creds(task), peers, tls)
             await asyncio.to_thread(self.engine.run, spec, name)
         except SvcError as exc:
             # Before the container ran: the task is rejected (Swarm's rule), with the engine's own reason.

@@ -128,14 +128,20 @@ class EngineService(epb_grpc.EngineServicer):
         return cpb.Empty()
 
     @handler
-    async def PullImage(self, request: epb.PullImageRequest, context) -> AsyncIterator[epb.PullProgress]:
-        from svc.registry import settings
+    async def PruneImages(self, request: epb.PruneImagesRequest, context) -> epb.PruneImagesResponse:
+        pruned = await self._call(self.engine.prune_images, request.all)
+        items = [
+            epb.PrunedImage(untagged=n) if k == "untagged" else epb.PrunedImage(deleted=n) for k, n in pruned.items
+        ]
+        return epb.PruneImagesResponse(images=items, reclaimed_bytes=pruned.reclaimed)
 
+    @handler
+    async def PullImage(self, request: epb.PullImageRequest, context) -> AsyncIterator[epb.PullProgress]:
         from .registry import pull
 
         if not request.reference:
             raise InvalidArgument("pull needs an image reference")
-        config = settings.load(settings.settings_path(self.engine.cfg.data_dir))
+        config = self.engine.registry_settings()
         creds = (request.username, request.password) if request.username else None
 
         def progress(stop):  # type: ignore[no-untyped-def]
@@ -152,6 +158,7 @@ class EngineService(epb_grpc.EngineServicer):
                 except BaseException as exc:
                     result.append(exc)
                 finally:
+                    self.engine.image_gc.wake()
                     events.put(done)
 
             threading.Thread(target=work, name="pull", daemon=True).start()
@@ -176,13 +183,11 @@ class EngineService(epb_grpc.EngineServicer):
 
     @handler
     async def PushImage(self, request: epb.PushImageRequest, context) -> AsyncIterator[epb.PullProgress]:
-        from svc.registry import settings
-
         from .registry import push
 
         if not request.reference:
             raise InvalidArgument("push needs an image reference")
-        config = settings.load(settings.settings_path(self.engine.cfg.data_dir))
+        config = self.engine.registry_settings()
         creds = (request.username, request.password) if request.username else None
         push.local_image(self.engine.images, request.reference)  # NotFound before the stream starts
 
@@ -210,13 +215,11 @@ class EngineService(epb_grpc.EngineServicer):
 
     @handler
     async def RegistryLogin(self, request: epb.RegistryLoginRequest, context) -> epb.RegistryLoginResponse:
-        from svc.registry import settings
-
         from .registry import pull
 
         if not request.username:
             raise InvalidArgument("login needs a username")
-        config = settings.load(settings.settings_path(self.engine.cfg.data_dir))
+        config = self.engine.registry_settings()
         host = await self._call(pull.check_login, request.server, request.username, request.password, config)
         return epb.RegistryLoginResponse(registry=host)
 

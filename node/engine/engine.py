@@ -19,10 +19,11 @@ import os
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -618,11 +619,18 @@ class Engine:
             refs.append(rec.id)
         return refs
 
-    def ensure_image(self, ref: str, creds: tuple[str, str] | None = None) -> None:
+    def ensure_image(
+        self,
+        ref: str,
+        creds: tuple[str, str] | None = None,
+        peers: Sequence[str] = (),
+        peer_tls: ssl.SSLContext | None = None,
+    ) -> None:
         """Pull `ref` unless the store holds it (a task's image, by digest where its service pins one).
 
         One pull per reference at a time: the tasks of a service that land on this node together
-        wait for the first one's pull instead of fetching the same layers side by side.
+        wait for the first one's pull instead of fetching the same layers side by side. By digest,
+        `peers` (other nodes' peer servers, as the assignment names them) are asked first.
         """
         try:
             self.images.resolve(ref)
@@ -640,7 +648,7 @@ class Engine:
             from .registry import pull
 
             with self.latency.time("pull"):
-                pull.pull(self.images, ref, self.registry_settings(), creds=creds)
+                pull.pull(self.images, ref, self.registry_settings(), creds=creds, peers=peers, peer_tls=peer_tls)
             self.image_gc.wake()
 
     def remove_image(self, ref: str, force: bool = False) -> list[str]:

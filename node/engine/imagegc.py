@@ -96,13 +96,3 @@ def plan(
             if refs[key] == 0:
                 freed += sizes[key]
     return Plan(tuple(chosen), want, freed)
-
-
-def human_size(n: float) -> str:
-    """Docker's units.HumanSize: decimal units, 4 significant digits (`1.235MB`, `0B`)."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.4g}{units[i]}"

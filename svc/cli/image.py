@@ -57,6 +57,9 @@ def register(sub: Any) -> None:
     rm.add_argument("-f", "--force", action="store_true")
     rm.add_argument("images", nargs="+")
     rm.set_defaults(func=cmd_rm)
+    from svc.cli import imageprune
+
+    imageprune.register(isub)
 
 
 def _engine():  # type: ignore[no-untyped-def]

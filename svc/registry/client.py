@@ -84,13 +84,14 @@ class Endpoint:
         timeout: float = 30.0,
         creds: tuple[str, str] | None = None,
         verify: ssl.SSLContext | bool = True,
+        connect_timeout: float = 10.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = host
         self.config_files = config_files
         self.creds = creds  # given with the request (svc login's); else looked up in config files
         self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=True,
             headers={"User-Agent": "svc"},
             verify=verify,

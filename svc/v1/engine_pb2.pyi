@@ -144,6 +144,28 @@ class RemoveImageRequest(_message.Message):
     force: bool
     def __init__(self, reference: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
+class PruneImagesRequest(_message.Message):
+    __slots__ = ("all",)
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    all: bool
+    def __init__(self, all: _Optional[bool] = ...) -> None: ...
+
+class PrunedImage(_message.Message):
+    __slots__ = ("untagged", "deleted")
+    UNTAGGED_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    untagged: str
+    deleted: str
+    def __init__(self, untagged: _Optional[str] = ..., deleted: _Optional[str] = ...) -> None: ...
+
+class PruneImagesResponse(_message.Message):
+    __slots__ = ("images", "reclaimed_bytes")
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    RECLAIMED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedCompositeFieldContainer[PrunedImage]
+    reclaimed_bytes: int
+    def __init__(self, images: _Optional[_Iterable[_Union[PrunedImage, _Mapping]]] = ..., reclaimed_bytes: _Optional[int] = ...) -> None: ...
+
 class PullImageRequest(_message.Message):
     __slots__ = ("reference", "platform", "username", "password")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]

@@ -111,6 +111,11 @@ class EngineStub:
                 request_serializer=svc_dot_v1_dot_engine__pb2.RemoveImageRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
                 _registered_method=True)
+        self.PruneImages = channel.unary_unary(
+                '/svc.v1.Engine/PruneImages',
+                request_serializer=svc_dot_v1_dot_engine__pb2.PruneImagesRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_engine__pb2.PruneImagesResponse.FromString,
+                _registered_method=True)
         self.PullImage = channel.unary_stream(
                 '/svc.v1.Engine/PullImage',
                 request_serializer=svc_dot_v1_dot_engine__pb2.PullImageRequest.SerializeToString,
@@ -232,6 +237,13 @@ class EngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PruneImages(self, request, context):
+        """`docker image prune`: dangling images, or with `all` every image no container uses (nor a task here needs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PullImage(self, request, context):
         """Pull from a registry: progress messages as the layers arrive; the last one carries the image id.
         """
@@ -344,6 +356,11 @@ def add_EngineServicer_to_server(servicer, server):
                     servicer.RemoveImage,
                     request_deserializer=svc_dot_v1_dot_engine__pb2.RemoveImageRequest.FromString,
                     response_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
+            ),
+            'PruneImages': grpc.unary_unary_rpc_method_handler(
+                    servicer.PruneImages,
+                    request_deserializer=svc_dot_v1_dot_engine__pb2.PruneImagesRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_engine__pb2.PruneImagesResponse.SerializeToString,
             ),
             'PullImage': grpc.unary_stream_rpc_method_handler(
                     servicer.PullImage,
@@ -776,6 +793,33 @@ class Engine:
             '/svc.v1.Engine/RemoveImage',
             svc_dot_v1_dot_engine__pb2.RemoveImageRequest.SerializeToString,
             svc_dot_v1_dot_common__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PruneImages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Engine/PruneImages',
+            svc_dot_v1_dot_engine__pb2.PruneImagesRequest.SerializeToString,
+            svc_dot_v1_dot_engine__pb2.PruneImagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

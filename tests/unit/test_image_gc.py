@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from node.engine.imagegc import DiskUsage, GcImage, bytes_to_free, check_thresholds, human_size, plan, prune
+from node.engine.imagegc import DiskUsage, GcImage, bytes_to_free, check_thresholds, plan, prune
 from svc.errors import InvalidArgument
+from svc.units import human_size
 
 GB = 1_000_000_000
 

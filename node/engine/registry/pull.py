@@ -2,6 +2,10 @@
 
     reference -> manifest (an index or manifest list picks this host's platform) -> config -> layers
 
+By digest, each manifest and blob is asked of peer nodes first, then of the mirrors and the registry
+(sources.py); every byte is verified the same whoever served it. One download per blob digest at a time
+on a node (inflight.py).
+
 Layers download in parallel (at most `MAX_PARALLEL` at a time); a layer whose diff id is already unpacked is
 not fetched. Each blob goes to a scratch file in the store, is checked for size and digest, fsynced and
 renamed into place; the layer is then unpacked and its diff id checked against the config. A failed pull
@@ -10,21 +14,28 @@ removes every blob and layer it added, so nothing half-written stays in the stor
 
 from __future__ import annotations
 
+import logging
 import os
+import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from svc import defaults
 from svc import registryref as refs
-from svc.errors import InvalidArgument, NotFound, RuntimeFailure, SvcError, Unavailable
+from svc.errors import InvalidArgument, RuntimeFailure, SvcError
 from svc.registry import platforms
 from svc.registry.client import Endpoint, parse_json
 from svc.registry.settings import RegistrySettings
 
 from ..imageconfig import parse_image_config
 from ..images import ImageRecord, ImageStore
+from . import inflight
+from .sources import Sources
+
+log = logging.getLogger(__name__)
 
 MAX_PARALLEL = 3
 MAX_CONFIG_BYTES = 8 << 20
@@ -78,6 +89,8 @@ class _Pull:
         self.want = want
         self.report = report
         self.creds: tuple[str, str] | None = None
+        self.peers: Sequence[str] = ()  # HOST:PORT of nodes that hold (or are pulling) it, asked first
+        self.peer_tls: ssl.SSLContext | None = None
         self.new_blobs: list[str] = []
         self.new_layers: list[str] = []
         self._lock = threading.Lock()
@@ -92,23 +105,38 @@ class _Pull:
         out.append((self.settings.base_url(host), host))
         return out
 
-    def run(self) -> ImageRecord:
-        candidates = self.endpoints()
-        last: SvcError | None = None
-        for i, (base, host) in enumerate(candidates):
-            verify = self.settings.tls(host)
-            with Endpoint(base, host, self.settings.config_files, creds=self.creds, verify=verify) as ep:
-                try:
-                    top = ep.manifest(self.ref.repository, self.ref.reference)
-                except (Unavailable, NotFound) as exc:
-                    if i + 1 < len(candidates):  # a mirror that fails or lacks it: the next one
-                        last = exc
-                        continue
-                    raise
-                return self._pull_from(ep, top)
-        raise last or Unavailable("no registry to pull from")
+    def sources(self) -> Sources:
+        peers = []
+        if self.ref.digest and self.peer_tls is not None:  # by digest only: a tag is the registry's word
+            for addr in self.peers:
+                peers.append(
+                    Endpoint(
+                        f"https://{addr}",
+                        addr,
+                        timeout=defaults.PEER_READ_TIMEOUT_SECONDS,
+                        verify=self.peer_tls,
+                        connect_timeout=defaults.PEER_CONNECT_TIMEOUT_SECONDS,
+                    )
+                )
+        upstream = [
+            Endpoint(base, host, self.settings.config_files, creds=self.creds, verify=self.settings.tls(host))
+            for base, host in self.endpoints()
+        ]
+        return Sources(peers, upstream)
 
-    def _pull_from(self, ep: Endpoint, top: tuple[bytes, str, str]) -> ImageRecord:
+    def run(self) -> ImageRecord:
+        src = self.sources()
+        try:
+            top = src.manifest(self.ref.repository, self.ref.reference)
+            record = self._pull_from(src, top)
+        finally:
+            src.close()
+        if src.bytes_from:
+            got = ", ".join(f"{n} bytes from {h}" for h, n in sorted(src.bytes_from.items()))
+            log.info("pulled %s: %s", self.ref, got)
+        return record
+
+    def _pull_from(self, ep: Sources, top: tuple[bytes, str, str]) -> ImageRecord:
         body, media, top_digest = top
         repo = self.ref.repository
         doc = parse_json(body, f"manifest {self.ref.reference}")
@@ -166,13 +194,14 @@ class _Pull:
         held = [config_digest, *(d for d, _ in layers), *cfg.diff_ids]
         self.store.hold(held)
         try:
-            return self._layers_and_record(ep, body, top_digest, config, cfg.diff_ids, layers)
+            with inflight.expected(self.store.root, [d for d, _ in layers]):  # peers asking for them may wait
+                return self._layers_and_record(ep, body, top_digest, config, cfg.diff_ids, layers)
         finally:
             self.store.release(held)
 
     def _layers_and_record(
         self,
-        ep: Endpoint,
+        ep: Sources,
         body: bytes,
         top_digest: str,
         config: bytes,
@@ -209,10 +238,17 @@ class _Pull:
         got = platforms.normalize(self.want.os, arch)
         return got.architecture not in {a for a, _ in platforms.acceptable(self.want)}
 
-    def _fetch(self, ep: Endpoint, digest: str, size: int, progress: Callable[[int], None] | None = None) -> None:
-        """Download a blob into the store unless it is there: scratch file, verify, fsync, rename."""
+    def _fetch(self, ep: Sources, digest: str, size: int, progress: Callable[[int], None] | None = None) -> None:
+        """Download a blob into the store unless it is there: scratch file, verify, fsync, rename.
+
+        One download per digest at a time on this node: another pull of the same blob waits, then finds it."""
         if self.store.has_blob(digest):
             return
+        with inflight.fetching(self.store.root, digest):
+            if not self.store.has_blob(digest):
+                self._download(ep, digest, size, progress)
+
+    def _download(self, ep: Sources, digest: str, size: int, progress: Callable[[int], None] | None) -> None:
         fd, scratch = self.store.scratch_file()
         try:
             with os.fdopen(fd, "wb") as out:
@@ -226,12 +262,12 @@ class _Pull:
             if os.path.exists(scratch):
                 os.unlink(scratch)
 
-    def _small_blob(self, ep: Endpoint, digest: str, size: int) -> bytes:
+    def _small_blob(self, ep: Sources, digest: str, size: int) -> bytes:
         self._fetch(ep, digest, size)
         with open(os.path.join(self.store.root, "blobs", "sha256", digest[7:]), "rb") as f:
             return f.read()
 
-    def _layer(self, ep: Endpoint, digest: str, size: int, diff_id: str) -> None:
+    def _layer(self, ep: Sources, digest: str, size: int, diff_id: str) -> None:
         short = _short(digest)
         step = max(size // 50, 1 << 16)
         shown = [0]
@@ -268,15 +304,19 @@ def pull(
     platform: str = "",
     report: Report | None = None,
     creds: tuple[str, str] | None = None,
+    peers: Sequence[str] = (),
+    peer_tls: ssl.SSLContext | None = None,
 ) -> ImageRecord:
     """Pull `text` (`busybox`, `host:5000/app:1`, `app@sha256:...`) into `store`.
 
-    Errors are svc errors with one line naming the image; nothing the pull added stays behind on failure.
+    By digest, `peers` (HOST:PORT of other nodes, with `peer_tls` the cluster's client context) are asked
+    first. Errors are svc errors with one line naming the image; nothing the pull added stays behind on failure.
     """
     ref = refs.parse(text)
     want = platforms.parse(platform) if platform else platforms.host_platform()
     job = _Pull(store, ref, settings, want, report or (lambda p: None))
     job.creds = creds
+    job.peers, job.peer_tls = peers, peer_tls
     try:
         return job.run()
     except SvcError as exc:

@@ -1,0 +1,234 @@
+"""The node's peer server: the manifests and blobs its image store holds, to other nodes, by digest only.
+
+Rules: read-only (GET and HEAD of `/v2/<name>/manifests/<digest>` and `/v2/<name>/blobs/<digest>`, the
+distribution API's read subset, so a pull uses a peer as one more endpoint); never by tag (400); only to a
+client presenting a certificate of the cluster's CA with a node's or manager's role (the TLS handshake
+refuses anyone else; an admin certificate gets 403). The certificate is the agent's current one: each new
+connection uses the identity of the moment, so a renewal or a CA rotation needs no restart. A blob this
+node is still pulling itself is waited for (PEER_WAIT_SECONDS) rather than refused.
+
+The stdlib's threading HTTP server: a few concurrent peers, files streamed from disk, no new dependency
+and no event loop shared with the agent's gRPC.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from svc import defaults, tls
+from svc.errors import Unavailable
+from svc.netaddr import split_addr
+
+from ..images import ImageStore
+from . import inflight
+
+log = logging.getLogger(__name__)
+
+_PATH = re.compile(
+    r"/v2/(?P<name>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)"
+)
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_ROLES = ("worker", "manager")
+_MAX_MANIFEST = 4 << 20
+_CHUNK = 1 << 20
+_DEFAULT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def is_digest(ref: str) -> bool:
+    return bool(_DIGEST.fullmatch(ref))
+
+
+def manifest_type(body: bytes) -> str:
+    """The media type of stored bytes that are an image manifest or index; "" for any other blob."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(doc, dict) or doc.get("schemaVersion") != 2:
+        return ""
+    media = doc.get("mediaType")
+    if isinstance(media, str) and media:
+        return media
+    if "layers" in doc and "config" in doc:
+        return _DEFAULT_MANIFEST
+    if "manifests" in doc:
+        return "application/vnd.oci.image.index.v1+json"
+    return ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    connection: ssl.SSLSocket
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("peer %s: %s", self.client_address[0], format % args)
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def _read_only(self) -> None:
+        self.close_connection = True  # whatever body was sent is not read
+        self._refuse(405, "UNSUPPORTED", "a peer is read-only")
+
+    do_PUT = do_POST = do_PATCH = do_DELETE = _read_only
+
+    def _refuse(self, code: int, err: str, message: str, head: bool = False) -> None:
+        body = json.dumps({"errors": [{"code": err, "message": message}]}).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _serve(self, head: bool) -> None:
+        if tls.peer_role(self.connection.getpeercert()) not in _ROLES:
+            return self._refuse(403, "DENIED", "only the cluster's nodes and managers are served", head)
+        path = urlsplit(self.path).path
+        if path in ("/v2/", "/v2"):
+            return self._send(b"{}", "application/json", "", head)
+        m = _PATH.fullmatch(path)
+        if m is None:
+            return self._refuse(404, "NAME_UNKNOWN", "not found", head)
+        kind, ref = m["kind"], m["ref"]
+        if not is_digest(ref):
+            return self._refuse(400, "UNSUPPORTED", "a peer serves by sha256 digest only, never by tag", head)
+        store = self.server.store
+        blob = store.blob_path(ref)
+        if not inflight.wait_for(store.root, ref, lambda: os.path.exists(blob), defaults.PEER_WAIT_SECONDS):
+            unknown = "MANIFEST_UNKNOWN" if kind == "manifests" else "BLOB_UNKNOWN"
+            return self._refuse(404, unknown, f"{ref} is not on this node", head)
+        try:
+            f = open(blob, "rb")
+        except FileNotFoundError:  # removed since (image garbage collection)
+            return self._refuse(404, "BLOB_UNKNOWN", f"{ref} is not on this node", head)
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            if kind == "manifests":
+                body = f.read(_MAX_MANIFEST + 1) if size <= _MAX_MANIFEST else b""
+                media = manifest_type(body)
+                if not media:
+                    return self._refuse(404, "MANIFEST_UNKNOWN", f"{ref} is not a manifest on this node", head)
+                return self._send(body, media, ref, head)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(size))
+            self.send_header("Docker-Content-Digest", ref)
+            self.end_headers()
+            if head:
+                return None
+            sent = 0
+            while chunk := f.read(_CHUNK):
+                self.wfile.write(chunk)
+                sent += len(chunk)
+            self.server.count(sent)
+        return None
+
+    def _send(self, body: bytes, media: str, digest: str, head: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", media)
+        self.send_header("Content-Length", str(len(body)))
+        if digest:
+            self.send_header("Docker-Content-Digest", digest)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+            self.server.count(len(body))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr: tuple[str, int], store: ImageStore, context: Callable[[], ssl.SSLContext]) -> None:
+        self.address_family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+        self.store = store
+        self.context = context
+        self.served_bytes = 0
+        self._count_lock = threading.Lock()
+        super().__init__(addr, _Handler)
+
+    def count(self, n: int) -> None:
+        with self._count_lock:
+            self.served_bytes += n
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """On the connection's own thread: the TLS handshake (a client without a cluster certificate ends
+        here), then HTTP."""
+        request.settimeout(defaults.PEER_READ_TIMEOUT_SECONDS)
+        try:
+            conn = self.context().wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            log.debug("peer %s refused: %s", client_address[0], exc)
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)  # type: ignore[arg-type]
+        except (OSError, ssl.SSLError) as exc:
+            log.debug("peer %s: %s", client_address[0], exc)
+        finally:
+            conn.close()
+
+
+class PeerServer:
+    """Serves `store` on `addr` (HOST:PORT) with the identity `identity()` returns at each connection."""
+
+    def __init__(self, store: ImageStore, addr: str, identity: Callable[[], tls.Identity]) -> None:
+        self.store = store
+        self.addr = addr
+        self.identity = identity
+        self._ctx: tuple[tls.Identity | None, ssl.SSLContext | None] = (None, None)
+        self._ctx_lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def context(self) -> ssl.SSLContext:
+        ident = self.identity()
+        with self._ctx_lock:
+            if self._ctx[0] is not ident or self._ctx[1] is None:
+                self._ctx = (ident, tls.ssl_context(ident, server=True))
+            return self._ctx[1]  # type: ignore[return-value]
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the one given, or the kernel's choice for 0)."""
+        return int(self._server.server_address[1]) if self._server else 0
+
+    @property
+    def served_bytes(self) -> int:
+        return self._server.served_bytes if self._server else 0
+
+    def start(self) -> None:
+        host, port = split_addr(self.addr, "peer address")
+        self.context()  # a bad identity fails here, not at the first peer
+        try:
+            self._server = _Server((host.strip("[]"), port), self.store, self.context)
+        except OSError as exc:
+            why = "in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+            raise Unavailable(
+                f"peer address {self.addr}: {why} (choose another with --peer-port, 0 for none)"
+            ) from None
+        self._thread = threading.Thread(target=self._server.serve_forever, name="peer-server", daemon=True)
+        self._thread.start()
+        log.info("serving images to peers on %s", self.addr)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -1,0 +1,88 @@
+"""Where a pull gets each manifest and blob: peers first, then the registry (its mirrors first).
+
+Rule: a peer is asked by digest only (a tag is the registry's word, never a peer's), and is trusted for
+nothing: every byte is verified by the endpoint client exactly as from a registry. A peer that fails
+(unreachable, refusing, or serving bytes that do not match) is dropped for the rest of the pull; one that
+lacks a blob (404) stays for the others. Upstream, a mirror that fails or lacks something is passed over
+for the next; the registry's own error is the pull's error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import IO, TypeVar
+
+from svc.errors import NotFound, SvcError, Unavailable
+from svc.registry.client import Endpoint
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Sources:
+    def __init__(self, peers: list[Endpoint], upstream: list[Endpoint]) -> None:
+        self.peers = list(peers)
+        self.upstream = list(upstream)
+        self._up = 0  # the first upstream endpoint not yet passed over
+        self.bytes_from: dict[str, int] = {}  # endpoint host -> bytes it served this pull
+
+    def close(self) -> None:
+        for ep in [*self.peers, *self.upstream]:
+            ep.close()
+
+    def _count(self, ep: Endpoint, n: int) -> None:
+        self.bytes_from[ep.host] = self.bytes_from.get(ep.host, 0) + n
+
+    def _from_peers(self, what: str, fn: Callable[[Endpoint], T], reset: Callable[[], None]) -> T | None:
+        for ep in list(self.peers):
+            try:
+                return fn(ep)
+            except NotFound:
+                reset()
+            except SvcError as exc:
+                reset()
+                log.warning("peer %s: %s: %s (not asked again for this pull)", ep.host, what, exc)
+                self.peers.remove(ep)
+        return None
+
+    def _from_upstream(self, fn: Callable[[Endpoint], T], reset: Callable[[], None]) -> T:
+        while True:
+            ep = self.upstream[self._up]
+            try:
+                return fn(ep)
+            except (Unavailable, NotFound):
+                reset()
+                if self._up + 1 >= len(self.upstream):
+                    raise
+                self._up += 1  # a mirror that fails or lacks it: the next one
+
+    def manifest(self, repo: str, ref: str, expected_size: int = -1) -> tuple[bytes, str, str]:
+        def get(ep: Endpoint) -> tuple[bytes, str, str]:
+            got = ep.manifest(repo, ref, expected_size)
+            self._count(ep, len(got[0]))
+            return got
+
+        if ref.startswith("sha256:"):
+            found = self._from_peers(f"manifest {ref}", get, lambda: None)
+            if found is not None:
+                return found
+        return self._from_upstream(get, lambda: None)
+
+    def blob(
+        self, repo: str, digest: str, size: int, out: IO[bytes], progress: Callable[[int], None] | None = None
+    ) -> None:
+        start = out.tell()
+
+        def reset() -> None:  # a failed attempt leaves nothing for the next to append to
+            out.seek(start)
+            out.truncate()
+
+        def get(ep: Endpoint) -> bool:
+            ep.blob(repo, digest, size, out, progress)
+            self._count(ep, out.tell() - start)
+            return True
+
+        if self._from_peers(f"blob {digest}", get, reset):
+            return
+        self._from_upstream(get, reset)
