@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from node.agent.agent import Agent, join, needs_join
 from node.engine.engine import Engine, EngineConfig
+from node.engine.imagecollector import GcPolicy
 from svc import defaults
 from svc.kv import parse_kv
 from svc.netaddr import check_bindable, local_ip
@@ -40,6 +41,11 @@ class NodeOptions:
     hostname: str
     labels: list[str]
     advertise_addr: str
+    insecure_registries: list[str]
+    registry_mirrors: list[str]
+    image_gc_high_threshold: float
+    image_gc_low_threshold: float
+    image_gc_min_age: float
     peer_port: int
 
     @property
@@ -60,6 +66,9 @@ def engine_config(opts: NodeOptions) -> EngineConfig:
         cgroup_parent=opts.cgroup_parent,
         bridge=opts.bridge,
         subnet=opts.subnet,
+        image_gc=GcPolicy(opts.image_gc_high_threshold, opts.image_gc_low_threshold, opts.image_gc_min_age),
+        insecure_registries=tuple(opts.insecure_registries),
+        registry_mirrors=tuple(opts.registry_mirrors),
     )
 
 

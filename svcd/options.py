@@ -46,6 +46,36 @@ COMMON = (
     _o("log_level", "info", "debug, info, warning or error"),
     _o("log_format", "text", "text or json"),
 )
+REGISTRY = (  # as dockerd's; merged with <data dir>/registries.json, which is read at every use
+    _o(
+        "insecure_registries",
+        [],
+        "registry spoken to over plain HTTP (repeatable)",
+        metavar="HOST[:PORT]",
+        flag="--insecure-registry",
+    ),
+    _o("registry_mirrors", [], "Docker Hub mirror, tried first (repeatable)", metavar="URL", flag="--registry-mirror"),
+)
+IMAGE_GC = (  # the kubelet's imageGCHighThresholdPercent, imageGCLowThresholdPercent, imageMinimumGCAge
+    _o(
+        "image_gc_high_threshold",
+        defaults.IMAGE_GC_HIGH_THRESHOLD_PERCENT,
+        "percent of the image store's file system in use that starts removing unused images",
+        type=float,
+    ),
+    _o(
+        "image_gc_low_threshold",
+        defaults.IMAGE_GC_LOW_THRESHOLD_PERCENT,
+        "percent image garbage collection frees down to",
+        type=float,
+    ),
+    _o(
+        "image_gc_min_age",
+        defaults.IMAGE_GC_MIN_AGE_SECONDS,
+        "seconds an image is kept after it was added or last used, whatever the disk",
+        type=float,
+    ),
+)
 ENGINE = (
     _o("runtime", defaults.DEFAULT_RUNTIME, "OCI runtime: runc or crun"),
     _o("conmon", "conmon", "conmon binary"),
@@ -54,6 +84,8 @@ ENGINE = (
     _o("subnet", defaults.BRIDGE_SUBNET, "container subnet on this node"),
     _o("labels", [], "node label (repeatable)", metavar="KEY=VALUE", flag="--label"),
     _o("hostname", "", "this daemon's name in the cluster (default: the host's name)"),
+    *IMAGE_GC,
+    *REGISTRY,
 )
 _PEER_PORT = _o(
     "peer_port", defaults.NODE_PEER_PORT, "port on the advertised address serving images to peers (0: none)", type=int
@@ -84,6 +116,7 @@ MANAGER = (
     _o("restore", "", "with --init: a new cluster from `svc cluster backup`'s FILE", metavar="FILE"),
     _o("restore_key", "", "the key `svc cluster backup` printed for --restore's FILE", metavar="KEY"),
     *_MANAGER_CORE,
+    *REGISTRY,
 )
 UP = (
     *ENGINE,
@@ -121,4 +154,18 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
                 out[o.name] = o.type(out[o.name])
             except ValueError:
                 raise InvalidArgument(f"{o.name}: {out[o.name]!r} is not a valid {o.type.__name__}") from None
+    _check(out)
     return out
+
+
+def _check(out: dict[str, Any]) -> None:
+    """Values a daemon must refuse before it starts anything (one line, exit 1)."""
+    from svc.registry import settings as registry
+
+    if "insecure_registries" in out:
+        out["insecure_registries"] = list(registry.insecure_flags(out["insecure_registries"] or []))
+        out["registry_mirrors"] = list(registry.mirror_flags(out["registry_mirrors"] or []))
+    if "image_gc_high_threshold" in out:
+        from node.engine.imagegc import check_thresholds
+
+        check_thresholds(out["image_gc_high_threshold"], out["image_gc_low_threshold"], out["image_gc_min_age"])
