@@ -30,9 +30,9 @@ from dataclasses import dataclass, field, replace
 from svc import containerspec, defaults
 from svc.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, RuntimeFailure
 from svc.latency import LatencyRecorder
-from svc.units import parse_signal
 from svc.registry import settings as registry_settings
 from svc.registry.settings import RegistrySettings
+from svc.units import parse_signal
 from svc.v1 import container_pb2 as pb
 
 from . import cgroups, ocispec
@@ -42,8 +42,8 @@ from .deadlines import Deadlines
 from .exits import ExitWatcher
 from .health import HealthMonitor, Probe, next_health
 from .host import HostResources
-from .images import ImageRecord, ImageStore
 from .imagecollector import GcPolicy, ImageCollector, Pruned
+from .images import ImageRecord, ImageStore
 from .logs import LogEntry, read_logs
 from .monitor import Conmon
 from .mounts import is_mounted
