@@ -15,7 +15,7 @@ from typing import Any
 
 from svc import defaults
 from svc.cli import output
-from svc.cli.specflags import add_container_flags, spec_from_args
+from svc.cli.specflags import add_container_flags, overlay_networks, parse_attachment, spec_from_args
 from svc.errors import DeadlineExceeded, InvalidArgument, SvcError, Unavailable
 from svc.kv import SERVICE_FILTERS, TASK_FILTERS, parse_filters, parse_kv
 from svc.reference import familiar
@@ -43,6 +43,7 @@ def register(sub: Any) -> None:
     create.add_argument(
         "--with-registry-auth", action="store_true", help="send your login for the image's registry to the nodes"
     )
+    create.add_argument("--endpoint-mode", default="", help="vip (default: one virtual IP) or dnsrr")
     add_container_flags(create, service=True)
     create.add_argument("image")
     create.add_argument("command", nargs=argparse.REMAINDER)
@@ -88,6 +89,8 @@ def register(sub: Any) -> None:
     upd.add_argument("--args", help="new command, as one shell-quoted string")
     upd.add_argument("-d", "--detach", action="store_true")
     upd.add_argument("--no-resolve-image", action="store_true", help="do not pin a new image's tag to its digest")
+    upd.add_argument("--network-add", action="append", default=[], metavar="NETWORK", help="join an overlay network")
+    upd.add_argument("--network-rm", action="append", default=[], metavar="NETWORK", help="leave an overlay network")
     upd.add_argument(
         "--with-registry-auth", action="store_true", help="send your login for the image's registry to the nodes"
     )
@@ -139,6 +142,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.mode != "global":
         spec.replicas = 1 if args.replicas is None else args.replicas
     spec.placement.constraints.extend(args.constraint)
+    spec.endpoint_mode = args.endpoint_mode
+    for target, aliases in (parse_attachment(n) for n in overlay_networks(args.network)):
+        spec.networks.add(target=target, aliases=aliases)
     if args.max_replicas_per_node < 0:
         raise InvalidArgument("--max-replicas-per-node must not be negative")
     spec.placement.max_replicas_per_node = args.max_replicas_per_node
@@ -163,6 +169,24 @@ def cmd_create(args: argparse.Namespace) -> int:
     if not args.detach:
         return wait_converged(c, [svc.spec.name])
     return 0
+
+
+def update_networks(c: Any, spec: Any, add: list[str], remove: list[str]) -> None:
+    """`--network-add/--network-rm`: the spec stores network ids; names are resolved through the managers."""
+    from svc.v1 import control_pb2 as ctl
+
+    def network_id(ref: str) -> str:
+        return str(c.GetNetwork(ctl.NetworkRef(network=ref)).id)
+
+    drop = {network_id(ref) for ref in remove}
+    missing = drop - {a.target for a in spec.networks}
+    if missing:
+        raise InvalidArgument(f"--network-rm: the service is not on network {', '.join(sorted(remove))}")
+    kept = [a for a in spec.networks if a.target not in drop]
+    del spec.networks[:]
+    spec.networks.extend(kept)
+    for target, aliases in (parse_attachment(n) for n in add):
+        spec.networks.add(target=target, aliases=aliases)
 
 
 def set_registry_auth(spec: Any) -> None:
@@ -479,6 +503,8 @@ def cmd_update(args: argparse.Namespace) -> int:
         spec.task.image = args.image
     if args.with_registry_auth:
         set_registry_auth(spec)
+    if args.network_add or args.network_rm:
+        update_networks(c, spec, args.network_add, args.network_rm)
     if args.replicas is not None:
         if args.replicas < 0:
             raise InvalidArgument("--replicas must be 0 or more")

@@ -28,7 +28,17 @@ def add_container_flags(p: argparse.ArgumentParser, service: bool = False) -> No
     )
     p.add_argument(cpu_flag, dest="cpus", metavar="N", help="CPU limit, e.g. 0.5")
     p.add_argument("--pids-limit", type=int, default=0, help="maximum number of processes")
-    p.add_argument("--network", default="", help="bridge (default), host or none")
+    if service:
+        p.add_argument(
+            "--network",
+            action="append",
+            default=[],
+            metavar="NETWORK",
+            help="an overlay network to join (NAME or name=NAME,alias=ALIAS; repeatable); bridge, host or none "
+            "for the node's own network",
+        )
+    else:
+        p.add_argument("--network", default="", help="bridge (default), host or none")
     p.add_argument("--entrypoint", help="override the image's entrypoint")
     p.add_argument("-w", "--workdir", default="", help="working directory inside the container")
     p.add_argument("-u", "--user", default="", help="USER[:GROUP] or UID[:GID]")
@@ -85,7 +95,7 @@ def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  #
         workdir=args.workdir,
         user=args.user,
         hostname=args.hostname,
-        network=args.network,
+        network=node_network(args.network),
         labels=parse_kv(args.label, "label", require_equals=False),
         cap_add=args.cap_add,
         cap_drop=args.cap_drop,
@@ -131,3 +141,40 @@ def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  #
         if args.health_start_period:
             hc.start_period_seconds = parse_duration(args.health_start_period, "health start period")
     return spec
+
+
+NODE_NETWORKS = ("bridge", "host", "none")
+
+
+def node_network(value: str | list[str]) -> str:
+    """The node-local network mode among `--network` values (a service's others name overlays)."""
+    if isinstance(value, str):
+        return value
+    modes = [v for v in value if v in NODE_NETWORKS]
+    if len(modes) > 1:
+        raise InvalidArgument(f"--network {modes[0]} and --network {modes[1]} cannot be combined")
+    return modes[0] if modes else ""
+
+
+def overlay_networks(values: list[str]) -> list[str]:
+    return [v for v in values if v not in NODE_NETWORKS]
+
+
+def parse_attachment(text: str) -> tuple[str, list[str]]:
+    """`--network NAME` or `--network name=NAME,alias=A[,alias=B]` (docker's long form)."""
+    if "=" not in text:
+        return text, []
+    target, aliases = "", []
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not value:
+            raise InvalidArgument(f"invalid --network {text!r}: use NAME or name=NAME,alias=ALIAS")
+        if key in ("name", "target"):
+            target = value
+        elif key == "alias":
+            aliases.append(value)
+        else:
+            raise InvalidArgument(f"invalid --network {text!r}: unknown key {key!r} (name, alias)")
+    if not target:
+        raise InvalidArgument(f"invalid --network {text!r}: name= is missing")
+    return target, aliases
