@@ -34,6 +34,7 @@ from svc.registry import settings as registry_settings
 from svc.registry.settings import RegistrySettings
 from svc.units import parse_signal
 from svc.v1 import container_pb2 as pb
+from svc.v1 import dispatcher_pb2 as dpb
 
 from . import cgroups, ocispec
 from . import spec as specs
@@ -49,6 +50,7 @@ from .monitor import Conmon
 from .mounts import is_mounted
 from .netns import Namespaces
 from .network import BridgeNetwork
+from .overlay import Overlays
 from .runtime import ContainerFiles, OciRuntime, RuncFamily
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class EngineConfig:
     bridge: str = defaults.BRIDGE_NAME
     subnet: str = defaults.BRIDGE_SUBNET
     cni_plugin_dirs: tuple[str, ...] = defaults.CNI_PLUGIN_DIRS
+    vtep_addr: str = ""  # the overlay networks' VXLAN source address (the node's advertised one)
 
     image_gc: GcPolicy = field(default_factory=GcPolicy)
     insecure_registries: tuple[str, ...] = ()  # besides registries.json's (svcd --insecure-registry)
@@ -92,7 +95,8 @@ class Engine:
             cfg.bridge, cfg.subnet, cfg.cni_plugin_dirs, os.path.join(cfg.run_dir, "cni"), self.namespaces
         )
         self.runtimes, self.unusable = self._probe_runtimes()
-        self.host = HostResources(self.images, self.network)
+        self.overlays = Overlays(self.namespaces, cfg.vtep_addr)
+        self.host = HostResources(self.images, self.network, self.overlays)
         if cfg.runtime not in defaults.KNOWN_RUNTIMES:
             raise InvalidArgument(f"unknown runtime {cfg.runtime!r}: use one of {', '.join(defaults.KNOWN_RUNTIMES)}")
         if cfg.runtime not in self.runtimes:
@@ -658,6 +662,13 @@ class Engine:
 
         return self.images.remove(ref, in_use, force)
 
+    # ----- overlay networks -----
+
+    def set_networks(self, networks: list[dpb.NetworkPeers]) -> None:
+        """The whole peer set of every overlay network this node's tasks are on (overlay.py)."""
+        with self.latency.time("networks"):
+            self.overlays.set_networks(networks)
+
     # ----- live restore -----
 
     def _restore(self) -> None:
@@ -673,6 +684,8 @@ class Engine:
                 shutil.rmtree(directory, ignore_errors=True)  # a create that never finished
                 continue
             self._containers[c.id] = c
+            if c.state == RUNNING and c.spec.attachments:
+                self.overlays.adopt(c.id, list(c.spec.attachments))
             if c.state != RUNNING:
                 if is_mounted(self._files(c.id).rootfs) or self.network.holds_namespace(c.id):
                     self._release(c)

@@ -14,12 +14,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from svc.errors import InvalidArgument, RuntimeFailure
+
 from . import apparmor, ocispec, seccomp
 from .container import Container, ExecContext
 from .hostfiles import write_etc_files
 from .images import ImageStore
 from .mounts import mount_overlay, unmount
 from .network import BridgeNetwork
+from .overlay import Overlays
 from .runtime import ContainerFiles, OciRuntime
 from .spec import Resolved
 from .users import resolve_user
@@ -38,14 +41,17 @@ class Held:
 
 
 class HostResources:
-    def __init__(self, images: ImageStore, network: BridgeNetwork) -> None:
+    def __init__(self, images: ImageStore, network: BridgeNetwork, overlays: Overlays) -> None:
         self.images = images
         self.network = network
+        self.overlays = overlays
         log.info("%s", seccomp.describe())
         self.apparmor_profile = apparmor.container_profile()
 
     def acquire(self, c: Container, files: ContainerFiles, resolved: Resolved, runtime: OciRuntime) -> Held:
         undo: list[Callable[[], None]] = []
+        if c.spec.attachments and c.network != "bridge":
+            raise InvalidArgument(f"overlay networks need bridge networking, not {c.network!r}")
         try:
             lowers = list(reversed(self.images.layer_dirs(c.image_id)))
             mount_overlay(lowers, files.upper, files.work, files.rootfs)
@@ -54,6 +60,8 @@ class HostResources:
             undo.append(lambda: self.detach(c, files))
             self._mark_attached(files, True)  # before attaching: a crash in between still gets cleaned up
             attachment = self.network.attach(c.id, c.network, list(c.spec.ports))
+            if c.spec.attachments and attachment.netns:
+                self.overlays.attach(c.id, attachment.netns, list(c.spec.attachments))
             binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network)
             bundle = ocispec.Bundle(
                 args=list(resolved.args),
@@ -107,8 +115,16 @@ class HostResources:
     def detach(self, c: Container, files: ContainerFiles) -> None:
         """Release the network if the container holds one (the marker saves forking CNI plugins for nothing)."""
         if os.path.exists(os.path.join(files.dir, ATTACHED_MARKER)):
+            overlay_error = None
+            if c.spec.attachments:  # while the container's namespace is still there
+                try:
+                    self.overlays.detach(c.id, list(c.spec.attachments))
+                except RuntimeFailure as exc:
+                    overlay_error = exc  # its namespace goes below all the same, taking the veths along
             self.network.detach(c.id, c.network, list(c.spec.ports))
             self._mark_attached(files, False)
+            if overlay_error is not None:
+                raise overlay_error
 
     @staticmethod
     def _mark_attached(files: ContainerFiles, attached: bool) -> None:

@@ -1,0 +1,85 @@
+"""pyroute2's IPRoute bound to a network namespace, without forking.
+
+Rule: never `IPRoute(netns=...)`: pyroute2 forks a child to open the socket there, and a
+process that runs gRPC must not fork. Instead a short-lived thread enters the namespace
+(setns affects only the calling thread), opens the netlink socket and exits; the socket stays
+bound to that namespace and IPRoute adopts it by file descriptor. Each `iproute()` is used on
+the thread that opened it and closed at the end of the `with`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from svc.errors import RuntimeFailure
+
+CLONE_NEWNET = 0x40000000
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+
+
+def netlink_socket_in(path: str) -> socket.socket:
+    """A NETLINK_ROUTE socket in the namespace pinned at `path`."""
+    out: list[socket.socket] = []
+    error: list[str] = []
+
+    def enter_and_open() -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            error.append(f"opening {path}: {exc.strerror}")
+            return
+        try:
+            if _libc.setns(fd, CLONE_NEWNET) != 0:
+                error.append(f"entering {path}: {os.strerror(ctypes.get_errno())}")
+                return
+        finally:
+            os.close(fd)
+        try:
+            out.append(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE))
+        except OSError as exc:
+            error.append(f"netlink socket in {path}: {exc.strerror}")
+
+    t = threading.Thread(target=enter_and_open, name="netns-socket")
+    t.start()
+    t.join()
+    if error:
+        raise RuntimeFailure(error[0])
+    return out[0]
+
+
+@contextlib.contextmanager
+def iproute(path: str | None = None) -> Iterator[Any]:
+    """IPRoute in the namespace at `path`, or in this process's own when None."""
+    from pyroute2 import IPRoute
+
+    if path is None:
+        ipr = IPRoute()
+    else:
+        sock = netlink_socket_in(path)
+        ipr = IPRoute(fileno=sock.detach())
+    try:
+        yield ipr
+    finally:
+        ipr.close()
+
+
+@contextlib.contextmanager
+def ns_fd(path: str) -> Iterator[int]:
+    """An open descriptor of the namespace at `path` (to move a link there)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise RuntimeFailure(f"opening {path}: {exc.strerror}") from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)

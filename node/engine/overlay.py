@@ -1,0 +1,309 @@
+"""Overlay networks on this node: a namespace per network, with a bridge and a VXLAN device.
+
+Layout (as Swarm's): the namespace `ov-<VNI>` (pinned beside the containers' namespaces, see
+netns.py) holds `br0` (the network's gateway address, MTU 1450) and `vxlan0` (VNI, UDP 4789,
+local = the node's VTEP address, nolearning, proxy, MTU 1450), a port of br0. The VXLAN device
+is made in the host's namespace and moved in, so its UDP socket stays in the host's namespace.
+A container on the network gets a veth pair: `ethN` in its own namespace (the task's address
+and the MAC derived from it) and `ve<id12>` on br0.
+
+Rules: the peer set comes whole (`set_networks`) and is reconciled against a dump of the
+device (overlaypeers.diff), never applied as deltas. A network namespace that neither the
+peer set nor a container on this node uses is removed with everything in it. Every step that
+fails undoes what it made: no namespace, link or entry is left half-made. One lock serialises
+all of it (a few netlink calls per change). All netlink goes through nlns (no fork).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from svc.errors import InvalidArgument, RuntimeFailure, SvcError
+from svc.v1 import container_pb2 as pb
+from svc.v1 import dispatcher_pb2 as dpb
+
+from . import overlaypeers as peers
+from .netns import Namespaces
+from .nlns import iproute, ns_fd
+
+log = logging.getLogger(__name__)
+
+NS_PREFIX = "ov-"
+BRIDGE, VXLAN = "br0", "vxlan0"
+MTU = 1450  # 1500 less the VXLAN encapsulation (50 bytes)
+VXLAN_PORT = 4789
+NUD_PERMANENT = 0x80
+
+
+def ns_name(vni: int) -> str:
+    return f"{NS_PREFIX}{vni}"
+
+
+def veth_name(cid: str) -> str:
+    return "ve" + cid[:12]
+
+
+def _host_tmp_name(vni: int) -> str:
+    return f"svx{vni}"  # the VXLAN device's name in the host's namespace, before it moves
+
+
+@contextlib.contextmanager
+def _netlink(what: str) -> Iterator[None]:
+    """Netlink and OS errors as one-line RuntimeFailures naming the step."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        yield
+    except NetlinkError as exc:
+        raise RuntimeFailure(f"{what}: {os.strerror(exc.code) if exc.code else exc}") from None
+    except OSError as exc:
+        raise RuntimeFailure(f"{what}: {exc.strerror or exc}") from None
+
+
+def _lookup(ipr: Any, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+class Overlays:
+    def __init__(self, namespaces: Namespaces, vtep: str = "") -> None:
+        self.namespaces = namespaces
+        self.vtep = vtep  # this node's VXLAN source address; "" lets the kernel choose by route
+        self._lock = threading.RLock()
+        self._peers: dict[int, dpb.NetworkPeers] = {}
+        self._users: dict[int, dict[str, str]] = {}  # vni -> container id -> its address there
+
+    # ----- the peer set -----
+
+    def set_networks(self, networks: list[dpb.NetworkPeers]) -> None:
+        """Make this node's networks and entries what `networks` says; remove networks nobody uses."""
+        for n in networks:
+            peers.check_vni(n.vni)
+        errors = []
+        with self._lock:
+            self._peers = {n.vni: n for n in networks}
+            for n in networks:
+                try:
+                    self._ensure(n.vni, n.subnet, n.gateway)
+                    self._reconcile(n.vni)
+                except SvcError as exc:
+                    errors.append(f"network {n.name or n.vni}: {exc}")
+            errors += self._collect()
+        if errors:
+            raise RuntimeFailure("; ".join(errors))
+
+    def networks(self) -> list[int]:
+        """The VNIs that have a namespace on this node."""
+        try:
+            names = os.listdir(self.namespaces.dir.path)
+        except FileNotFoundError:
+            return []
+        return sorted(int(n[len(NS_PREFIX) :]) for n in names if n.startswith(NS_PREFIX) and n[3:].isdigit())
+
+    def entries(self, vni: int) -> peers.Entries:
+        """What the network's VXLAN device holds now (static FDB and permanent neighbour entries)."""
+        with self._lock, iproute(self.namespaces.path_of(ns_name(vni))) as ipn, _netlink(f"reading {ns_name(vni)}"):
+            return self._dump(ipn, self._vxlan(ipn, vni))
+
+    # ----- containers -----
+
+    def attach(self, cid: str, container_ns: str, attachments: list[pb.NetworkAttachment]) -> None:
+        """A veth into each network's namespace; on failure every one made is removed again."""
+        with self._lock:
+            try:
+                for i, a in enumerate(attachments):
+                    self._attach_one(cid, container_ns, f"eth{i + 1}", a)
+            except BaseException:
+                try:
+                    self.detach(cid, attachments)
+                except SvcError as exc:
+                    log.warning("undoing the overlay attachments of %s: %s", cid[:12], exc)
+                raise
+
+    def _attach_one(self, cid: str, container_ns: str, ifname: str, a: pb.NetworkAttachment) -> None:
+        peers.check_vni(a.vni)
+        try:
+            iface = ipaddress.ip_interface(a.addr)
+        except ValueError:
+            raise InvalidArgument(f"network {a.network_name or a.vni}: invalid address {a.addr!r}") from None
+        mac = peers.mac_of(a.addr)
+        self._ensure(a.vni, str(iface.network), a.gateway)
+        self._users.setdefault(a.vni, {})[cid] = str(iface.ip)
+        path = self.namespaces.path_of(ns_name(a.vni))
+        host_end = veth_name(cid)
+        with iproute(path) as ipn, ns_fd(container_ns) as target, _netlink(f"veth {host_end} on {ns_name(a.vni)}"):
+            stale = _lookup(ipn, host_end)
+            if stale is not None:
+                ipn.link("del", index=stale)
+            peer = {"ifname": ifname, "net_ns_fd": target, "address": mac, "mtu": MTU}
+            ipn.link("add", ifname=host_end, kind="veth", mtu=MTU, peer=peer)
+            ipn.link("set", index=_lookup(ipn, host_end), master=_lookup(ipn, BRIDGE), state="up")
+        with iproute(container_ns) as ipc, _netlink(f"{ifname} of container {cid[:12]}"):
+            idx = _lookup(ipc, ifname)
+            ipc.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+            ipc.link("set", index=idx, state="up")
+        if a.vni in self._peers:
+            self._reconcile(a.vni)  # this container's own address is local now, never a remote entry
+
+    def detach(self, cid: str, attachments: list[pb.NetworkAttachment]) -> None:
+        """Remove the container's veths; then any network namespace left unused. Safe to repeat."""
+        errors = []
+        with self._lock:
+            for a in attachments:
+                self._users.get(a.vni, {}).pop(cid, None)
+                path = self.namespaces.locate(ns_name(a.vni))
+                if path is None:
+                    continue
+                try:
+                    with iproute(path) as ipn, _netlink(f"removing {veth_name(cid)} from {ns_name(a.vni)}"):
+                        idx = _lookup(ipn, veth_name(cid))
+                        if idx is not None:
+                            ipn.link("del", index=idx)
+                except SvcError as exc:
+                    errors.append(str(exc))
+            errors += self._collect()
+        if errors:
+            raise RuntimeFailure("; ".join(errors))
+
+    def adopt(self, cid: str, attachments: list[pb.NetworkAttachment]) -> None:
+        """A running container found at restart: its networks are in use."""
+        with self._lock:
+            for a in attachments:
+                with contextlib.suppress(SvcError):
+                    self._users.setdefault(a.vni, {})[cid] = peers.host_ip(a.addr)
+
+    # ----- the namespace and its devices -----
+
+    def _ensure(self, vni: int, subnet: str, gateway: str) -> None:
+        name = ns_name(vni)
+        path = self.namespaces.locate(name)
+        if path is not None:
+            try:
+                with iproute(path) as ipn:
+                    if _lookup(ipn, VXLAN) is not None and _lookup(ipn, BRIDGE) is not None:
+                        return
+            except SvcError:
+                pass
+            log.warning("network namespace %s is incomplete: making it again", name)
+            self._destroy(vni)
+        path = self.namespaces.create(name)
+        try:
+            with iproute(path) as ipn, _netlink(f"bridge in {name}"):
+                ipn.link("add", ifname=BRIDGE, kind="bridge", mtu=MTU)
+                br = _lookup(ipn, BRIDGE)
+                if gateway and subnet:
+                    prefix = ipaddress.ip_network(subnet, strict=False).prefixlen
+                    ipn.addr("add", index=br, address=gateway, prefixlen=prefix)
+                ipn.link("set", index=br, state="up")
+            tmp = _host_tmp_name(vni)
+            with iproute() as host, _netlink(f"VXLAN {vni} in the host's namespace"):
+                stale = _lookup(host, tmp)
+                if stale is not None:
+                    host.link("del", index=stale)
+                opts: dict[str, Any] = {"vxlan_id": vni, "vxlan_port": VXLAN_PORT, "vxlan_learning": 0}
+                if self.vtep:
+                    opts["vxlan_local"] = self.vtep
+                host.link("add", ifname=tmp, kind="vxlan", vxlan_proxy=1, mtu=MTU, **opts)
+                idx = _lookup(host, tmp)
+                try:
+                    with ns_fd(path) as fd:
+                        host.link("set", index=idx, net_ns_fd=fd)
+                except BaseException:
+                    host.link("del", index=idx)
+                    raise
+            with iproute(path) as ipn, _netlink(f"VXLAN {vni} in {name}"):
+                ipn.link("set", index=_lookup(ipn, tmp), ifname=VXLAN, master=_lookup(ipn, BRIDGE), state="up")
+        except BaseException:
+            try:
+                self._destroy(vni)
+            except SvcError as exc:
+                log.warning("cleaning up %s: %s", name, exc)
+            raise
+        log.info("overlay network %d: namespace %s made", vni, name)
+
+    def _destroy(self, vni: int) -> None:
+        """The devices first (the VXLAN's UDP socket is freed now, not when the kernel gets to the
+        namespace), then the namespace."""
+        name = ns_name(vni)
+        path = self.namespaces.locate(name)
+        if path is not None:
+            try:
+                with iproute(path) as ipn, _netlink(f"removing the devices of {name}"):
+                    for dev in (VXLAN, BRIDGE):
+                        idx = _lookup(ipn, dev)
+                        if idx is not None:
+                            ipn.link("del", index=idx)
+            except SvcError as exc:
+                log.warning("%s", exc)
+        self.namespaces.delete(name)
+        log.info("overlay network %d: namespace %s removed", vni, name)
+
+    def _collect(self) -> list[str]:
+        """Remove the namespaces of networks neither the peer set nor a container here uses."""
+        errors = []
+        for vni in self.networks():
+            if vni in self._peers or self._users.get(vni):
+                continue
+            try:
+                self._destroy(vni)
+            except SvcError as exc:
+                errors.append(str(exc))
+        for vni in [v for v, u in self._users.items() if not u]:
+            del self._users[vni]
+        return errors
+
+    # ----- entries -----
+
+    def _vxlan(self, ipn: Any, vni: int) -> int:
+        idx = _lookup(ipn, VXLAN)
+        if idx is None:
+            raise RuntimeFailure(f"network namespace {ns_name(vni)} has no {VXLAN}")
+        return idx
+
+    @staticmethod
+    def _dump(ipn: Any, vx: int) -> peers.Entries:
+        fdb = set()
+        for m in ipn.fdb("dump", ifindex=vx):
+            mac, dst = m.get("NDA_LLADDR"), m.get("NDA_DST")
+            if m["ifindex"] == vx and mac and dst:
+                fdb.add(peers.Fdb(mac.lower(), dst))
+        neigh = set()
+        for m in ipn.get_neighbours(family=socket.AF_INET, ifindex=vx):
+            ip, mac = m.get("NDA_DST"), m.get("NDA_LLADDR")
+            if m["ifindex"] == vx and m["state"] & NUD_PERMANENT and ip and mac:
+                neigh.add(peers.Neigh(ip, mac.lower()))
+        return peers.Entries(frozenset(fdb), frozenset(neigh))
+
+    def _reconcile(self, vni: int) -> None:
+        """Dump, diff, apply: the device ends up holding exactly the remote endpoints of the peer set."""
+        net = self._peers.get(vni)
+        endpoints = [(e.addr, e.mac, e.node_addr) for e in net.endpoints] if net else []
+        want = peers.wanted(endpoints, self.vtep, self._users.get(vni, {}).values())
+        name = ns_name(vni)
+        with iproute(self.namespaces.path_of(name)) as ipn, _netlink(f"entries of {name}"):
+            vx = self._vxlan(ipn, vni)
+            change = peers.diff(self._dump(ipn, vx), want)
+            for n in change.del_neigh:
+                ipn.neigh("del", dst=n.ip, lladdr=n.mac, ifindex=vx)
+            for f in change.del_fdb:
+                ipn.fdb("del", ifindex=vx, lladdr=f.mac, dst=f.vtep)
+            for f in change.add_fdb:
+                ipn.fdb("add", ifindex=vx, lladdr=f.mac, dst=f.vtep)
+            for n in change.add_neigh:
+                ipn.neigh("add", dst=n.ip, lladdr=n.mac, ifindex=vx, state=NUD_PERMANENT)
+        if not change.empty:
+            log.debug(
+                "network %d: +%d/-%d forwarding, +%d/-%d neighbour entries",
+                vni,
+                len(change.add_fdb),
+                len(change.del_fdb),
+                len(change.add_neigh),
+                len(change.del_neigh),
+            )

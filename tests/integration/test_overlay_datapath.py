@@ -1,0 +1,204 @@
+"""The overlay data path between two hosts built from network namespaces (issue #14 item 2).
+
+Each host runs a real engine (tests/overlayhost.py, inside the host's namespace) and the test
+plays the manager: it hands each engine the network's peer set, as the assignments will, and
+starts containers with their attachments. Two containers on different hosts reach each other
+over VXLAN; a peer that leaves the set leaves the other host's FDB and neighbour tables at the
+next reconcile; a network nobody uses is removed; nothing is left at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from helpers import REPO, cgroup_children, mounts_under, netns_list, poll, remove_cgroup_parent
+from netns import TestNet, sh
+
+pytestmark = pytest.mark.root
+
+HELPER = os.path.join(REPO, "tests", "overlayhost.py")
+VNI = 4100
+SUBNET, GATEWAY = "10.213.5.0/24", "10.213.5.1"
+
+
+class Host:
+    def __init__(self, name: str, ns: str, addr: str, base: str, tag: str) -> None:
+        self.name, self.ns, self.addr, self.base = name, ns, addr, base
+        self.cgroup_parent = f"svc-ovl-{tag}-{name}"
+        self.run_dir = os.path.join(base, "run")
+        cfg = {
+            "data_dir": os.path.join(base, "data"),
+            "run_dir": self.run_dir,
+            "cgroup_parent": self.cgroup_parent,
+            "bridge": "svcov0",
+            "subnet": "10.214.0.0/24",
+            "vtep_addr": addr,
+        }
+        self.proc = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{ns}", sys.executable, HELPER, json.dumps(cfg)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+
+    def call(self, op: str, **kw: Any) -> Any:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps({"op": op, **kw}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, f"host {self.name}: the engine helper died"
+        answer = json.loads(line)
+        if not answer["ok"]:
+            raise AssertionError(f"host {self.name}: {op}: {answer['error']}\n{answer['trace']}")
+        return answer.get("result")
+
+    def sh(self, *args: str, netns_path: str = "") -> str:
+        cmd = ["nsenter", f"--net={netns_path or '/run/netns/' + self.ns}", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.call("close")
+            self.proc.wait(timeout=30)
+
+
+def endpoint(task: str, addr: str, host: Host) -> dict[str, str]:
+    ip = addr.split("/")[0]
+    mac = "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
+    return {"taskId": task, "addr": addr, "mac": mac, "nodeAddr": host.addr, "nodeId": host.name}
+
+
+def peers(*endpoints: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "networkId": "net1",
+            "name": "backend",
+            "vni": VNI,
+            "subnet": SUBNET,
+            "gateway": GATEWAY,
+            "endpoints": list(endpoints),
+        }
+    ]
+
+
+def spec(addr: str) -> dict[str, Any]:
+    attachment = {"networkId": "net1", "networkName": "backend", "addr": addr, "gateway": GATEWAY, "vni": VNI}
+    return {"image": "busybox", "cmd": ["sleep", "1000"], "attachments": [attachment]}
+
+
+@pytest.fixture
+def hosts(tmp_path_factory: pytest.TempPathFactory, busybox_tar: str) -> Iterator[tuple[Host, Host]]:
+    tag = f"{os.getpid() % 1000}"
+    before = set(netns_list()) | set(netns_list("ov-"))
+    net = TestNet(tag=f"o{tag}", subnet=f"10.{245 + os.getpid() % 5}.77.0/24")
+    made: list[Host] = []
+    try:
+        for name in ("a", "b"):
+            ns, addr = net.add(name)
+            made.append(Host(name, ns, addr, str(tmp_path_factory.mktemp(f"ovl{name}")), tag))
+        for h in made:
+            h.call("import", path=busybox_tar, ref="busybox")
+        yield made[0], made[1]
+        for h in made:
+            h.close()
+        left = []
+        for h in made:
+            left += [f"{h.name}: mount {m}" for m in mounts_under(h.base)]
+            netns_dir = os.path.join(h.run_dir, "netns")
+            if os.path.isdir(netns_dir):
+                left += [f"{h.name}: netns file {n}" for n in os.listdir(netns_dir)]
+            links = h.sh("ip", "-o", "link")
+            left += [
+                f"{h.name}: link {ln.split(':')[1].strip()}" for ln in links.splitlines() if "svx" in ln or " ve" in ln
+            ]
+            left += [f"{h.name}: cgroup {c}" for c in cgroup_children(h.cgroup_parent)]
+        assert not left, f"the test left things behind: {left}"
+    finally:
+        for h in made:
+            if h.proc.poll() is None:
+                h.proc.kill()
+                h.proc.wait()
+            remove_cgroup_parent(h.cgroup_parent)
+        net.destroy()
+    assert set(netns_list()) | set(netns_list("ov-")) <= before
+
+    def ours() -> list[str]:
+        return [ln.split(":")[1] for ln in sh("ip", "-o", "link").stdout.splitlines() if "svx" in ln or f"o{tag}" in ln]
+
+    # The kernel destroys a deleted namespace (and the far ends of its veths) asynchronously.
+    poll(lambda: not ours(), timeout=20, what=f"links left in the test's own namespace: {ours()}")
+
+
+def test_two_hosts_reach_each_other_over_the_overlay(hosts: tuple[Host, Host]) -> None:
+    a, b = hosts
+    ep_a, ep_b = endpoint("ta", "10.213.5.2/24", a), endpoint("tb", "10.213.5.3/24", b)
+    both = peers(ep_a, ep_b)
+    for h in (a, b):
+        h.call("networks", networks=both)  # the peer set arrives with the assignments, before the task starts
+    ca = a.call("run", spec=spec(ep_a["addr"]), name="ta")
+    cb = b.call("run", spec=spec(ep_b["addr"]), name="tb")
+
+    # The network's namespace on A: the VXLAN as specified, the entries of B's endpoint only.
+    ovns = os.path.join(a.run_dir, "netns", f"ov-{VNI}")
+    vx = a.sh("ip", "-d", "link", "show", "vxlan0", netns_path=ovns)
+    for want in (f"vxlan id {VNI}", f"local {a.addr}", "dstport 4789", "nolearning", "proxy", "mtu 1450"):
+        assert want in vx, vx
+    assert a.call("entries", vni=VNI) == {
+        "fdb": [[ep_b["mac"], b.addr]],
+        "neigh": [["10.213.5.3", ep_b["mac"]]],
+    }
+
+    # The container: eth0 (node bridge, default route) and eth1 on the overlay.
+    links = a.call("exec", id=ca["id"], cmd=["ip", "-o", "link"])["out"]
+    assert "eth1" in links and ep_a["mac"] in links and "mtu 1450" in links, links
+    routes = a.call("exec", id=ca["id"], cmd=["ip", "route"])["out"]
+    assert any(ln.startswith("default") and "eth0" in ln for ln in routes.splitlines()), routes
+    assert any(ln.startswith(SUBNET) and "eth1" in ln for ln in routes.splitlines()), routes
+
+    for h, c, other in ((a, ca, "10.213.5.3"), (b, cb, "10.213.5.2")):
+        r = h.call("exec", id=c["id"], cmd=["ping", "-c", "2", "-W", "2", other])
+        assert r["code"] == 0, r
+
+    # B's task goes: A's next reconcile drops its entries, B's network namespace goes when unused.
+    b.call("remove", id=cb["id"])
+    b.call("networks", networks=[])
+    assert b.call("overlays") == []
+    a.call("networks", networks=peers(ep_a))
+    assert a.call("entries", vni=VNI) == {"fdb": [], "neigh": []}
+    r = a.call("exec", id=ca["id"], cmd=["ping", "-c", "1", "-W", "1", "10.213.5.3"])
+    assert r["code"] != 0
+
+    # A network the peer set no longer names stays while a container here is on it.
+    a.call("networks", networks=[])
+    assert a.call("overlays") == [VNI]
+    a.call("remove", id=ca["id"])
+    assert a.call("overlays") == []
+
+
+def test_a_stale_entry_is_removed_and_a_moved_address_follows(hosts: tuple[Host, Host]) -> None:
+    """Entries not in the set (a missed removal) go; an address reused on another node moves."""
+    a, b = hosts
+    ghost = endpoint("gone", "10.213.5.9/24", b)
+    a.call("networks", networks=peers(endpoint("ta", "10.213.5.2/24", a), ghost))
+    assert a.call("entries", vni=VNI)["fdb"] == [[ghost["mac"], b.addr]]
+    moved = dict(ghost, nodeAddr="10.255.255.1")  # never contacted: no task sends to it
+    a.call("networks", networks=peers(moved))
+    assert a.call("entries", vni=VNI)["fdb"] == [[ghost["mac"], "10.255.255.1"]]
+    a.call("networks", networks=[])
+    assert a.call("overlays") == []
+
+
+def test_a_failed_attachment_leaves_nothing(hosts: tuple[Host, Host]) -> None:
+    a, _ = hosts
+    bad = spec("10.213.5.2/24")
+    bad["attachments"].append({"networkId": "x", "addr": "10.213.6.2/24", "vni": 0})  # VNI 0 is refused
+    with pytest.raises(AssertionError, match="VXLAN id 0"):
+        a.call("run", spec=bad, name="bad")
+    assert a.call("overlays") == []
