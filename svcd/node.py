@@ -69,6 +69,7 @@ def engine_config(opts: NodeOptions) -> EngineConfig:
         image_gc=GcPolicy(opts.image_gc_high_threshold, opts.image_gc_low_threshold, opts.image_gc_min_age),
         insecure_registries=tuple(opts.insecure_registries),
         registry_mirrors=tuple(opts.registry_mirrors),
+        vtep_addr=opts.advertise_addr or local_ip(),  # the overlays' VXLAN source: the address peers know
     )
 
 

@@ -88,6 +88,9 @@ class SimulatedEngine:
     def image_refs(self) -> list[str]:
         return ["busybox:latest"]
 
+    def set_networks(self, networks: list[Any]) -> None:
+        pass  # no data path here
+
     def info(self) -> dict[str, Any]:
         return {"version": "simulated", "runtime": "simulated"}
 

@@ -184,6 +184,8 @@ class Session:
                     self.worker.set_assignments(msg.full, list(msg.update), list(msg.remove))
                     # what this node's tasks need stays out of image GC's reach
                     self.worker.engine.pin_images({t.spec.image for t in self.worker.assigned.values()} - {""})
+                if msg.networks_set or msg.networks:
+                    self.worker.set_networks(list(msg.networks))
                 for sub in msg.log_subscriptions:
                     self.logs.handle(stub, session_id, sub)
         finally:

@@ -19,6 +19,7 @@ from svc.errors import SvcError
 from svc.taskstate import moves_forward
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as pb
+from svc.v1 import dispatcher_pb2 as dpb
 
 from . import reconcile
 from .engineapi import EngineAPI
@@ -46,6 +47,8 @@ class Worker:
         self._stopping: dict[str, tuple[str, float]] = {}  # task id -> (why, when the stop was requested)
         self._seen: set[str] = set()
         self._poke = asyncio.Event()
+        self._networks: list[dpb.NetworkPeers] | None = None  # a peer set not yet handed to the engine
+        self._networks_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         loop = asyncio.get_running_loop()
 
@@ -71,6 +74,27 @@ class Worker:
         for tid in remove:
             self.assigned.pop(tid, None)
         self.poke()
+
+    def set_networks(self, networks: list[dpb.NetworkPeers]) -> None:
+        """The managers' peer sets, handed to the engine off the loop; the newest set wins, and a set
+        that failed to apply is tried again until a newer one arrives."""
+        self._networks = networks
+        if self._networks_task is None or self._networks_task.done():
+            self._networks_task = asyncio.create_task(self._apply_networks())
+
+    async def _apply_networks(self) -> None:
+        while self._networks is not None:
+            networks, self._networks = self._networks, None
+            try:
+                await asyncio.to_thread(self.engine.set_networks, networks)
+                continue
+            except SvcError as exc:
+                log.warning("overlay networks: %s", exc)
+            except Exception:
+                log.exception("overlay networks")
+            await asyncio.sleep(defaults.WORKER_ERROR_RETRY_SECONDS * 4)
+            if self._networks is None:
+                self._networks = networks
 
     def resend_all(self) -> None:
         """After a new session: report everything again (a dead leader may have lost the last batch)."""
@@ -188,6 +212,7 @@ class Worker:
         spec.labels[reconcile.SERVICE_ID_LABEL] = task.service_id
         spec.labels[reconcile.SLOT_LABEL] = str(task.slot)
         spec.labels[reconcile.NODE_LABEL] = self.node_id
+        spec.attachments.extend(task.networks)  # the overlay networks the managers placed it on
         name = f"{task.service_name}.{task.slot or self.node_id[:8]}.{task.id}"
         try:
             # Preparing: the image comes first (pulled by the digest the service pins, if missing).
@@ -210,6 +235,8 @@ class Worker:
     async def close(self) -> None:
         for t in list(self._tasks):
             t.cancel()
+        if self._networks_task is not None:
+            self._networks_task.cancel()
 
 
 def registry_creds(task: cpb.Task) -> tuple[str, str] | None:
