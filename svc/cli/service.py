@@ -22,6 +22,14 @@ from svc.reference import familiar
 
 
 def register(sub: Any) -> None:
+    """The verbs at top level (the short forms) and again under `svc service` (docker's spelling):
+    the same parsers' flags and the same handlers, made by one function."""
+    register_verbs(sub)
+    group = sub.add_parser("service", help="manage services (the same verbs as the top-level short forms)")
+    register_verbs(group.add_subparsers(dest="verb", required=True, metavar="COMMAND"))
+
+
+def register_verbs(sub: Any) -> None:
     create = sub.add_parser("create", help="create a service")
     create.add_argument("--name", default=None, help="service name (default: from the image)")
     create.add_argument("--replicas", type=int, default=None, help="number of tasks (default 1)")
