@@ -194,6 +194,9 @@ def measure(
     result["cpu_s"] = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
     result["leader_cpu_s"] = result["cpu_s"][leader.name]
     result["commits"] = m1["svc_raft_commit_index"] - m0["svc_raft_commit_index"]
+    for key in ("rounds", "round_errors", "write_conflicts", "nodes_marked_down"):
+        name = f"svc_leader_{key}_total"
+        result[key] = m1.get(name, 0) - m0.get(name, 0)
     result["commits_per_s"] = result["commits"] / result["all_running_s"]
     journal = os.path.join(leader.data_dir, "manager", "raft", "raft.journal")
     result["journal_mib"] = os.path.getsize(journal) / (1 << 20) if os.path.exists(journal) else 0.0

@@ -37,6 +37,11 @@ class LeaderLoop:
         self._stopped = False
         self.rounds = 0
         self.placements = 0
+        # What makes a wave slower than its work: rounds whose writes failed and were decided again,
+        # task writes the store skipped as stale (a CAS conflict), and nodes marked down meanwhile.
+        self.round_errors = 0
+        self.write_conflicts = 0
+        self.nodes_marked_down = 0
         manager.on_change(self._changed)
 
     def _changed(self, op: str, changes: object) -> None:
@@ -78,6 +83,7 @@ class LeaderLoop:
                     if wake_at is not None:
                         timeout = max(0.0, min(timeout, wake_at - time.time()))
                 except SvcError as exc:
+                    self.round_errors += 1
                     log.info("leader round: %s", exc)
                     # Its decisions were not written: decide again.
                     self._dirty, timeout = True, defaults.LEADER_RETRY_SECONDS
@@ -105,6 +111,7 @@ class LeaderLoop:
         nodes = {n.id: n for n in self.m.state.node_list()}
         transitions = self.dispatcher.node_transitions(nodes)
         if transitions:
+            self.nodes_marked_down += sum(1 for _, state, _ in transitions if state == "down")
             for node_id, state, why in transitions:
                 log.warning("node %s is %s%s", nodes[node_id].hostname, state, f": {why}" if why else " again")
             await self.m.write(ops.node_states(transitions, term))
@@ -120,8 +127,15 @@ class LeaderLoop:
         if plan.empty():
             return plan.wake_at
         for create, update, delete in plan.batches(defaults.SCHEDULER_BATCH):
-            await self.m.write(ops.tasks_write(create=create, update=update, delete=delete, term=term))
+            skipped = await self.m.write(ops.tasks_write(create=create, update=update, delete=delete, term=term))
+            self.write_conflicts += len(skipped or ())
         return 0.0 if plan.wake_at is None else plan.wake_at
 
     def stats(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "placements": self.placements}
+        return {
+            "rounds": self.rounds,
+            "placements": self.placements,
+            "round_errors": self.round_errors,
+            "write_conflicts": self.write_conflicts,
+            "nodes_marked_down": self.nodes_marked_down,
+        }

@@ -91,6 +91,17 @@ class StoreCollector(Collector):
         yield CounterMetricFamily(
             "svc_scheduler_placements", "Tasks placed by this manager's scheduler", value=self.leader.placements
         )
+        yield CounterMetricFamily(
+            "svc_leader_round_errors", "Leader rounds whose writes failed", value=self.leader.round_errors
+        )
+        yield CounterMetricFamily(
+            "svc_leader_write_conflicts",
+            "Task updates the store skipped as stale (compare-and-set conflicts)",
+            value=self.leader.write_conflicts,
+        )
+        yield CounterMetricFamily(
+            "svc_leader_nodes_marked_down", "Nodes this leader marked down", value=self.leader.nodes_marked_down
+        )
 
 
 class ManagerMetrics:
