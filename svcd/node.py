@@ -88,6 +88,10 @@ async def start_node(ctx: Context, opts: NodeOptions, shared_identity_dir: str =
     ctx.stack.callback(log.info, "node stopped; containers keep running")  # the last word on stop
     if opts.metrics_addr:
         check_bindable(opts.metrics_addr, "metrics address")
+    host = (opts.advertise_addr or local_ip()) if opts.join else ""
+    peer_addr = f"{host}:{opts.peer_port}" if opts.peer_port and opts.join else ""
+    if peer_addr:  # before joining: a taken port is a one-line error, and nothing is made
+        check_bindable(peer_addr, "peer address (--peer-port)")
     if opts.join and not shared_identity_dir and needs_join(opts.state_dir):
         await join(opts.state_dir, opts.join, opts.token, opts.hostname)
     engine = await asyncio.to_thread(Engine, engine_config(opts))
@@ -103,8 +107,6 @@ async def start_node(ctx: Context, opts: NodeOptions, shared_identity_dir: str =
         ctx.on_stop(metrics.stop)
     agent = None
     if opts.join:
-        host = opts.advertise_addr or local_ip()
-        peer_addr = f"{host}:{opts.peer_port}" if opts.peer_port else ""
         agent = Agent(
             engine,
             opts.state_dir,

@@ -101,3 +101,26 @@ def test_scaling_with_the_registry_gone_pulls_from_peers(make_cluster, tmp_path)
         poll(lambda: c.converged("web", 3), 30, what="the service to stay converged")
     finally:
         registry.stop()
+
+
+def test_a_taken_peer_port_is_one_line_before_anything_is_made(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        data = str(tmp_path / "data")
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        r = subprocess.run(
+            [sys.executable, "-m", "svcd", "node", "--data-dir", data, "--run-dir", str(tmp_path / "run"),
+             "--join", "127.0.0.1:1", "--token", "SWMTKN-1-x", "--advertise-addr", "127.0.0.1",
+             "--peer-port", str(port), "--metrics-addr", ""],
+            capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": repo},
+        )  # fmt: skip
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert lines[-1].startswith("svcd: ") and f"peer address (--peer-port) 127.0.0.1:{port} is in use" in lines[-1]
+    assert not os.path.exists(os.path.join(data, "node", "tls")), "joined before refusing"
