@@ -280,3 +280,33 @@ class ListNetworksResponse(_message.Message):
     NETWORKS_FIELD_NUMBER: _ClassVar[int]
     networks: _containers.RepeatedCompositeFieldContainer[_cluster_pb2.Network]
     def __init__(self, networks: _Optional[_Iterable[_Union[_cluster_pb2.Network, _Mapping]]] = ...) -> None: ...
+
+class CreateSecretRequest(_message.Message):
+    __slots__ = ("kind", "spec")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    spec: _cluster_pb2.SecretSpec
+    def __init__(self, kind: _Optional[str] = ..., spec: _Optional[_Union[_cluster_pb2.SecretSpec, _Mapping]] = ...) -> None: ...
+
+class SecretRef(_message.Message):
+    __slots__ = ("kind", "ref")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    ref: str
+    def __init__(self, kind: _Optional[str] = ..., ref: _Optional[str] = ...) -> None: ...
+
+class ListSecretsRequest(_message.Message):
+    __slots__ = ("kind", "filters")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    filters: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[str] = ..., filters: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListSecretsResponse(_message.Message):
+    __slots__ = ("secrets",)
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    secrets: _containers.RepeatedCompositeFieldContainer[_cluster_pb2.Secret]
+    def __init__(self, secrets: _Optional[_Iterable[_Union[_cluster_pb2.Secret, _Mapping]]] = ...) -> None: ...

@@ -101,6 +101,26 @@ class ControlStub:
                 request_serializer=svc_dot_v1_dot_control__pb2.NetworkRef.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_control__pb2.Ack.FromString,
                 _registered_method=True)
+        self.CreateSecret = channel.unary_unary(
+                '/svc.v1.Control/CreateSecret',
+                request_serializer=svc_dot_v1_dot_control__pb2.CreateSecretRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_cluster__pb2.Secret.FromString,
+                _registered_method=True)
+        self.GetSecret = channel.unary_unary(
+                '/svc.v1.Control/GetSecret',
+                request_serializer=svc_dot_v1_dot_control__pb2.SecretRef.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_cluster__pb2.Secret.FromString,
+                _registered_method=True)
+        self.ListSecrets = channel.unary_unary(
+                '/svc.v1.Control/ListSecrets',
+                request_serializer=svc_dot_v1_dot_control__pb2.ListSecretsRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_control__pb2.ListSecretsResponse.FromString,
+                _registered_method=True)
+        self.RemoveSecret = channel.unary_unary(
+                '/svc.v1.Control/RemoveSecret',
+                request_serializer=svc_dot_v1_dot_control__pb2.SecretRef.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_control__pb2.Ack.FromString,
+                _registered_method=True)
         self.GetNode = channel.unary_unary(
                 '/svc.v1.Control/GetNode',
                 request_serializer=svc_dot_v1_dot_control__pb2.NodeRef.SerializeToString,
@@ -240,6 +260,31 @@ class ControlServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RemoveNetwork(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateSecret(self, request, context):
+        """Secrets (values never answered) and configs (inspect shows the value): `kind` is secret or config.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSecret(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSecrets(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveSecret(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -386,6 +431,26 @@ def add_ControlServicer_to_server(servicer, server):
             'RemoveNetwork': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveNetwork,
                     request_deserializer=svc_dot_v1_dot_control__pb2.NetworkRef.FromString,
+                    response_serializer=svc_dot_v1_dot_control__pb2.Ack.SerializeToString,
+            ),
+            'CreateSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSecret,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.CreateSecretRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_cluster__pb2.Secret.SerializeToString,
+            ),
+            'GetSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSecret,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.SecretRef.FromString,
+                    response_serializer=svc_dot_v1_dot_cluster__pb2.Secret.SerializeToString,
+            ),
+            'ListSecrets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSecrets,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.ListSecretsRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_control__pb2.ListSecretsResponse.SerializeToString,
+            ),
+            'RemoveSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveSecret,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.SecretRef.FromString,
                     response_serializer=svc_dot_v1_dot_control__pb2.Ack.SerializeToString,
             ),
             'GetNode': grpc.unary_unary_rpc_method_handler(
@@ -799,6 +864,114 @@ class Control:
             target,
             '/svc.v1.Control/RemoveNetwork',
             svc_dot_v1_dot_control__pb2.NetworkRef.SerializeToString,
+            svc_dot_v1_dot_control__pb2.Ack.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/CreateSecret',
+            svc_dot_v1_dot_control__pb2.CreateSecretRequest.SerializeToString,
+            svc_dot_v1_dot_cluster__pb2.Secret.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/GetSecret',
+            svc_dot_v1_dot_control__pb2.SecretRef.SerializeToString,
+            svc_dot_v1_dot_cluster__pb2.Secret.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSecrets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/ListSecrets',
+            svc_dot_v1_dot_control__pb2.ListSecretsRequest.SerializeToString,
+            svc_dot_v1_dot_control__pb2.ListSecretsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/RemoveSecret',
+            svc_dot_v1_dot_control__pb2.SecretRef.SerializeToString,
             svc_dot_v1_dot_control__pb2.Ack.FromString,
             options,
             channel_credentials,
