@@ -179,7 +179,7 @@ class Endpoint:
                     if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                         hint = f" (a registry with a private CA needs it in certs.d/{self.host}/ca.crt)"
                     elif "refused" not in str(exc).lower():
-                        hint = " (a plain-HTTP registry must be listed in insecure-registries)"
+                        hint = " (a plain-HTTP registry must be in insecure-registries or svcd's --insecure-registry)"
                 raise Unavailable(f"registry {self.host} unreachable: {exc}{hint}") from exc
             if resp.status_code == 401 and attempt == 0:
                 resp.read()
