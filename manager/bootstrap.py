@@ -25,6 +25,7 @@ from svc.join import obtain_identity
 from svc.netaddr import local_ip, split_addr
 
 from . import ca as ca_mod
+from . import secretbox
 from .store import ops
 
 log = logging.getLogger("svcd.manager")
@@ -193,6 +194,7 @@ def init_cluster(opts: ManagerOptions) -> tuple[ManagerState, tls.Identity, ops.
             "ca_cert_pem": ca_pem,
             "ca_key_pem": ca_key,
             "cert_lifetime": opts.cert_lifetime,
+            "secrets_key": secretbox.new_key(),
         }
     )
     return state, identity, op

@@ -31,7 +31,7 @@ from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import control_pb2 as ctl
 from svc.v1 import control_pb2_grpc as ctl_grpc
 
-from . import backup, networkspec, servicespec, views
+from . import backup, networkspec, secretapi, servicespec, views
 from .ca import new_secret
 from .core import Manager
 from .imagepin import ImagePinner
@@ -237,6 +237,7 @@ class ControlService(ctl_grpc.ControlServicer):
     @on_leader
     async def CreateService(self, request: ctl.CreateServiceRequest, context: Any) -> cpb.Service:
         spec = servicespec.validate(request.spec)
+        secretapi.resolve(self.m.snapshot(), spec)
         warnings = await self._pin_image(spec, request.no_resolve_image)
         service_id = ops.new_id()
         await self.m.write(ops.service_create(service_id, spec))
@@ -251,6 +252,7 @@ class ControlService(ctl_grpc.ControlServicer):
         await self.m.barrier()
         service_id = self._service_id(request.service)
         spec = servicespec.validate(request.spec)
+        secretapi.resolve(self.m.snapshot(), spec)
         current = self.m.snapshot().services[service_id]
         if current.is_global != (spec.mode == "global"):
             raise InvalidArgument("a service's mode (replicated or global) cannot change")
@@ -422,6 +424,35 @@ class ControlService(ctl_grpc.ControlServicer):
         await self.m.barrier()
         network_id = self._network_id(request.network)
         await self.m.write(ops.network_remove(network_id))
+        return ctl.Ack()
+
+    # ----- secrets and configs (manager/secretapi.py) -----
+
+    @handler
+    @on_leader
+    async def CreateSecret(self, request: ctl.CreateSecretRequest, context: Any) -> cpb.Secret:
+        out = await secretapi.create(self.m, request)
+        log.info("%s %s created (%s)", request.kind, out.spec.name, out.id)
+        return out
+
+    @handler
+    @on_leader
+    async def GetSecret(self, request: ctl.SecretRef, context: Any) -> cpb.Secret:
+        await self.m.barrier()
+        snap = self.m.snapshot()
+        return secretapi.view(secretapi.find(snap, request.kind, request.ref), snap)
+
+    @handler
+    @on_leader
+    async def ListSecrets(self, request: ctl.ListSecretsRequest, context: Any) -> ctl.ListSecretsResponse:
+        await self.m.barrier()
+        return secretapi.listing(self.m.snapshot(), request)
+
+    @handler
+    @on_leader
+    async def RemoveSecret(self, request: ctl.SecretRef, context: Any) -> ctl.Ack:
+        await self.m.barrier()
+        await secretapi.remove(self.m, request)
         return ctl.Ack()
 
     # ----- nodes -----

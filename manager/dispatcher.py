@@ -27,7 +27,7 @@ from svc.v1 import common_pb2 as cmn
 from svc.v1 import dispatcher_pb2 as dpb
 from svc.v1 import dispatcher_pb2_grpc as dpb_grpc
 
-from . import liveness, netpeers, views
+from . import liveness, netpeers, secretapi, views
 from .auth import current_peer
 from .core import Manager
 from .imagepeers import ImagePeers
@@ -54,9 +54,12 @@ def assignment_set(tasks: list[TaskObj]) -> dict[str, TaskObj]:
 
 
 def _assignment(t: TaskObj, snap: Snapshot, peers: ImagePeers) -> Any:
-    """A task as sent to its node, with its network attachments and the peers to ask first for its image."""
+    """A task as sent to its node, with its network attachments, the peers to ask first for its image,
+    and the values of its secrets and configs (to this node only, over its mTLS session)."""
     msg = views.assignment_view(t, snap.services.get(t.service_id), snap.networks)
     msg.image_peers.extend(peers.for_task(t))
+    if (t.spec.secrets or t.spec.configs) and t.desired_state == RUNNING:
+        msg.files.extend(secretapi.task_files(t, snap))
     return msg
 
 

@@ -1,4 +1,4 @@
-"""The objects the managers replicate: nodes, services, tasks, networks, and the cluster record.
+"""The objects the managers replicate: nodes, services, tasks, networks, secrets, configs, and the cluster record.
 
 Objects are immutable; a write replaces an object with a new one whose `version` is the
 store's sequence number at that write (Swarm uses the Raft index the same way). Specs are
@@ -145,4 +145,21 @@ class ClusterObj:
     ca_next_key_pem: bytes = b""
     ca_cross_pem: bytes = b""
     ca_rotation_started: float = 0.0
+    # The data key secrets' values are sealed with (manager/secretbox.py): set once, by cluster init or
+    # the leader's first secret; in the store only (encrypted at rest, sealed by autolock), never in an answer.
+    secrets_key: bytes = b""
     version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FileObj:
+    """A secret (`data` sealed with the cluster's data key) or a config (`data` as given)."""
+
+    id: str
+    kind: str  # secret, config
+    name: str
+    data: bytes
+    labels: dict[str, str] = field(default_factory=dict)
+    version: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0

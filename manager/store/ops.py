@@ -186,5 +186,20 @@ def network_remove(network_id: str) -> Op:
     return make("network.remove", id=network_id)
 
 
+def cluster_secrets_key(key: bytes) -> Op:
+    """The cluster's data key for secrets, set once (a second proposal keeps the first)."""
+    return make("cluster.secrets_key", secrets_key=key)
+
+
+def file_create(kind: str, file_id: str, name: str, data: bytes, labels: dict[str, str]) -> Op:
+    """A secret (`data` sealed by the proposer with the cluster's data key) or a config."""
+    return make("file.create", kind=kind, id=file_id, file_name=name, data=data, labels=dict(labels))
+
+
+def file_remove(kind: str, file_id: str) -> Op:
+    """Refused while a service references it."""
+    return make("file.remove", kind=kind, id=file_id)
+
+
 def noop() -> Op:
     return make("noop")

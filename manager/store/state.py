@@ -22,7 +22,7 @@ from svc import defaults
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as pb
 
-from . import netalloc
+from . import files, netalloc
 from . import ops as O
 from .objects import (
     MANAGER,
@@ -30,6 +30,7 @@ from .objects import (
     REMOVE,
     WORKER,
     ClusterObj,
+    FileObj,
     NetworkObj,
     NodeObj,
     ServiceObj,
@@ -76,6 +77,8 @@ class Snapshot:
     services: dict[str, ServiceObj]
     tasks: dict[str, TaskObj]
     networks: dict[str, NetworkObj] = field(default_factory=dict)
+    secrets: dict[str, FileObj] = field(default_factory=dict)  # values sealed
+    configs: dict[str, FileObj] = field(default_factory=dict)
 
 
 class StoreState:
@@ -92,6 +95,8 @@ class StoreState:
         self.tasks: dict[str, TaskObj] = {}
         self.tasks_by_node: dict[str, set[str]] = collections.defaultdict(set)
         self.networks: dict[str, NetworkObj] = {}
+        self.secrets: dict[str, FileObj] = {}
+        self.configs: dict[str, FileObj] = {}
         self.addresses = netalloc.AddressBook()  # derived from the above, rebuilt on load
         self.dedup: dict[str, Result] = {}
         self.dedup_order: collections.deque[tuple[float, str]] = collections.deque()
@@ -102,7 +107,14 @@ class StoreState:
     def snapshot(self) -> Snapshot:
         with self.lock:
             return Snapshot(
-                self.seq, self.cluster, dict(self.nodes), dict(self.services), dict(self.tasks), dict(self.networks)
+                self.seq,
+                self.cluster,
+                dict(self.nodes),
+                dict(self.services),
+                dict(self.tasks),
+                dict(self.networks),
+                dict(self.secrets),
+                dict(self.configs),
             )
 
     def node_list(self) -> list[NodeObj]:
@@ -242,6 +254,7 @@ class StoreState:
                     }
                     for n in self.networks.values()
                 ],
+                "files": [files.encode(f) for f in (*self.secrets.values(), *self.configs.values())],
                 "dedup": [[ts, key, list(self.dedup[key])] for ts, key in self.dedup_order if key in self.dedup],
             }
 
@@ -283,6 +296,9 @@ class StoreState:
                     version=n["version"],
                     created_at=n["created_at"],
                 )
+            for f in doc.get("files", []):
+                obj = files.decode(f)
+                (self.secrets if obj.kind == "secret" else self.configs)[obj.id] = obj
             self.addresses.rebuild(self.networks.values(), self.services.values(), self.tasks.values())
             for ts, key, result in doc.get("dedup", []):
                 self.dedup[key] = (result[0], result[1])
@@ -449,6 +465,9 @@ def _service_create(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     spec = O.decode_spec(op["spec"])
     if any(x.spec.name == spec.name for x in s.services.values()):
         return ALREADY_EXISTS, f"service {spec.name} already exists"
+    gone = files.missing(spec, s.secrets, s.configs)
+    if gone is not None:
+        return gone
     if op["id"] in s.services:
         return ALREADY_EXISTS, f"service id {op['id']} already exists"
     attached = netalloc.attach_service(s.networks, s.addresses, spec, None)
@@ -482,6 +501,9 @@ def _service_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     spec = O.decode_spec(op["spec"])
     if spec.name != svc.spec.name and any(x.spec.name == spec.name for x in s.services.values()):
         return ALREADY_EXISTS, f"service {spec.name} already exists"
+    gone = files.missing(spec, s.secrets, s.configs)
+    if gone is not None:
+        return gone
     attached = netalloc.attach_service(s.networks, s.addresses, spec, svc)
     if isinstance(attached[0], str):
         return attached  # type: ignore[return-value]
@@ -588,6 +610,30 @@ def _network_remove(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     return result
 
 
+def _file_table(s: StoreState, op: dict[str, Any]) -> dict[str, FileObj]:
+    return s.secrets if op.get("kind") == "secret" else s.configs
+
+
+def _file_create(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    if op.get("kind") == "secret" and (s.cluster is None or not s.cluster.secrets_key):
+        return INVALID, "the cluster has no data key for secrets yet; retry"
+    return files.create(_file_table(s, op), op, s.seq)
+
+
+def _file_remove(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    return files.remove(_file_table(s, op), op, s.services.values())
+
+
+def _cluster_secrets_key(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    if s.cluster is None:
+        return NOT_FOUND, "the cluster is not initialized"
+    result = files.set_key(s.cluster.secrets_key, op["secrets_key"])
+    if result[0] == "" and result[1]:
+        s.cluster = replace(s.cluster, secrets_key=op["secrets_key"], version=s.seq)
+        ch.cluster = True
+    return result
+
+
 def _noop(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     return "", s.seq
 
@@ -607,5 +653,8 @@ _HANDLERS: dict[tuple[str, int], Callable[[StoreState, dict[str, Any], Changes],
     ("store.restore", 1): _store_restore,
     ("network.create", 1): _network_create,
     ("network.remove", 1): _network_remove,
+    ("cluster.secrets_key", 1): _cluster_secrets_key,
+    ("file.create", 1): _file_create,
+    ("file.remove", 1): _file_remove,
     ("noop", 1): _noop,
 }
