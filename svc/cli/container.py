@@ -184,9 +184,12 @@ def status_text(c: Any, now: float | None = None) -> str:
 
 
 def _doc(c: Any) -> dict[str, Any]:
-    from google.protobuf import json_format
+    from svc.cli import jsonview
 
-    return json_format.MessageToDict(c, preserving_proto_field_name=True)
+    return jsonview.doc(c)
+
+
+CONTAINER_TITLES = {"ID": "CONTAINER ID", "RunningFor": "CREATED", "Names": "NAMES"}
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -201,31 +204,35 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.format == "json":
         output.json_lines(_doc(c) for c in items)
         return 0
-    if args.format:
-        for c in items:
-            print(
-                output.apply_template(
-                    args.format,
-                    {"ID": c.id[:12], "Name": c.name, "Image": c.image, "State": c.state, "Status": status_text(c)},
-                )
-            )
-        return 0
+    from svc.cli import formatter, jsonview
+
     now = time.time()
-    rows = []
+    docs = []
     for c in items:
         command = " ".join(c.command)
-        rows.append(
-            [
-                c.id if args.no_trunc else c.id[:12],
-                c.image,
-                f'"{command if args.no_trunc else output.truncate(command, 20)}"',
-                output.ago(c.created_at, now),
-                status_text(c, now),
-                format_ports(list(c.spec.ports)),
-                c.name,
-            ]
+        docs.append(
+            {
+                "ID": c.id if args.no_trunc else c.id[:12],
+                "Image": c.image,
+                "Command": f'"{command if args.no_trunc else output.truncate(command, 20)}"',
+                "CreatedAt": jsonview.rfc3339(c.created_at),
+                "RunningFor": output.ago(c.created_at, now),
+                "Status": status_text(c, now),
+                "State": c.state,
+                "Ports": format_ports(list(c.spec.ports)),
+                "Names": c.name,
+                "Name": c.name,
+                "Labels": dict(c.labels),
+            }
         )
-    output.table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows)
+    if formatter.is_template(args.format):
+        formatter.render(args.format, docs, CONTAINER_TITLES)
+        return 0
+    columns = ("ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names")
+    output.table(
+        ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+        [[d[k] for k in columns] for d in docs],
+    )
     return 0
 
 

@@ -265,21 +265,25 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ls(args: argparse.Namespace) -> int:
-    from google.protobuf import json_format
+IMAGE_TITLES = {"ID": "IMAGE ID", "CreatedSince": "CREATED"}
 
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from svc.cli import formatter, jsonview
     from svc.units import format_size
     from svc.v1 import common_pb2 as cpb
 
+    if formatter.is_template(args.format):
+        formatter.prepare(args.format)
     images = _engine().ListImages(cpb.Empty()).images
     if args.quiet:
         for i in images:
             print(i.id[7:19])
         return 0
     if args.format == "json":
-        output.json_lines(json_format.MessageToDict(i, preserving_proto_field_name=True) for i in images)
+        output.json_lines(jsonview.doc(i) for i in images)
         return 0
-    rows = []
+    docs = []
     now = time.time()
     for i in images:
         digests = {d.split("@", 1)[0]: d.split("@", 1)[1] for d in i.repo_digests}
@@ -288,25 +292,35 @@ def cmd_ls(args: argparse.Namespace) -> int:
             tagged = {name for name, _ in lines}
             lines += [(name, "<none>") for name in digests if name not in tagged]
         for name, t in lines or [("<none>", "<none>")]:
-            row = [name, t]
-            if args.digests:
-                row.append(digests.get(name, "<none>"))
-            rows.append([*row, i.id[7:19], output.ago(i.created_at, now), format_size(i.size_bytes)])
+            docs.append(
+                {
+                    "Repository": name,
+                    "Tag": t,
+                    "Digest": digests.get(name, "<none>"),
+                    "ID": i.id[7:19],
+                    "CreatedSince": output.ago(i.created_at, now),
+                    "CreatedAt": jsonview.rfc3339(i.created_at),
+                    "Size": format_size(i.size_bytes),
+                }
+            )
+    if formatter.is_template(args.format):
+        formatter.render(args.format, docs, IMAGE_TITLES)
+        return 0
+    columns = ["Repository", "Tag", *(["Digest"] if args.digests else []), "ID", "CreatedSince", "Size"]
     head = ["REPOSITORY", "TAG", *(["DIGEST"] if args.digests else []), "IMAGE ID", "CREATED", "SIZE"]
-    output.table(head, rows)
+    output.table(head, [[d[k] for k in columns] for d in docs])
     return 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from google.protobuf import json_format
-
+    from svc.cli import jsonview
     from svc.v1 import engine_pb2 as epb
 
     engine = _engine()
     docs = []
     for ref in args.images:
         info = engine.InspectImage(epb.ImageRef(reference=ref))
-        doc = json_format.MessageToDict(info, preserving_proto_field_name=True)
+        doc = jsonview.doc(info)
         doc["config"] = json.loads(doc.pop("config_json", "{}") or "{}")
         docs.append(doc)
     print(json.dumps(docs, indent=2, sort_keys=True))

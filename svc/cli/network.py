@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from svc.cli import output
-from svc.cli.service import client
+from svc.cli.service import add_inspect_format, client
 from svc.kv import NETWORK_FILTERS, parse_filters, parse_kv
 
 
@@ -29,8 +28,9 @@ def register(sub: Any) -> None:
     ls.add_argument("-f", "--filter", action="append", default=[], help="name=, id=, driver=, label=")
     ls.add_argument("--format", default="")
     ls.set_defaults(func=cmd_ls)
-    ins = nsub.add_parser("inspect", help="show networks as JSON")
+    ins = nsub.add_parser("inspect", help="show networks as JSON (or --format TEMPLATE)")
     ins.add_argument("networks", nargs="+")
+    add_inspect_format(ins)
     ins.set_defaults(func=cmd_inspect)
     rm = nsub.add_parser("rm", help="remove networks (refused while a service uses one)")
     rm.add_argument("networks", nargs="+")
@@ -57,18 +57,19 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from google.protobuf import json_format
-
+    from svc.cli import formatter, jsonview
     from svc.v1 import control_pb2 as ctl
 
     parse_filters(args.filter, NETWORK_FILTERS)
+    if formatter.is_template(args.format):
+        formatter.prepare(args.format)  # a bad template is refused before the managers are asked
     nets = client(args).ListNetworks(ctl.ListNetworksRequest(filters=args.filter)).networks
     if args.quiet:
         for n in nets:
             print(n.id[:12])
         return 0
     if args.format == "json":
-        output.json_lines(json_format.MessageToDict(n, preserving_proto_field_name=True) for n in nets)
+        output.json_lines(jsonview.doc(n) for n in nets)
         return 0
     docs = [
         {
@@ -81,9 +82,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         }
         for n in nets
     ]
-    if args.format:
-        for d in docs:
-            print(output.apply_template(args.format, d))
+    if formatter.is_template(args.format):
+        formatter.render(args.format, docs, {"ID": "NETWORK ID"})
         return 0
     output.table(
         ["NETWORK ID", "NAME", "DRIVER", "SCOPE", "SUBNET"],
@@ -93,20 +93,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from google.protobuf import json_format
-
+    from svc.cli import inspectview
     from svc.v1 import control_pb2 as ctl
 
     c = client(args)
-    docs: list[Any] = []
-
-    def get(ref: str) -> None:
-        net = c.GetNetwork(ctl.NetworkRef(network=ref))
-        docs.append(json_format.MessageToDict(net, preserving_proto_field_name=True))
-
-    code = output.for_each(args.networks, get)
-    print(json.dumps(docs, indent=2, sort_keys=True))
-    return code
+    return inspectview.show(args, args.networks, lambda ref: c.GetNetwork(ctl.NetworkRef(network=ref)))
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
@@ -119,4 +110,3 @@ def cmd_rm(args: argparse.Namespace) -> int:
         print(ref)
 
     return output.for_each(args.networks, remove)
-

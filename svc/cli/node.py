@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from svc.cli import output
-from svc.cli.service import client
+from svc.cli.service import add_inspect_format, client
 from svc.kv import NODE_FILTERS, parse_filters
 
 
@@ -19,8 +18,9 @@ def register(sub: Any) -> None:
     ls.add_argument("-f", "--filter", action="append", default=[], help="role=, id=, hostname=, availability=")
     ls.add_argument("--format", default="")
     ls.set_defaults(func=cmd_ls)
-    ins = nsub.add_parser("inspect", help="show nodes as JSON")
+    ins = nsub.add_parser("inspect", help="show nodes as JSON (or --format TEMPLATE)")
     ins.add_argument("nodes", nargs="+")
+    add_inspect_format(ins)
     ins.set_defaults(func=cmd_inspect)
     up = nsub.add_parser("update", help="change availability or labels")
     up.add_argument("node")
@@ -71,12 +71,16 @@ def manager_status(n: Any) -> str:
     return n.manager_status.reachability.capitalize()
 
 
-def cmd_ls(args: argparse.Namespace) -> int:
-    from google.protobuf import json_format
+NODE_TITLES = {"ID": "ID", "Self": "SELF", "TLSStatus": "TLS STATUS"}
 
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from svc.cli import formatter, jsonview
     from svc.v1 import control_pb2 as ctl
 
     parse_filters(args.filter, NODE_FILTERS)
+    if formatter.is_template(args.format):
+        formatter.prepare(args.format)  # a bad template is refused before the managers are asked
     c = client(args)
     nodes = sorted(
         c.ListNodes(ctl.ListNodesRequest(filters=args.filter)).nodes,
@@ -89,21 +93,34 @@ def cmd_ls(args: argparse.Namespace) -> int:
             print(n.id[:12])
         return 0
     if args.format == "json":
-        output.json_lines(json_format.MessageToDict(n, preserving_proto_field_name=True) for n in nodes)
+        output.json_lines(jsonview.doc(n) for n in nodes)
         return 0
-    rows = []
-    for n in nodes:
-        star = " *" if n.manager_status.api_addr in me and n.manager_status.api_addr else ""
-        rows.append(
-            [
-                n.id[:12] + star,
-                n.description.hostname,
-                n.state.capitalize(),
-                n.availability.capitalize(),
-                manager_status(n),
-                n.description.engine_version,
-            ]
-        )
+    docs = [
+        {
+            "ID": n.id[:12],
+            "Self": bool(n.manager_status.api_addr and n.manager_status.api_addr in me),
+            "Hostname": n.description.hostname,
+            "Status": n.state.capitalize(),
+            "Availability": n.availability.capitalize(),
+            "ManagerStatus": manager_status(n),
+            "EngineVersion": n.description.engine_version,
+        }
+        for n in nodes
+    ]
+    if formatter.is_template(args.format):
+        formatter.render(args.format, docs, NODE_TITLES)
+        return 0
+    rows = [
+        [
+            d["ID"] + (" *" if d["Self"] else ""),
+            d["Hostname"],
+            d["Status"],
+            d["Availability"],
+            d["ManagerStatus"],
+            d["EngineVersion"],
+        ]
+        for d in docs
+    ]
     output.table(["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"], rows)
     return 0
 
@@ -115,20 +132,11 @@ def _empty() -> Any:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from google.protobuf import json_format
-
+    from svc.cli import inspectview
     from svc.v1 import control_pb2 as ctl
 
     c = client(args)
-    docs: list[Any] = []
-    code = output.for_each(
-        args.nodes,
-        lambda ref: docs.append(
-            json_format.MessageToDict(c.GetNode(ctl.NodeRef(node=resolve(c, ref))), preserving_proto_field_name=True)
-        ),
-    )
-    print(json.dumps(docs, indent=2, sort_keys=True))
-    return code
+    return inspectview.show(args, args.nodes, lambda ref: c.GetNode(ctl.NodeRef(node=resolve(c, ref))))
 
 
 def cmd_update(args: argparse.Namespace) -> int:

@@ -8,7 +8,6 @@ the cluster's. A single read is not retried here: the manager it goes to retries
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
@@ -71,8 +70,10 @@ def register_verbs(sub: Any) -> None:
     ps.add_argument("--format", default="")
     ps.set_defaults(func=cmd_ps)
 
-    ins = sub.add_parser("inspect", help="show services as JSON")
+    ins = sub.add_parser("inspect", help="show services as JSON (or --pretty, or --format TEMPLATE)")
     ins.add_argument("services", nargs="+")
+    ins.add_argument("--pretty", action="store_true", help="docker's human-readable layout")
+    add_inspect_format(ins)
     ins.set_defaults(func=cmd_inspect)
 
     scale = sub.add_parser("scale", help="scale services: svc scale web=5 api=3")
@@ -120,6 +121,10 @@ def register_verbs(sub: Any) -> None:
     logs.add_argument("-t", "--timestamps", action="store_true")
     logs.add_argument("--no-task-ids", action="store_true", help="do not prefix lines with the task name")
     logs.set_defaults(func=cmd_logs)
+
+
+def add_inspect_format(p: Any) -> None:
+    p.add_argument("-f", "--format", default="", help="a Go template applied to each object, e.g. '{{.Spec.Name}}'")
 
 
 def client(args: argparse.Namespace) -> Any:
@@ -221,43 +226,36 @@ def replicas_text(svc: Any) -> str:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from google.protobuf import json_format
-
+    from svc.cli import formatter, jsonview
     from svc.ports import format_ports
     from svc.v1 import control_pb2 as ctl
 
     parse_filters(args.filter, SERVICE_FILTERS)
+    if formatter.is_template(args.format):
+        formatter.prepare(args.format)  # a bad template is refused before the managers are asked
     services = client(args).ListServices(ctl.ListServicesRequest(filters=args.filter)).services
     if args.quiet:
         for s in services:
             print(s.id[:12])
         return 0
     if args.format == "json":
-        output.json_lines(json_format.MessageToDict(s, preserving_proto_field_name=True) for s in services)
+        output.json_lines(jsonview.doc(s) for s in services)
         return 0
-    if args.format:
-        for s in services:
-            doc = {
-                "ID": s.id[:12],
-                "Name": s.spec.name,
-                "Mode": s.spec.mode,
-                "Replicas": replicas_text(s),
-                "Image": familiar(s.spec.task.image),
-            }
-            print(output.apply_template(args.format, doc))
-        return 0
-    rows = [
-        [
-            s.id[:12],
-            s.spec.name,
-            s.spec.mode or "replicated",
-            replicas_text(s),
-            familiar(s.spec.task.image),
-            format_ports(list(s.spec.task.ports)),
-        ]
+    docs = [
+        {
+            "ID": s.id[:12],
+            "Name": s.spec.name,
+            "Mode": s.spec.mode or "replicated",
+            "Replicas": replicas_text(s),
+            "Image": familiar(s.spec.task.image),
+            "Ports": format_ports(list(s.spec.task.ports)),
+        }
         for s in services
     ]
-    output.table(["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], rows)
+    if formatter.is_template(args.format):
+        formatter.render(args.format, docs)
+        return 0
+    output.table(["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], [list(d.values()) for d in docs])
     return 0
 
 
@@ -277,10 +275,16 @@ def cmd_ps(args: argparse.Namespace) -> int:
     return print_tasks(args, c, [ctl.ListTasksRequest(service=ref, filters=args.filter) for ref in args.services])
 
 
+TASK_COLUMNS = ("ID", "Name", "Image", "Node", "DesiredState", "CurrentState", "Error", "Ports")
+
+
 def print_tasks(args: argparse.Namespace, c: Any, requests: list[Any]) -> int:
     """`svc ps` and `svc node ps`: the tasks each ListTasks request finds, with their history."""
-    from google.protobuf import json_format
+    from svc.cli import formatter, jsonview
+    from svc.ports import format_ports
 
+    if formatter.is_template(args.format):
+        formatter.prepare(args.format)
     rows, docs = [], []
     now = time.time()
     for request in requests:
@@ -294,7 +298,7 @@ def print_tasks(args: argparse.Namespace, c: Any, requests: list[Any]) -> int:
             tasks.sort(key=lambda t: (t.desired_state != "running", -t.created_at))
             label = f"{svc_name}.{slot}" if slot else f"{svc_name}.{node_id[:12]}"
             for i, t in enumerate(tasks):
-                docs.append(json_format.MessageToDict(t, preserving_proto_field_name=True))
+                docs.append(jsonview.doc(t))
                 error = t.status.err or (t.status.message if t.status.state == "pending" else "")
                 rows.append(
                     [
@@ -305,6 +309,7 @@ def print_tasks(args: argparse.Namespace, c: Any, requests: list[Any]) -> int:
                         t.desired_state.capitalize(),
                         _state_text(t, now),
                         error if args.no_trunc else output.truncate(error, 60),
+                        format_ports(list(t.spec.ports)),
                     ]
                 )
     if args.quiet:
@@ -312,27 +317,20 @@ def print_tasks(args: argparse.Namespace, c: Any, requests: list[Any]) -> int:
             print(r[0])
     elif args.format == "json":
         output.json_lines(docs)
+    elif formatter.is_template(args.format):
+        formatter.render(args.format, [dict(zip(TASK_COLUMNS, r, strict=True)) for r in rows])
     else:
+        rows = [r[:-1] for r in rows]
         output.table(["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR"], rows)
     return 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from google.protobuf import json_format
-
+    from svc.cli import inspectview
     from svc.v1 import control_pb2 as ctl
 
     c = client(args)
-    docs: list[Any] = []
-
-    def get(ref: str) -> None:
-        docs.append(
-            json_format.MessageToDict(c.GetService(ctl.ServiceRef(service=ref)), preserving_proto_field_name=True)
-        )
-
-    code = output.for_each(args.services, get)
-    print(json.dumps(docs, indent=2, sort_keys=True))
-    return code
+    return inspectview.show(args, args.services, lambda ref: c.GetService(ctl.ServiceRef(service=ref)))
 
 
 def parse_scale_pairs(pairs: list[str]) -> list[tuple[str, int]]:

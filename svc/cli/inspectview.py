@@ -1,0 +1,94 @@
+"""`inspect` for services, nodes and networks: JSON (jsonview's), `--format TEMPLATE`, `--pretty`.
+
+Rule: objects are fetched one by one (a missing one is reported, the others still shown, exit 1, as
+docker); a template is parsed before the first fetch; `--pretty` is docker's `service inspect --pretty`
+layout built from the same document the JSON shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from svc.cli import output
+
+
+def show(args: argparse.Namespace, refs: list[str], get: Callable[[str], Any]) -> int:
+    from svc.cli import formatter, jsonview
+
+    template = formatter.prepare(args.format)[0] if args.format and args.format != "json" else None
+    messages: list[Any] = []
+    code = output.for_each(refs, lambda ref: messages.append(get(ref)))
+    docs = [jsonview.doc(m, defaults=True) for m in messages]
+    if template is not None:
+        for d in docs:
+            sys.stdout.write(template.execute(d) + "\n")
+    elif getattr(args, "pretty", False):
+        sys.stdout.write("\n".join(pretty_service(m) for m in messages))
+    else:
+        print(json.dumps(docs, indent=2, sort_keys=True))
+    return code
+
+
+def pretty_service(svc: Any) -> str:
+    """docker's `service inspect --pretty`: what the service is, in the order docker shows it."""
+    from svc.reference import familiar
+    from svc.units import format_size
+
+    spec, task = svc.spec, svc.spec.task
+    lines = ["", f"ID:\t\t{svc.id}", f"Name:\t\t{spec.name}"]
+    if spec.labels:
+        lines.append("Labels:")
+        lines += [f" {k}={v}" if v else f" {k}" for k, v in sorted(spec.labels.items())]
+    if spec.mode == "global":
+        lines.append("Service Mode:\tGlobal")
+    else:
+        lines += ["Service Mode:\tReplicated", f" Replicas:\t{spec.replicas}"]
+    if spec.placement.constraints or spec.placement.max_replicas_per_node:
+        lines.append("Placement:")
+        if spec.placement.constraints:
+            lines.append(f" Constraints:\t[{' '.join(spec.placement.constraints)}]")
+        if spec.placement.max_replicas_per_node:
+            lines.append(f" Max Replicas Per Node:\t{spec.placement.max_replicas_per_node}")
+    lines += ["UpdateConfig:", " Parallelism:\t1", " Update order:\tstop-first"]
+    lines += ["RollbackConfig:", " Parallelism:\t1", " Rollback order:\tstop-first"]
+    lines += ["ContainerSpec:", f" Image:\t\t{familiar(task.image) if '@' not in task.image else task.image}"]
+    if task.entrypoint:
+        lines.append(f" Command:\t{' '.join(task.entrypoint)}")
+    if task.cmd:
+        lines.append(f" Args:\t\t{' '.join(task.cmd)}")
+    if task.env:
+        lines.append(f" Env:\t\t{' '.join(task.env)}")
+    if task.workdir:
+        lines.append(f" Dir:\t\t{task.workdir}")
+    if task.user:
+        lines.append(f" User:\t\t{task.user}")
+    if task.read_only:
+        lines.append(" Read Only:\ttrue")
+    limits, reserve = task.resources, spec.reservations
+    if limits.nano_cpus or limits.memory_bytes or reserve.nano_cpus or reserve.memory_bytes:
+        lines.append("Resources:")
+        for title, res in (("Reservations", reserve), ("Limits", limits)):
+            if res.nano_cpus or res.memory_bytes:
+                lines.append(f" {title}:")
+                if res.nano_cpus:
+                    lines.append(f"  CPU:\t\t{res.nano_cpus / 1e9:g}")
+                if res.memory_bytes:
+                    lines.append(f"  Memory:\t{re.sub(r'[.]0(?=[A-Za-z])', '', format_size(res.memory_bytes))}")
+    if spec.networks:
+        lines.append("Networks: " + " ".join(a.target for a in spec.networks))
+    lines.append(f"Endpoint Mode:\t{spec.endpoint_mode or 'vip'}")
+    if task.ports:
+        lines.append("Ports:")
+        for p in task.ports:
+            lines += [
+                f" PublishedPort = {p.host_port}",
+                f"  Protocol = {p.protocol or 'tcp'}",
+                f"  TargetPort = {p.container_port}",
+                "  PublishMode = host",
+            ]
+    return "\n".join(lines) + "\n"
