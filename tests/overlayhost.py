@@ -12,6 +12,7 @@ import sys
 import traceback
 from typing import Any
 
+import pysyncobj.tcp_connection  # noqa: F401  # as in the daemons: it replaces socket.inet_ntop (see nlns.py)
 from google.protobuf import json_format
 
 from node.engine.engine import Engine, EngineConfig

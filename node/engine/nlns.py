@@ -9,9 +9,11 @@ the thread that opened it and closed at the end of the `with`.
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import ctypes
 import ctypes.util
+import logging
 import os
 import socket
 import threading
@@ -21,6 +23,10 @@ from typing import Any
 from svc.errors import RuntimeFailure
 
 CLONE_NEWNET = 0x40000000
+
+# pyroute2 logs every netlink message at DEBUG, and warns about attributes it cannot decode:
+# our own errors say what failed.
+logging.getLogger("pyroute2").setLevel(logging.ERROR)
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
@@ -56,9 +62,24 @@ def netlink_socket_in(path: str) -> socket.socket:
     return out[0]
 
 
+def _real_inet_ntop() -> None:
+    """Undo pysyncobj's replacement of socket.inet_ntop (0.3.17 installs its Windows version on every
+    platform, where it always raises): pyroute2 decodes addresses with it, and binds it at import."""
+    real = _socket.inet_ntop
+    if socket.inet_ntop is not real:
+        socket.inet_ntop = real
+    import pyroute2.netlink
+    import pyroute2.netlink.rtnl.rtmsg
+
+    for module in (pyroute2.netlink, pyroute2.netlink.rtnl.rtmsg):
+        if getattr(module, "inet_ntop", real) is not real:
+            module.inet_ntop = real  # type: ignore[attr-defined]
+
+
 @contextlib.contextmanager
 def iproute(path: str | None = None) -> Iterator[Any]:
     """IPRoute in the namespace at `path`, or in this process's own when None."""
+    _real_inet_ntop()
     from pyroute2 import IPRoute
 
     if path is None:
