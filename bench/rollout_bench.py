@@ -182,16 +182,16 @@ def main() -> int:
             doc = json.loads(r.stdout)
             sizes[tag] = doc["config"]["size"] + sum(layer["size"] for layer in doc["layers"]) + len(r.stdout)
         results = [run_mode(False, args.nodes, proxy), run_mode(True, args.nodes, proxy)]
-        for r in results:
-            r["image_bytes"] = sizes["b"]
-            r["registry_bytes_per_image"] = round(r["rollout_registry_bytes"] / sizes["b"], 2)
-            r["rollout_over_single"] = round(r["rollout_s"] / r["single_s"], 2)
-            label = "peers" if r["peers"] else "no peers (--peer-port 0)"
+        for res in results:
+            res["image_bytes"] = sizes["b"]
+            res["registry_bytes_per_image"] = round(res["rollout_registry_bytes"] / sizes["b"], 2)
+            res["rollout_over_single"] = round(res["rollout_s"] / res["single_s"], 2)
+            label = "peers" if res["peers"] else "no peers (--peer-port 0)"
             print(
-                f"{label}: {r['nodes']} nodes, image {sizes['b'] / 1e6:.1f} MB: registry served "
-                f"{r['rollout_registry_bytes'] / 1e6:.1f} MB ({r['registry_bytes_per_image']}x the image, "
-                f"{r['rollout_registry_blob_gets']} blob GETs); all running in {r['rollout_s']}s, one node's pull "
-                f"{r['single_s']}s ({r['rollout_over_single']}x)"
+                f"{label}: {res['nodes']} nodes, image {sizes['b'] / 1e6:.1f} MB: registry served "
+                f"{res['rollout_registry_bytes'] / 1e6:.1f} MB ({res['registry_bytes_per_image']}x the image, "
+                f"{res['rollout_registry_blob_gets']} blob GETs); all running in {res['rollout_s']}s, one node's pull "
+                f"{res['single_s']}s ({res['rollout_over_single']}x)"
             )
         if args.json:
             with open(args.json, "w") as f:
