@@ -10,6 +10,7 @@ import os
 import ssl
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -145,3 +146,33 @@ def test_a_lying_peer_is_skipped_for_the_next(tmp_path, ca) -> None:  # type: ig
     finally:
         for s in servers:
             s.stop()
+
+
+def test_one_download_per_blob_digest_on_a_node(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from node.engine.registry.pull import _Pull
+    from svc import registryref
+    from svc.registry import platforms
+    from svc.registry.settings import RegistrySettings
+
+    store = ImageStore(str(tmp_path / "images"))
+    data = os.urandom(50_000)
+    digest = _digest(data)
+    calls = []
+
+    class Slow:
+        def blob(self, repo: str, d: str, size: int, out: Any, progress: Any = None) -> None:
+            calls.append(d)
+            time.sleep(0.3)
+            out.write(data)
+
+    here = platforms.host_platform()
+    jobs = [
+        _Pull(store, registryref.parse(f"reg.example/app{i}@{digest}"), RegistrySettings(), here, print)
+        for i in range(3)
+    ]
+    threads = [threading.Thread(target=j._fetch, args=(Slow(), digest, len(data))) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [digest] and store.has_blob(digest)  # two pulls waited for the first one's download
