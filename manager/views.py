@@ -10,7 +10,8 @@ from collections.abc import Iterable
 
 from svc.v1 import cluster_pb2 as cpb
 
-from .store.objects import NODE_READY, RUNNING, NetworkObj, NodeObj, ServiceObj, TaskObj, is_terminal
+from .scheduler import eligible_for_global
+from .store.objects import NODE_READY, RUNNING, NetworkObj, NodeObj, ServiceObj, TaskObj
 from .store.state import Snapshot
 
 
@@ -83,19 +84,16 @@ def counts_running(t: TaskObj, snap: Snapshot) -> bool:
 
 
 def service_counts(snap: Snapshot) -> dict[str, tuple[int, int]]:
-    """service id -> (running, desired)."""
+    """service id -> (running, desired). A global service desires one task per eligible node (ready,
+    active, with an engine, meeting its constraints), as Swarm counts it; not the tasks made so far,
+    which are none just after `svc create` (a wait would have ended there, at 0/0)."""
     running: dict[str, int] = {s: 0 for s in snap.services}
-    live_global: dict[str, int] = {s: 0 for s in snap.services}
     for t in snap.tasks.values():
-        if t.service_id not in running:
-            continue
-        if counts_running(t, snap):
+        if t.service_id in running and counts_running(t, snap):
             running[t.service_id] += 1
-        if t.desired_state == RUNNING and not is_terminal(t.state):
-            live_global[t.service_id] += 1
     out = {}
     for sid, svc in snap.services.items():
-        desired = live_global[sid] if svc.is_global else svc.spec.replicas
+        desired = len(eligible_for_global(snap, svc)) if svc.is_global else svc.spec.replicas
         out[sid] = (running[sid], desired)
     return out
 

@@ -180,7 +180,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(svc.id)
     if not args.detach:
-        return wait_converged(c, [svc.spec.name])
+        return wait_converged(c, [svc.spec.name], written={svc.spec.name: svc})
     return 0
 
 
@@ -350,36 +350,43 @@ def cmd_scale(args: argparse.Namespace) -> int:
 
     pairs = parse_scale_pairs(args.pairs)
     c = client(args)
-    failed, scaled = 0, []
+    failed, scaled, written = 0, [], {}
     for name, count in pairs:
         try:
-            c.ScaleService(ctl.ScaleServiceRequest(service=name, replicas=count))
+            written[name] = c.ScaleService(ctl.ScaleServiceRequest(service=name, replicas=count))
             print(f"{name} scaled to {count}")
             scaled.append(name)
         except SvcError as exc:
             print(f"svc: {name}: {exc}", file=sys.stderr)
             failed += 1
     if scaled and not args.detach:
-        failed += wait_converged(c, scaled)
+        failed += wait_converged(c, scaled, written=written)
     return 1 if failed else 0
 
 
-def wait_converged(c: Any, names: list[str], timeout: float = defaults.CLI_WAIT_SECONDS) -> int:
+def wait_converged(
+    c: Any, names: list[str], timeout: float = defaults.CLI_WAIT_SECONDS, written: dict[str, Any] | None = None
+) -> int:
     """Wait until each service runs its desired tasks; show progress; explain a stall.
 
-    A service whose tasks cannot be placed (pending with a reason) and that made no progress
-    for CLI_STALL_SECONDS is reported with that reason instead of being waited for. The write
-    being waited for has landed already, so a read that fails during a leader change is tried
-    again (`_reading`), and the outcome reported is the cluster's, not the election's.
+    `written` maps a name to the Service our write returned: the wait then ends at once, non-zero,
+    when another write changes that spec meanwhile, or when a task made after our write fails with
+    a reason (waitplan decides). A service whose tasks cannot be placed (pending with a reason) and
+    that made no progress for CLI_STALL_SECONDS is reported with that reason instead of being waited
+    for. The write being waited for has landed already, so a read that fails during a leader change
+    is tried again (`_Reader`), and the outcome reported is the cluster's, not the election's.
     """
+    from svc.cli import waitplan
     from svc.v1 import control_pb2 as ctl
 
+    written = written or {}
     tty = sys.stderr.isatty()
     deadline = time.monotonic() + timeout
     read = _Reader(c, deadline)
     pending = list(names)
     progress: dict[str, tuple[int, float]] = {}
     failed: list[tuple[str, str]] = []
+    done: dict[str, Any] = {}
     last = ""
     while pending:
         states = []
@@ -388,7 +395,20 @@ def wait_converged(c: Any, names: list[str], timeout: float = defaults.CLI_WAIT_
             try:
                 svc = read("GetService", ctl.ServiceRef(service=name))
                 states.append(f"{name}: {svc.running}/{svc.desired}")
-                if svc.running == svc.desired and _settled(read, name):
+                mine = written.get(name)
+                changed = waitplan.changed_by_another(mine.spec, svc.spec) if mine is not None else ""
+                if changed:
+                    failed.append((name, changed))
+                    pending.remove(name)
+                    continue
+                tasks = list(read("ListTasks", ctl.ListTasksRequest(service=name)).tasks)
+                if waitplan.converged(svc, tasks):
+                    done[name] = svc
+                    pending.remove(name)
+                    continue
+                broken = waitplan.first_failure(tasks, mine.updated_at or mine.created_at) if mine else ""
+                if broken:
+                    failed.append((name, broken))
                     pending.remove(name)
                     continue
                 seen, since = progress.get(name, (-1, now))
@@ -397,10 +417,10 @@ def wait_converged(c: Any, names: list[str], timeout: float = defaults.CLI_WAIT_
                 elif now - since > defaults.CLI_STALL_SECONDS:
                     why = _why(read, name, stalled_only=True)
                     if why:
-                        failed.append((name, why))
+                        failed.append((name, f"not converged: {why}"))
                         pending.remove(name)
             except SvcError as exc:  # retried as long as it made sense: the real outcome
-                failed.append((name, f"cannot follow it: {exc}"))
+                failed.append((name, f"not converged: cannot follow it: {exc}"))
                 pending.remove(name)
         line = "  ".join(states)
         if tty and line != last:
@@ -415,23 +435,16 @@ def wait_converged(c: Any, names: list[str], timeout: float = defaults.CLI_WAIT_
                     why = _why(read, name)
                 except SvcError as exc:
                     why = f"cannot follow it: {exc}"
-                failed.append((name, why or "tasks are still starting"))
+                failed.append((name, f"not converged: {why or 'tasks are still starting'}"))
             break
         time.sleep(0.2)
     if tty:
         sys.stderr.write("\n")
-    bad = {name for name, _ in failed}
-    read.deadline = max(read.deadline, time.monotonic() + defaults.CLI_TARGET_LOST_SECONDS)  # for the summary
     for name in names:
-        if name not in bad:
-            try:
-                svc = read("GetService", ctl.ServiceRef(service=name))
-            except SvcError as exc:
-                failed.append((name, f"cannot follow it: {exc}"))
-                continue
-            print(f"{name}: {svc.running}/{svc.desired} running")
+        if name in done:
+            print(f"{name}: {done[name].running}/{done[name].desired} running")
     for name, why in failed:
-        print(f"svc: {name}: not converged: {why}", file=sys.stderr)
+        print(f"svc: {name}: {why}", file=sys.stderr)
     return len(failed)
 
 
@@ -467,17 +480,6 @@ class _Reader:
                 if now + defaults.CLI_WAIT_RETRY_SECONDS >= self.deadline:
                     raise
             time.sleep(defaults.CLI_WAIT_RETRY_SECONDS)
-
-
-def _settled(read: Any, name: str) -> bool:
-    """No task of the service is on its way out (so `scale` down returns once the extra ones stopped)."""
-    from svc.taskstate import ON_NODE
-    from svc.v1 import control_pb2 as ctl
-
-    for t in read("ListTasks", ctl.ListTasksRequest(service=name)).tasks:
-        if t.desired_state != "running" and t.status.state in ON_NODE:
-            return False
-    return True
 
 
 def _why(read: Any, name: str, stalled_only: bool = False) -> str:
@@ -551,7 +553,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     for warning in updated.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(updated.spec.name)
-    return 0 if args.detach else wait_converged(c, [updated.spec.name])
+    return 0 if args.detach else wait_converged(c, [updated.spec.name], written={updated.spec.name: updated})
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -560,7 +562,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     c = client(args)
     svc = c.RollbackService(ctl.ServiceRef(service=args.service))
     print(svc.spec.name)
-    return 0 if args.detach else wait_converged(c, [svc.spec.name])
+    return 0 if args.detach else wait_converged(c, [svc.spec.name], written={svc.spec.name: svc})
 
 
 def cmd_rm(args: argparse.Namespace) -> int:

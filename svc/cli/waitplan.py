@@ -1,0 +1,51 @@
+"""What a waiting `svc create|scale|update|rollback` concludes from one look at its service; pure.
+
+Rule: a wait is for the result its own write asked for. It ends in failure, at once, when another
+write changed the service meanwhile (`replicas changed to 8 by another update`) or when a task
+started for it failed with a reason; it succeeds only when the service runs its desired tasks
+(for a global service the managers count one per eligible node) with nothing still stopping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from svc.reference import familiar
+
+FAILED_STATES = ("failed", "rejected")
+
+
+def changed_by_another(written: Any, current: Any) -> str:
+    """How `current` (the service's spec now) differs from the spec our write left ('' if not at all)."""
+    if current == written:
+        return ""
+    if (current.mode or "replicated") != (written.mode or "replicated"):
+        return f"mode changed to {current.mode or 'replicated'} by another update"
+    if current.mode != "global" and current.replicas != written.replicas:
+        return f"replicas changed to {current.replicas} by another update"
+    if current.task.image != written.task.image:
+        return f"image changed to {familiar(current.task.image)} by another update"
+    return "changed by another update"
+
+
+def first_failure(tasks: list[Any], since: float) -> str:
+    """The reason the earliest task made at or after `since` (our write) failed ('' if none failed with one)."""
+    failed = [
+        t
+        for t in tasks
+        if t.created_at >= since and t.status.state in FAILED_STATES and (t.status.err or t.status.message)
+    ]
+    if not failed:
+        return ""
+    t = min(failed, key=lambda t: (t.status.timestamp, t.id))
+    label = f"{t.service_name}.{t.slot}" if t.slot else f"{t.service_name}.{t.node_id[:12]}"
+    return f"task {label} {t.status.state}: {t.status.err or t.status.message}"
+
+
+def converged(svc: Any, tasks: list[Any]) -> bool:
+    """The desired tasks run and no task on its way out still runs on a node."""
+    from svc.taskstate import ON_NODE
+
+    if svc.running != svc.desired:
+        return False
+    return not any(t.desired_state != "running" and t.status.state in ON_NODE for t in tasks)
