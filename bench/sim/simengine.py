@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -59,6 +59,9 @@ class SimulatedEngine:
             self._containers[c.id] = c
         self._emit()
         return c
+
+    def run_with_files(self, spec: pb.ContainerSpec, name: str, values: Mapping[str, bytes]) -> Any:
+        return self.run(spec, name)  # nothing is mounted here: the values are dropped
 
     def stop(self, ref: str, grace: float | None = None, wait: bool = True) -> Any:
         with self._lock:

@@ -2,9 +2,8 @@
 
 One code path for both kinds: a secret's `data` arrives sealed (the proposer seals it with the
 cluster's data key, manager/secretbox.py), a config's as it is; apply stores bytes and never
-encrypts or decrypts. Removal is refused while a service's spec (current or previous, so a rollback
-cannot lose it) references the object, naming the services; a service is refused when it
-references one that does not exist. Like every handler: no raise, no clock, no randomness.
+encrypts or decrypts. Removal is refused while a service's spec references the object, naming the
+services; a service is refused when it references one that does not exist. Like every handler: no raise, no clock, no randomness.
 """
 
 from __future__ import annotations
@@ -66,13 +65,9 @@ def create(table: dict[str, FileObj], op: dict[str, Any], seq: int) -> Result:
 
 
 def users(services: Iterable[ServiceObj], kind: str, obj_id: str) -> list[str]:
-    """Names of the services whose spec (or previous spec) references the object."""
-    out = set()
-    for s in services:
-        for spec in (s.spec, s.previous_spec):
-            if spec is not None and any(r.id == obj_id for r in refs(spec.task, kind)):
-                out.add(s.name)
-    return sorted(out)
+    """Names of the services whose spec references the object (swarmkit's rule: a previous spec does
+    not hold it, and a rollback to one that names a removed secret is refused as any spec would be)."""
+    return sorted(s.name for s in services if any(r.id == obj_id for r in refs(s.spec.task, kind)))
 
 
 def remove(table: dict[str, FileObj], op: dict[str, Any], services: Iterable[ServiceObj]) -> Result:

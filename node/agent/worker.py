@@ -219,7 +219,11 @@ class Worker:
             peers = list(task.image_peers)
             tls = self.peer_tls() if peers else None
             await asyncio.to_thread(self.engine.ensure_image, spec.image, registry_creds(task), peers, tls)
-            await asyncio.to_thread(self.engine.run, spec, name)
+            values = {f.id: f.data for f in task.files}  # its secrets and configs, in memory only
+            if values:
+                await asyncio.to_thread(self.engine.run_with_files, spec, name, values)
+            else:
+                await asyncio.to_thread(self.engine.run, spec, name)
         except SvcError as exc:
             # Before the container ran: the task is rejected (Swarm's rule), with the engine's own reason.
             self._ended[task.id] = Observed("rejected", "failed to start", f"task: {exc}")

@@ -23,7 +23,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -52,6 +52,7 @@ from .netns import Namespaces
 from .network import BridgeNetwork
 from .overlay import Overlays
 from .runtime import ContainerFiles, OciRuntime, RuncFamily
+from .taskfiles import TaskFiles
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,9 @@ class Engine:
         )
         self.runtimes, self.unusable = self._probe_runtimes()
         self.overlays = Overlays(self.namespaces, cfg.vtep_addr)
-        self.host = HostResources(self.images, self.network, self.overlays)
+        taskfiles = TaskFiles(os.path.join(cfg.run_dir, "taskfiles"))
+        self.host = HostResources(self.images, self.network, self.overlays, taskfiles)
+        self._values: dict[str, dict[str, bytes]] = {}  # container id -> its secrets' and configs' values (memory only)
         if cfg.runtime not in defaults.KNOWN_RUNTIMES:
             raise InvalidArgument(f"unknown runtime {cfg.runtime!r}: use one of {', '.join(defaults.KNOWN_RUNTIMES)}")
         if cfg.runtime not in self.runtimes:
@@ -270,7 +273,15 @@ class Engine:
 
     def run(self, spec: pb.ContainerSpec, name: str = "") -> Container:
         """Create and start; on a failed start the container is removed again."""
+        return self.run_with_files(spec, name, {})
+
+    def run_with_files(self, spec: pb.ContainerSpec, name: str, values: Mapping[str, bytes]) -> Container:
+        """`run` for a task whose secrets and configs (spec.secrets/configs) have these values, by id:
+        kept in memory and on the container's tmpfs (taskfiles.py), never in its record on disk."""
         c = self.create(spec, name)
+        if values:
+            with self._lock:
+                self._values[c.id] = dict(values)
         try:
             return self.start(c.id)
         except BaseException:
@@ -295,7 +306,7 @@ class Engine:
         files = self._files(c.id)
         resolved = specs.resolve(c.spec, self.images.config(c.image_id), c.id)
         try:
-            held = self.host.acquire(c, files, resolved, self._runtime(c.runtime))
+            held = self.host.acquire(c, files, resolved, self._runtime(c.runtime), self._values.get(c.id))
         except BaseException as exc:
             with self._lock:
                 c.error = str(exc)
@@ -521,6 +532,7 @@ class Engine:
             with self._lock:
                 self._containers.pop(c.id, None)
                 self._ctr_locks.pop(c.id, None)
+                self._values.pop(c.id, None)
                 self._changed.notify_all()
         self._emit("remove", c)
 
@@ -698,6 +710,7 @@ class Engine:
                 resolved = specs.resolve(c.spec, self.images.config(c.image_id), c.id)
                 if resolved.healthcheck:
                     self.health.watch(c.id, resolved.healthcheck)
+        self.host.taskfiles.sweep(c.id for c in self._containers.values() if c.state == RUNNING)
         log.info(
             "restored %d containers (%d running)",
             len(self._containers),

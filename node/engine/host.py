@@ -1,7 +1,8 @@
 """What a running container holds on the host, taken in order and given back in reverse.
 
 `acquire` mounts the overlay root, resolves the user inside it, attaches the network, writes
-the /etc files and the OCI bundle, and has the runtime create (under conmon) and start the
+the /etc files, mounts the task's secrets and configs (a tmpfs, taskfiles.py), writes the OCI
+bundle, and has the runtime create (under conmon) and start the
 container; if any step fails, the ones before it are undone. `release` gives everything
 back and is safe to repeat: it is also how a crashed start or a daemon restart is cleaned up.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from svc.errors import InvalidArgument, RuntimeFailure
@@ -25,6 +26,7 @@ from .network import BridgeNetwork
 from .overlay import Overlays
 from .runtime import ContainerFiles, OciRuntime
 from .spec import Resolved
+from .taskfiles import TaskFiles
 from .users import resolve_user
 
 log = logging.getLogger(__name__)
@@ -41,14 +43,23 @@ class Held:
 
 
 class HostResources:
-    def __init__(self, images: ImageStore, network: BridgeNetwork, overlays: Overlays) -> None:
+    def __init__(self, images: ImageStore, network: BridgeNetwork, overlays: Overlays, taskfiles: TaskFiles) -> None:
         self.images = images
+        self.taskfiles = taskfiles
         self.network = network
         self.overlays = overlays
         log.info("%s", seccomp.describe())
         self.apparmor_profile = apparmor.container_profile()
 
-    def acquire(self, c: Container, files: ContainerFiles, resolved: Resolved, runtime: OciRuntime) -> Held:
+    def acquire(
+        self,
+        c: Container,
+        files: ContainerFiles,
+        resolved: Resolved,
+        runtime: OciRuntime,
+        values: Mapping[str, bytes] | None = None,
+    ) -> Held:
+        """`values`: the task's secrets and configs by id (in memory only)."""
         undo: list[Callable[[], None]] = []
         if c.spec.attachments and c.network != "bridge":
             raise InvalidArgument(f"overlay networks need bridge networking, not {c.network!r}")
@@ -63,6 +74,8 @@ class HostResources:
             if c.spec.attachments and attachment.netns:
                 self.overlays.attach(c.id, attachment.netns, list(c.spec.attachments))
             binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network)
+            undo.append(lambda: self.taskfiles.unmount(c.id))
+            binds += self.taskfiles.mount(c.id, c.spec, values or {})
             bundle = ocispec.Bundle(
                 args=list(resolved.args),
                 env=list(resolved.env),
@@ -103,6 +116,7 @@ class HostResources:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("network", lambda: self.detach(c, files)),
             ("rootfs", lambda: unmount(files.rootfs)),
+            ("secrets and configs", lambda: self.taskfiles.unmount(c.id)),
         ]
         if runtime is not None:
             steps.insert(0, ("runtime", lambda: runtime.delete(c.id, files, force=True)))

@@ -51,6 +51,17 @@ def mount_overlay(lowers: list[str], upper: str, work: str, target: str) -> None
         raise RuntimeFailure(f"mount overlay on {target}: {os.strerror(err)}")
 
 
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+
+
+def mount_tmpfs(target: str, options: str) -> None:
+    """A tmpfs at `target` (nosuid, nodev, noexec): memory, never the disk."""
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if _libc.mount(b"tmpfs", target.encode(), b"tmpfs", flags, options.encode()) != 0:
+        err = ctypes.get_errno()
+        raise RuntimeFailure(f"mount tmpfs on {target}: {os.strerror(err)}")
+
+
 def unmount(target: str) -> None:
     """Unmount `target` if mounted; lazily if it is busy. Missing mounts are fine."""
     if _libc.umount2(target.encode(), 0) == 0:

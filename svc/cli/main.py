@@ -11,7 +11,15 @@ from svc import defaults
 from svc.errors import SvcError
 
 # Command groups, each a module with `register(subparsers)`.
-GROUPS = ("svc.cli.service", "svc.cli.node", "svc.cli.network", "svc.cli.cluster", "svc.cli.container", "svc.cli.image")
+GROUPS = (
+    "svc.cli.service",
+    "svc.cli.node",
+    "svc.cli.network",
+    "svc.cli.secret",
+    "svc.cli.cluster",
+    "svc.cli.container",
+    "svc.cli.image",
+)
 
 
 def parser() -> argparse.ArgumentParser:

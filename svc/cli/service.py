@@ -51,6 +51,14 @@ def register_verbs(sub: Any) -> None:
         "--with-registry-auth", action="store_true", help="send your login for the image's registry to the nodes"
     )
     create.add_argument("--endpoint-mode", default="", help="vip (default: one virtual IP) or dnsrr")
+    for kind in ("secret", "config"):
+        create.add_argument(
+            f"--{kind}",
+            action="append",
+            default=[],
+            metavar="NAME|source=NAME,target=,uid=,gid=,mode=",
+            help=f"give the tasks a {kind} as a file (repeatable)",
+        )
     add_container_flags(create, service=True)
     create.add_argument("image")
     create.add_argument("command", nargs=argparse.REMAINDER)
@@ -100,6 +108,9 @@ def register_verbs(sub: Any) -> None:
     upd.add_argument("--no-resolve-image", action="store_true", help="do not pin a new image's tag to its digest")
     upd.add_argument("--network-add", action="append", default=[], metavar="NETWORK", help="join an overlay network")
     upd.add_argument("--network-rm", action="append", default=[], metavar="NETWORK", help="leave an overlay network")
+    for kind in ("secret", "config"):
+        upd.add_argument(f"--{kind}-add", action="append", default=[], metavar="NAME|source=NAME,...")
+        upd.add_argument(f"--{kind}-rm", action="append", default=[], metavar="NAME|TARGET")
     upd.add_argument(
         "--with-registry-auth", action="store_true", help="send your login for the image's registry to the nodes"
     )
@@ -158,6 +169,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     spec.endpoint_mode = args.endpoint_mode
     for target, aliases in (parse_attachment(n) for n in overlay_networks(args.network)):
         spec.networks.add(target=target, aliases=aliases)
+    set_file_refs(spec.task, args.secret, args.config)
     if args.max_replicas_per_node < 0:
         raise InvalidArgument("--max-replicas-per-node must not be negative")
     spec.placement.max_replicas_per_node = args.max_replicas_per_node
@@ -200,6 +212,25 @@ def update_networks(c: Any, spec: Any, add: list[str], remove: list[str]) -> Non
     spec.networks.extend(kept)
     for target, aliases in (parse_attachment(n) for n in add):
         spec.networks.add(target=target, aliases=aliases)
+
+
+def set_file_refs(task: Any, secrets: list[str], configs: list[str]) -> None:
+    """`--secret`/`--config`: references by name (the managers resolve them to ids), never values."""
+    from svc import filerefs
+
+    task.secrets.extend(filerefs.parse_ref("secret", s) for s in secrets)
+    task.configs.extend(filerefs.parse_ref("config", s) for s in configs)
+    filerefs.check_refs(list(task.secrets), list(task.configs))
+
+
+def update_file_refs(task: Any, args: argparse.Namespace) -> None:
+    from svc import filerefs
+
+    for kind, field in (("secret", task.secrets), ("config", task.configs)):
+        refs = filerefs.update_refs(kind, list(field), getattr(args, f"{kind}_add"), getattr(args, f"{kind}_rm"))
+        del field[:]
+        field.extend(refs)
+    filerefs.check_refs(list(task.secrets), list(task.configs))
 
 
 def set_registry_auth(spec: Any) -> None:
@@ -513,6 +544,8 @@ def cmd_update(args: argparse.Namespace) -> int:
         set_registry_auth(spec)
     if args.network_add or args.network_rm:
         update_networks(c, spec, args.network_add, args.network_rm)
+    if args.secret_add or args.secret_rm or args.config_add or args.config_rm:
+        update_file_refs(spec.task, args)
     if args.replicas is not None:
         if args.replicas < 0:
             raise InvalidArgument("--replicas must be 0 or more")

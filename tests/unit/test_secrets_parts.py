@@ -126,12 +126,14 @@ def test_create_remove_in_use_and_references() -> None:
     assert code == "Conflict" and "web" in msg
     assert s.apply(ops.file_remove("config", "c1"))[0] == "Conflict"
     assert s.apply(ops.file_remove("config", "s1"))[0] == "NotFound"  # not a config
-    # Dropped from the spec but still in the previous one (a rollback needs it): still in use.
+    # Dropped from the spec (swarmkit's rule: the previous spec does not hold it): removable, and a
+    # rollback to the spec that names it is then refused in apply.
     v = s.services["x1"].version
-    assert s.apply(ops.service_update("x1", v, _service("web")))[0] == ""
-    assert s.apply(ops.file_remove("secret", "s1"))[0] == "Conflict"
-    assert s.apply(ops.service_remove("x1"))[0] == ""
+    assert s.apply(ops.service_update("x1", v, _service("web", config_id="c1")))[0] == ""
     assert s.apply(ops.file_remove("secret", "s1"))[0] == ""
+    v = s.services["x1"].version
+    assert s.apply(ops.service_update("x1", v, _service("web", "s1"), rollback=True))[0] == "NotFound"
+    assert s.apply(ops.service_remove("x1"))[0] == ""
     assert "s1" not in s.secrets and s.configs["c1"].data == b"plain"
 
 
