@@ -24,9 +24,6 @@ from svc.errors import RuntimeFailure
 
 CLONE_NEWNET = 0x40000000
 
-# pyroute2 logs every netlink message at DEBUG, and warns about attributes it cannot decode:
-# our own errors say what failed.
-logging.getLogger("pyroute2").setLevel(logging.ERROR)
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
@@ -71,6 +68,9 @@ def _real_inet_ntop() -> None:
     import pyroute2.netlink
     import pyroute2.netlink.rtnl.rtmsg
 
+    # pyroute2 logs every netlink message at DEBUG, and warns about attributes it cannot decode:
+    # our own errors say what failed.
+    logging.getLogger("pyroute2").setLevel(logging.ERROR)
     for module in (pyroute2.netlink, pyroute2.netlink.rtnl.rtmsg):
         if getattr(module, "inet_ntop", real) is not real:
             module.inet_ntop = real  # type: ignore[attr-defined]
