@@ -3,7 +3,8 @@
 One code path for both kinds: a secret's `data` arrives sealed (the proposer seals it with the
 cluster's data key, manager/secretbox.py), a config's as it is; apply stores bytes and never
 encrypts or decrypts. Removal is refused while a service's spec references the object, naming the
-services; a service is refused when it references one that does not exist. Like every handler: no raise, no clock, no randomness.
+services; a service is refused when it references one that does not exist. Like every handler:
+no raise, no clock, no randomness.
 """
 
 from __future__ import annotations
