@@ -233,8 +233,10 @@ def ssl_context(identity: Identity, server: bool) -> ssl.SSLContext:
         ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(cadata=identity.ca_pem.decode())
-    # The ssl module loads a key only from a file: a private one, gone as soon as it is read.
-    with tempfile.NamedTemporaryFile(prefix="svc-tls-", suffix=".pem") as f:
+    # The ssl module loads a key only from a file: a private one (0600, in memory where /dev/shm exists; the
+    # key is on disk beside the certificate anyway), gone as soon as it is read.
+    where = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.NamedTemporaryFile(prefix="svc-tls-", suffix=".pem", dir=where) as f:
         os.chmod(f.name, 0o600)
         f.write(identity.cert_pem + b"\n" + identity.key_pem)
         f.flush()

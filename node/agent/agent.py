@@ -219,7 +219,11 @@ class Agent:
         if ident is None:
             return None
         if self._peer_tls[0] is not ident:
-            self._peer_tls = (ident, tls.ssl_context(ident, server=False))
+            try:
+                self._peer_tls = (ident, tls.ssl_context(ident, server=False))
+            except (ssl.SSLError, OSError, ValueError) as exc:  # then the pull asks the registry alone
+                log.warning("no TLS context for image peers: %s", exc)
+                self._peer_tls = (ident, None)
         return self._peer_tls[1]
 
     def current_identity(self) -> tls.Identity:
