@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -90,12 +91,46 @@ def archive_chunks(path: str, reference: str) -> Iterator[Any]:
             f.close()
 
 
+def check_archive_file(path: str) -> None:
+    """Refuse what cannot be read before the upload starts (an error inside the request stream would
+    reach the user as gRPC's `Exception iterating requests!`)."""
+    if path == "-":
+        return
+    if not os.path.lexists(path):
+        raise InvalidArgument(f"no such file: {path}")
+    if os.path.isdir(path):
+        raise InvalidArgument(f"{path}: is a directory, not an image archive")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise InvalidArgument(f"{path}: {exc.strerror or exc}") from None
+
+
+_ENGINE_TEMP = re.compile(r"[^\s'\"]*/tmp[^\s'\"]*\.import")  # where the engine spools an upload
+
+
+def in_users_words(message: str, path: str) -> str:
+    """An engine's error about the spooled upload, on one line, told with the user's file name instead."""
+    shown = "the archive on stdin" if path == "-" else path
+    lines = message.splitlines() or [""]
+    message = _ENGINE_TEMP.sub(lambda _m: shown, re.sub(r"\s*\([^)]*$", "", lines[0]))  # tarfile's tried methods
+    return message if shown in message else f"{shown}: {message}"
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    from svc.errors import SvcError
+
     if args.reference:
         from svc import reference
 
         reference.normalize(args.reference)
-    info = _engine().ImportImage(archive_chunks(args.file, args.reference))
+    check_archive_file(args.file)
+    try:
+        info = _engine().ImportImage(archive_chunks(args.file, args.reference))
+    except SvcError as exc:
+        exc.message = in_users_words(exc.message, args.file)
+        raise
     print(info.id)
     return 0
 

@@ -71,6 +71,14 @@ def manager_status(n: Any) -> str:
     return n.manager_status.reachability.capitalize()
 
 
+def engine_text(n: Any) -> str:
+    """A manager started without a node (`svcd manager` alone) has no engine and never runs a task:
+    `-` in ENGINE VERSION says so, where Swarm shows every node's engine (docs/cli.md)."""
+    if not n.description.runtime:
+        return "-"
+    return str(n.description.engine_version or "-")
+
+
 NODE_TITLES = {"ID": "ID", "Self": "SELF", "TLSStatus": "TLS STATUS"}
 
 
@@ -103,7 +111,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             "Status": n.state.capitalize(),
             "Availability": n.availability.capitalize(),
             "ManagerStatus": manager_status(n),
-            "EngineVersion": n.description.engine_version,
+            "EngineVersion": engine_text(n),
         }
         for n in nodes
     ]
