@@ -51,6 +51,8 @@ def _read(kind: str, path: str) -> bytes:
                 data = f.read(limit + 1)
     except OSError as exc:
         raise InvalidArgument(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise InvalidArgument(f"{kind} data must be larger than 0 and less than 500 KB: {path} is larger")
     filerefs.check_data(kind, data)
     return data
 

@@ -47,6 +47,36 @@ def _on_disk(hosts: list[Any], value: str) -> list[str]:
     return found
 
 
+def _files(hosts: list[Any]) -> list[tuple[str, bytes]]:
+    out = []
+    for h in hosts:
+        for root, _, names in os.walk(h.data_dir):
+            for name in names:
+                p = os.path.join(root, name)
+                if os.path.isfile(p) and not os.path.islink(p):
+                    with open(p, "rb") as f:
+                        out.append((p, f.read()))
+    return out
+
+
+def _data_key_sealed_in_the_store(c: Any, tmp_path: Any, value: str) -> None:
+    """The store (read from a backup) holds the value sealed and the data key; no file on any host
+    holds the data key in the clear (the store at rest is encrypted, and sealed by autolock)."""
+    from manager import backup as store_backup
+    from svc import backup
+
+    path = str(tmp_path / "cluster.svcbackup")
+    key = c.ok("cluster", "backup", "-q", path).strip()
+    _, raw = backup.unseal(backup.read(path), backup.parse_key(key))
+    doc = store_backup.decode(raw)
+    data_key = doc["cluster"]["secrets_key"]
+    assert len(data_key) == 32
+    [sealed] = [f["data"] for f in doc["files"] if f["kind"] == "secret"]
+    assert value.encode() not in sealed and sealed.startswith(b"SVCSEC1")
+    forms = (data_key, data_key.hex().encode(), base64.b64encode(data_key))
+    assert [p for p, data in _files(c.hosts) if any(form in data for form in forms)] == []
+
+
 def test_secrets_and_configs_in_tasks(make_cluster: Any, tmp_path: Any) -> None:
     c = make_cluster()
     c.start_manager(c.add_host())
@@ -95,6 +125,7 @@ def test_secrets_and_configs_in_tasks(make_cluster: Any, tmp_path: Any) -> None:
 
     # Nowhere on disk, in no answer, in no log.
     assert _on_disk(c.hosts, value) == []
+    _data_key_sealed_in_the_store(c, tmp_path, value)
     shown = c.ok("inspect", "web") + c.ok("secret", "inspect", "db_pass") + c.ok("ps", "web") + c.ok("secret", "ls")
     shown += run_cli("container", "inspect", cid, env={"SVC_RUN_DIR": h.run_dir}).stdout
     assert value not in shown
@@ -133,3 +164,33 @@ def test_secrets_and_configs_in_tasks(make_cluster: Any, tmp_path: Any) -> None:
     assert c.ok("secret", "ls", "-q").strip() == "" and c.ok("config", "ls", "-q").strip() == ""
     assert _on_disk(c.hosts, value) == []
     assert not any(value in d.log() for h in c.hosts for d in (h.manager, h.node) if d is not None)
+
+
+def test_task_files_on_a_tmpfs_with_owner_and_mode(tmp_path: Any) -> None:
+    """The engine's part alone: files on a tmpfs of their own with uid, gid and mode, read-only binds;
+    a missing value refused with nothing mounted; unmount and the start-up sweep leave nothing."""
+    from node.engine.taskfiles import TaskFiles
+    from svc.errors import InvalidArgument
+    from svc.v1 import container_pb2 as pb
+
+    tf = TaskFiles(str(tmp_path / "taskfiles"))
+    spec = pb.ContainerSpec(image="busybox")
+    spec.secrets.add(id="s1", name="pw", target="/run/secrets/pw", uid=100, gid=101, mode=0o400)
+    spec.configs.add(id="c1", name="conf", target="/conf", mode=0o444)
+    with pytest.raises(InvalidArgument, match="secret pw is not on this node"):
+        tf.mount("ctr0", spec, {"c1": b"conf"})
+    assert not os.path.exists(tmp_path / "taskfiles" / "ctr0")
+    binds = tf.mount("ctr1", spec, {"s1": b"hunter2", "c1": b"conf"})
+    directory = str(tmp_path / "taskfiles" / "ctr1")
+    assert os.path.ismount(directory)
+    assert [(dest, ro) for _, dest, ro in binds] == [("/run/secrets/pw", True), ("/conf", True)]
+    st = os.stat(binds[0][0])
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (100, 101, 0o400)
+    with open(binds[0][0], "rb") as f:
+        assert f.read() == b"hunter2"
+    assert tf.mount("ctr2", pb.ContainerSpec(image="busybox"), {}) == []  # nothing to mount: no tmpfs
+    tf.mount("ctr3", spec, {"s1": b"x", "c1": b"y"})
+    tf.unmount("ctr1")
+    assert not os.path.exists(directory)
+    tf.sweep(keep=[])  # what a crash left
+    assert os.listdir(tmp_path / "taskfiles") == []
