@@ -50,6 +50,8 @@ def main() -> None:
                 }
             elif op == "overlays":
                 result = engine.overlays.networks()
+            elif op == "dns":
+                result = engine.overlays.dns.serving()
             elif op == "close":
                 engine.close()
                 out.write(json.dumps({"ok": True}) + "\n")

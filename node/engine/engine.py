@@ -49,7 +49,7 @@ from .logs import LogEntry, read_logs
 from .monitor import Conmon
 from .mounts import is_mounted
 from .netns import Namespaces
-from .network import BridgeNetwork
+from .network import BridgeNetwork, netns_name
 from .overlay import Overlays
 from .runtime import ContainerFiles, OciRuntime, RuncFamily
 from .taskfiles import TaskFiles
@@ -162,6 +162,7 @@ class Engine:
         self.image_gc.stop()
         self.health.stop()
         self._deadlines.stop()
+        self.overlays.close()
         try:
             self.namespaces.close()  # only if empty: running containers keep theirs across a restart
         except RuntimeFailure as exc:
@@ -697,7 +698,7 @@ class Engine:
                 continue
             self._containers[c.id] = c
             if c.state == RUNNING and c.spec.attachments:
-                self.overlays.adopt(c.id, list(c.spec.attachments))
+                self.overlays.adopt(c.id, self.namespaces.locate(netns_name(c.id)), list(c.spec.attachments))
             if c.state != RUNNING:
                 if is_mounted(self._files(c.id).rootfs) or self.network.holds_namespace(c.id):
                     self._release(c)

@@ -73,7 +73,8 @@ class HostResources:
             attachment = self.network.attach(c.id, c.network, list(c.spec.ports))
             if c.spec.attachments and attachment.netns:
                 self.overlays.attach(c.id, attachment.netns, list(c.spec.attachments))
-            binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network)
+            overlay = bool(c.spec.attachments)  # on overlay networks: names from the embedded DNS server
+            binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network, embedded_dns=overlay)
             undo.append(lambda: self.taskfiles.unmount(c.id))
             binds += self.taskfiles.mount(c.id, c.spec, values or {})
             bundle = ocispec.Bundle(

@@ -33,7 +33,20 @@ def _resolv_conf(network: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-def write_etc_files(etc_dir: str, hostname: str, ip: str, network: str) -> list[tuple[str, str, bool]]:
+def _embedded_resolv_conf() -> str:
+    """The embedded DNS server (dns.py) answers every name, forwarding what it does not know to the
+    host's resolvers; the host's search domains are kept. ndots:0 as Docker: `web` is tried as is."""
+    try:
+        with open(HOST_RESOLV_CONF) as f:
+            search = [ln for ln in f.read().splitlines() if ln.startswith(("search", "domain"))]
+    except FileNotFoundError:
+        search = []
+    return "\n".join([*search, "nameserver 127.0.0.11", "options ndots:0"]) + "\n"
+
+
+def write_etc_files(
+    etc_dir: str, hostname: str, ip: str, network: str, embedded_dns: bool = False
+) -> list[tuple[str, str, bool]]:
     """Write the three files; return the bind mounts (source, destination, read-only) for the bundle."""
     hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
     if ip:
@@ -41,7 +54,7 @@ def write_etc_files(etc_dir: str, hostname: str, ip: str, network: str) -> list[
     files = {
         "hostname": hostname + "\n",
         "hosts": "\n".join(hosts) + "\n",
-        "resolv.conf": _resolv_conf(network),
+        "resolv.conf": _embedded_resolv_conf() if embedded_dns else _resolv_conf(network),
     }
     binds = []
     for name, content in files.items():

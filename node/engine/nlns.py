@@ -31,6 +31,11 @@ _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 
 def netlink_socket_in(path: str) -> socket.socket:
     """A NETLINK_ROUTE socket in the namespace pinned at `path`."""
+    return socket_in(path, socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
+
+
+def socket_in(path: str, family: int, kind: int, proto: int = 0) -> socket.socket:
+    """A socket in the namespace pinned at `path` (it holds the namespace while it is open)."""
     out: list[socket.socket] = []
     error: list[str] = []
 
@@ -47,9 +52,9 @@ def netlink_socket_in(path: str) -> socket.socket:
         finally:
             os.close(fd)
         try:
-            out.append(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE))
+            out.append(socket.socket(family, kind, proto))
         except OSError as exc:
-            error.append(f"netlink socket in {path}: {exc.strerror}")
+            error.append(f"socket in {path}: {exc.strerror}")
 
     t = threading.Thread(target=enter_and_open, name="netns-socket")
     t.start()

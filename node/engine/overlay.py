@@ -30,6 +30,7 @@ from svc.v1 import container_pb2 as pb
 from svc.v1 import dispatcher_pb2 as dpb
 
 from . import overlaypeers as peers
+from .dns import Resolver
 from .netns import Namespaces
 from .nlns import iproute, ns_fd
 
@@ -79,6 +80,7 @@ class Overlays:
         self._lock = threading.RLock()
         self._peers: dict[int, dpb.NetworkPeers] = {}
         self._users: dict[int, dict[str, str]] = {}  # vni -> container id -> its address there
+        self.dns = Resolver()
 
     # ----- the peer set -----
 
@@ -89,6 +91,7 @@ class Overlays:
         errors = []
         with self._lock:
             self._peers = {n.vni: n for n in networks}
+            self.dns.set_networks(networks)
             for n in networks:
                 try:
                     self._ensure(n.vni, n.subnet, n.gateway)
@@ -120,6 +123,7 @@ class Overlays:
             try:
                 for i, a in enumerate(attachments):
                     self._attach_one(cid, container_ns, f"eth{i + 1}", a)
+                self.dns.add(cid, container_ns, [a.network_id for a in attachments])
             except BaseException:
                 try:
                     self.detach(cid, attachments)
@@ -155,6 +159,7 @@ class Overlays:
     def detach(self, cid: str, attachments: list[pb.NetworkAttachment]) -> None:
         """Remove the container's veths; then any network namespace left unused. Safe to repeat."""
         errors = []
+        self.dns.remove(cid)  # its socket holds the container's namespace
         with self._lock:
             for a in attachments:
                 self._users.get(a.vni, {}).pop(cid, None)
@@ -172,12 +177,20 @@ class Overlays:
         if errors:
             raise RuntimeFailure("; ".join(errors))
 
-    def adopt(self, cid: str, attachments: list[pb.NetworkAttachment]) -> None:
-        """A running container found at restart: its networks are in use."""
+    def adopt(self, cid: str, container_ns: str | None, attachments: list[pb.NetworkAttachment]) -> None:
+        """A running container found at restart: its networks are in use, its DNS server is served again."""
         with self._lock:
             for a in attachments:
                 with contextlib.suppress(SvcError):
                     self._users.setdefault(a.vni, {})[cid] = peers.host_ip(a.addr)
+        if container_ns:
+            try:
+                self.dns.add(cid, container_ns, [a.network_id for a in attachments])
+            except SvcError as exc:
+                log.warning("%s", exc)
+
+    def close(self) -> None:
+        self.dns.close()
 
     # ----- the namespace and its devices -----
 

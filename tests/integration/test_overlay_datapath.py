@@ -75,7 +75,7 @@ def endpoint(task: str, addr: str, host: Host) -> dict[str, str]:
     return {"taskId": task, "addr": addr, "mac": mac, "nodeAddr": host.addr, "nodeId": host.name}
 
 
-def peers(*endpoints: dict[str, str]) -> list[dict[str, Any]]:
+def peers(*endpoints: dict[str, str], services: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     return [
         {
             "networkId": "net1",
@@ -84,6 +84,7 @@ def peers(*endpoints: dict[str, str]) -> list[dict[str, Any]]:
             "subnet": SUBNET,
             "gateway": GATEWAY,
             "endpoints": list(endpoints),
+            "services": services or [],
         }
     ]
 
@@ -139,7 +140,11 @@ def hosts(tmp_path_factory: pytest.TempPathFactory, busybox_tar: str) -> Iterato
 def test_two_hosts_reach_each_other_over_the_overlay(hosts: tuple[Host, Host]) -> None:
     a, b = hosts
     ep_a, ep_b = endpoint("ta", "10.213.5.2/24", a), endpoint("tb", "10.213.5.3/24", b)
-    both = peers(ep_a, ep_b)
+    services = [
+        {"name": "api", "aliases": ["db"], "vip": "10.213.5.100/24", "taskAddrs": ["10.213.5.3"]},
+        {"name": "web", "endpointMode": "dnsrr", "taskAddrs": ["10.213.5.2"]},
+    ]
+    both = peers(ep_a, ep_b, services=services)
     for h in (a, b):
         h.call("networks", networks=both)  # the peer set arrives with the assignments, before the task starts
     ca = a.call("run", spec=spec(ep_a["addr"]), name="ta")
@@ -166,12 +171,23 @@ def test_two_hosts_reach_each_other_over_the_overlay(hosts: tuple[Host, Host]) -
         r = h.call("exec", id=c["id"], cmd=["ping", "-c", "2", "-W", "2", other])
         assert r["code"] == 0, r
 
+    # Names, from the embedded DNS server at 127.0.0.11 (only names it knows: nothing is forwarded).
+    resolv = a.call("exec", id=ca["id"], cmd=["cat", "/etc/resolv.conf"])["out"]
+    assert "nameserver 127.0.0.11" in resolv and "options ndots:0" in resolv, resolv
+    for name, want in (("api", "10.213.5.100"), ("db.backend", "10.213.5.100"), ("web", "10.213.5.2")):
+        r = a.call("exec", id=ca["id"], cmd=["nslookup", name])
+        assert r["code"] == 0 and want in r["out"], (name, r)
+    r = a.call("exec", id=ca["id"], cmd=["ping", "-c", "1", "-W", "2", "tasks.api"])
+    assert r["code"] == 0 and "10.213.5.3" in r["out"], r
+
     # B's task goes: A's next reconcile drops its entries, B's network namespace goes when unused.
     b.call("remove", id=cb["id"])
     b.call("networks", networks=[])
     assert b.call("overlays") == []
-    a.call("networks", networks=peers(ep_a))
+    a.call("networks", networks=peers(ep_a, services=[dict(services[0], taskAddrs=[]), services[1]]))
     assert a.call("entries", vni=VNI) == {"fdb": [], "neigh": []}
+    r = a.call("exec", id=ca["id"], cmd=["nslookup", "api"])  # (an empty answer is not asked for: search domains)
+    assert r["code"] == 0 and "10.213.5.100" in r["out"], r
     r = a.call("exec", id=ca["id"], cmd=["ping", "-c", "1", "-W", "1", "10.213.5.3"])
     assert r["code"] != 0
 
@@ -180,6 +196,7 @@ def test_two_hosts_reach_each_other_over_the_overlay(hosts: tuple[Host, Host]) -
     assert a.call("overlays") == [VNI]
     a.call("remove", id=ca["id"])
     assert a.call("overlays") == []
+    assert a.call("dns") == [], "the DNS server's socket in the container is closed with it"
 
 
 def test_a_stale_entry_is_removed_and_a_moved_address_follows(hosts: tuple[Host, Host]) -> None:

@@ -1,0 +1,77 @@
+"""The embedded DNS server (node/engine/dns.py) in a namespace of its own: its names answered there,
+other names forwarded from the daemon's namespace (a fake upstream on loopback), nothing held after."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from node.engine.dns import Resolver
+from node.engine.netns import Namespaces
+from node.engine.nlns import socket_in
+from svc.v1 import dispatcher_pb2 as dpb
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def upstream() -> Iterator[int]:
+    """A resolver on 127.0.0.1 that answers every name with 192.0.2.1."""
+    from dnslib import QTYPE, RR, A, DNSRecord
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            req = DNSRecord.parse(data)
+            reply = req.reply()
+            reply.add_answer(RR(req.q.qname, QTYPE.A, rdata=A("192.0.2.1")))
+            sock.sendto(reply.pack(), peer)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield sock.getsockname()[1]
+    stop.set()
+    t.join()
+    sock.close()
+
+
+def _ask(ns: str, name: str) -> tuple[int, list[str]]:
+    from dnslib import DNSRecord
+
+    with socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(DNSRecord.question(name).pack(), ("127.0.0.11", 53))
+        reply = DNSRecord.parse(s.recvfrom(4096)[0])
+    return reply.header.rcode, [str(rr.rdata) for rr in reply.rr]
+
+
+def test_names_answered_others_forwarded(tmp_path, upstream: int) -> None:  # type: ignore[no-untyped-def]
+    namespaces = Namespaces(str(tmp_path / "netns"))
+    ns = namespaces.create("svc-dnstest")
+    dns = Resolver(upstreams=[f"127.0.0.1:{upstream}"])
+    try:
+        dns.add("c" * 64, ns, ["n1"])
+        svc = dpb.ServiceEndpoint(name="api", vip="10.0.1.2/24", task_addrs=["10.0.1.5"])
+        dns.set_networks([dpb.NetworkPeers(network_id="n1", name="backend", services=[svc])])
+        assert _ask(ns, "api") == (0, ["10.0.1.2"])
+        assert _ask(ns, "tasks.api.backend.") == (0, ["10.0.1.5"])
+        assert _ask(ns, "example.test") == (0, ["192.0.2.1"]), "forwarded to the host's resolver"
+        dns.set_networks([])
+        assert _ask(ns, "api") == (0, ["192.0.2.1"]), "a name of a network gone is no longer ours"
+        dns.remove("c" * 64)
+        assert dns.serving() == []
+    finally:
+        dns.close()
+        namespaces.delete("svc-dnstest")
+    assert not (tmp_path / "netns").exists() or not list((tmp_path / "netns").iterdir())
