@@ -168,3 +168,48 @@ def test_leader_resolves_names_and_opens_values_for_the_task() -> None:
     bad.task.secrets.append(filerefs.parse_ref("secret", "missing"))
     with pytest.raises(NotFound, match="secret not found: missing"):
         secretapi.resolve(snap, bad)
+
+
+class _Manager:
+    """Just enough of a leader for secretapi: a store it writes to and reads back."""
+
+    def __init__(self, state: StoreState) -> None:
+        self.state = state
+
+    @property
+    def cluster(self):  # type: ignore[no-untyped-def]
+        return self.state.cluster
+
+    def snapshot(self):  # type: ignore[no-untyped-def]
+        return self.state.snapshot()
+
+    async def write(self, op: dict) -> object:  # type: ignore[type-arg]
+        code, value = self.state.apply(op)
+        assert code == "", value
+        return value
+
+
+def test_a_cluster_from_before_secrets_gets_its_data_key_on_first_use() -> None:
+    import asyncio
+    from typing import Any
+
+    from svc.v1 import control_pb2 as ctl
+
+    state = fresh()  # no key: a cluster initialised before secrets existed
+    m: Any = _Manager(state)
+
+    def create(kind: str, name: str, data: bytes, **labels: str) -> cpb.Secret:
+        spec = cpb.SecretSpec(name=name, labels=labels, data=data)
+        return asyncio.run(secretapi.create(m, ctl.CreateSecretRequest(kind=kind, spec=spec)))
+
+    made = create("secret", "pw", b"hunter2", a="b")
+    assert state.cluster is not None and len(state.cluster.secrets_key) == 32
+    key = state.cluster.secrets_key
+    assert made.spec.data == b"" and made.spec.labels["a"] == "b"
+    assert secretbox.open_sealed(key, made.id, state.secrets[made.id].data) == b"hunter2"
+    create("secret", "x", b"1")
+    assert state.cluster.secrets_key == key  # made once
+    conf = create("config", "c", b"v")
+    assert conf.spec.data == b"v" and state.configs[conf.id].data == b"v"
+    with pytest.raises(InvalidArgument, match="500 KB"):
+        create("secret", "e", b"")
