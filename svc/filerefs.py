@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import posixpath
 import re
+from typing import TYPE_CHECKING
 
 from svc.errors import InvalidArgument
-from svc.v1 import container_pb2 as pb
+
+if TYPE_CHECKING:  # protobuf loads only when a reference is made: the CLI starts fast
+    from svc.v1 import container_pb2 as pb
 
 SECRET, CONFIG = "secret", "config"
 KINDS = (SECRET, CONFIG)
@@ -46,6 +49,8 @@ def check_data(kind: str, data: bytes) -> None:
 
 def parse_ref(kind: str, text: str) -> pb.FileReference:
     """`NAME` or `source=NAME,target=T,uid=U,gid=G,mode=0400` (docker's --secret/--config)."""
+    from svc.v1 import container_pb2 as pb
+
     ref = pb.FileReference(mode=DEFAULT_MODE)
     if "=" not in text:
         ref.name = text
