@@ -58,12 +58,21 @@ class ImagePeers:
         if holders:
             turn = zlib.crc32(task.node_id.encode()) % len(holders)
             holders = holders[turn:] + holders[:turn]
-        earlier = [n for created, tid, n in self._tasks_of(key) if (created, tid) < (task.created_at, task.id)]
         out: list[str] = []
-        for node_id in [*holders, *earlier]:
+
+        def add(node_id: str) -> bool:
             addr = self._peer_addr(node_id) if node_id != task.node_id else ""
             if addr and addr not in out:
                 out.append(addr)
-                if len(out) >= self.limit:
-                    break
+            return len(out) >= self.limit
+
+        for node_id in holders:
+            if add(node_id):
+                return out
+        # Oldest first, and only until the list is full: a wave of 10,000 tasks of one image must
+        # not cost a scan of all of them per task.
+        me = (task.created_at, task.id)
+        for created, tid, node_id in self._tasks_of(key):
+            if (created, tid) >= me or add(node_id):
+                break
         return out
