@@ -31,7 +31,7 @@ from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import control_pb2 as ctl
 from svc.v1 import control_pb2_grpc as ctl_grpc
 
-from . import backup, networkspec, secretapi, servicespec, views
+from . import backup, networkspec, portalloc, secretapi, servicespec, views
 from .ca import new_secret
 from .core import Manager
 from .imagepin import ImagePinner
@@ -238,6 +238,7 @@ class ControlService(ctl_grpc.ControlServicer):
     async def CreateService(self, request: ctl.CreateServiceRequest, context: Any) -> cpb.Service:
         spec = servicespec.validate(request.spec)
         secretapi.resolve(self.m.snapshot(), spec)
+        portalloc.assign(spec, (s.spec for s in self.m.snapshot().services.values()))
         warnings = await self._pin_image(spec, request.no_resolve_image)
         service_id = ops.new_id()
         await self.m.write(ops.service_create(service_id, spec))
@@ -254,6 +255,8 @@ class ControlService(ctl_grpc.ControlServicer):
         spec = servicespec.validate(request.spec)
         secretapi.resolve(self.m.snapshot(), spec)
         current = self.m.snapshot().services[service_id]
+        others = (s.spec for sid, s in self.m.snapshot().services.items() if sid != service_id)
+        portalloc.assign(spec, others, current.spec)
         if current.is_global != (spec.mode == "global"):
             raise InvalidArgument("a service's mode (replicated or global) cannot change")
         if not spec.HasField("registry_auth") and current.spec.HasField("registry_auth"):

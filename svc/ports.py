@@ -1,4 +1,4 @@
-"""`-p` specs as Docker spells them: `8080:80`, `127.0.0.1:8080:80`, `8080:80/udp`."""
+"""`-p` specs as Docker spells them: `8080:80`, `127.0.0.1:8080:80`, `8080:80/udp`, `80` (a service)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,16 @@ def _port(text: str, spec: str) -> int:
     return int(text)
 
 
-def parse_publish(spec: str) -> pb.PortMapping:
+def parse_publish(spec: str, pick: bool = False) -> pb.PortMapping:
+    """`HOST:CONTAINER` forms; with `pick` (a service) `CONTAINER` alone too: host_port 0, which the
+    managers replace with a port of PUBLISHED_PORT_RANGE, as Swarm does."""
     body, _, proto = spec.partition("/")
     proto = proto or "tcp"
     if proto not in ("tcp", "udp"):
         raise InvalidArgument(f"invalid port spec {spec!r}: protocol must be tcp or udp")
     parts = body.rsplit(":", 2)
+    if len(parts) == 1 and pick:
+        return pb.PortMapping(container_port=_port(parts[0], spec), protocol=proto)
     if len(parts) == 1:
         raise InvalidArgument(f"invalid port spec {spec!r}: publish needs HOST_PORT:CONTAINER_PORT, e.g. 8080:80")
     host_ip = ""

@@ -104,6 +104,13 @@ def register_verbs(sub: Any) -> None:
         "--security-opt", action="append", default=[], metavar="seccomp=unconfined|builtin|FILE", help="seccomp"
     )
     upd.add_argument("--args", help="new command, as one shell-quoted string")
+    upd.add_argument("--force", action="store_true", help="replace every task, even if nothing else changed")
+    upd.add_argument(
+        "--publish-add", action="append", default=[], metavar="[IP:]HOST:CONTAINER[/udp]", help="publish a port"
+    )
+    upd.add_argument(
+        "--publish-rm", action="append", default=[], metavar="CONTAINER[/udp]", help="stop publishing a target port"
+    )
     upd.add_argument("-d", "--detach", action="store_true")
     upd.add_argument("--no-resolve-image", action="store_true", help="do not pin a new image's tag to its digest")
     upd.add_argument("--network-add", action="append", default=[], metavar="NETWORK", help="join an overlay network")
@@ -231,6 +238,26 @@ def update_file_refs(task: Any, args: argparse.Namespace) -> None:
         del field[:]
         field.extend(refs)
     filerefs.check_refs(list(task.secrets), list(task.configs))
+
+
+def update_ports(task: Any, add: list[str], remove: list[str]) -> None:
+    """`--publish-rm CONTAINER[/proto]` (or HOST:CONTAINER) drops mappings of that target port; `--publish-add`
+    replaces a mapping of the same target port and protocol, as docker's `service update` does."""
+    from svc.ports import parse_publish
+
+    def target(text: str) -> tuple[int, str]:
+        body, _, proto = text.partition("/")
+        port = body.rsplit(":", 1)[-1]
+        if not port.isdigit():
+            raise InvalidArgument(f"invalid --publish-rm {text!r}: use the target port, e.g. 80 or 80/udp")
+        return int(port), proto or "tcp"
+
+    drop = {target(t) for t in remove}
+    added = [parse_publish(p, pick=True) for p in add]
+    drop |= {(p.container_port, p.protocol or "tcp") for p in added}
+    kept = [p for p in task.ports if (p.container_port, p.protocol or "tcp") not in drop]
+    del task.ports[:]
+    task.ports.extend([*kept, *added])
 
 
 def set_registry_auth(spec: Any) -> None:
@@ -396,10 +423,15 @@ def cmd_scale(args: argparse.Namespace) -> int:
 
 
 def wait_converged(
-    c: Any, names: list[str], timeout: float = defaults.CLI_WAIT_SECONDS, written: dict[str, Any] | None = None
+    c: Any,
+    names: list[str],
+    timeout: float = defaults.CLI_WAIT_SECONDS,
+    written: dict[str, Any] | None = None,
+    fresh: dict[str, float] | None = None,
 ) -> int:
     """Wait until each service runs its desired tasks; show progress; explain a stall.
 
+    `fresh` maps a name to the time of an update that replaces its tasks: only tasks made since count.
     `written` maps a name to the Service our write returned: the wait then ends at once, non-zero,
     when another write changes that spec meanwhile, or when a task made after our write fails with
     a reason (waitplan decides). A service whose tasks cannot be placed (pending with a reason) and
@@ -410,7 +442,7 @@ def wait_converged(
     from svc.cli import waitplan
     from svc.v1 import control_pb2 as ctl
 
-    written = written or {}
+    written, fresh = written or {}, fresh or {}
     tty = sys.stderr.isatty()
     deadline = time.monotonic() + timeout
     read = _Reader(c, deadline)
@@ -433,7 +465,7 @@ def wait_converged(
                     pending.remove(name)
                     continue
                 tasks = list(read("ListTasks", ctl.ListTasksRequest(service=name)).tasks)
-                if waitplan.converged(svc, tasks):
+                if waitplan.converged(svc, tasks, fresh.get(name, 0.0)):
                     done[name] = svc
                     pending.remove(name)
                     continue
@@ -569,6 +601,10 @@ def cmd_update(args: argparse.Namespace) -> int:
         spec.task.healthcheck.test[:] = ["CMD-SHELL", args.health_cmd]
     if args.args is not None:
         spec.task.cmd[:] = shlex.split(args.args)
+    if args.publish_add or args.publish_rm:
+        update_ports(spec.task, args.publish_add, args.publish_rm)
+    if args.force:
+        spec.force_update += 1
     if args.security_opt:
         from svc import seccompprofile
 
@@ -579,14 +615,18 @@ def cmd_update(args: argparse.Namespace) -> int:
             spec.task.ClearField("seccomp")  # seccomp=builtin: back to Docker's default profile
     check_spec(spec)
     updated = c.UpdateService(
-        ctl.UpdateServiceRequest(
-            service=svc.id, version=svc.version, spec=spec, no_resolve_image=args.no_resolve_image
-        )
+        ctl.UpdateServiceRequest(service=svc.id, version=svc.version, spec=spec, no_resolve_image=args.no_resolve_image)
     )
     for warning in updated.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(updated.spec.name)
-    return 0 if args.detach else wait_converged(c, [updated.spec.name], written={updated.spec.name: updated})
+    if args.detach:
+        return 0
+    from svc.cli import waitplan
+
+    name = updated.spec.name
+    fresh = {name: updated.updated_at} if waitplan.replaces_tasks(svc.spec, updated.spec) else {}
+    return wait_converged(c, [name], written={name: updated}, fresh=fresh)
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:

@@ -16,12 +16,17 @@ def add_container_flags(p: argparse.ArgumentParser, service: bool = False) -> No
     cpu_flag = "--limit-cpu" if service else "--cpus"
     p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help="set an environment variable")
     p.add_argument(
+        "--env-file", action="append", default=[], metavar="FILE", help="read KEY=VALUE lines from a file (repeatable)"
+    )
+    p.set_defaults(publish_pick=service)
+    p.add_argument(
         "-p",
         "--publish",
         action="append",
         default=[],
         metavar="[IP:]HOST:CONTAINER[/udp]",
-        help="publish a container port on the host",
+        help="publish a container port on the host"
+        + (" (CONTAINER alone: the cluster picks from 30000-32767)" if service else ""),
     )
     p.add_argument(
         mem_flag, "-m" if not service else "--memory", dest="memory", metavar="SIZE", help="memory limit, e.g. 64m"
@@ -84,6 +89,31 @@ def _env(items: list[str]) -> list[str]:
     return out
 
 
+def env_file(path: str) -> list[str]:
+    """docker's --env-file: KEY=VALUE per line, verbatim after `=`; `#` lines and blank lines skipped;
+    a bare KEY takes the caller's value (left out if unset)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        raise InvalidArgument(f"--env-file: no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"--env-file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    out = []
+    for number, raw in enumerate(lines, 1):
+        line = raw.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not key or any(c.isspace() for c in key):
+            raise InvalidArgument(f"--env-file {path}:{number}: invalid variable name {key!r}")
+        if sep:
+            out.append(f"{key}={value}")
+        elif key in os.environ:
+            out.append(f"{key}={os.environ[key]}")
+    return out
+
+
 def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  # type: ignore[no-untyped-def]
     from svc import seccompprofile
     from svc.v1 import container_pb2 as pb
@@ -91,7 +121,7 @@ def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  #
     spec = pb.ContainerSpec(
         image=image,
         cmd=command,
-        env=_env(args.env),
+        env=[e for path in args.env_file for e in env_file(path)] + _env(args.env),
         workdir=args.workdir,
         user=args.user,
         hostname=args.hostname,
@@ -109,7 +139,7 @@ def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  #
     if args.entrypoint is not None:
         spec.entrypoint[:] = [args.entrypoint] if args.entrypoint else []
     for p in args.publish:
-        spec.ports.append(parse_publish(p))
+        spec.ports.append(parse_publish(p, pick=getattr(args, "publish_pick", False)))
     if args.memory:
         spec.resources.memory_bytes = parse_size(args.memory, "memory limit")
     if args.cpus:

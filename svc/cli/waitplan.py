@@ -42,10 +42,25 @@ def first_failure(tasks: list[Any], since: float) -> str:
     return f"task {label} {t.status.state}: {t.status.err or t.status.message}"
 
 
-def converged(svc: Any, tasks: list[Any]) -> bool:
-    """The desired tasks run and no task on its way out still runs on a node."""
+def converged(svc: Any, tasks: list[Any], fresh_since: float = 0.0) -> bool:
+    """The desired tasks run and no task on its way out still runs on a node; with `fresh_since` (an
+    update that replaces tasks) every task that should run was made at or after it."""
     from svc.taskstate import ON_NODE
 
     if svc.running != svc.desired:
         return False
+    if fresh_since and any(t.desired_state == "running" and t.created_at < fresh_since for t in tasks):
+        return False
     return not any(t.desired_state != "running" and t.status.state in ON_NODE for t in tasks)
+
+
+def replaces_tasks(old: Any, new: Any) -> bool:
+    """Whether going from spec `old` to `new` replaces running tasks (anything but replicas and labels
+    changed, as the managers decide it)."""
+    a, b = type(old)(), type(new)()
+    a.CopyFrom(old)
+    b.CopyFrom(new)
+    for m in (a, b):
+        m.replicas = 0
+        m.labels.clear()
+    return bool(a != b)

@@ -108,7 +108,7 @@ class Placement(_message.Message):
     def __init__(self, constraints: _Optional[_Iterable[str]] = ..., max_replicas_per_node: _Optional[int] = ...) -> None: ...
 
 class ServiceSpec(_message.Message):
-    __slots__ = ("name", "mode", "replicas", "task", "placement", "reservations", "restart", "labels", "registry_auth", "networks", "endpoint_mode")
+    __slots__ = ("name", "mode", "replicas", "task", "placement", "reservations", "restart", "labels", "registry_auth", "networks", "endpoint_mode", "force_update")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +127,7 @@ class ServiceSpec(_message.Message):
     REGISTRY_AUTH_FIELD_NUMBER: _ClassVar[int]
     NETWORKS_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_MODE_FIELD_NUMBER: _ClassVar[int]
+    FORCE_UPDATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     replicas: int
@@ -138,7 +139,8 @@ class ServiceSpec(_message.Message):
     registry_auth: RegistryAuth
     networks: _containers.RepeatedCompositeFieldContainer[NetworkAttachmentConfig]
     endpoint_mode: str
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., replicas: _Optional[int] = ..., task: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., placement: _Optional[_Union[Placement, _Mapping]] = ..., reservations: _Optional[_Union[_container_pb2.Resources, _Mapping]] = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., networks: _Optional[_Iterable[_Union[NetworkAttachmentConfig, _Mapping]]] = ..., endpoint_mode: _Optional[str] = ...) -> None: ...
+    force_update: int
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., replicas: _Optional[int] = ..., task: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., placement: _Optional[_Union[Placement, _Mapping]] = ..., reservations: _Optional[_Union[_container_pb2.Resources, _Mapping]] = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., networks: _Optional[_Iterable[_Union[NetworkAttachmentConfig, _Mapping]]] = ..., endpoint_mode: _Optional[str] = ..., force_update: _Optional[int] = ...) -> None: ...
 
 class NetworkAttachmentConfig(_message.Message):
     __slots__ = ("target", "aliases")

@@ -86,6 +86,23 @@ def test_formats_inspect_waits_and_import_errors(make_cluster, tmp_path) -> None
     out, err = waiting.communicate(timeout=30)
     assert waiting.returncode == 1 and "svc: stuck: replicas changed to 5 by another update" in err, (out, err)
 
+    # --env-file; `-p 80`: the managers pick the published port from 30000-32767; --publish-add/-rm.
+    envf = tmp_path / "env"
+    envf.write_text("A=1\n# not a variable\nB=two words\n")
+    c.ok("create", "-d", "--name", "picked", "-p", "80", "--env-file", str(envf), "busybox", "sleep", "100000")
+    (task,) = [json.loads(c.ok("inspect", "picked"))[0]["spec"]["task"]]
+    assert task["env"] == ["A=1", "B=two words"] and 30000 <= task["ports"][0]["host_port"] <= 32767, task
+    c.ok("update", "-d", "--publish-add", "81", "--publish-rm", "80", "picked")
+    ports = json.loads(c.ok("inspect", "picked"))[0]["spec"]["task"]["ports"]
+    assert [p["container_port"] for p in ports] == [81] and 30000 <= ports[0]["host_port"] <= 32767, ports
+
+    # svc update --force replaces every task, and waits for the new ones.
+    before = set(c.ok("ps", "-q", "-f", "desired-state=running", "web").split())
+    r = c.cli(None, "update", "--force", "web")
+    assert r.returncode == 0 and "web: 1/1 running" in r.stdout, r
+    after = set(c.ok("ps", "-q", "-f", "desired-state=running", "web").split())
+    assert after and before.isdisjoint(after), (before, after)
+
     # svc image import: the user's file name in every error, never the engine's spool file.
     truncated = tmp_path / "truncated.tar"
     with open(c.busybox, "rb") as f:
