@@ -51,7 +51,7 @@ class SeccompConfig(_message.Message):
     def __init__(self, mode: _Optional[str] = ..., profile: _Optional[str] = ...) -> None: ...
 
 class ContainerSpec(_message.Message):
-    __slots__ = ("image", "entrypoint", "cmd", "env", "workdir", "user", "hostname", "ports", "network", "resources", "healthcheck", "labels", "stop_signal", "stop_grace_seconds", "cap_add", "cap_drop", "read_only", "runtime", "no_healthcheck", "seccomp", "attachments", "secrets", "configs")
+    __slots__ = ("image", "entrypoint", "cmd", "env", "workdir", "user", "hostname", "ports", "network", "resources", "healthcheck", "labels", "stop_signal", "stop_grace_seconds", "cap_add", "cap_drop", "read_only", "runtime", "no_healthcheck", "seccomp", "attachments", "secrets", "configs", "mounts")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,7 @@ class ContainerSpec(_message.Message):
     ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     SECRETS_FIELD_NUMBER: _ClassVar[int]
     CONFIGS_FIELD_NUMBER: _ClassVar[int]
+    MOUNTS_FIELD_NUMBER: _ClassVar[int]
     image: str
     entrypoint: _containers.RepeatedScalarFieldContainer[str]
     cmd: _containers.RepeatedScalarFieldContainer[str]
@@ -105,7 +106,33 @@ class ContainerSpec(_message.Message):
     attachments: _containers.RepeatedCompositeFieldContainer[NetworkAttachment]
     secrets: _containers.RepeatedCompositeFieldContainer[FileReference]
     configs: _containers.RepeatedCompositeFieldContainer[FileReference]
-    def __init__(self, image: _Optional[str] = ..., entrypoint: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[PortMapping, _Mapping]]] = ..., network: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthConfig, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., stop_signal: _Optional[str] = ..., stop_grace_seconds: _Optional[float] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., read_only: _Optional[bool] = ..., runtime: _Optional[str] = ..., no_healthcheck: _Optional[bool] = ..., seccomp: _Optional[_Union[SeccompConfig, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[NetworkAttachment, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[FileReference, _Mapping]]] = ..., configs: _Optional[_Iterable[_Union[FileReference, _Mapping]]] = ...) -> None: ...
+    mounts: _containers.RepeatedCompositeFieldContainer[Mount]
+    def __init__(self, image: _Optional[str] = ..., entrypoint: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[PortMapping, _Mapping]]] = ..., network: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthConfig, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., stop_signal: _Optional[str] = ..., stop_grace_seconds: _Optional[float] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., read_only: _Optional[bool] = ..., runtime: _Optional[str] = ..., no_healthcheck: _Optional[bool] = ..., seccomp: _Optional[_Union[SeccompConfig, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[NetworkAttachment, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[FileReference, _Mapping]]] = ..., configs: _Optional[_Iterable[_Union[FileReference, _Mapping]]] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ...) -> None: ...
+
+class Mount(_message.Message):
+    __slots__ = ("type", "source", "target", "read_only", "volume_labels", "tmpfs_size_bytes", "tmpfs_mode")
+    class VolumeLabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_LABELS_FIELD_NUMBER: _ClassVar[int]
+    TMPFS_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TMPFS_MODE_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    source: str
+    target: str
+    read_only: bool
+    volume_labels: _containers.ScalarMap[str, str]
+    tmpfs_size_bytes: int
+    tmpfs_mode: int
+    def __init__(self, type: _Optional[str] = ..., source: _Optional[str] = ..., target: _Optional[str] = ..., read_only: _Optional[bool] = ..., volume_labels: _Optional[_Mapping[str, str]] = ..., tmpfs_size_bytes: _Optional[int] = ..., tmpfs_mode: _Optional[int] = ...) -> None: ...
 
 class FileReference(_message.Message):
     __slots__ = ("id", "name", "target", "uid", "gid", "mode")

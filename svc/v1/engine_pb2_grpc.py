@@ -136,6 +136,31 @@ class EngineStub:
                 request_serializer=svc_dot_v1_dot_engine__pb2.RegistryLoginRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_engine__pb2.RegistryLoginResponse.FromString,
                 _registered_method=True)
+        self.CreateVolume = channel.unary_unary(
+                '/svc.v1.Engine/CreateVolume',
+                request_serializer=svc_dot_v1_dot_engine__pb2.CreateVolumeRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_engine__pb2.VolumeInfo.FromString,
+                _registered_method=True)
+        self.ListVolumes = channel.unary_unary(
+                '/svc.v1.Engine/ListVolumes',
+                request_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_engine__pb2.ListVolumesResponse.FromString,
+                _registered_method=True)
+        self.InspectVolume = channel.unary_unary(
+                '/svc.v1.Engine/InspectVolume',
+                request_serializer=svc_dot_v1_dot_engine__pb2.VolumeRef.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_engine__pb2.VolumeInfo.FromString,
+                _registered_method=True)
+        self.RemoveVolume = channel.unary_unary(
+                '/svc.v1.Engine/RemoveVolume',
+                request_serializer=svc_dot_v1_dot_engine__pb2.RemoveVolumeRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
+                _registered_method=True)
+        self.PruneVolumes = channel.unary_unary(
+                '/svc.v1.Engine/PruneVolumes',
+                request_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_engine__pb2.PruneVolumesResponse.FromString,
+                _registered_method=True)
         self.Info = channel.unary_unary(
                 '/svc.v1.Engine/Info',
                 request_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
@@ -273,6 +298,37 @@ class EngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateVolume(self, request, context):
+        """Named local volumes (docs/volumes.md): `rm` is refused while any container uses one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVolumes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InspectVolume(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveVolume(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PruneVolumes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Info(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -381,6 +437,31 @@ def add_EngineServicer_to_server(servicer, server):
                     servicer.RegistryLogin,
                     request_deserializer=svc_dot_v1_dot_engine__pb2.RegistryLoginRequest.FromString,
                     response_serializer=svc_dot_v1_dot_engine__pb2.RegistryLoginResponse.SerializeToString,
+            ),
+            'CreateVolume': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateVolume,
+                    request_deserializer=svc_dot_v1_dot_engine__pb2.CreateVolumeRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_engine__pb2.VolumeInfo.SerializeToString,
+            ),
+            'ListVolumes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVolumes,
+                    request_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
+                    response_serializer=svc_dot_v1_dot_engine__pb2.ListVolumesResponse.SerializeToString,
+            ),
+            'InspectVolume': grpc.unary_unary_rpc_method_handler(
+                    servicer.InspectVolume,
+                    request_deserializer=svc_dot_v1_dot_engine__pb2.VolumeRef.FromString,
+                    response_serializer=svc_dot_v1_dot_engine__pb2.VolumeInfo.SerializeToString,
+            ),
+            'RemoveVolume': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveVolume,
+                    request_deserializer=svc_dot_v1_dot_engine__pb2.RemoveVolumeRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
+            ),
+            'PruneVolumes': grpc.unary_unary_rpc_method_handler(
+                    servicer.PruneVolumes,
+                    request_deserializer=svc_dot_v1_dot_common__pb2.Empty.FromString,
+                    response_serializer=svc_dot_v1_dot_engine__pb2.PruneVolumesResponse.SerializeToString,
             ),
             'Info': grpc.unary_unary_rpc_method_handler(
                     servicer.Info,
@@ -928,6 +1009,141 @@ class Engine:
             '/svc.v1.Engine/RegistryLogin',
             svc_dot_v1_dot_engine__pb2.RegistryLoginRequest.SerializeToString,
             svc_dot_v1_dot_engine__pb2.RegistryLoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateVolume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Engine/CreateVolume',
+            svc_dot_v1_dot_engine__pb2.CreateVolumeRequest.SerializeToString,
+            svc_dot_v1_dot_engine__pb2.VolumeInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVolumes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Engine/ListVolumes',
+            svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
+            svc_dot_v1_dot_engine__pb2.ListVolumesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InspectVolume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Engine/InspectVolume',
+            svc_dot_v1_dot_engine__pb2.VolumeRef.SerializeToString,
+            svc_dot_v1_dot_engine__pb2.VolumeInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveVolume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Engine/RemoveVolume',
+            svc_dot_v1_dot_engine__pb2.RemoveVolumeRequest.SerializeToString,
+            svc_dot_v1_dot_common__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PruneVolumes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Engine/PruneVolumes',
+            svc_dot_v1_dot_common__pb2.Empty.SerializeToString,
+            svc_dot_v1_dot_engine__pb2.PruneVolumesResponse.FromString,
             options,
             channel_credentials,
             insecure,
