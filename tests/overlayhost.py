@@ -50,8 +50,14 @@ def main() -> None:
                 }
             elif op == "overlays":
                 result = engine.overlays.networks()
+            elif op == "vip_rules":
+                result = engine.overlays.vip_rules(req["id"])
             elif op == "dns":
                 result = engine.overlays.dns.serving()
+            elif op == "cleanup":  # after a failed test: every container, every network
+                for c in engine.containers(all=True):
+                    engine.remove(c.id, force=True)
+                engine.set_networks([])
             elif op == "close":
                 engine.close()
                 out.write(json.dumps({"ok": True}) + "\n")

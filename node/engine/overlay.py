@@ -5,7 +5,8 @@ netns.py) holds `br0` (the network's gateway address, MTU 1450) and `vxlan0` (VN
 local = the node's VTEP address, nolearning, proxy, MTU 1450), a port of br0. The VXLAN device
 is made in the host's namespace and moved in, so its UDP socket stays in the host's namespace.
 A container on the network gets a veth pair: `ethN` in its own namespace (the task's address
-and the MAC derived from it) and `ve<id12>` on br0.
+and the MAC derived from it) and `ve<id12>` on br0, a DNS server at 127.0.0.11 (dns.py) and a
+VIP table in its namespace (vips.py), both following the peer sets.
 
 Rules: the peer set comes whole (`set_networks`) and is reconciled against a dump of the
 device (overlaypeers.diff), never applied as deltas. A network namespace that neither the
@@ -30,6 +31,7 @@ from svc.v1 import container_pb2 as pb
 from svc.v1 import dispatcher_pb2 as dpb
 
 from . import overlaypeers as peers
+from . import vips
 from .dns import Resolver
 from .netns import Namespaces
 from .nlns import iproute, ns_fd
@@ -81,6 +83,8 @@ class Overlays:
         self._peers: dict[int, dpb.NetworkPeers] = {}
         self._users: dict[int, dict[str, str]] = {}  # vni -> container id -> its address there
         self.dns = Resolver()
+        self._containers: dict[str, tuple[str, list[str]]] = {}  # id -> (its namespace, its network ids)
+        self._vip_rules: dict[str, str] = {}  # id -> the VIP table last loaded in its namespace
 
     # ----- the peer set -----
 
@@ -98,6 +102,11 @@ class Overlays:
                     self._reconcile(n.vni)
                 except SvcError as exc:
                     errors.append(f"network {n.name or n.vni}: {exc}")
+            for cid in list(self._containers):
+                try:
+                    self._apply_vips(cid)
+                except SvcError as exc:
+                    errors.append(f"virtual IPs of container {cid[:12]}: {exc}")
             errors += self._collect()
         if errors:
             raise RuntimeFailure("; ".join(errors))
@@ -124,6 +133,8 @@ class Overlays:
                 for i, a in enumerate(attachments):
                     self._attach_one(cid, container_ns, f"eth{i + 1}", a)
                 self.dns.add(cid, container_ns, [a.network_id for a in attachments])
+                self._containers[cid] = (container_ns, [a.network_id for a in attachments])
+                self._apply_vips(cid)
             except BaseException:
                 try:
                     self.detach(cid, attachments)
@@ -161,6 +172,8 @@ class Overlays:
         errors = []
         self.dns.remove(cid)  # its socket holds the container's namespace
         with self._lock:
+            self._containers.pop(cid, None)  # its VIP table goes with its namespace
+            self._vip_rules.pop(cid, None)
             for a in attachments:
                 self._users.get(a.vni, {}).pop(cid, None)
                 path = self.namespaces.locate(ns_name(a.vni))
@@ -184,6 +197,8 @@ class Overlays:
                 with contextlib.suppress(SvcError):
                     self._users.setdefault(a.vni, {})[cid] = peers.host_ip(a.addr)
         if container_ns:
+            with self._lock:
+                self._containers[cid] = (container_ns, [a.network_id for a in attachments])
             try:
                 self.dns.add(cid, container_ns, [a.network_id for a in attachments])
             except SvcError as exc:
@@ -271,6 +286,20 @@ class Overlays:
         for vni in [v for v, u in self._users.items() if not u]:
             del self._users[vni]
         return errors
+
+    # ----- virtual IPs -----
+
+    def _apply_vips(self, cid: str) -> None:
+        container_ns, ids = self._containers[cid]
+        by_id = {n.network_id: n for n in self._peers.values()}
+        text = vips.ruleset(vips.backends(by_id[i] for i in ids if i in by_id))
+        if self._vip_rules.get(cid) != text:
+            vips.apply(container_ns, text)
+            self._vip_rules[cid] = text
+
+    def vip_rules(self, cid: str) -> str:
+        with self._lock:
+            return self._vip_rules.get(cid, "")
 
     # ----- entries -----
 

@@ -108,6 +108,7 @@ def hosts(tmp_path_factory: pytest.TempPathFactory, busybox_tar: str) -> Iterato
             h.call("import", path=busybox_tar, ref="busybox")
         yield made[0], made[1]
         for h in made:
+            h.call("cleanup")  # nothing to do after a test that removed what it made
             h.close()
         left = []
         for h in made:
@@ -123,6 +124,12 @@ def hosts(tmp_path_factory: pytest.TempPathFactory, busybox_tar: str) -> Iterato
         assert not left, f"the test left things behind: {left}"
     finally:
         for h in made:
+            if h.proc.poll() is None:
+                try:
+                    h.call("cleanup")  # a no-op after a test that passed
+                    h.close()
+                except Exception:
+                    pass
             if h.proc.poll() is None:
                 h.proc.kill()
                 h.proc.wait()
@@ -219,3 +226,41 @@ def test_a_failed_attachment_leaves_nothing(hosts: tuple[Host, Host]) -> None:
     with pytest.raises(AssertionError, match="VXLAN id 0"):
         a.call("run", spec=bad, name="bad")
     assert a.call("overlays") == []
+
+
+def test_a_vip_balances_over_the_tasks_on_another_host(hosts: tuple[Host, Host]) -> None:
+    """`numgen inc` DNAT in the client's namespace: successive connections alternate between tasks;
+    a backend removed from the set leaves the rotation at the next set; no task: refused at once."""
+    a, b = hosts
+    eps = [endpoint("ta", "10.213.5.2/24", a), endpoint("t1", "10.213.5.3/24", b), endpoint("t2", "10.213.5.4/24", b)]
+    api = {"name": "api", "vip": "10.213.5.100/24", "taskAddrs": ["10.213.5.3", "10.213.5.4"]}
+    for h in (a, b):
+        h.call("networks", networks=peers(*eps, services=[api]))
+    client = a.call("run", spec=spec(eps[0]["addr"]), name="ta")
+    servers = [b.call("run", spec=spec(ep["addr"]), name=ep["taskId"]) for ep in eps[1:]]
+    for ep, srv in zip(eps[1:], servers, strict=True):
+        script = f"echo {ep['taskId']} > /tmp/index.html && httpd -p 8080 -h /tmp"
+        assert b.call("exec", id=srv["id"], cmd=["sh", "-c", script])["code"] == 0
+
+    def get(host: str) -> str:
+        r = a.call("exec", id=client["id"], cmd=["wget", "-q", "-O-", f"http://{host}:8080/"])
+        return str(r["out"].strip()) if r["code"] == 0 else f"error {r['err'].strip()}"
+
+    assert get("10.213.5.3") == "t1" and get("10.213.5.4") == "t2", "each task serves"
+    assert sorted(get("api") for _ in range(4)) == ["t1", "t1", "t2", "t2"]
+    rules = a.call("vip_rules", id=client["id"])
+    assert "ip daddr 10.213.5.100 dnat to numgen inc mod 2 map { 0 : 10.213.5.3, 1 : 10.213.5.4 }" in rules, rules
+
+    api_one = dict(api, taskAddrs=["10.213.5.4"])
+    a.call("networks", networks=peers(*eps, services=[api_one]))
+    assert {get("10.213.5.100") for _ in range(3)} == {"t2"}
+
+    a.call("networks", networks=peers(*eps, services=[dict(api, taskAddrs=[])]))
+    assert get("10.213.5.100").startswith("error")
+
+    for srv in servers:
+        b.call("remove", id=srv["id"])
+    a.call("remove", id=client["id"])
+    for h in (a, b):
+        h.call("networks", networks=[])
+        assert h.call("overlays") == []
