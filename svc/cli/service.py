@@ -138,6 +138,9 @@ def register_verbs(sub: Any) -> None:
     logs.add_argument("-n", "--tail", type=int, default=0)
     logs.add_argument("-t", "--timestamps", action="store_true")
     logs.add_argument("--no-task-ids", action="store_true", help="do not prefix lines with the task name")
+    logs.add_argument("--since", default="", help="lines since a time: 10m, 1h30m, 2026-12-01T14:09:49Z, Unix seconds")
+    logs.add_argument("--until", default="", help="lines before a time (the same forms as --since)")
+    logs.add_argument("--raw", action="store_true", help="the lines alone, without the task@node prefix")
     logs.set_defaults(func=cmd_logs)
 
 
@@ -646,17 +649,6 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from svc.v1 import control_pb2 as ctl
+    from svc.cli import logs
 
-    c = client(args)
-    req = ctl.ServiceLogsRequest(service=args.service, follow=args.follow, tail=args.tail)
-    for msg in c.stream("ServiceLogs", req):
-        out = sys.stdout.buffer if msg.stream == "stdout" else sys.stderr.buffer
-        prefix = b""
-        if args.timestamps:
-            prefix += time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(msg.time)).encode() + b"Z "
-        if not args.no_task_ids:
-            prefix += f"{msg.task_name}@{msg.node_hostname}    | ".encode()
-        out.write(prefix + msg.data)
-        out.flush()
-    return 0
+    return logs.cmd_logs(args)

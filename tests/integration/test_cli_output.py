@@ -1,6 +1,7 @@
 """Issue #16 on one real cluster (a manager without an engine, one node): `svc service ...`, `--format`
 templates, inspect JSON/--pretty/--format, the waits of create/scale (global, a failing task, another
-write meanwhile), the engine-less manager in `svc node ls`, and `svc image import`'s errors."""
+write meanwhile), the engine-less manager in `svc node ls`, --env-file, `-p 80`, --publish-add/-rm,
+update --force, logs in time order, and `svc image import`'s errors."""
 
 from __future__ import annotations
 
@@ -102,6 +103,15 @@ def test_formats_inspect_waits_and_import_errors(make_cluster, tmp_path) -> None
     assert r.returncode == 0 and "web: 1/1 running" in r.stdout, r
     after = set(c.ok("ps", "-q", "-f", "desired-state=running", "web").split())
     assert after and before.isdisjoint(after), (before, after)
+
+    # svc logs: every task's lines in time order; -t at nine digits; --raw; --since/--until.
+    loop = "for i in 1 2 3 4; do echo line$i; sleep 0.2; done; sleep 100000"
+    c.ok("create", "--name", "talk", "--replicas", "2", "busybox", "sh", "-c", loop)
+    poll(lambda: c.ok("logs", "talk").count("line4") == 2, 30, what="both tasks' lines")
+    stamps = [line.split()[0] for line in c.ok("logs", "-t", "talk").splitlines()]
+    assert len(stamps) == 8 and stamps == sorted(stamps) and all(re.match(r".*\.\d{9}Z$", t) for t in stamps), stamps
+    assert sorted(c.ok("logs", "--raw", "talk").split()) == sorted(["line1", "line2", "line3", "line4"] * 2)
+    assert c.ok("logs", "--until", "2000-01-01", "talk") == "" and c.ok("logs", "--since", "1h", "talk") != ""
 
     # svc image import: the user's file name in every error, never the engine's spool file.
     truncated = tmp_path / "truncated.tar"
