@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from svc import defaults, seccompprofile
+from svc import defaults, mountspec, seccompprofile
 from svc.errors import InvalidArgument
 from svc.units import parse_signal
 from svc.v1 import container_pb2 as pb
@@ -204,6 +204,7 @@ def validate(spec: pb.ContainerSpec) -> None:
     validate_env(list(spec.env))
     validate_user(spec.user)
     validate_runtime(spec.runtime)
+    mountspec.validate_mounts(list(spec.mounts))
     for key in spec.labels:
         if not key:
             raise InvalidArgument("label keys must not be empty")

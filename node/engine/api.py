@@ -21,6 +21,19 @@ from svc.v1 import engine_pb2_grpc as epb_grpc
 
 from .convert import container_info, container_stats, image_info
 from .engine import Engine
+from .volumeapi import VolumeView
+
+
+def volume_info(view: VolumeView) -> epb.VolumeInfo:
+    v = view.volume
+    return epb.VolumeInfo(
+        name=v.name,
+        driver=v.driver,
+        mountpoint=v.mountpoint,
+        labels=v.labels,
+        created_at=v.created_at,
+        containers=view.containers,
+    )
 
 
 class EngineService(epb_grpc.EngineServicer):
@@ -222,6 +235,28 @@ class EngineService(epb_grpc.EngineServicer):
         config = self.engine.registry_settings()
         host = await self._call(pull.check_login, request.server, request.username, request.password, config)
         return epb.RegistryLoginResponse(registry=host)
+
+    @handler
+    async def CreateVolume(self, request: epb.CreateVolumeRequest, context) -> epb.VolumeInfo:
+        return volume_info(await self._call(self.engine.volumes.create, request.name, dict(request.labels)))
+
+    @handler
+    async def ListVolumes(self, request: cpb.Empty, context) -> epb.ListVolumesResponse:
+        return epb.ListVolumesResponse(volumes=[volume_info(v) for v in await self._call(self.engine.volumes.ls)])
+
+    @handler
+    async def InspectVolume(self, request: epb.VolumeRef, context) -> epb.VolumeInfo:
+        return volume_info(await self._call(self.engine.volumes.inspect, request.name))
+
+    @handler
+    async def RemoveVolume(self, request: epb.RemoveVolumeRequest, context) -> cpb.Empty:
+        await self._call(self.engine.volumes.remove, request.name, request.force)
+        return cpb.Empty()
+
+    @handler
+    async def PruneVolumes(self, request: cpb.Empty, context) -> epb.PruneVolumesResponse:
+        deleted, freed = await self._call(self.engine.volumes.prune)
+        return epb.PruneVolumesResponse(deleted=deleted, reclaimed_bytes=freed)
 
     @handler
     async def Info(self, request: cpb.Empty, context) -> epb.EngineInfo:

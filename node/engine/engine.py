@@ -53,6 +53,8 @@ from .network import BridgeNetwork, netns_name
 from .overlay import Overlays
 from .runtime import ContainerFiles, OciRuntime, RuncFamily
 from .taskfiles import TaskFiles
+from .volumeapi import Volumes
+from .volumes import VolumeStore, check_binds
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,8 @@ class Engine:
         self.runtimes, self.unusable = self._probe_runtimes()
         self.overlays = Overlays(self.namespaces, cfg.vtep_addr)
         taskfiles = TaskFiles(os.path.join(cfg.run_dir, "taskfiles"))
-        self.host = HostResources(self.images, self.network, self.overlays, taskfiles)
+        volume_store = VolumeStore(os.path.join(cfg.data_dir, "volumes"))
+        self.host = HostResources(self.images, self.network, self.overlays, taskfiles, volume_store)
         self._values: dict[str, dict[str, bytes]] = {}  # container id -> its secrets' and configs' values (memory only)
         if cfg.runtime not in defaults.KNOWN_RUNTIMES:
             raise InvalidArgument(f"unknown runtime {cfg.runtime!r}: use one of {', '.join(defaults.KNOWN_RUNTIMES)}")
@@ -115,6 +118,7 @@ class Engine:
             )
         self._lock = threading.RLock()  # guards the maps below
         self._changed = threading.Condition(self._lock)
+        self.volumes = Volumes(volume_store, self._volume_users, self._lock)  # svc volume ...
         self._containers: dict[str, Container] = {}
         self._ctr_locks: dict[str, threading.Lock] = {}
         self._pull_locks: dict[str, threading.Lock] = {}  # image reference -> its one pull at a time
@@ -210,6 +214,16 @@ class Engine:
             items = [copy.deepcopy(c) for c in self._containers.values() if all or c.running]
         return sorted(items, key=lambda c: c.created_at, reverse=True)
 
+    def _volume_users(self) -> dict[str, list[tuple[str, str]]]:
+        """Volume name -> the containers (any state) whose spec mounts it."""
+        users: dict[str, list[tuple[str, str]]] = {}
+        with self._lock:
+            for c in self._containers.values():
+                for m in c.spec.mounts:
+                    if m.type == "volume":
+                        users.setdefault(m.source, []).append((c.id, c.name))
+        return users
+
     def _runtime(self, name: str) -> OciRuntime:
         if name in self.runtimes:
             return self.runtimes[name]
@@ -226,6 +240,7 @@ class Engine:
     def _create(self, spec: pb.ContainerSpec, name: str = "") -> Container:
         containerspec.validate(spec)
         containerspec.validate_name(name)
+        check_binds(list(spec.mounts), [self.cfg.data_dir, self.cfg.run_dir])
         image = self.images.acquire(spec.image)  # held from GC until the container is recorded
         try:
             return self._create_from(spec, name, image)

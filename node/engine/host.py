@@ -1,8 +1,8 @@
 """What a running container holds on the host, taken in order and given back in reverse.
 
 `acquire` mounts the overlay root, resolves the user inside it, attaches the network, writes
-the /etc files, mounts the task's secrets and configs (a tmpfs, taskfiles.py), writes the OCI
-bundle, and has the runtime create (under conmon) and start the
+the /etc files, mounts the task's secrets and configs (a tmpfs, taskfiles.py), makes and fills
+its named volumes (volumes.py), writes the OCI bundle, and has the runtime create (under conmon) and start the
 container; if any step fails, the ones before it are undone. `release` gives everything
 back and is safe to repeat: it is also how a crashed start or a daemon restart is cleaned up.
 """
@@ -28,6 +28,7 @@ from .runtime import ContainerFiles, OciRuntime
 from .spec import Resolved
 from .taskfiles import TaskFiles
 from .users import resolve_user
+from .volumes import VolumeStore, check_binds, oci_mounts
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,11 @@ class Held:
 
 
 class HostResources:
-    def __init__(self, images: ImageStore, network: BridgeNetwork, overlays: Overlays, taskfiles: TaskFiles) -> None:
+    def __init__(
+        self, images: ImageStore, network: BridgeNetwork, overlays: Overlays, taskfiles: TaskFiles, volumes: VolumeStore
+    ) -> None:
         self.images = images
+        self.volumes = volumes
         self.taskfiles = taskfiles
         self.network = network
         self.overlays = overlays
@@ -63,7 +67,9 @@ class HostResources:
         undo: list[Callable[[], None]] = []
         if c.spec.attachments and c.network != "bridge":
             raise InvalidArgument(f"overlay networks need bridge networking, not {c.network!r}")
+        made: list[str] = []  # volumes this start creates: removed again if it fails
         try:
+            check_binds(list(c.spec.mounts), [])  # a source removed since create (the engine checked the rest)
             lowers = list(reversed(self.images.layer_dirs(c.image_id)))
             mount_overlay(lowers, files.upper, files.work, files.rootfs)
             undo.append(lambda: unmount(files.rootfs))
@@ -77,6 +83,8 @@ class HostResources:
             binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network, embedded_dns=overlay)
             undo.append(lambda: self.taskfiles.unmount(c.id))
             binds += self.taskfiles.mount(c.id, c.spec, values or {})
+            undo.append(lambda: self._forget_volumes(made))
+            mounts = oci_mounts(list(c.spec.mounts), files.rootfs, self.volumes, made)
             bundle = ocispec.Bundle(
                 args=list(resolved.args),
                 env=list(resolved.env),
@@ -93,6 +101,7 @@ class HostResources:
                 memory_bytes=c.spec.resources.memory_bytes,
                 nano_cpus=c.spec.resources.nano_cpus,
                 pids_limit=c.spec.resources.pids_limit,
+                mounts=mounts,
                 binds=binds,
                 seccomp=seccomp.for_container(c.spec.seccomp, resolved.capabilities),
                 apparmor_profile=self.apparmor_profile,
@@ -111,6 +120,10 @@ class HostResources:
             raise
         context = ExecContext(list(resolved.env), resolved.cwd, uid, gid, list(resolved.capabilities))
         return Held(pid=pid, conmon_pid=conmon_pid, ip=attachment.ip, exec_context=context)
+
+    def _forget_volumes(self, names: list[str]) -> None:
+        for name in names:  # made by a start that failed: no container has used them yet
+            self.volumes.remove(name)
 
     def release(self, c: Container, files: ContainerFiles, runtime: OciRuntime | None) -> None:
         """Runtime state, network, rootfs mount. Idempotent; logs what it cannot give back."""

@@ -58,6 +58,7 @@ class Bundle:
     memory_bytes: int = 0
     nano_cpus: int = 0
     pids_limit: int = 0
+    mounts: list[dict[str, Any]] = field(default_factory=list)  # the spec's volumes, binds, tmpfs (volumes.py)
     binds: list[tuple[str, str, bool]] = field(default_factory=list)  # (source, destination, read_only)
     nofile: int = field(default_factory=lambda: default_nofile())
     seccomp: dict[str, Any] | None = None  # the OCI linux.seccomp section; None = no filter
@@ -100,6 +101,7 @@ def _mounts(b: Bundle) -> list[dict[str, Any]]:
             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"],
         },
     ]
+    mounts += b.mounts  # before the /etc files and secrets: a volume at /etc still gets /etc/hosts
     for source, dest, ro in b.binds:
         opts = ["rbind", "rprivate"] + (["ro"] if ro else [])
         mounts.append({"destination": dest, "type": "bind", "source": source, "options": opts})

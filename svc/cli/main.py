@@ -19,6 +19,7 @@ GROUPS = (
     "svc.cli.cluster",
     "svc.cli.container",
     "svc.cli.image",
+    "svc.cli.volume",
 )
 
 

@@ -114,6 +114,8 @@ def register_verbs(sub: Any) -> None:
     upd.add_argument("-d", "--detach", action="store_true")
     upd.add_argument("--no-resolve-image", action="store_true", help="do not pin a new image's tag to its digest")
     upd.add_argument("--network-add", action="append", default=[], metavar="NETWORK", help="join an overlay network")
+    upd.add_argument("--mount-add", action="append", default=[], metavar="type=...,target=...", help="add a mount")
+    upd.add_argument("--mount-rm", action="append", default=[], metavar="TARGET", help="remove the mount at TARGET")
     upd.add_argument("--network-rm", action="append", default=[], metavar="NETWORK", help="leave an overlay network")
     for kind in ("secret", "config"):
         upd.add_argument(f"--{kind}-add", action="append", default=[], metavar="NAME|source=NAME,...")
@@ -581,6 +583,12 @@ def cmd_update(args: argparse.Namespace) -> int:
         update_networks(c, spec, args.network_add, args.network_rm)
     if args.secret_add or args.secret_rm or args.config_add or args.config_rm:
         update_file_refs(spec.task, args)
+    if args.mount_add or args.mount_rm:
+        from svc import mountspec
+
+        mounts = mountspec.update_mounts(list(spec.task.mounts), args.mount_add, args.mount_rm)
+        spec.task.ClearField("mounts")
+        spec.task.mounts.extend(mounts)
     if args.replicas is not None:
         if args.replicas < 0:
             raise InvalidArgument("--replicas must be 0 or more")

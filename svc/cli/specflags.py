@@ -53,6 +53,17 @@ def add_container_flags(p: argparse.ArgumentParser, service: bool = False) -> No
     p.add_argument("--cap-drop", action="append", default=[], help="drop a Linux capability")
     p.add_argument("--read-only", action="store_true", help="mount the root filesystem read-only")
     p.add_argument(
+        "--mount",
+        action="append",
+        default=[],
+        metavar="type=volume|bind|tmpfs,source=,target=[,readonly]",
+        help="a named volume, a host path or a tmpfs in the container (repeatable)",
+    )
+    if not service:
+        p.add_argument(
+            "-v", "--volume", action="append", default=[], metavar="NAME|/HOST:/PATH[:ro]", help="docker's short form"
+        )
+    p.add_argument(
         "--security-opt",
         action="append",
         default=[],
@@ -138,6 +149,11 @@ def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  #
         spec.seccomp.CopyFrom(seccomp)
     if args.entrypoint is not None:
         spec.entrypoint[:] = [args.entrypoint] if args.entrypoint else []
+    from svc.mountspec import parse_mount, parse_volume_flag, validate_mounts
+
+    spec.mounts.extend(parse_volume_flag(v) for v in getattr(args, "volume", []))
+    spec.mounts.extend(parse_mount(m) for m in args.mount)
+    validate_mounts(list(spec.mounts))
     for p in args.publish:
         spec.ports.append(parse_publish(p, pick=getattr(args, "publish_pick", False)))
     if args.memory:
