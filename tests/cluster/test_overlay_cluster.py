@@ -9,6 +9,7 @@ node removes its namespace.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -45,13 +46,19 @@ def test_a_task_reaches_another_service_s_task_on_another_host(make_cluster) -> 
         c.import_image(h, c.busybox)
 
     c.ok("network", "create", "--subnet", "10.31.0.0/24", "backend")
-    for name, host in (("web", a), ("api", b)):
+    # api first: when web starts, its node knows api's name (a name it does not know would be
+    # forwarded to the host's resolvers, off this machine).
+    for name, host, cmd in (
+        ("api", b, ["sh", "-c", "echo api > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"]),
+        ("web", a, ["sleep", "1000000"]),
+    ):
         c.ok(
             "create", "--name", name, "--network", "backend", "--constraint", f"node.hostname==node-{host.name}",
-            "busybox", "sleep", "1000000",
+            "busybox", *cmd,
         )  # fmt: skip
-    web = poll(lambda: _running_on(c, a, "web"), 60, what="web to run on host A")
-    poll(lambda: _running_on(c, b, "api"), 60, what="api to run on host B")
+        poll(lambda n=name, h=host: _running_on(c, h, n), 60, what=f"{name} to run on host {host.name}")
+    web = _running_on(c, a, "web")
+    assert web is not None
     api_ip = poll(lambda: _addr(c, "api"), 30, what="api's overlay address")
     web_ip = _addr(c, "web")
     assert api_ip.startswith("10.31.0.") and web_ip.startswith("10.31.0.")
@@ -59,6 +66,15 @@ def test_a_task_reaches_another_service_s_task_on_another_host(make_cluster) -> 
     r = poll(lambda: (p := _exec(a, web["id"], "ping", "-c", "1", "-W", "1", api_ip)).returncode == 0 and p, 30,
              what=f"web ({web_ip}) on A to reach api ({api_ip}) on B")  # fmt: skip
     assert "1 packets received" in r.stdout
+
+    # By name, from the embedded DNS server: the VIP balances to api's task; tasks.api is the task.
+    r = _exec(a, web["id"], "wget", "-q", "-O-", "http://api:8080/")
+    assert r.returncode == 0 and r.stdout.strip() == "api", r
+    r = _exec(a, web["id"], "ping", "-c", "1", "-W", "2", "tasks.api")
+    assert r.returncode == 0 and api_ip in r.stdout, r
+    vip = json.loads(c.ok("inspect", "api"))[0]["virtual_ips"][0]["addr"].split("/")[0]
+    r = _exec(a, web["id"], "nslookup", "api.backend")
+    assert r.returncode == 0 and vip in r.stdout, r
 
     vni = 4096
     ovns_a = os.path.join(a.run_dir, "engine", "netns", f"ov-{vni}")
