@@ -162,6 +162,7 @@ SHARED_IDENTITY_POLL_SECONDS = 5.0  # a manager host's node picks up the manager
 CLI_RPC_TIMEOUT_SECONDS = 60.0  # a control API call (a follower may wait out an election and forward)
 CLI_WAIT_SECONDS = 300.0  # `svc create/scale/update/rollback` wait at most this long for convergence
 CLI_STALL_SECONDS = 10.0  # tasks that wait this long for a node are reported with why, not waited for
+CLI_MONITOR_SECONDS = 1.0  # a wait ends only after its tasks ran this long (docker: 5 s), so an instant exit is caught
 PUBLISHED_PORT_RANGE = (30000, 32767)  # `-p 80`: the managers pick the published port here, as Swarm (ingress range)
 JOIN_TIMEOUT_SECONDS = 30.0  # `--join`: the certificate request (the manager may wait out an election)
 

@@ -437,6 +437,7 @@ def wait_converged(
     """Wait until each service runs its desired tasks; show progress; explain a stall.
 
     `fresh` maps a name to the time of an update that replaces its tasks: only tasks made since count.
+    Converged must hold for CLI_MONITOR_SECONDS (docker's monitor period, shorter) before it is believed.
     `written` maps a name to the Service our write returned: the wait then ends at once, non-zero,
     when another write changes that spec meanwhile, or when a task made after our write fails with
     a reason (waitplan decides). A service whose tasks cannot be placed (pending with a reason) and
@@ -455,6 +456,7 @@ def wait_converged(
     progress: dict[str, tuple[int, float]] = {}
     failed: list[tuple[str, str]] = []
     done: dict[str, Any] = {}
+    stable: dict[str, float] = {}
     last = ""
     while pending:
         states = []
@@ -470,15 +472,18 @@ def wait_converged(
                     pending.remove(name)
                     continue
                 tasks = list(read("ListTasks", ctl.ListTasksRequest(service=name)).tasks)
-                if waitplan.converged(svc, tasks, fresh.get(name, 0.0)):
-                    done[name] = svc
-                    pending.remove(name)
-                    continue
                 broken = waitplan.first_failure(tasks, mine.updated_at or mine.created_at) if mine else ""
                 if broken:
                     failed.append((name, broken))
                     pending.remove(name)
                     continue
+                if waitplan.converged(svc, tasks, fresh.get(name, 0.0)):
+                    steady = stable.setdefault(name, now)  # held for CLI_MONITOR_SECONDS: no instant exit
+                    if now - steady >= defaults.CLI_MONITOR_SECONDS:
+                        done[name] = svc
+                        pending.remove(name)
+                    continue
+                stable.pop(name, None)
                 seen, since = progress.get(name, (-1, now))
                 if svc.running != seen:
                     progress[name] = (svc.running, now)

@@ -72,6 +72,8 @@ def test_formats_inspect_waits_and_import_errors(make_cluster, tmp_path) -> None
     r = c.cli(None, "create", "--name", "bad", "--restart-delay", "30s", "--entrypoint", "/nonexistent", "busybox")
     assert r.returncode == 1 and "svc: bad: task bad.1 rejected: " in r.stderr and "/nonexistent" in r.stderr, r
     assert time.monotonic() - start < 60
+    r = c.cli(None, "create", "--name", "quick", "busybox", "false")  # runs, then exits at once
+    assert r.returncode == 1 and "svc: quick: task quick.1 failed: task: non-zero exit (1)" in r.stderr, r
 
     # Another write while `svc scale` waits: it says so and exits non-zero.
     c.ok(
