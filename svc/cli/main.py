@@ -16,6 +16,7 @@ GROUPS = (
     "svc.cli.node",
     "svc.cli.network",
     "svc.cli.secret",
+    "svc.cli.stack",
     "svc.cli.cluster",
     "svc.cli.container",
     "svc.cli.image",

@@ -1,0 +1,117 @@
+"""What a deploy writes, decided from the stack and what the cluster holds (pure).
+
+Rule (docker's deploy_composefile.go): networks, secrets and configs are created when missing and
+never updated; services of the stack are updated (with the version read) when their spec differs,
+created when missing, and those no longer in the file are removed only with --prune. An existing
+service's spec is compared with the names resolved to the ids the managers store, so an unchanged
+file writes nothing; the managers alone decide which tasks an update replaces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+RESOLVE_IMAGE = ("always", "changed", "never")
+
+
+@dataclass
+class Plan:
+    networks: list[Any] = field(default_factory=list)  # NetworkSpec to create
+    files: list[tuple[str, Any]] = field(default_factory=list)  # (kind, SecretSpec) to create
+    create: list[Any] = field(default_factory=list)  # ServiceSpec
+    update: list[tuple[Any, Any]] = field(default_factory=list)  # (current Service, new ServiceSpec)
+    unchanged: list[str] = field(default_factory=list)  # service names
+    remove: list[Any] = field(default_factory=list)  # Service
+    missing: list[str] = field(default_factory=list)  # external objects not found: "network NAME"
+
+
+def resolved(spec: Any, current: Any, network_ids: dict[str, str], file_ids: dict[tuple[str, str], str]) -> Any:
+    """`spec` as the managers would store it next to `current`: networks and files by id, the
+    current pinned digest kept for an unchanged image string, a published port the managers picked kept."""
+    from svc.v1 import cluster_pb2 as cpb
+
+    out = cpb.ServiceSpec()
+    out.CopyFrom(spec)
+    for a in out.networks:
+        a.target = network_ids.get(a.target, a.target)
+    for kind, refs in (("secret", out.task.secrets), ("config", out.task.configs)):
+        for r in refs:
+            r.id = file_ids.get((kind, r.name), r.id)
+    if "@" not in out.task.image and current.task.image.split("@", 1)[0] == out.task.image:
+        out.task.image = current.task.image
+    picked = {(p.container_port, p.protocol): p.host_port for p in current.task.ports}
+    for p in out.task.ports:
+        if not p.host_port:
+            p.host_port = picked.get((p.container_port, p.protocol), 0)
+    return keep_forced(current, out)
+
+
+def keep_forced(current: Any, spec: Any) -> Any:
+    """An update keeps the service's force counter, as docker's deploy does (ForceUpdate)."""
+    if "force_update" in spec.DESCRIPTOR.fields_by_name:
+        spec.force_update = current.force_update
+    return spec
+
+
+def _copy(spec: Any) -> Any:
+    from svc.v1 import cluster_pb2 as cpb
+
+    out = cpb.ServiceSpec()
+    out.CopyFrom(spec)
+    return out
+
+
+def same(a: Any, b: Any) -> bool:
+    from svc.v1 import cluster_pb2 as cpb
+
+    x, y = cpb.ServiceSpec(), cpb.ServiceSpec()
+    x.CopyFrom(a)
+    y.CopyFrom(b)
+    for m in (x, y):
+        m.ClearField("registry_auth")
+    return x.SerializeToString(deterministic=True) == y.SerializeToString(deterministic=True)
+
+
+def make(
+    stack: Any,
+    services: list[Any],
+    network_ids: dict[str, str],
+    file_ids: dict[tuple[str, str], str],
+    prune: bool = False,
+    resolve_image: str = "always",
+) -> Plan:
+    """`services`: the stack's services now (by its label); the id maps: every network and every
+    secret/config of the cluster by name."""
+    plan = Plan()
+    for n in stack.networks:
+        if n.name not in network_ids:
+            if n.external:
+                plan.missing.append(f"network {n.name}")
+            else:
+                plan.networks.append(n.spec)
+    for f in stack.files:
+        if (f.kind, f.name) not in file_ids:
+            if f.external:
+                plan.missing.append(f"{f.kind} {f.name}")
+            else:
+                plan.files.append((f.kind, f.spec))
+    current = {s.spec.name: s for s in services}
+    for spec in stack.services:
+        svc = current.get(spec.name)
+        if svc is None:
+            plan.create.append(spec)
+            continue
+        want = resolved(spec, svc.spec, network_ids, file_ids)
+        if same(want, svc.spec):
+            if resolve_image == "always" and "@" not in spec.task.image:
+                # docker asks the registry again: the managers re-pin, and replace tasks only for a new digest
+                plan.update.append((svc, keep_forced(svc.spec, _copy(spec))))
+            else:
+                plan.unchanged.append(spec.name)
+        else:
+            plan.update.append((svc, keep_forced(svc.spec, _copy(spec)) if resolve_image == "always" else want))
+    if prune:
+        wanted = {s.name for s in stack.services}
+        plan.remove = [s for s in services if s.spec.name not in wanted]
+    return plan
