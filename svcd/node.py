@@ -70,6 +70,7 @@ def engine_config(opts: NodeOptions) -> EngineConfig:
         insecure_registries=tuple(opts.insecure_registries),
         registry_mirrors=tuple(opts.registry_mirrors),
         vtep_addr=opts.advertise_addr or local_ip(),  # the overlays' VXLAN source: the address peers know
+        protected_dirs=(opts.data_dir, opts.run_dir),
     )
 
 

@@ -77,6 +77,7 @@ class EngineConfig:
     image_gc: GcPolicy = field(default_factory=GcPolicy)
     insecure_registries: tuple[str, ...] = ()  # besides registries.json's (svcd --insecure-registry)
     registry_mirrors: tuple[str, ...] = ()
+    protected_dirs: tuple[str, ...] = ()  # no bind mount from inside these (svcd's whole data and run dirs)
 
 @dataclass(frozen=True)
 class ContainerEvent:
@@ -240,7 +241,7 @@ class Engine:
     def _create(self, spec: pb.ContainerSpec, name: str = "") -> Container:
         containerspec.validate(spec)
         containerspec.validate_name(name)
-        check_binds(list(spec.mounts), [self.cfg.data_dir, self.cfg.run_dir])
+        check_binds(list(spec.mounts), [self.cfg.data_dir, self.cfg.run_dir, *self.cfg.protected_dirs])
         image = self.images.acquire(spec.image)  # held from GC until the container is recorded
         try:
             return self._create_from(spec, name, image)
