@@ -32,7 +32,7 @@ class Host:
         self.name, self.ns, self.addr, self.base = name, ns, addr, base
         self.cgroup_parent = f"svc-ovl-{tag}-{name}"
         self.run_dir = os.path.join(base, "run")
-        cfg = {
+        self.cfg = {
             "data_dir": os.path.join(base, "data"),
             "run_dir": self.run_dir,
             "cgroup_parent": self.cgroup_parent,
@@ -40,8 +40,11 @@ class Host:
             "subnet": "10.214.0.0/24",
             "vtep_addr": addr,
         }
+        self.start()
+
+    def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{ns}", sys.executable, HELPER, json.dumps(cfg)],
+            ["nsenter", f"--net=/run/netns/{self.ns}", sys.executable, HELPER, json.dumps(self.cfg)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -67,6 +70,11 @@ class Host:
         if self.proc.poll() is None:
             self.call("close")
             self.proc.wait(timeout=30)
+
+    def restart(self) -> None:
+        """The daemon stops (containers, namespaces and devices stay) and a new one adopts them."""
+        self.close()
+        self.start()
 
 
 def endpoint(task: str, addr: str, host: Host) -> dict[str, str]:
@@ -261,6 +269,28 @@ def test_a_vip_balances_over_the_tasks_on_another_host(hosts: tuple[Host, Host])
     for srv in servers:
         b.call("remove", id=srv["id"])
     a.call("remove", id=client["id"])
+    for h in (a, b):
+        h.call("networks", networks=[])
+        assert h.call("overlays") == []
+
+
+def test_a_restarted_engine_serves_its_running_containers_again(hosts: tuple[Host, Host]) -> None:
+    a, b = hosts
+    ep_a, ep_b = endpoint("ta", "10.213.5.2/24", a), endpoint("tb", "10.213.5.3/24", b)
+    nets = peers(ep_a, ep_b, services=[{"name": "api", "vip": "10.213.5.100/24", "taskAddrs": ["10.213.5.3"]}])
+    for h in (a, b):
+        h.call("networks", networks=nets)
+    ca = a.call("run", spec=spec(ep_a["addr"]), name="ta")
+    cb = b.call("run", spec=spec(ep_b["addr"]), name="tb")
+    a.restart()
+    assert a.call("dns") == [ca["id"]], "the DNS server is back in the running container"
+    assert a.call("overlays") == [VNI], "the network stays: a container uses it"
+    a.call("networks", networks=nets)  # a new session brings the whole set again
+    assert a.call("entries", vni=VNI)["fdb"] == [[ep_b["mac"], b.addr]]
+    r = a.call("exec", id=ca["id"], cmd=["ping", "-c", "1", "-W", "2", "api"])
+    assert r["code"] == 0 and "from 10.213.5.100" in r["out"], r  # by name, to the VIP, DNATed to B
+    b.call("remove", id=cb["id"])
+    a.call("remove", id=ca["id"])
     for h in (a, b):
         h.call("networks", networks=[])
         assert h.call("overlays") == []
