@@ -199,6 +199,12 @@ def on_leader_stream(fn: Any) -> Any:
     return call
 
 
+def _up_to_date(t: TaskObj, snap: Any) -> bool:
+    """A task made from its service's current template (docker's `_up-to-date` task filter)."""
+    svc = snap.services.get(t.service_id)
+    return svc is not None and t.service_version == svc.spec_version
+
+
 def _filters(items: list[str], valid: tuple[str, ...]) -> dict[str, str]:
     return kv.parse_filters(items, valid)
 
@@ -360,6 +366,8 @@ class ControlService(ctl_grpc.ControlServicer):
             if "desired-state" in f and t.desired_state != f["desired-state"]:
                 continue
             if "id" in f and not t.id.startswith(f["id"]):
+                continue
+            if f.get("_up-to-date") == "true" and not _up_to_date(t, snap):
                 continue
             tasks.append(t)
         tasks.sort(key=lambda t: (names.get(t.service_id, ""), t.slot, t.node_id, -t.created_at))

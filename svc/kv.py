@@ -19,7 +19,7 @@ def parse_kv(items: list[str], what: str, require_equals: bool = True) -> dict[s
 # The filters each list command supports (`svc ls`, `svc ps`, `svc node ls`), checked by the CLI and the
 # managers alike: an unknown key is an error, as in docker, not a filter silently ignored.
 SERVICE_FILTERS = ("id", "label", "mode", "name")
-TASK_FILTERS = ("desired-state", "id", "node")
+TASK_FILTERS = ("_up-to-date", "desired-state", "id", "node")  # _up-to-date=true: docker's, its CLI's waits
 NODE_FILTERS = ("availability", "hostname", "id", "role")
 NETWORK_FILTERS = ("driver", "id", "label", "name")
 
