@@ -54,6 +54,7 @@ class ManagerOptions:
     restore_key: str = ""
     insecure_registries: list[str] = field(default_factory=list)  # svcd's flags, beside registries.json
     registry_mirrors: list[str] = field(default_factory=list)
+    docker_socket: str = ""  # the Docker Engine API's unix socket; relative: under run_dir; "": none
 
     @property
     def home(self) -> str:

@@ -29,8 +29,11 @@ from .imagepin import ImagePinner
 from .logbroker import LogBroker
 
 
-def build(manager: Manager, dispatcher: Dispatcher, listen_addr: str, pinner: ImagePinner | None = None) -> Any:
-    """A gRPC server with every manager service, bound (not started) on the API and join ports."""
+def build(
+    manager: Manager, dispatcher: Dispatcher, listen_addr: str, pinner: ImagePinner | None = None
+) -> tuple[Any, ControlService]:
+    """A gRPC server with every manager service, bound (not started) on the API and join ports; and its
+    control API, which the Engine API (manager/engineapi) calls in-process."""
 
     def observer(method: str, code: str) -> None:
         if manager.rpc_observer is not None:
@@ -73,7 +76,7 @@ def build(manager: Manager, dispatcher: Dispatcher, listen_addr: str, pinner: Im
         except RuntimeError:
             raise Unavailable(f"cannot listen on {addr}: the address is in use or not on this host") from None
     asyncio.get_running_loop().create_task(health.set("", health_pb2.HealthCheckResponse.SERVING))
-    return server
+    return server, control
 
 
 def _dynamic_credentials(manager: Manager, require_client_cert: bool) -> Any:

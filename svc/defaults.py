@@ -26,6 +26,7 @@ CONFIG_FILE = "/etc/svc/config.toml"
 DATA_DIR = "/var/lib/svc"
 RUN_DIR = "/run/svc"
 ENGINE_SOCKET_NAME = "engine.sock"  # under RUN_DIR, mode 0600
+DOCKER_SOCKET_NAME = "docker.sock"  # under RUN_DIR, mode 0600: a manager's Docker Engine API
 MANAGER_ADDR_FILE = "manager.addr"  # under RUN_DIR: where the local manager listens
 MANAGER_CREDS_FILE = "manager.admin"  # under RUN_DIR: which root-only admin credential the local CLI uses
 

@@ -120,11 +120,17 @@ async def start_manager(opts: ManagerOptions) -> RunningManager:
         raft.start()
 
         dispatcher = Dispatcher(m)
-        grpc_server = server.build(
+        grpc_server, control = server.build(
             m, dispatcher, opts.listen_addr, ImagePinner(opts.home, opts.insecure_registries, opts.registry_mirrors)
         )
         await grpc_server.start()
         stack.push_async_callback(grpc_server.stop, 1)
+        if opts.docker_socket:
+            from manager.engineapi.server import EngineAPI
+
+            engine_api = EngineAPI(m, control)
+            await engine_api.start(os.path.join(opts.run_dir, opts.docker_socket))
+            stack.push_async_callback(engine_api.stop)
         leader = LeaderLoop(m, dispatcher)
         _task(stack, leader.run(), "leader-loop")
         stack.callback(leader.stop)

@@ -90,6 +90,12 @@ ENGINE = (
 _PEER_PORT = _o(
     "peer_port", defaults.NODE_PEER_PORT, "port on the advertised address serving images to peers (0: none)", type=int
 )
+_DOCKER_SOCKET = _o(
+    "docker_socket",
+    defaults.DOCKER_SOCKET_NAME,
+    "unix socket of the Docker Engine API (docs/docker-api.md); relative: under --run-dir ('' for none)",
+    metavar="PATH",
+)
 NODE = (
     *ENGINE,
     _o("join", "", "manager address HOST:PORT to join", metavar="ADDR"),
@@ -116,6 +122,7 @@ MANAGER = (
     _o("restore", "", "with --init: a new cluster from `svc cluster backup`'s FILE", metavar="FILE"),
     _o("restore_key", "", "the key `svc cluster backup` printed for --restore's FILE", metavar="KEY"),
     *_MANAGER_CORE,
+    _DOCKER_SOCKET,
     *REGISTRY,
 )
 UP = (
@@ -125,6 +132,7 @@ UP = (
     _o("node_metrics_addr", f"127.0.0.1:{defaults.NODE_METRICS_PORT}", "node metrics HOST:PORT"),
     _PEER_PORT,
     *_MANAGER_CORE,
+    _DOCKER_SOCKET,
 )
 ROLES: dict[str, tuple[str, tuple[Option, ...]]] = {
     "node": ("run the worker daemon (engine; with --join, the cluster agent)", NODE),

@@ -1,0 +1,271 @@
+"""svc's control API messages -> the Docker Engine API's JSON (API 1.41), and svc errors -> HTTP codes.
+
+Pure: no I/O, no clock. Field names are Docker's (`ID`, `Version.Index`, `Spec.TaskTemplate...`);
+times are RFC 3339 in UTC, durations nanoseconds. What svc has no word for is left out, never
+invented. The mapping of svc's error hierarchy to status codes is here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+from typing import Any
+
+from svc import errors
+from svc.v1 import cluster_pb2 as cpb
+from svc.v1 import container_pb2 as cnt
+
+API_VERSION = "1.41"  # Debian 12's docker 20.10 client
+MIN_API_VERSION = "1.24"
+NS = 1_000_000_000
+
+_STATUS: dict[type[errors.SvcError], int] = {
+    errors.InvalidArgument: 400,
+    errors.NotFound: 404,
+    errors.AlreadyExists: 409,
+    errors.Conflict: 409,
+    errors.OutOfDate: 409,
+    errors.PermissionDenied: 403,
+    errors.Unauthenticated: 401,
+    errors.Unavailable: 503,
+    errors.DeadlineExceeded: 503,
+    errors.RuntimeFailure: 500,
+}
+
+
+def http_status(exc: BaseException) -> int:
+    """The status code for an error: the one mapping of svc's hierarchy (anything else is 500)."""
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 500
+
+
+def rfc3339(ts: float) -> str:
+    if not ts:
+        return "0001-01-01T00:00:00Z"  # Go's zero time, as Docker shows an unset one
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def version_newer(a: str, b: str) -> bool:
+    """API version a > b ("1.41" > "1.9")."""
+
+    def key(v: str) -> tuple[int, ...]:
+        try:
+            return tuple(int(p) for p in v.split("."))
+        except ValueError:
+            raise errors.InvalidArgument(f"invalid API version {v!r}") from None
+
+    return key(a) > key(b)
+
+
+def filters(raw: str) -> dict[str, list[str]]:
+    """Docker's `filters` query parameter: {"k": {"v": true}} (or the old {"k": ["v"]})."""
+    if not raw:
+        return {}
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise errors.InvalidArgument(f"invalid filters: {raw!r} is not JSON") from None
+    if not isinstance(doc, dict):
+        raise errors.InvalidArgument("invalid filters: not a JSON object")
+    out: dict[str, list[str]] = {}
+    for key, values in doc.items():
+        if isinstance(values, dict):
+            out[str(key)] = sorted(str(v) for v, on in values.items() if on)
+        elif isinstance(values, list):
+            out[str(key)] = [str(v) for v in values]
+        else:
+            raise errors.InvalidArgument(f"invalid filters: {key!r} has no list of values")
+    return out
+
+
+def filter_sets(f: dict[str, list[str]], rename: dict[str, str] | None = None) -> list[list[str]]:
+    """Docker's filters (values of a key OR'ed, keys AND'ed) as svc's `k=v` lists, one list per
+    combination of values; the caller joins the answers."""
+    rename = rename or {}
+    keys = [k for k in sorted(f) if f[k]]
+    combos = itertools.product(*([f"{rename.get(k, k)}={v}" for v in f[k]] for k in keys))
+    return [list(c) for c in combos]
+
+
+# ----- services -----
+
+
+def _duration(seconds: float) -> int:
+    return round(seconds * NS)
+
+
+def container_spec(t: cnt.ContainerSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"Image": t.image}
+    if t.labels:
+        out["Labels"] = dict(t.labels)
+    if t.entrypoint:
+        out["Command"] = list(t.entrypoint)
+    if t.cmd:
+        out["Args"] = list(t.cmd)
+    if t.hostname:
+        out["Hostname"] = t.hostname
+    if t.env:
+        out["Env"] = list(t.env)
+    if t.workdir:
+        out["Dir"] = t.workdir
+    if t.user:
+        out["User"] = t.user
+    if t.read_only:
+        out["ReadOnly"] = True
+    if t.stop_signal:
+        out["StopSignal"] = t.stop_signal
+    if t.stop_grace_seconds:
+        out["StopGracePeriod"] = _duration(t.stop_grace_seconds)
+    if t.no_healthcheck:
+        out["Healthcheck"] = {"Test": ["NONE"]}
+    elif t.HasField("healthcheck") and t.healthcheck.test:
+        h = t.healthcheck
+        out["Healthcheck"] = {
+            "Test": list(h.test),
+            "Interval": _duration(h.interval_seconds),
+            "Timeout": _duration(h.timeout_seconds),
+            "Retries": h.retries,
+            "StartPeriod": _duration(h.start_period_seconds),
+        }
+    if t.cap_add:
+        out["CapabilityAdd"] = list(t.cap_add)
+    if t.cap_drop:
+        out["CapabilityDrop"] = list(t.cap_drop)
+    for key, refs in (("Secrets", t.secrets), ("Configs", t.configs)):
+        if refs:
+            kind = key[:-1]
+            out[key] = [
+                {
+                    "File": {"Name": r.target, "UID": str(r.uid), "GID": str(r.gid), "Mode": r.mode},
+                    f"{kind}ID": r.id,
+                    f"{kind}Name": r.name,
+                }
+                for r in refs
+            ]
+    return out
+
+
+def _ports(t: cnt.ContainerSpec) -> list[dict[str, Any]]:
+    # No routing mesh: a published port is bound on the node that runs the task (Docker's "host" mode).
+    return [
+        {
+            "Protocol": p.protocol or "tcp",
+            "TargetPort": p.container_port,
+            "PublishedPort": p.host_port,
+            "PublishMode": "host",
+        }
+        for p in t.ports
+    ]
+
+
+def service_spec(s: cpb.ServiceSpec) -> dict[str, Any]:
+    t = s.task
+    template: dict[str, Any] = {"ContainerSpec": container_spec(t), "ForceUpdate": 0, "Runtime": "container"}
+    limits = {k: v for k, v in (("NanoCPUs", t.resources.nano_cpus), ("MemoryBytes", t.resources.memory_bytes),
+                                ("Pids", t.resources.pids_limit)) if v}  # fmt: skip
+    reservations = {
+        k: v for k, v in (("NanoCPUs", s.reservations.nano_cpus), ("MemoryBytes", s.reservations.memory_bytes)) if v
+    }
+    template["Resources"] = {"Limits": limits, "Reservations": reservations}
+    r = s.restart
+    policy: dict[str, Any] = {"Condition": r.condition or "any", "MaxAttempts": r.max_attempts}
+    if r.HasField("delay_seconds"):  # unset: svc's default (5 s, as Swarm's)
+        policy["Delay"] = _duration(r.delay_seconds)
+    template["RestartPolicy"] = policy
+    placement: dict[str, Any] = {}
+    if s.placement.constraints:
+        placement["Constraints"] = list(s.placement.constraints)
+    if s.placement.max_replicas_per_node:
+        placement["MaxReplicas"] = s.placement.max_replicas_per_node
+    template["Placement"] = placement
+    networks = [{"Target": a.target, **({"Aliases": list(a.aliases)} if a.aliases else {})} for a in s.networks]
+    if t.network and t.network != "bridge":
+        networks.append({"Target": t.network})
+    if networks:
+        template["Networks"] = networks
+    mode: dict[str, Any] = {"Global": {}} if s.mode == "global" else {"Replicated": {"Replicas": s.replicas}}
+    out: dict[str, Any] = {"Name": s.name, "Labels": dict(s.labels), "TaskTemplate": template, "Mode": mode}
+    out["EndpointSpec"] = {"Mode": s.endpoint_mode or "vip", "Ports": _ports(t)}
+    return out
+
+
+def service(s: cpb.Service, status: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ID": s.id,
+        "Version": {"Index": s.version},
+        "CreatedAt": rfc3339(s.created_at),
+        "UpdatedAt": rfc3339(s.updated_at),
+        "Spec": service_spec(s.spec),
+    }
+    if s.HasField("previous_spec"):
+        out["PreviousSpec"] = service_spec(s.previous_spec)
+    endpoint: dict[str, Any] = {"Spec": out["Spec"]["EndpointSpec"]}
+    if s.spec.task.ports:
+        endpoint["Ports"] = _ports(s.spec.task)
+    if s.virtual_ips:
+        endpoint["VirtualIPs"] = [{"NetworkID": v.network_id, "Addr": v.addr} for v in s.virtual_ips]
+    out["Endpoint"] = endpoint
+    if status:
+        out["ServiceStatus"] = {"RunningTasks": s.running, "DesiredTasks": s.desired, "CompletedTasks": 0}
+    return out
+
+
+# ----- tasks and nodes -----
+
+
+def task(t: cpb.Task) -> dict[str, Any]:
+    s = t.status
+    status: dict[str, Any] = {"Timestamp": rfc3339(s.timestamp or t.created_at), "State": s.state}
+    if s.message:
+        status["Message"] = s.message
+    if s.err:
+        status["Err"] = s.err
+    if s.container_id:
+        status["ContainerStatus"] = {"ContainerID": s.container_id, "ExitCode": s.exit_code}
+    out: dict[str, Any] = {
+        "ID": t.id,
+        "Version": {"Index": t.version},
+        "CreatedAt": rfc3339(t.created_at),
+        "UpdatedAt": rfc3339(s.timestamp or t.created_at),
+        "Labels": {},
+        "Spec": {"ContainerSpec": container_spec(t.spec)},
+        "ServiceID": t.service_id,
+        "NodeID": t.node_id,
+        "Status": status,
+        "DesiredState": t.desired_state,
+    }
+    if t.slot:
+        out["Slot"] = t.slot
+    if t.networks:
+        out["NetworksAttachments"] = [
+            {"Network": {"ID": n.network_id, "Spec": {"Name": n.network_name}}, "Addresses": [n.addr]}
+            for n in t.networks
+        ]
+    return out
+
+
+def node(n: cpb.Node) -> dict[str, Any]:
+    d = n.description
+    out: dict[str, Any] = {
+        "ID": n.id,
+        "Version": {"Index": n.version},
+        "CreatedAt": rfc3339(n.created_at),
+        "UpdatedAt": rfc3339(n.updated_at),
+        "Spec": {"Labels": dict(n.labels), "Role": n.role, "Availability": n.availability},
+        "Description": {
+            "Hostname": d.hostname,
+            "Platform": {"Architecture": d.architecture, "OS": d.os},
+            "Resources": {"NanoCPUs": d.nano_cpus, "MemoryBytes": d.memory_bytes},
+            "Engine": {"EngineVersion": d.engine_version, "Labels": dict(d.engine_labels)},
+        },
+        "Status": {"State": n.state or "unknown", "Addr": d.addr.rsplit(":", 1)[0] if d.addr else ""},
+    }
+    if n.message:
+        out["Status"]["Message"] = n.message
+    if n.HasField("manager_status"):
+        m = n.manager_status
+        out["ManagerStatus"] = {"Leader": m.leader, "Reachability": m.reachability, "Addr": m.api_addr}
+    return out

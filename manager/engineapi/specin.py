@@ -1,0 +1,236 @@
+"""Docker's ServiceSpec JSON -> svc's ServiceSpec; what svc cannot honour is refused, never ignored.
+
+Pure. The control API validates the result (manager/servicespec.py): this module only translates.
+A field svc has no counterpart for is an InvalidArgument naming it, unless it holds the value the
+docker CLI sends by default (an empty list, a zero, `UpdateConfig` with svc's own one-at-a-time
+stop-first behaviour). On an update, what Docker's JSON cannot express (a custom seccomp profile,
+the runtime, a port's host address) is kept from the current spec: the caller cannot have meant
+to change what it could not see.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from svc.errors import InvalidArgument
+from svc.v1 import cluster_pb2 as cpb
+from svc.v1 import container_pb2 as cnt
+
+from .shapes import NS
+
+_NET_MODES = ("host", "none", "bridge")
+# Values the docker CLI sends where the user asked for nothing; svc's behaviour is exactly this.
+_DEFAULTS: dict[str, tuple[Any, ...]] = {
+    "Isolation": ("default", ""),
+    "Runtime": ("container", ""),
+    "ForceUpdate": (0,),
+    "Order": ("stop-first", ""),
+    "Parallelism": (0, 1),
+    "FailureAction": ("pause", ""),
+    "Monitor": (0, 5 * NS),
+}
+
+
+def _empty(key: str, value: Any) -> bool:
+    if value in (None, "", 0, False, [], {}):
+        return True
+    if key in _DEFAULTS and value in _DEFAULTS[key]:
+        return True
+    return isinstance(value, dict) and all(_empty(k, v) for k, v in value.items())
+
+
+def _check(doc: Any, where: str, known: set[str]) -> dict[str, Any]:
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise InvalidArgument(f"{where} must be a JSON object")
+    for key, value in doc.items():
+        if key not in known and not _empty(key, value):
+            raise InvalidArgument(f"{where}.{key} is not supported by svc")
+    return doc
+
+
+def _strs(doc: dict[str, Any], key: str, where: str) -> list[str]:
+    value = doc.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgument(f"{where}.{key} must be a list of strings")
+    return value
+
+
+def _int(doc: dict[str, Any], key: str, where: str) -> int:
+    value = doc.get(key) or 0
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidArgument(f"{where}.{key} must be an integer")
+    return value
+
+
+def _str(doc: dict[str, Any], key: str, where: str) -> str:
+    value = doc.get(key) or ""
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{where}.{key} must be a string")
+    return value
+
+
+def _labels(doc: dict[str, Any], key: str, where: str) -> dict[str, str]:
+    value = doc.get(key) or {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidArgument(f"{where}.{key} must be an object of strings")
+    return value
+
+
+_CONTAINER = {"Image", "Labels", "Command", "Args", "Hostname", "Env", "Dir", "User", "ReadOnly", "StopSignal",
+              "StopGracePeriod", "Healthcheck", "CapabilityAdd", "CapabilityDrop", "Secrets", "Configs"}  # fmt: skip
+
+
+def _container(doc: Any, t: cnt.ContainerSpec) -> None:
+    w = "TaskTemplate.ContainerSpec"
+    c = _check(doc, w, _CONTAINER)
+    t.image = _str(c, "Image", w)
+    t.labels.update(_labels(c, "Labels", w))
+    t.entrypoint.extend(_strs(c, "Command", w))
+    t.cmd.extend(_strs(c, "Args", w))
+    t.env.extend(_strs(c, "Env", w))
+    t.hostname, t.workdir, t.user = _str(c, "Hostname", w), _str(c, "Dir", w), _str(c, "User", w)
+    t.read_only = bool(c.get("ReadOnly"))
+    t.stop_signal = _str(c, "StopSignal", w)
+    t.stop_grace_seconds = _int(c, "StopGracePeriod", w) / NS
+    t.cap_add.extend(_strs(c, "CapabilityAdd", w))
+    t.cap_drop.extend(_strs(c, "CapabilityDrop", w))
+    h = _check(c.get("Healthcheck"), f"{w}.Healthcheck", {"Test", "Interval", "Timeout", "Retries", "StartPeriod"})
+    test = _strs(h, "Test", f"{w}.Healthcheck")
+    if test == ["NONE"]:
+        t.no_healthcheck = True
+    elif test:
+        hw = f"{w}.Healthcheck"
+        t.healthcheck.CopyFrom(
+            cnt.HealthConfig(
+                test=test,
+                interval_seconds=_int(h, "Interval", hw) / NS,
+                timeout_seconds=_int(h, "Timeout", hw) / NS,
+                retries=_int(h, "Retries", hw),
+                start_period_seconds=_int(h, "StartPeriod", hw) / NS,
+            )
+        )
+    for key, refs in (("Secrets", t.secrets), ("Configs", t.configs)):
+        kind = key[:-1]
+        for i, ref in enumerate(c.get(key) or []):
+            rw = f"{w}.{key}[{i}]"
+            r = _check(ref, rw, {"File", f"{kind}ID", f"{kind}Name"})
+            f = _check(r.get("File"), f"{rw}.File", {"Name", "UID", "GID", "Mode"})
+            try:
+                uid, gid = int(f.get("UID") or 0), int(f.get("GID") or 0)
+            except ValueError:
+                raise InvalidArgument(f"{rw}.File: UID and GID must be numbers") from None
+            refs.add(id=_str(r, f"{kind}ID", rw), name=_str(r, f"{kind}Name", rw), target=_str(f, "Name", rw),
+                     uid=uid, gid=gid, mode=_int(f, "Mode", rw))  # fmt: skip
+
+
+_TEMPLATE = {"ContainerSpec", "Resources", "RestartPolicy", "Placement", "Networks", "ForceUpdate", "Runtime"}
+
+
+def _template(doc: Any, s: cpb.ServiceSpec) -> None:
+    tt = _check(doc, "TaskTemplate", _TEMPLATE)
+    _container(tt.get("ContainerSpec"), s.task)
+    # Only what is given is set: a sub-message made present but empty would read as a changed template.
+    res = _check(tt.get("Resources"), "TaskTemplate.Resources", {"Limits", "Reservations"})
+    lim = _check(res.get("Limits"), "Resources.Limits", {"NanoCPUs", "MemoryBytes", "Pids"})
+    limits = {"nano_cpus": _int(lim, "NanoCPUs", "Limits"), "memory_bytes": _int(lim, "MemoryBytes", "Limits"),
+              "pids_limit": _int(lim, "Pids", "Limits")}  # fmt: skip
+    if any(limits.values()):
+        s.task.resources.CopyFrom(cnt.Resources(**limits))
+    rsv = _check(res.get("Reservations"), "Resources.Reservations", {"NanoCPUs", "MemoryBytes"})
+    reserved = {"nano_cpus": _int(rsv, "NanoCPUs", "Reservations"),
+                "memory_bytes": _int(rsv, "MemoryBytes", "Reservations")}  # fmt: skip
+    if any(reserved.values()):
+        s.reservations.CopyFrom(cnt.Resources(**reserved))
+    rp = _check(tt.get("RestartPolicy"), "TaskTemplate.RestartPolicy", {"Condition", "Delay", "MaxAttempts", "Window"})
+    if rp.get("Condition"):
+        s.restart.condition = _str(rp, "Condition", "RestartPolicy")
+    if rp.get("Delay") is not None:
+        s.restart.delay_seconds = _int(rp, "Delay", "RestartPolicy") / NS
+    if rp.get("MaxAttempts"):
+        s.restart.max_attempts = _int(rp, "MaxAttempts", "RestartPolicy")
+    pl = _check(tt.get("Placement"), "TaskTemplate.Placement", {"Constraints", "MaxReplicas"})
+    if pl.get("Constraints"):
+        s.placement.constraints.extend(_strs(pl, "Constraints", "Placement"))
+    if pl.get("MaxReplicas"):
+        s.placement.max_replicas_per_node = _int(pl, "MaxReplicas", "Placement")
+    for i, net in enumerate(tt.get("Networks") or []):
+        n = _check(net, f"TaskTemplate.Networks[{i}]", {"Target", "Aliases"})
+        target = _str(n, "Target", "Networks")
+        if target in _NET_MODES:
+            s.task.network = target
+        else:
+            s.networks.add(target=target, aliases=_strs(n, "Aliases", "Networks"))
+
+
+_SPEC = {"Name", "Labels", "TaskTemplate", "Mode", "EndpointSpec", "UpdateConfig", "RollbackConfig"}
+
+
+def service_spec(doc: Any) -> cpb.ServiceSpec:
+    """Docker's ServiceSpec (a decoded JSON body) as svc's; InvalidArgument for what svc cannot do."""
+    d = _check(doc, "Spec", _SPEC)
+    s = cpb.ServiceSpec(name=_str(d, "Name", "Spec"))
+    s.labels.update(_labels(d, "Labels", "Spec"))
+    for key in ("UpdateConfig", "RollbackConfig"):  # svc updates one task at a time, stop-first, only
+        _check(d.get(key), key, {"Delay", "MaxFailureRatio"})
+    _template(d.get("TaskTemplate"), s)
+    mode = _check(d.get("Mode"), "Mode", {"Replicated", "Global"})
+    if mode.get("Global") is not None:
+        s.mode = "global"
+    else:
+        rep = _check(mode.get("Replicated"), "Mode.Replicated", {"Replicas"})
+        s.mode = "replicated"
+        s.replicas = _int(rep, "Replicas", "Mode.Replicated") if "Replicas" in rep else 1
+    ep = _check(d.get("EndpointSpec"), "EndpointSpec", {"Mode", "Ports"})
+    s.endpoint_mode = _str(ep, "Mode", "EndpointSpec")
+    for i, port in enumerate(ep.get("Ports") or []):
+        pw = f"EndpointSpec.Ports[{i}]"
+        p = _check(port, pw, {"Protocol", "TargetPort", "PublishedPort", "PublishMode", "Name"})
+        # Both modes bind the port on the node that runs the task: svc has no routing mesh (docs/docker-api.md).
+        if _str(p, "PublishMode", pw) not in ("", "ingress", "host"):
+            raise InvalidArgument(f"{pw}.PublishMode {p['PublishMode']!r} is not supported by svc")
+        s.task.ports.add(
+            container_port=_int(p, "TargetPort", pw),
+            host_port=_int(p, "PublishedPort", pw),
+            protocol=_str(p, "Protocol", pw) or "tcp",
+        )
+    return s
+
+
+def keep_unseen(new: cpb.ServiceSpec, current: cpb.ServiceSpec) -> None:
+    """An update keeps what Docker's JSON cannot express from the current spec (the module says why)."""
+    new.task.runtime = current.task.runtime
+    if current.task.HasField("seccomp"):
+        new.task.seccomp.CopyFrom(current.task.seccomp)
+    new.task.attachments.extend(current.task.attachments)
+    if not new.task.network and current.task.network == "bridge":
+        new.task.network = "bridge"  # the default, spelt out
+    if new.endpoint_mode == "vip" and not current.endpoint_mode:
+        new.endpoint_mode = ""  # the default, unspelt
+    ports = {(p.container_port, p.protocol or "tcp"): p for p in current.task.ports}
+    for p in new.task.ports:
+        old = ports.get((p.container_port, p.protocol or "tcp"))
+        if old is not None:
+            p.host_ip, p.protocol = old.host_ip, old.protocol  # "" and "tcp" alike, as it was
+
+
+def registry_auth(header: str, spec: cpb.ServiceSpec) -> None:
+    """X-Registry-Auth (base64url JSON, docker's `--with-registry-auth`) into the spec's credentials."""
+    if not header:
+        return
+    try:
+        padded = header + "=" * (-len(header) % 4)
+        doc = json.loads(base64.urlsafe_b64decode(padded))
+    except ValueError:
+        raise InvalidArgument("X-Registry-Auth is not base64-encoded JSON") from None
+    if isinstance(doc, dict) and doc.get("username"):
+        spec.registry_auth.CopyFrom(
+            cpb.RegistryAuth(
+                server=str(doc.get("serveraddress") or ""),
+                username=str(doc["username"]),
+                password=str(doc.get("password") or ""),
+            )
+        )
