@@ -5,6 +5,21 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export SVC_VENV=${SVC_VENV:-/opt/svc/venv}
 SVC_EXTRAS=test SVC_EDITABLE=1 SVC_EXTRA_PACKAGES="prometheus systemd curl fuse3 docker-registry skopeo" "$repo/deploy/install.sh"
+# The docker CLI alone, for tests/integration/test_docker_cli.py: Debian's docker.io holds the docker 20.10
+# CLI and dockerd; the package is fetched, not installed, and only usr/bin/docker kept (no dockerd,
+# containerd or iptables rules on the test host). Without it that test skips.
+docker_cli=/opt/svc/docker-cli/docker
+if [ ! -x "$docker_cli" ]; then
+    cache=/var/cache/svc/docker-cli
+    mkdir -p "$cache" && rm -rf "$cache"/docker.io_*.deb "$cache/x"
+    if (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root docker.io) &&
+        dpkg-deb -x "$cache"/docker.io_*.deb "$cache/x"; then
+        install -D -m 0755 "$cache/x/usr/bin/docker" "$docker_cli"
+    else
+        echo "warning: could not fetch the docker CLI; tests/integration/test_docker_cli.py will skip" >&2
+    fi
+    rm -rf "$cache/x"
+fi
 # Prometheus and docker-registry from Debian start services of their own where systemd runs;
 # the tests start their own.
 for unit in prometheus docker-registry; do

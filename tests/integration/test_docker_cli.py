@@ -1,0 +1,108 @@
+"""Issue #17, first slice: the real docker CLI (Debian 12's 20.10, no dockerd) drives a real cluster through
+the manager's Engine API socket: version, info, service create (waiting and detached), ls, ps, inspect,
+scale, update, rm, node ls, and a refusal. The checks are on what the docker CLI prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+
+import pytest
+from helpers import poll
+from test_cluster import build
+
+pytestmark = pytest.mark.root
+
+DOCKER = os.environ.get("SVC_DOCKER_CLI", "/opt/svc/docker-cli/docker")
+
+
+def _docker(sock: str, home: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": home}
+    env.pop("DOCKER_API_VERSION", None)
+    return subprocess.run([DOCKER, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.mark.skipif(not os.access(DOCKER, os.X_OK), reason=f"no docker CLI at {DOCKER} (deploy/test.sh fetches it)")
+def test_docker_cli_drives_services_and_nodes(make_cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    c = build(make_cluster, managers=1, nodes=1)
+    mgr, node = c.managers()[0], c.nodes()[0]
+    sock = os.path.join(mgr.run_dir, "docker.sock")
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600 and stat.S_ISSOCK(os.stat(sock).st_mode)
+
+    def ok(*args: str) -> str:
+        r = _docker(sock, str(tmp_path), *args)
+        assert r.returncode == 0, f"docker {' '.join(args)}: {r.stdout}{r.stderr}"
+        return r.stdout
+
+    # Negotiation, version and info: the swarm is active and this is a manager.
+    assert re.search(r"Server:.*\n.*Engine:\n\s+Version:\s+\d", ok("version")), ok("version")
+    assert "API version:      1.41" in ok("version")
+    info = ok("info")
+    assert " Swarm: active" in info and " Is Manager: true" in info, info
+    cluster_id = re.search(r"Cluster ID:\s+(\S+)", c.ok("cluster", "info")).group(1)  # type: ignore[union-attr]
+    assert f" ClusterID: {cluster_id}" in info and " Managers: 1" in info and " Nodes: 2" in info, info
+
+    # create, waiting: the CLI's own convergence display ends with "Service converged".
+    r = _docker(
+        sock, str(tmp_path), "service", "create", "--name", "web", "--replicas", "2", "busybox", "sleep", "1000000"
+    )
+    assert r.returncode == 0, r
+    service_id = r.stdout.strip().splitlines()[0]
+    assert "verify: Service converged" in r.stdout + r.stderr, r
+    assert len(service_id) >= 12 and c.converged("web", 2)
+
+    ls = ok("service", "ls").splitlines()
+    assert ls[0].split() == ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], ls
+    (row,) = [line.split() for line in ls[1:]]
+    assert row[1:4] == ["web", "replicated", "2/2"] and row[4].startswith("busybox"), ls
+    assert ok("service", "ls", "-q").strip() == service_id[:12]
+
+    ps = ok("service", "ps", "web").splitlines()
+    assert ps[0].split()[:6] == ["ID", "NAME", "IMAGE", "NODE", "DESIRED", "STATE"], ps
+    tasks = [line.split() for line in ps[1:]]
+    assert sorted(t[1] for t in tasks) == ["web.1", "web.2"], ps
+    assert all(t[3] == f"node-{node.name}" and t[4] == "Running" and t[5] == "Running" for t in tasks), ps
+
+    (doc,) = json.loads(ok("service", "inspect", "web"))
+    assert doc["ID"] == service_id and doc["Spec"]["Name"] == "web" and isinstance(doc["Version"]["Index"], int)
+    assert doc["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
+    assert doc["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"] == ["sleep", "1000000"]
+    pretty = ok("service", "inspect", "--pretty", "web")
+    assert re.search(r"Name:\s+web\n", pretty) and re.search(r"Replicas:\s+2\n", pretty), pretty
+    fmt = ok("service", "inspect", "-f", "{{.Spec.Name}} {{.Spec.TaskTemplate.ContainerSpec.Image}}", "web")
+    assert fmt.startswith("web busybox"), fmt
+
+    # scale and update go through GET + POST update?version=N; the CLI waits for them too.
+    out = ok("service", "scale", "web=3")
+    assert "web scaled to 3" in out and "verify: Service converged" in out, out
+    assert c.converged("web", 3)
+    out = ok("service", "update", "--env-add", "X=1", "web")
+    assert "verify: Service converged" in out, out
+    (doc,) = json.loads(ok("service", "inspect", "web"))
+    assert doc["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] == ["X=1"]
+    assert doc["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
+    assert poll(lambda: c.converged("web", 3), 60, what="web to run 3 updated tasks")
+
+    # node ls: both nodes, the manager's marked as the current one and the leader.
+    nodes = ok("node", "ls").splitlines()
+    assert nodes[0].split()[:5] == ["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER"], nodes
+    me = [line for line in nodes[1:] if f"mgr-{mgr.name}" in line]
+    assert len(me) == 1 and " * " in me[0] and "Leader" in me[0] and "Ready" in me[0], nodes
+    assert any(f"node-{node.name}" in line and "Active" in line for line in nodes[1:]), nodes
+    (n,) = json.loads(ok("node", "inspect", f"node-{node.name}"))
+    assert n["Description"]["Hostname"] == f"node-{node.name}" and n["Status"]["State"] == "ready"
+
+    # Errors: an unknown service is docker's "no such service", exit 1.
+    r = _docker(sock, str(tmp_path), "service", "inspect", "nosuch")
+    assert r.returncode == 1 and "no such service: nosuch" in r.stderr, r
+
+    # rm, then a detached create: the id at once, and the tasks follow.
+    assert ok("service", "rm", "web").strip() == "web"
+    poll(lambda: ok("service", "ls", "-q").strip() == "", 30, what="web to go")
+    out = ok("service", "create", "--detach", "--name", "bg", "busybox", "sleep", "1000000")
+    assert len(out.strip()) >= 12
+    assert poll(lambda: c.converged("bg", 1), 60, what="bg to run")
+    assert "1/1" in ok("service", "ls")
