@@ -55,12 +55,36 @@ class EngineCollector(Collector):
         yield cpu
         yield mem
         yield from _image_metrics(self.engine)
+        yield from _overlay_metrics(self.engine)
         ops = HistogramMetricFamily("svc_engine_operation_seconds", "Engine operation latency", labels=["operation"])
         for name, (buckets, total) in sorted(self.engine.latency.snapshot().items()):
             ops.add_metric([name], buckets, total)
         yield ops
         for collector in self.extra:
             yield from collector.collect()
+
+
+def _overlay_metrics(engine: Any) -> Iterator[Any]:
+    """Overlay networks on this node, from what the engine last programmed (no netlink at scrape time)."""
+    overlays = getattr(engine, "overlays", None)
+    if overlays is None:
+        return
+    nets, vips = overlays.stats()
+    local = GaugeMetricFamily("svc_node_network_endpoints", "Containers here on the network", labels=["network"])
+    remote = GaugeMetricFamily(
+        "svc_node_network_peers", "Remote endpoints programmed (FDB and neighbour entries)", labels=["network"]
+    )
+    for name, (n_local, n_remote) in sorted(nets.items()):
+        local.add_metric([name], n_local)
+        remote.add_metric([name], n_remote)
+    backends = GaugeMetricFamily(
+        "svc_node_vip_backends", "Tasks a service's VIP balances over", labels=["service_name", "network"]
+    )
+    for (service, network), n in sorted(vips.items()):
+        backends.add_metric([service, network], n)
+    yield local
+    yield remote
+    yield backends
 
 
 def _image_metrics(engine: Any) -> Iterator[Any]:

@@ -52,6 +52,14 @@ def main() -> None:
                 result = engine.overlays.networks()
             elif op == "vip_rules":
                 result = engine.overlays.vip_rules(req["id"])
+            elif op == "metrics":
+                from prometheus_client import CollectorRegistry, generate_latest
+
+                from node.metrics import EngineCollector
+
+                registry = CollectorRegistry()
+                registry.register(EngineCollector(engine))
+                result = generate_latest(registry).decode()
             elif op == "dns":
                 result = engine.overlays.dns.serving()
             elif op == "cleanup":  # after a failed test: every container, every network

@@ -85,6 +85,7 @@ class Overlays:
         self.dns = Resolver()
         self._containers: dict[str, tuple[str, list[str]]] = {}  # id -> (its namespace, its network ids)
         self._vip_rules: dict[str, str] = {}  # id -> the VIP table last loaded in its namespace
+        self._programmed: dict[int, int] = {}  # vni -> remote endpoints programmed at the last reconcile
 
     # ----- the peer set -----
 
@@ -118,6 +119,23 @@ class Overlays:
         except FileNotFoundError:
             return []
         return sorted(int(n[len(NS_PREFIX) :]) for n in names if n.startswith(NS_PREFIX) and n[3:].isdigit())
+
+    def stats(self) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], int]]:
+        """For metrics, without netlink: per network name (local endpoints, remote peers programmed),
+        and per (service, network) the VIP's backends."""
+        with self._lock:
+            nets = {}
+            for vni in self.networks():
+                net = self._peers.get(vni)
+                name = net.name if net and net.name else str(vni)
+                nets[name] = (len(self._users.get(vni, {})), self._programmed.get(vni, 0))
+            vips = {
+                (s.name, n.name): len(s.task_addrs)
+                for n in self._peers.values()
+                for s in n.services
+                if s.vip and s.endpoint_mode != "dnsrr"
+            }
+        return nets, vips
 
     def entries(self, vni: int) -> peers.Entries:
         """What the network's VXLAN device holds now (static FDB and permanent neighbour entries)."""
@@ -340,6 +358,7 @@ class Overlays:
                 ipn.fdb("add", ifindex=vx, lladdr=f.mac, dst=f.vtep)
             for n in change.add_neigh:
                 ipn.neigh("add", dst=n.ip, lladdr=n.mac, ifindex=vx, state=NUD_PERMANENT)
+        self._programmed[vni] = len(want.fdb)
         if not change.empty:
             log.debug(
                 "network %d: +%d/-%d forwarding, +%d/-%d neighbour entries",

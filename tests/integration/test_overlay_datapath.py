@@ -256,6 +256,13 @@ def test_a_vip_balances_over_the_tasks_on_another_host(hosts: tuple[Host, Host])
 
     assert get("10.213.5.3") == "t1" and get("10.213.5.4") == "t2", "each task serves"
     assert sorted(get("api") for _ in range(4)) == ["t1", "t1", "t2", "t2"]
+    metrics = a.call("metrics")
+    for line in (
+        'svc_node_network_endpoints{network="backend"} 1.0',
+        'svc_node_network_peers{network="backend"} 2.0',
+        'svc_node_vip_backends{network="backend",service_name="api"} 2.0',
+    ):
+        assert line in metrics, metrics
     rules = a.call("vip_rules", id=client["id"])
     assert "ip daddr 10.213.5.100 dnat to numgen inc mod 2 map { 0 : 10.213.5.3, 1 : 10.213.5.4 }" in rules, rules
 
