@@ -102,7 +102,9 @@ class Engine:
         self.overlays = Overlays(self.namespaces, cfg.vtep_addr)
         taskfiles = TaskFiles(os.path.join(cfg.run_dir, "taskfiles"))
         volume_store = VolumeStore(os.path.join(cfg.data_dir, "volumes"))
-        self.host = HostResources(self.images, self.network, self.overlays, taskfiles, volume_store)
+        self.host = HostResources(
+            self.images, self.network, self.overlays, taskfiles, volume_store, self._forget_volume
+        )
         self._values: dict[str, dict[str, bytes]] = {}  # container id -> its secrets' and configs' values (memory only)
         if cfg.runtime not in defaults.KNOWN_RUNTIMES:
             raise InvalidArgument(f"unknown runtime {cfg.runtime!r}: use one of {', '.join(defaults.KNOWN_RUNTIMES)}")
@@ -224,6 +226,9 @@ class Engine:
                     if m.type == "volume":
                         users.setdefault(m.source, []).append((c.id, c.name))
         return users
+
+    def _forget_volume(self, name: str, cid: str) -> None:
+        self.volumes.forget(name, cid)
 
     def _runtime(self, name: str) -> OciRuntime:
         if name in self.runtimes:

@@ -45,10 +45,17 @@ class Held:
 
 class HostResources:
     def __init__(
-        self, images: ImageStore, network: BridgeNetwork, overlays: Overlays, taskfiles: TaskFiles, volumes: VolumeStore
+        self,
+        images: ImageStore,
+        network: BridgeNetwork,
+        overlays: Overlays,
+        taskfiles: TaskFiles,
+        volumes: VolumeStore,
+        forget_volume: Callable[[str, str], None],
     ) -> None:
         self.images = images
         self.volumes = volumes
+        self.forget_volume = forget_volume  # (name, container id): a volume its failed start made
         self.taskfiles = taskfiles
         self.network = network
         self.overlays = overlays
@@ -83,7 +90,7 @@ class HostResources:
             binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network, embedded_dns=overlay)
             undo.append(lambda: self.taskfiles.unmount(c.id))
             binds += self.taskfiles.mount(c.id, c.spec, values or {})
-            undo.append(lambda: self._forget_volumes(made))
+            undo.append(lambda: self._forget(made, c.id))
             mounts = oci_mounts(list(c.spec.mounts), files.rootfs, self.volumes, made)
             bundle = ocispec.Bundle(
                 args=list(resolved.args),
@@ -121,9 +128,9 @@ class HostResources:
         context = ExecContext(list(resolved.env), resolved.cwd, uid, gid, list(resolved.capabilities))
         return Held(pid=pid, conmon_pid=conmon_pid, ip=attachment.ip, exec_context=context)
 
-    def _forget_volumes(self, names: list[str]) -> None:
-        for name in names:  # made by a start that failed: no container has used them yet
-            self.volumes.remove(name)
+    def _forget(self, names: list[str], cid: str) -> None:
+        for name in names:
+            self.forget_volume(name, cid)
 
     def release(self, c: Container, files: ContainerFiles, runtime: OciRuntime | None) -> None:
         """Runtime state, network, rootfs mount. Idempotent; logs what it cannot give back."""

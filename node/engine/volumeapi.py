@@ -7,6 +7,7 @@ container, `prune` leaves it. The check and the removal happen under the engine'
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,13 @@ class Volumes:
             except NotFound:
                 if not force:
                     raise
+
+    def forget(self, name: str, cid: str) -> None:
+        """A volume made by container `cid`'s failed start: removed unless another container names it."""
+        with self._lock:
+            if all(user == cid for user, _ in self._users().get(name, [])):
+                with contextlib.suppress(NotFound):
+                    self.store.remove(name)
 
     def prune(self) -> tuple[list[str], int]:
         """Every volume no container uses: (names, bytes freed)."""

@@ -79,6 +79,11 @@ def test_named_volumes_binds_and_tmpfs(node_daemon: Any, engine_env: Any, tmp_pa
     assert _ok(env, "volume", "ls", "-q") == ""
     r = run_cli("volume", "rm", "data", env=env)
     assert r.returncode != 0 and "no such volume: data" in r.stderr
+
+    # A start that fails after its volume was made (a directory over a file) takes the volume back.
+    r = run_cli("container", "run", "-d", "-v", "late:/bin/busybox", "busybox", "true", env=env)
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert _ok(env, "volume", "ls", "-q") == "" and _ok(env, "container", "ls", "-aq") == ""
     assert run_cli("volume", "rm", "-f", "data", env=env).returncode == 0
 
 
