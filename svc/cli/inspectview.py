@@ -19,7 +19,10 @@ from svc.cli import output
 
 def show(args: argparse.Namespace, refs: list[str], get: Callable[[str], Any]) -> int:
     from svc.cli import formatter, jsonview
+    from svc.errors import InvalidArgument
 
+    if args.format and getattr(args, "pretty", False):
+        raise InvalidArgument("--format is incompatible with --pretty (docker's human friendly format)")
     template = formatter.prepare(args.format)[0] if args.format and args.format != "json" else None
     messages: list[Any] = []
     code = output.for_each(refs, lambda ref: messages.append(get(ref)))

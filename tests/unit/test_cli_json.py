@@ -74,3 +74,18 @@ def test_pretty() -> None:
     g = cpb.Service(id="g")
     g.spec.name, g.spec.mode = "g", "global"
     assert "Service Mode:\tGlobal" in inspectview.pretty_service(g)
+
+
+def test_pretty_and_format_exclude_each_other() -> None:
+    import argparse
+
+    import pytest
+
+    from svc.errors import InvalidArgument
+
+    args = argparse.Namespace(format="{{.ID}}", pretty=True)
+    with pytest.raises(InvalidArgument, match="incompatible"):
+        inspectview.show(args, ["web"], lambda ref: service())
+    args = argparse.Namespace(format="{{.Bogus}}", pretty=False)
+    with pytest.raises(InvalidArgument, match="can't evaluate field Bogus"):
+        inspectview.show(args, ["web"], lambda ref: service())
