@@ -33,12 +33,8 @@ def render(fmt: str, docs: Iterable[Any], titles: dict[str, str] | None = None, 
     """Print each document through the template `fmt` (a bad one fails before anything is printed)."""
     out = out or sys.stdout
     template, table = prepare(fmt)
-    if not table:
-        for doc in docs:
-            out.write(template.execute(doc) + "\n")
-        return
-    body = [template.execute(doc) + "\n" for doc in docs]  # every row before the header: an error prints nothing
-    out.write(tabwrite(template.execute(Header(titles)) + "\n" + "".join(body)))
+    body = "".join(template.execute(doc) + "\n" for doc in docs)  # all rows first: an error prints nothing
+    out.write(tabwrite(template.execute(Header(titles)) + "\n" + body) if table else body)
 
 
 def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:

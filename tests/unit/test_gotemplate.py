@@ -180,6 +180,9 @@ def test_a_bad_row_prints_nothing() -> None:
     assert out.getvalue() == ""
     with pytest.raises(TemplateError):
         formatter.render("{{.Name", [], out=out)
+    with pytest.raises(TemplateError):
+        formatter.render("{{.Name}}", [{"Name": "a"}, {"Other": 1}], out=out)
+    assert out.getvalue() == ""
 
 
 def test_tabwriter_blocks() -> None:
