@@ -134,6 +134,7 @@ class Engine:
         self.exits_noticed: collections.Counter[str] = collections.Counter()
         self._deadlines = Deadlines("stop-deadlines")
         self._restore()
+        self.overlays.collect()  # network namespaces no adopted container uses
         self._pinned: frozenset[str] = frozenset()  # image refs the tasks assigned here need (the agent's)
         self.image_gc = ImageCollector(self.images, self._images_in_use, cfg.image_gc)
         # Exits are settled on a small pool: a hundred containers killed at once release

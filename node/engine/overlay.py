@@ -291,6 +291,13 @@ class Overlays:
         self.namespaces.delete(name)
         log.info("overlay network %d: namespace %s removed", vni, name)
 
+    def collect(self) -> None:
+        """At start-up, after running containers were adopted: a network namespace none of them uses
+        (its containers ended while the daemon was down) goes; the peer set brings back what is needed."""
+        with self._lock:
+            for problem in self._collect():
+                log.warning("%s", problem)
+
     def _collect(self) -> list[str]:
         """Remove the namespaces of networks neither the peer set nor a container here uses."""
         errors = []
