@@ -1,16 +1,12 @@
-"""Placement constraints as Swarm spells them: `node.labels.zone==eu`, `node.role!=manager`."""
+"""Placement constraints matched against nodes; their syntax is svc/constraints.py's (the CLI checks it too)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from svc.errors import InvalidArgument
+from svc import constraints as syntax
 
 from .store.objects import NodeObj
-
-_RE = re.compile(r"^\s*([a-zA-Z0-9_.\-]+)\s*(==|!=)\s*(.+?)\s*$")
-_FIXED = ("node.id", "node.hostname", "node.role", "node.platform.os", "node.platform.arch")
 
 
 @dataclass(frozen=True)
@@ -47,18 +43,7 @@ def _value(node: NodeObj, key: str) -> str | None:
 
 
 def parse(text: str) -> Constraint:
-    m = _RE.match(text)
-    if not m:
-        raise InvalidArgument(f"malformed constraint {text!r}: use KEY==VALUE or KEY!=VALUE, e.g. node.labels.zone==eu")
-    key, op, value = m.groups()
-    if key not in _FIXED and not key.startswith(("node.labels.", "engine.labels.")):
-        raise InvalidArgument(
-            f"unknown constraint key {key!r}: use node.id, node.hostname, node.role, "
-            "node.platform.os, node.platform.arch, node.labels.KEY or engine.labels.KEY"
-        )
-    if key.endswith(".labels.") or not value:
-        raise InvalidArgument(f"malformed constraint {text!r}")
-    return Constraint(key, op, value)
+    return Constraint(*syntax.check(text))
 
 
 def parse_all(texts: list[str]) -> list[Constraint]:

@@ -1,5 +1,5 @@
 """Validate a NetworkSpec before anything is written (the store checks only what needs its state:
-names taken, overlapping subnets)."""
+names taken, overlapping subnets). Pure: the managers and `svc stack deploy` use it."""
 
 from __future__ import annotations
 

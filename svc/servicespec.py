@@ -1,14 +1,13 @@
-"""Validate a ServiceSpec before anything is written (the store trusts what it is given)."""
+"""Validate a ServiceSpec before anything is written (the store trusts what it is given). Pure: the
+managers validate every spec with it, and `svc stack deploy` checks a whole stack before its first write."""
 
 from __future__ import annotations
 
 import re
 
-from svc import containerspec, defaults, reference
+from svc import constraints, containerspec, defaults, reference
 from svc.errors import InvalidArgument
 from svc.v1 import cluster_pb2 as cpb
-
-from . import constraints
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?$")
 MODES = ("replicated", "global")
@@ -33,7 +32,7 @@ def validate(spec: cpb.ServiceSpec) -> cpb.ServiceSpec:
     reference.check(out.task.image)
     containerspec.validate(out.task)  # before the whole-spec size: its errors name the field
     containerspec.validate_service_size(out.ByteSize())
-    constraints.parse_all(list(out.placement.constraints))
+    constraints.check_all(list(out.placement.constraints))
     res = out.reservations
     if res.memory_bytes < 0 or res.nano_cpus < 0:
         raise InvalidArgument("reservations must not be negative")

@@ -17,7 +17,7 @@ from typing import Any
 from svc import defaults
 from svc.cli import output
 from svc.cli.service import client
-from svc.errors import Conflict, InvalidArgument, NotFound, SvcError
+from svc.errors import Conflict, NotFound, SvcError
 
 NAMESPACE = "com.docker.stack.namespace"  # as svc.stack.convert (not imported: ls stays light)
 KINDS = ("secret", "config")
@@ -83,18 +83,12 @@ def _files(c: Any, kind: str, filters: list[str]) -> list[Any]:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from svc.cli.service import check_spec
     from svc.stack import convert, loader, plan
     from svc.v1 import control_pb2 as ctl
 
     doc = loader.load(args.compose_file, os.environ, _warn)
     base = os.path.dirname(os.path.abspath(args.compose_file[0]))
     stack = convert.convert(doc, args.name, base, dict(os.environ))
-    for spec in stack.services:
-        try:
-            check_spec(spec)
-        except InvalidArgument as exc:
-            raise InvalidArgument(f"service {spec.name}: {exc}") from None
     c = client(args)
     network_ids = {n.spec.name: n.id for n in _networks(c, [])}
     file_ids = {(kind, s.spec.name): s.id for kind in KINDS for s in _files(c, kind, [])}

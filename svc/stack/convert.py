@@ -4,8 +4,9 @@ but for reading the files it names: env_file, secret and config files, relative 
 Rule: every object is `STACK_KEY` unless it has `name:` (or is external), and carries the label
 com.docker.stack.namespace=STACK; a service without `networks` joins `default` (STACK_default,
 overlay) and gets its short name as an alias on every network; only networks some service uses are
-made. Every reference is checked here (an undefined network, secret or config, a missing file), so
-nothing is written for a file that cannot be deployed. The managers still check every spec.
+made. Every reference is checked here (an undefined network, secret or config, a missing file), and
+every spec by the managers' own rules (svc/servicespec.py, svc/networkspec.py), so nothing is written
+for a file that cannot be deployed.
 """
 
 from __future__ import annotations
@@ -365,4 +366,22 @@ def convert(doc: dict[str, Any], namespace: str, base: str, environ: dict[str, s
     files = {(f.kind, f.key): f for f in stack.files}
     for key in sorted(services):
         stack.services.append(service_spec(namespace, key, services[key], nets, files, base, environ))
+    _check(stack)
     return stack
+
+
+def _check(stack: Stack) -> None:
+    """The managers' own rules for each spec (svc/servicespec.py, svc/networkspec.py), before any write."""
+    from svc import networkspec, servicespec
+
+    for n in stack.networks:
+        if not n.external:
+            try:
+                networkspec.validate(n.spec)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"network {n.key}: {exc}") from None
+    for spec in stack.services:
+        try:
+            servicespec.validate(spec)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"service {spec.name.split('_', 1)[-1]}: {exc}") from None

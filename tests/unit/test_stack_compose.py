@@ -51,7 +51,7 @@ services:
     deploy:
       replicas: ${N:-1}
 networks:
-  back: {driver_opts: {mtu: 1400}}
+  back: {attachable: true, labels: [x=y]}
 secrets:
   token: {file: ./token.txt}
   ext: {external: true}
@@ -117,8 +117,8 @@ def test_the_mapping(tmp_path: Any) -> None:
     assert web.labels["com.docker.stack.image"] == "busybox"
     assert web.task.labels["com.docker.stack.namespace"] == "app"
     (net,) = st.networks
-    assert (net.name, net.spec.driver, dict(net.spec.options)) == ("app_back", "overlay", {"mtu": "1400"})
-    assert net.spec.labels["com.docker.stack.namespace"] == "app"
+    assert (net.name, net.spec.driver, net.spec.attachable) == ("app_back", "overlay", True)
+    assert dict(net.spec.labels) == {"x": "y", "com.docker.stack.namespace": "app"}
     files = {(f.kind, f.name): f for f in st.files}
     assert files[("secret", "app_token")].spec.data == b"hunter2\n"
     assert files[("secret", "ext")].external and files[("config", "shared_conf")].spec.data == b"a=1\n"
@@ -222,6 +222,15 @@ def test_bad_files(tmp_path: Any, text: str, message: str) -> None:
             "services.web.volumes: volumes are not supported yet",
         ),
         ("services:\n  web: {image: busybox, ports: ['1-2:3-4']}\n", "services.web.ports.0: invalid port spec"),
+        ("services:\n  web.x: {image: busybox}\n", "service web.x: invalid service name 'app_web.x'"),
+        (
+            "services:\n  web: {image: busybox, deploy: {placement: {constraints: [node.colour==red]}}}\n",
+            "service web: unknown constraint key 'node.colour'",
+        ),
+        (
+            "services:\n  web: {image: busybox}\nnetworks:\n  default: {driver_opts: {encrypted: ''}}\n",
+            "network default: encrypted overlay networks need IPsec ESP",
+        ),
     ],
 )
 def test_bad_references(tmp_path: Any, text: str, message: str) -> None:
