@@ -327,19 +327,25 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.format == "json":
         output.json_lines(_doc(s) | {"name": names.get(s.id, "")} for s in resp.containers)
         return 0
-    rows = []
+    from svc.cli import formatter
+
+    docs = []
     for s in resp.containers:
         limit = format_size(s.memory_limit_bytes) if s.memory_limit_bytes else "-"
-        rows.append(
-            [
-                s.id[:12],
-                names.get(s.id, ""),
-                f"{s.cpu_seconds:.2f}s",
-                f"{format_size(s.memory_bytes)} / {limit}",
-                s.pids,
-            ]
+        docs.append(
+            {
+                "ID": s.id[:12],
+                "Name": names.get(s.id, ""),
+                "CPUTime": f"{s.cpu_seconds:.2f}s",
+                "MemUsage": f"{format_size(s.memory_bytes)} / {limit}",
+                "PIDs": s.pids,
+            }
         )
-    output.table(["CONTAINER ID", "NAME", "CPU TIME", "MEM USAGE / LIMIT", "PIDS"], rows)
+    if formatter.is_template(args.format):
+        titles = {"ID": "CONTAINER ID", "MemUsage": "MEM USAGE / LIMIT", "PIDs": "PIDS"}
+        formatter.render(args.format, docs, titles)
+        return 0
+    output.table(["CONTAINER ID", "NAME", "CPU TIME", "MEM USAGE / LIMIT", "PIDS"], [list(d.values()) for d in docs])
     h = resp.host
     print(
         f"host: {h.cpus} CPUs, {h.cpu_percent:.0f}% busy, {format_size(h.memory_available_bytes)} of "

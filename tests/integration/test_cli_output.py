@@ -61,6 +61,8 @@ def test_formats_inspect_waits_and_import_errors(make_cluster, tmp_path) -> None
     )
     run_dir = {"SVC_RUN_DIR": node_host.run_dir}
     poll(lambda: "web" in run_cli("container", "ls", "--format", "{{.Labels}}", env=run_dir).stdout, 30, what="web")
+    stats = run_cli("container", "stats", "--format", "table {{.Name}}\t{{.PIDs}}", env=run_dir)
+    assert stats.returncode == 0 and stats.stdout.split()[:2] == ["NAME", "PIDS"], stats
 
     # A global service waits for its task on every eligible node (the engine-less manager is not one).
     r = c.cli(None, "create", "--name", "glob", "--mode", "global", "busybox", "sleep", "100000")
