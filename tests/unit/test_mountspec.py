@@ -97,7 +97,7 @@ def test_store_copies_up_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
     os.chmod(image / "passwd", 0o640)
     os.symlink("passwd", image / "link")
     store = volumes.VolumeStore(str(tmp_path / "volumes"))
-    v, made = store.create("data", {"a": "b"})
+    _, made = store.create("data", {"a": "b"})
     assert made and not store.create("data")[1]
     store.populate("data", str(image))
     data = tmp_path / "volumes" / "data" / "_data"
@@ -136,3 +136,25 @@ def test_check_binds(tmp_path) -> None:  # type: ignore[no-untyped-def]
         volumes.check_binds([parse_mount(f"type=bind,source={tmp_path}/nope,target=/x")], [])
     with pytest.raises(InvalidArgument, match="inside svc's own directory"):
         volumes.check_binds([parse_mount(f"type=bind,source={data}/x,target=/x")], [str(data)])
+
+
+def test_in_use_rules(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from node.engine.volumeapi import Volumes
+    from svc.errors import Conflict, NotFound
+
+    users: dict[str, list[tuple[str, str]]] = {"used": [("c" * 64, "web")]}
+    api = Volumes(volumes.VolumeStore(str(tmp_path)), lambda: users, threading.RLock())
+    for name in ("used", "free", "made"):
+        api.create(name, {})
+    with pytest.raises(Conflict, match="volume used is in use by container web"):
+        api.remove("used")
+    api.forget("used", "other")  # another container names it: kept
+    users["made"] = [("d" * 64, "starting")]
+    api.forget("made", "d" * 64)  # only the failed start itself: gone
+    assert api.prune()[0] == ["free"]
+    assert [v.volume.name for v in api.ls()] == ["used"] and api.inspect("used").containers == ["c" * 64]
+    with pytest.raises(NotFound):
+        api.remove("free")
+    api.remove("free", force=True)
