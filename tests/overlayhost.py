@@ -20,6 +20,21 @@ from svc.v1 import container_pb2 as pb
 from svc.v1 import dispatcher_pb2 as dpb
 
 
+def _conntrack(netns: str) -> list[tuple[str, str]]:
+    import socket
+
+    from pyroute2 import Conntrack
+
+    from node.engine.nlns import NETLINK_NETFILTER, _real_inet_ntop, socket_in
+
+    _real_inet_ntop()
+    ct = Conntrack(fileno=socket_in(netns, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_NETFILTER).detach())
+    try:
+        return [(e.tuple_orig.daddr, e.tuple_reply.saddr) for e in ct.dump_entries()]
+    finally:
+        ct.close()
+
+
 def main() -> None:
     cfg = EngineConfig(**json.loads(sys.argv[1]))
     engine = Engine(cfg)
@@ -60,6 +75,8 @@ def main() -> None:
                 registry = CollectorRegistry()
                 registry.register(EngineCollector(engine))
                 result = generate_latest(registry).decode()
+            elif op == "conntrack":  # (original destination, reply source) in the container's namespace
+                result = sorted(set(_conntrack(engine.namespaces.path_of("svc-" + req["id"][:12]))))
             elif op == "dns":
                 result = engine.overlays.dns.serving()
             elif op == "cleanup":  # after a failed test: every container, every network

@@ -23,6 +23,7 @@ from typing import Any
 from svc.errors import RuntimeFailure
 
 CLONE_NEWNET = 0x40000000
+NETLINK_NETFILTER = 12  # conntrack (not in Python's socket module)
 
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)

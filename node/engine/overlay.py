@@ -85,6 +85,7 @@ class Overlays:
         self.dns = Resolver()
         self._containers: dict[str, tuple[str, list[str]]] = {}  # id -> (its namespace, its network ids)
         self._vip_rules: dict[str, str] = {}  # id -> the VIP table last loaded in its namespace
+        self._vip_backends: dict[str, dict[str, tuple[str, ...]]] = {}  # id -> VIP -> backends loaded
         self._programmed: dict[int, int] = {}  # vni -> remote endpoints programmed at the last reconcile
 
     # ----- the peer set -----
@@ -192,6 +193,7 @@ class Overlays:
         with self._lock:
             self._containers.pop(cid, None)  # its VIP table goes with its namespace
             self._vip_rules.pop(cid, None)
+            self._vip_backends.pop(cid, None)
             for a in attachments:
                 self._users.get(a.vni, {}).pop(cid, None)
                 path = self.namespaces.locate(ns_name(a.vni))
@@ -317,10 +319,18 @@ class Overlays:
     def _apply_vips(self, cid: str) -> None:
         container_ns, ids = self._containers[cid]
         by_id = {n.network_id: n for n in self._peers.values()}
-        text = vips.ruleset(vips.backends(by_id[i] for i in ids if i in by_id))
+        backends = vips.backends(by_id[i] for i in ids if i in by_id)
+        text = vips.ruleset(backends)
         if self._vip_rules.get(cid) != text:
             vips.apply(container_ns, text)
             self._vip_rules[cid] = text
+            gone = vips.removed(self._vip_backends.get(cid, {}), backends)
+            self._vip_backends[cid] = backends
+            try:
+                if vips.forget(container_ns, gone):
+                    log.debug("container %s: connections to removed backends %s forgotten", cid[:12], gone)
+            except SvcError as exc:
+                log.warning("container %s: %s", cid[:12], exc)
 
     def vip_rules(self, cid: str) -> str:
         with self._lock:

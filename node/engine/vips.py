@@ -5,12 +5,15 @@ whose nat output chain DNATs each VIP of its networks to `numgen inc mod N` over
 task addresses (a VIP without a task rejects, so a client fails at once instead of timing out).
 The whole table is replaced in one `nft -f` transaction (add, delete, define), so a change is
 atomic and nothing stale survives it; it is only re-applied when its text changed. It goes with
-the container's namespace. `ruleset` is pure.
+the container's namespace. A backend that leaves a VIP takes its conntrack entries in the container
+along (`forget`), so an established flow does not keep reaching a task that is gone. `ruleset` and
+`removed` are pure.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 import subprocess
 from collections.abc import Iterable
 
@@ -59,6 +62,37 @@ def ruleset(vips: dict[str, tuple[str, ...]]) -> str:
             lines.append(f"    ip daddr {vip} dnat to numgen inc mod {len(tasks)} map {{ {pairs} }}")
     lines += ["  }", "}", ""]
     return "\n".join(lines)
+
+
+def removed(old: dict[str, tuple[str, ...]], new: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+    """(VIP, backend) pairs in `old` that `new` no longer has."""
+    return sorted((vip, b) for vip, tasks in old.items() for b in tasks if b not in new.get(vip, ()))
+
+
+def forget(netns: str, pairs: list[tuple[str, str]]) -> int:
+    """Delete the container's conntrack entries to each VIP that were translated to its backend."""
+    if not pairs:
+        return 0
+    from .nlns import NETLINK_NETFILTER, _real_inet_ntop, socket_in
+
+    _real_inet_ntop()
+    from pyroute2 import Conntrack
+    from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+
+    sock = socket_in(netns, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_NETFILTER)
+    ct = Conntrack(fileno=sock.detach())
+    deleted = 0
+    try:
+        for vip, backend in pairs:
+            for entry in list(ct.dump_entries(tuple_orig=NFCTAttrTuple(daddr=vip))):
+                if entry.tuple_reply.saddr == backend:
+                    ct.delete(entry)
+                    deleted += 1
+    except OSError as exc:
+        raise RuntimeFailure(f"conntrack: {exc}") from None
+    finally:
+        ct.close()
+    return deleted
 
 
 def apply(netns: str, text: str) -> None:

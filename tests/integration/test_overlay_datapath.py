@@ -272,8 +272,13 @@ def test_a_vip_balances_over_the_tasks_on_another_host(hosts: tuple[Host, Host])
     rules = a.call("vip_rules", id=client["id"])
     assert "ip daddr 10.213.5.100 dnat to numgen inc mod 2 map { 0 : 10.213.5.3, 1 : 10.213.5.4 }" in rules, rules
 
+    tracked = a.call("conntrack", id=client["id"])
+    assert ["10.213.5.100", "10.213.5.3"] in tracked and ["10.213.5.100", "10.213.5.4"] in tracked, tracked
     api_one = dict(api, taskAddrs=["10.213.5.4"])
     a.call("networks", networks=peers(*eps, services=[api_one]))
+    tracked = a.call("conntrack", id=client["id"])
+    assert ["10.213.5.100", "10.213.5.3"] not in tracked, "the removed backend's connections are forgotten"
+    assert ["10.213.5.100", "10.213.5.4"] in tracked, tracked
     assert {get("10.213.5.100") for _ in range(3)} == {"t2"}
 
     a.call("networks", networks=peers(*eps, services=[dict(api, taskAddrs=[])]))

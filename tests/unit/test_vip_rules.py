@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.engine.vips import backends, ruleset
+from node.engine.vips import backends, removed, ruleset
 from svc.v1 import dispatcher_pb2 as dpb
 
 
@@ -30,3 +30,10 @@ def test_backends_and_the_ruleset() -> None:
 def test_no_vips_is_an_empty_chain() -> None:
     text = ruleset({})
     assert "daddr" not in text and "type nat hook output" in text
+
+
+def test_removed_backends() -> None:
+    old = {"10.0.1.2": ("10.0.1.5", "10.0.1.6"), "10.0.1.3": ("10.0.1.7",)}
+    new = {"10.0.1.2": ("10.0.1.6",)}
+    assert removed(old, new) == [("10.0.1.2", "10.0.1.5"), ("10.0.1.3", "10.0.1.7")]
+    assert removed(new, new) == []
