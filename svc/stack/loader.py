@@ -66,12 +66,41 @@ def dotted(path: tuple[Any, ...] | list[Any]) -> str:
 # ----- YAML -----
 
 
+_INT = r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
+_FLOAT = (
+    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_loader: Any = None
+
+
+def _yaml_loader() -> Any:
+    """PyYAML's safe loader without YAML 1.1's base-60 numbers: `- 22:22` stays the string a port
+    spec is (YAML 1.2, and compose's own loader, read it so)."""
+    global _loader
+    if _loader is None:
+        import yaml
+
+        class Loader(yaml.SafeLoader):
+            pass
+
+        numbers = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        Loader.yaml_implicit_resolvers = {
+            k: [(tag, rx) for tag, rx in v if tag not in numbers]
+            for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
+        Loader.add_implicit_resolver(numbers[0], re.compile(_INT), list("-+0123456789"))
+        Loader.add_implicit_resolver(numbers[1], re.compile(_FLOAT), list("-+0123456789."))
+        _loader = Loader
+    return _loader
+
+
 def parse_yaml(text: str, source: str) -> Any:
     """The document of one file; an error names the file and the line."""
     import yaml
 
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_yaml_loader())  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

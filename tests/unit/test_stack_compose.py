@@ -239,6 +239,16 @@ def test_bad_references(tmp_path: Any, text: str, message: str) -> None:
         _load([path])
 
 
+def test_yaml_numbers_as_compose_reads_them(tmp_path: Any) -> None:
+    path = _write(
+        tmp_path,
+        "c.yml",
+        "services:\n  web: {image: busybox, ports: [22:22, 80], secrets: []}\nx-m: [0400, 1.5, 0x10]\n",
+    )
+    doc = loader.load([path], {}, print)
+    assert doc["services"]["web"]["ports"] == ["22:22", 80] and doc["x-m"] == [0o400, 1.5, 16]
+
+
 def test_alias_bomb_and_size_refused_quickly(tmp_path: Any) -> None:
     lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
     lines += [f"a{i}: &a{i} [{','.join(['*a' + str(i - 1)] * 10)}]" for i in range(1, 9)]
