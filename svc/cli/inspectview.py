@@ -72,6 +72,11 @@ def pretty_service(svc: Any) -> str:
         lines.append(f" User:\t\t{task.user}")
     if task.read_only:
         lines.append(" Read Only:\ttrue")
+    if task.mounts:
+        lines.append("Mounts:")
+        for m in task.mounts:
+            ro = "true" if m.read_only else "false"
+            lines += [f" Target:\t{m.target}", f"  Source:\t{m.source}", f"  ReadOnly:\t{ro}", f"  Type:\t\t{m.type}"]
     limits, reserve = task.resources, spec.reservations
     if limits.nano_cpus or limits.memory_bytes or reserve.nano_cpus or reserve.memory_bytes:
         lines.append("Resources:")

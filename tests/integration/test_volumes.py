@@ -132,6 +132,7 @@ def test_service_volume_survives_a_task_replacement(make_cluster: Any) -> None:
             if ctr.get("labels", {}).get("svc.service.name") == "db" and ctr.get("state") == "running"
         ]
 
+    assert " Target:\t/data\n  Source:\tdbdata\n" in c.ok("inspect", "--pretty", "db")
     [first] = tasks()
     log = os.path.join(n.data_dir, "node", "volumes", "dbdata", "_data", "log")
     poll(lambda: os.path.exists(log) and len(open(log).read().split()) == 1, 30, what="the first task's line")
