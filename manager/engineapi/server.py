@@ -58,8 +58,13 @@ class _LocalCall:
         raise error_from_rpc(_Status(code, details))
 
 
+def _json(doc: Any, status: int = 200) -> web.Response:
+    # Exactly "application/json": the docker client reads an error's message only then (no charset).
+    return web.Response(body=json.dumps(doc).encode(), status=status, headers={"Content-Type": "application/json"})
+
+
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"message": message}, status=status)
+    return _json({"message": message}, status)
 
 
 @web.middleware
@@ -105,7 +110,7 @@ class EngineAPI:
 
     async def version(self, request: web.Request) -> web.Response:
         engine = {"ApiVersion": shapes.API_VERSION, "MinAPIVersion": shapes.MIN_API_VERSION, "Os": "linux"}
-        return web.json_response(
+        return _json(
             {
                 "Platform": {"Name": f"svc {defaults.VERSION}"},
                 "Components": [{"Name": "Engine", "Version": defaults.VERSION, "Details": engine}],
@@ -144,7 +149,7 @@ class EngineAPI:
             "Managers": len(ci.managers),
             "Cluster": cluster,
         }
-        return web.json_response(
+        return _json(
             {
                 "ID": self.m.node_id,
                 "Name": self.m.hostname,
@@ -162,7 +167,8 @@ class EngineAPI:
                 "SecurityOptions": [],
                 "Runtimes": {},
                 "Swarm": swarm,
-                "Warnings": [],
+                # The CLI guesses warnings from the engine fields when this is empty: a manager has no engine.
+                "Warnings": ["NOTE: an svc manager: it runs no containers itself, its cluster's nodes do"],
             }
         )
 
@@ -175,11 +181,11 @@ class EngineAPI:
             reply = await self._call("ListServices", ctl.ListServicesRequest(filters=fs))
             found.update((s.id, s) for s in reply.services)
         out = sorted(found.values(), key=lambda s: s.spec.name)
-        return web.json_response([shapes.service(s, status) for s in out])
+        return _json([shapes.service(s, status) for s in out])
 
     async def service(self, request: web.Request) -> web.Response:
         s = await self._call("GetService", ctl.ServiceRef(service=request.match_info["id"]))
-        return web.json_response(shapes.service(s))
+        return _json(shapes.service(s))
 
     async def _body(self, request: web.Request) -> Any:
         try:
@@ -191,13 +197,13 @@ class EngineAPI:
         spec = specin.service_spec(await self._body(request))
         specin.registry_auth(request.headers.get("X-Registry-Auth", ""), spec)
         s = await self._call("CreateService", ctl.CreateServiceRequest(spec=spec))
-        return web.json_response({"ID": s.id, "Warnings": list(s.warnings) or None}, status=201)
+        return _json({"ID": s.id, "Warnings": list(s.warnings) or None}, 201)
 
     async def update_service(self, request: web.Request) -> web.Response:
         ref = request.match_info["id"]
         if request.query.get("rollback") == "previous":
             s = await self._call("RollbackService", ctl.ServiceRef(service=ref))
-            return web.json_response({"Warnings": list(s.warnings) or None})
+            return _json({"Warnings": list(s.warnings) or None})
         try:
             version = int(request.query.get("version", ""))
         except ValueError:
@@ -207,7 +213,7 @@ class EngineAPI:
         specin.keep_unseen(spec, current.spec)
         specin.registry_auth(request.headers.get("X-Registry-Auth", ""), spec)
         s = await self._call("UpdateService", ctl.UpdateServiceRequest(service=current.id, version=version, spec=spec))
-        return web.json_response({"Warnings": list(s.warnings) or None})
+        return _json({"Warnings": list(s.warnings) or None})
 
     async def remove_service(self, request: web.Request) -> web.Response:
         await self._call("RemoveService", ctl.ServiceRef(service=request.match_info["id"]))
@@ -239,7 +245,7 @@ class EngineAPI:
                     continue  # a filter naming nothing matches nothing, as in Docker
                 raise
             found.update((t.id, t) for t in reply.tasks)
-        return web.json_response([shapes.task(t) for t in found.values()])
+        return _json([shapes.task(t) for t in found.values()])
 
     async def nodes(self, request: web.Request) -> web.Response:
         f = shapes.filters(request.query.get("filters", ""))
@@ -249,11 +255,11 @@ class EngineAPI:
         for fs in shapes.filter_sets(f, {"name": "hostname"}) or [[]]:
             reply = await self._call("ListNodes", ctl.ListNodesRequest(filters=fs))
             found.update((n.id, n) for n in reply.nodes)
-        return web.json_response([shapes.node(n) for n in found.values()])
+        return _json([shapes.node(n) for n in found.values()])
 
     async def node(self, request: web.Request) -> web.Response:
         n = await self._call("GetNode", ctl.NodeRef(node=request.match_info["id"]))
-        return web.json_response(shapes.node(n))
+        return _json(shapes.node(n))
 
     async def unserved(self, request: web.Request) -> web.Response:
         return _error(501, f"svc does not serve {request.method} {request.path} (docs/docker-api.md)")

@@ -225,6 +225,8 @@ def task(t: cpb.Task) -> dict[str, Any]:
         status["Err"] = s.err
     if s.container_id:
         status["ContainerStatus"] = {"ContainerID": s.container_id, "ExitCode": s.exit_code}
+    if t.spec.ports and s.state == "running":
+        status["PortStatus"] = {"Ports": _ports(t.spec)}
     out: dict[str, Any] = {
         "ID": t.id,
         "Version": {"Index": t.version},
