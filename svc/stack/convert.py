@@ -4,9 +4,10 @@ but for reading the files it names: env_file, secret and config files, relative 
 Rule: every object is `STACK_KEY` unless it has `name:` (or is external), and carries the label
 com.docker.stack.namespace=STACK; a service without `networks` joins `default` (STACK_default,
 overlay) and gets its short name as an alias on every network; only networks some service uses are
-made. Every reference is checked here (an undefined network, secret or config, a missing file), and
-every spec by the managers' own rules (svc/servicespec.py, svc/networkspec.py), so nothing is written
-for a file that cannot be deployed.
+made; named volumes are mounts of `STACK_KEY` volumes, which each node creates when a task needs one
+(stack deploy never creates volumes, as docker's). Every reference is checked here (an undefined
+network, secret, config or volume, a missing file), and every spec by the managers' own rules
+(svc/servicespec.py, svc/networkspec.py), so nothing is written for a file that cannot be deployed.
 """
 
 from __future__ import annotations
@@ -204,6 +205,50 @@ def _port(item: Any, where: str) -> Any:
         raise InvalidArgument(f"{where}: {exc}") from None
 
 
+def _mount(item: Any, where: str, service: str, volumes: dict[str, Any], namespace: str, base: str) -> Any:
+    """A compose volume as a mount: `NAME:/path[:ro]` (a volume of the file's `volumes`, STACK_NAME),
+    `./dir:/path` or `/dir:/path` (a bind, relative to the compose file), or the long form."""
+    from svc import mountspec
+    from svc.v1 import container_pb2 as pb
+
+    if isinstance(item, str):
+        parts = item.split(":")
+        mode = parts.pop() if len(parts) == 3 else ""
+        if len(parts) != 2 or mode not in ("", "ro", "rw"):
+            raise InvalidArgument(
+                f"{where}: {item!r}: use NAME:/path[:ro] or ./dir:/path[:ro] (anonymous volumes are not supported)"
+            )
+        source, target = parts
+        kind = "bind" if source.startswith(("/", ".", "~")) else "volume"
+        opts: dict[str, Any] = {"type": kind, "source": source, "target": target, "read_only": mode == "ro"}
+    else:
+        opts = item
+    m = pb.Mount(type=opts.get("type", "volume"), target=opts["target"], read_only=bool(opts.get("read_only")))
+    source = str(opts.get("source", ""))
+    if m.type == "bind":
+        m.source = os.path.normpath(os.path.join(base, os.path.expanduser(source))) if source else ""
+    elif m.type == "volume":
+        if not source:
+            raise InvalidArgument(f"{where}: anonymous volumes are not supported: give source: NAME")
+        if source not in volumes:
+            raise InvalidArgument(f"service {service} refers to undefined volume {source}")
+        obj = volumes[source] or {}
+        external, name = _external(obj)
+        m.source = (name or source) if external else (name or f"{namespace}_{source}")
+        if not external:
+            m.volume_labels.update(_labels(obj.get("labels"), namespace))
+    else:
+        tmpfs = opts.get("tmpfs") or {}
+        if "size" in tmpfs:
+            m.tmpfs_size_bytes = parse_size(str(tmpfs["size"]), f"{where}.tmpfs.size")
+        m.tmpfs_mode = int(tmpfs.get("mode", 0))
+    try:
+        mountspec.validate_mount(m)
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{where}: {exc}") from None
+    return m
+
+
 def _file_refs(kind: str, items: list[Any], objects: dict[str, FileObject], service: str) -> list[Any]:
     from svc.v1 import container_pb2 as pb
 
@@ -292,14 +337,13 @@ def service_spec(
     files: dict[tuple[str, str], FileObject],
     base: str,
     environ: dict[str, str],
+    volumes: dict[str, Any] | None = None,
 ) -> Any:
     from svc.v1 import cluster_pb2 as cpb
 
     where = f"services.{key}"
     if not svc.get("image"):
         raise InvalidArgument(f"service {key} has no image (svc stack deploy does not build images)")
-    if svc.get("volumes"):
-        raise InvalidArgument(f"{where}.volumes: volumes are not supported yet (svc has no --mount)")
     spec = cpb.ServiceSpec(name=f"{namespace}_{key}")
     _deploy(spec, svc.get("deploy") or {}, f"{where}.deploy")
     deploy_labels = _labels((svc.get("deploy") or {}).get("labels"), namespace)
@@ -326,6 +370,9 @@ def service_spec(
         _healthcheck(task, svc["healthcheck"], f"{where}.healthcheck")
     for i, item in enumerate(svc.get("ports") or []):
         task.ports.append(_port(item, f"{where}.ports.{i}"))
+    volumes = volumes or {}
+    for i, item in enumerate(svc.get("volumes") or []):
+        task.mounts.append(_mount(item, f"{where}.volumes.{i}", key, volumes, namespace, base))
     for net_key, opts in sorted(_service_networks(svc).items()):
         net = networks[net_key]
         aliases = [key, *((opts or {}).get("aliases") or [])]
@@ -340,8 +387,6 @@ def service_spec(
 def convert(doc: dict[str, Any], namespace: str, base: str, environ: dict[str, str]) -> Stack:
     """The whole stack, every reference checked; nothing is asked of the managers here."""
     check_namespace(namespace)
-    if doc.get("volumes"):
-        raise InvalidArgument("volumes: named volumes are not supported yet (svc has no --mount)")
     services = {k: v or {} for k, v in (doc.get("services") or {}).items()}
     declared_nets = set(doc.get("networks") or {}) | {"default"}
     used_nets: set[str] = set()
@@ -365,7 +410,9 @@ def convert(doc: dict[str, Any], namespace: str, base: str, environ: dict[str, s
     nets = {n.key: n for n in stack.networks}
     files = {(f.kind, f.key): f for f in stack.files}
     for key in sorted(services):
-        stack.services.append(service_spec(namespace, key, services[key], nets, files, base, environ))
+        stack.services.append(
+            service_spec(namespace, key, services[key], nets, files, base, environ, doc.get("volumes") or {})
+        )
     _check(stack)
     return stack
 

@@ -32,7 +32,8 @@ NOT_MAPPED = (
     "init", "tmpfs", "sysctls", "ulimits", "extra_hosts", "dns", "dns_search", "logging", "tty", "stdin_open",
     "update_config", "rollback_config", "preferences", "window", "generic_resources", "credential_spec",
     "isolation", "extends", "volume_driver", "volumes_from", "cpu_quota", "cpu_shares",
-    "cpuset", "mem_limit", "memswap_limit", "ipam", "template_driver",
+    "cpuset", "mem_limit", "memswap_limit", "ipam", "template_driver", "driver_opts", "nocopy", "bind",
+    "consistency",
 )  # fmt: skip
 
 # Paths whose values, when a whole string came from a variable, are cast as docker's loader does.

@@ -1,10 +1,11 @@
 """Stacks from a compose file on a real cluster (issue #15 item 4): one manager and one node.
 
-web (busybox httpd, a published port) and api (a secret) on a network: deploy makes app_web,
-app_api, app_back and app_token, labelled with the stack; stack ls/services/ps show them; a
-redeploy of the same file replaces no task; a changed environment for api updates api alone; bad
-files (not YAML, a schema violation, an undefined external network, a missing secret file) are one
-line, non-zero, and make nothing; stack rm leaves no service, network or secret.
+web (busybox httpd, a published port) and api (a secret, a named volume) on a network: deploy makes
+app_web, app_api, app_back and app_token, labelled with the stack (the node makes the volume
+app_data); stack ls/services/ps show them; a redeploy of the same file replaces no task; a changed
+environment for api updates api alone (its new task finds what the old one wrote to the volume);
+bad files (not YAML, a schema violation, an undefined external network, a missing secret file) are
+one line, non-zero, and make nothing; stack rm leaves no service, network or secret.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ services:
     networks:
       back: {aliases: [backend]}
     secrets: [token]
+    volumes: [data:/data]
 networks:
   back: {}
+volumes:
+  data: {}
 secrets:
   token: {file: ./token.txt}
 """
@@ -79,15 +83,21 @@ def test_stack_deploy_redeploy_and_rm(make_cluster: Any, tmp_path: Any) -> None:
     api_net = [n for n in c.json_lines("network", "ls") if n["spec"]["name"] == "app_back"]
     assert api_net and api_net[0]["spec"]["labels"] == {"com.docker.stack.namespace": "app"}
     assert [s["Spec"]["Labels"] for s in c.json_lines("secret", "ls")] == [{"com.docker.stack.namespace": "app"}]
+
     # the secret in api's task; web answers on its published port
-    [(h, ctr)] = [
-        (h, ctr)
-        for h in c.nodes()
-        for ctr in c.running_containers(h)
-        if ctr.get("labels", {}).get("svc.service.name") == "app_api" and ctr.get("state") == "running"
-    ]
-    got = run_cli("container", "exec", ctr["id"], "cat", "/run/secrets/token", env={"SVC_RUN_DIR": h.run_dir})
-    assert got.stdout == value
+    def api_exec(*cmd: str) -> str:
+        [(h, ctr)] = [
+            (h, ctr)
+            for h in c.nodes()
+            for ctr in c.running_containers(h)
+            if ctr.get("labels", {}).get("svc.service.name") == "app_api" and ctr.get("state") == "running"
+        ]
+        got = run_cli("container", "exec", ctr["id"], *cmd, env={"SVC_RUN_DIR": h.run_dir})
+        assert got.returncode == 0, got.stderr
+        return got.stdout
+
+    assert api_exec("cat", "/run/secrets/token") == value
+    assert api_exec("sh", "-c", "echo kept > /data/x && grep -c ' /data ' /proc/mounts").strip() == "1"
     web, api = _running(c, "app_web"), _running(c, "app_api")
 
     # The same file again: no task replaced.
@@ -104,6 +114,8 @@ def test_stack_deploy_redeploy_and_rm(make_cluster: Any, tmp_path: Any) -> None:
     assert _running(c, "app_web") == web
     [doc] = [s for s in c.json_lines("ls") if s["spec"]["name"] == "app_api"]
     assert "MODE=two" in doc["spec"]["task"]["env"]
+    poll(lambda: c.converged("app_api", 1), timeout=60, what="api's new task running")
+    assert api_exec("cat", "/data/x") == "kept\n"
 
     # Bad input: one line, non-zero, nothing made.
     (tmp_path / "bad.yml").write_text("services: [\n")

@@ -217,9 +217,11 @@ def test_bad_files(tmp_path: Any, text: str, message: str) -> None:
             "secret s: no such file: ",
         ),
         ("services:\n  web: {command: x}\n", "service web has no image"),
+        ("services:\n  web: {image: busybox, volumes: ['d:/data']}\n", "service web refers to undefined volume d"),
+        ("services:\n  web: {image: busybox, volumes: ['/data']}\n", "anonymous volumes are not supported"),
         (
-            "services:\n  web: {image: busybox, volumes: ['d:/data']}\n",
-            "services.web.volumes: volumes are not supported yet",
+            "services:\n  web: {image: busybox, volumes: ['d:data']}\nvolumes:\n  d:\n",
+            "services.web.volumes.0: invalid mount",
         ),
         ("services:\n  web: {image: busybox, ports: ['1-2:3-4']}\n", "services.web.ports.0: invalid port spec"),
         ("services:\n  web.x: {image: busybox}\n", "service web.x: invalid service name 'app_web.x'"),
@@ -237,6 +239,37 @@ def test_bad_references(tmp_path: Any, text: str, message: str) -> None:
     path = _write(tmp_path, "c.yml", text)
     with pytest.raises(InvalidArgument, match=message):
         _load([path])
+
+
+def test_volumes_as_mounts(tmp_path: Any) -> None:
+    text = """
+services:
+  db:
+    image: busybox
+    volumes:
+      - data:/data
+      - ./conf:/etc/conf:ro
+      - shared:/shared
+      - {type: tmpfs, target: /tmp, tmpfs: {size: 64m}}
+      - {type: bind, source: /srv, target: /srv, read_only: true}
+volumes:
+  data: {labels: {k: v}}
+  shared: {external: true, name: common}
+"""
+    st, _ = _load([_write(tmp_path, "c.yml", text)])
+    mounts = [(m.type, m.source, m.target, m.read_only) for m in st.services[0].task.mounts]
+    assert mounts == [
+        ("volume", "app_data", "/data", False),
+        ("bind", os.path.join(str(tmp_path), "conf"), "/etc/conf", True),
+        ("volume", "common", "/shared", False),
+        ("tmpfs", "", "/tmp", False),
+        ("bind", "/srv", "/srv", True),
+    ]
+    data, _, shared, tmp, _ = st.services[0].task.mounts
+    assert dict(data.volume_labels) == {"k": "v", "com.docker.stack.namespace": "app"}
+    assert not shared.volume_labels and tmp.tmpfs_size_bytes == 64 << 20
+    with pytest.raises(InvalidArgument, match=r"c\.yml: volumes\.data\.driver_opts: not supported"):
+        loader.load([_write(tmp_path, "c.yml", "volumes:\n  data: {driver_opts: {type: nfs}}\n")], {}, print)
 
 
 def test_yaml_numbers_as_compose_reads_them(tmp_path: Any) -> None:
