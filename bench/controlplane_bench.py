@@ -194,7 +194,7 @@ def measure(
     result["cpu_s"] = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
     result["leader_cpu_s"] = result["cpu_s"][leader.name]
     result["commits"] = m1["svc_raft_commit_index"] - m0["svc_raft_commit_index"]
-    for key in ("rounds", "round_errors", "write_conflicts", "nodes_marked_down"):
+    for key in ("rounds", "round_errors", "write_conflicts", "nodes_marked_down", "loop_stall_seconds"):
         name = f"svc_leader_{key}_total"
         result[key] = m1.get(name, 0) - m0.get(name, 0)
     result["commits_per_s"] = result["commits"] / result["all_running_s"]

@@ -31,6 +31,7 @@ from . import liveness, netpeers, secretapi, views
 from .auth import current_peer
 from .core import Manager
 from .imagepeers import ImagePeers
+from .stallclock import StallClock
 from .store import ops
 from .store.objects import RUNNING, NodeObj, TaskObj, TaskStatusObj, is_terminal
 from .store.state import Changes, Snapshot
@@ -69,6 +70,10 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         self.sessions: dict[str, Session] = {}
         self.last_seen: dict[str, float] = {}
         self._leader_since = 0.0
+        self.stall = StallClock(defaults.STALL_TICK_SECONDS, defaults.STALL_SLACK_SECONDS)
+        self._stall_at: dict[str, float] = {}  # node id -> stall.total at its last heartbeat
+        self._stall_at_election = 0.0
+        self._ticker: asyncio.TimerHandle | None = None
         self._dirty: set[str] = set()
         self._networks_dirty = False  # some network's peers changed: every session's peer set is recomputed
         self._flush_scheduled = False
@@ -84,8 +89,20 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
     def became_leader(self) -> None:
         self._leader_since = time.monotonic()
         self.last_seen.clear()
+        self._stall_at.clear()
+        self.stall.reset()
+        self._stall_at_election = self.stall.total
+        if self._ticker is None:
+            self._tick()
+
+    def _tick(self) -> None:
+        self.stall.tick(time.monotonic())
+        self._ticker = asyncio.get_running_loop().call_later(defaults.STALL_TICK_SECONDS, self._tick)
 
     def lost_leadership(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         for session in list(self.sessions.values()):
             session.queue.put_nowait(None)
         self.sessions.clear()
@@ -98,11 +115,15 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         """(node id, state, why): engine nodes whose heartbeats stopped go DOWN; DOWN nodes that
         heartbeat to this leader come back READY (liveness decides both)."""
         now = time.monotonic()
-        down = liveness.expired_nodes(now, nodes.values(), self.last_seen, self.period(), self._leader_since)
+        # Silence is counted without the time this leader's own loop could not run (stallclock.py).
+        stall = self.stall.total
+        seen = {n: t + (stall - self._stall_at.get(n, stall)) for n, t in self.last_seen.items()}
+        since = self._leader_since + (stall - self._stall_at_election)
+        down = liveness.expired_nodes(now, nodes.values(), seen, self.period(), since)
         for node_id, _, _ in down:
             if node_id in self.last_seen:  # it had a session with us, now stale: it must register again
                 self.sessions.pop(node_id, None)
-        live = {n: seen for n, seen in self.last_seen.items() if n in self.sessions}
+        live = {n: t for n, t in seen.items() if n in self.sessions}
         return down + liveness.revived_nodes(now, nodes.values(), live, self.period())
 
     # ----- sessions -----
@@ -134,6 +155,7 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         session = Session(peer.node_id, uuid.uuid4().hex)
         self.sessions[peer.node_id] = session
         self.last_seen[peer.node_id] = time.monotonic()
+        self._stall_at[peer.node_id] = self.stall.total
         log.info("node %s (%s) registered from %s", request.description.hostname, peer.node_id[:12], peer.address)
         return dpb.RegisterResponse(
             node_id=peer.node_id,
@@ -154,6 +176,7 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
             elif self.sessions.get(session.node_id) is not session:
                 raise NotFound("the session was replaced; register again")
             self.last_seen[session.node_id] = time.monotonic()
+            self._stall_at[session.node_id] = self.stall.total
             if request.HasField("description"):
                 # In the background: a write can wait on an election, and heartbeats must keep counting.
                 node = NodeObj(id=session.node_id, role="", description=request.description)

@@ -121,7 +121,9 @@ class LeaderLoop:
             return self._due  # nothing changed and no timer is due: heartbeat checks only
         self._dirty = False
         self.rounds += 1
-        plan = roundplan.plan_round(self.m.snapshot(), now)
+        # Pure work on an immutable snapshot, in a thread: planning 10,000 tasks takes the loop
+        # a second or more, and a loop that cannot run cannot hear heartbeats (stallclock.py).
+        plan = await asyncio.to_thread(roundplan.plan_round, self.m.snapshot(), now)
         self.placements += plan.placements
         self._due = plan.wake_at if plan.wake_at is not None else float("inf")
         if plan.empty():

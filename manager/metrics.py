@@ -102,6 +102,11 @@ class StoreCollector(Collector):
         yield CounterMetricFamily(
             "svc_leader_nodes_marked_down", "Nodes this leader marked down", value=self.leader.nodes_marked_down
         )
+        yield CounterMetricFamily(
+            "svc_leader_loop_stall_seconds",
+            "Time this leader's event loop could not run (not counted against nodes' heartbeats)",
+            value=self.leader.dispatcher.stall.total,
+        )
 
 
 class ManagerMetrics:

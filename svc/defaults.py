@@ -57,11 +57,6 @@ IMAGE_CHUNK_BYTES = 1 << 20
 CONTAINER_CREATE_TIMEOUT_SECONDS = 60.0  # conmon + the runtime's `create`; a pull is not part of it
 IMAGE_RESOLVE_TIMEOUT_SECONDS = 10.0  # the leader's one manifest request pinning a service's tag to a digest
 RUNTIME_PROBE_TIMEOUT_SECONDS = 30.0  # the start-up check that a runtime can create a container here
-EXIT_RESCAN_SECONDS = 2.0  # rescan conmon's exit files this often, in case inotify missed one
-LOG_FOLLOW_POLL_SECONDS = 0.1  # `logs --follow` polls the log file this often
-
-# --- cluster (Swarm's values unless noted) ---
-OVERLAY_VNI_BASE = 4096  # Swarm's first VXLAN id
 # Image garbage collection (the kubelet's imageGCHighThresholdPercent / LowThresholdPercent / MinimumGCAge):
 # past HIGH percent of the image store's file system in use, unused images go, least recently used first,
 # until LOW percent; an image used (or added) less than MIN_AGE ago is kept.
@@ -69,11 +64,18 @@ IMAGE_GC_HIGH_THRESHOLD_PERCENT = 85.0
 IMAGE_GC_LOW_THRESHOLD_PERCENT = 80.0
 IMAGE_GC_MIN_AGE_SECONDS = 120.0
 IMAGE_GC_PERIOD_SECONDS = 60.0  # the disk is checked this often, and after every import or pull
+EXIT_RESCAN_SECONDS = 2.0  # rescan conmon's exit files this often, in case inotify missed one
+LOG_FOLLOW_POLL_SECONDS = 0.1  # `logs --follow` polls the log file this often
+
+# --- cluster (Swarm's values unless noted) ---
+OVERLAY_VNI_BASE = 4096  # Swarm's first VXLAN id
 OVERLAY_ADDR_POOL = "10.0.0.0/8"  # Swarm's --default-addr-pool
 OVERLAY_SUBNET_PREFIX = 24  # Swarm's --default-addr-pool-mask-length
 OVERLAY_MTU = 1450  # 1500 less VXLAN's 50 bytes
 HEARTBEAT_PERIOD_SECONDS = 1.0  # Swarm: 5 s; the issue asks for 1 s
 HEARTBEAT_MISSES_DOWN = 3  # node DOWN after 3 missed periods (Swarm's grace multiplier)
+STALL_TICK_SECONDS = 0.1  # the leader's ticker measuring its own event-loop stalls (manager/stallclock.py)
+STALL_SLACK_SECONDS = 0.05  # a tick later than this is stall, not counted against nodes' heartbeats
 # After an election every node gets this many times the grace to find the new leader (Swarm's
 # gracePeriodMultiplierUnknown is the same 2x).
 ELECTION_GRACE_FACTOR = 2
