@@ -151,6 +151,8 @@ class Overlays:
             try:
                 for i, a in enumerate(attachments):
                     self._attach_one(cid, container_ns, f"eth{i + 1}", a)
+                if attachments and all(a.internal for a in attachments):
+                    self._no_way_out(cid, container_ns)
                 self.dns.add(cid, container_ns, [a.network_id for a in attachments])
                 self._containers[cid] = (container_ns, [a.network_id for a in attachments])
                 self._apply_vips(cid)
@@ -185,6 +187,14 @@ class Overlays:
             ipc.link("set", index=idx, state="up")
         if a.vni in self._peers:
             self._reconcile(a.vni)  # this container's own address is local now, never a remote entry
+
+    @staticmethod
+    def _no_way_out(cid: str, container_ns: str) -> None:
+        """Only on --internal networks: no default route (Docker's rule: egress needs one network
+        that is not internal); the node bridge's eth0 stays for the container's own address."""
+        with iproute(container_ns) as ipc, _netlink(f"removing the default route of container {cid[:12]}"):
+            for r in ipc.get_default_routes(family=socket.AF_INET):
+                ipc.route("del", dst="0.0.0.0/0", gateway=r.get("RTA_GATEWAY"), oif=r.get("RTA_OIF"))
 
     def detach(self, cid: str, attachments: list[pb.NetworkAttachment]) -> None:
         """Remove the container's veths; then any network namespace left unused. Safe to repeat."""

@@ -312,3 +312,16 @@ def test_a_restarted_engine_serves_its_running_containers_again(hosts: tuple[Hos
     for h in (a, b):
         h.call("networks", networks=[])
         assert h.call("overlays") == []
+
+
+def test_a_task_only_on_internal_networks_has_no_way_out(hosts: tuple[Host, Host]) -> None:
+    a, _ = hosts
+    a.call("networks", networks=[dict(peers(endpoint("ti", "10.213.5.2/24", a))[0], internal=True)])
+    inner = spec("10.213.5.2/24")
+    inner["attachments"][0]["internal"] = True
+    c = a.call("run", spec=inner, name="ti")
+    routes = a.call("exec", id=c["id"], cmd=["ip", "route"])["out"]
+    assert "default" not in routes and SUBNET in routes, routes
+    a.call("remove", id=c["id"])
+    a.call("networks", networks=[])
+    assert a.call("overlays") == []
