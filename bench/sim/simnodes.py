@@ -29,6 +29,7 @@ async def main() -> None:
     p.add_argument("--token", required=True)
     p.add_argument("--base", required=True)
     p.add_argument("--prefix", default="sim")
+    p.add_argument("--offset", type=int, default=0, help="number of the first node (several processes)")
     args = p.parse_args()
     loop = asyncio.get_running_loop()
     from concurrent.futures import ThreadPoolExecutor
@@ -50,7 +51,7 @@ async def main() -> None:
         agents.append(agent)
         engines.append(engine)
 
-    await asyncio.gather(*(start(i) for i in range(args.count)))
+    await asyncio.gather(*(start(i) for i in range(args.offset, args.offset + args.count)))
     while True:
         up = sum(1 for a in agents if a.session and a.session.session_id)
         running = sum(e.running() for e in engines)
