@@ -163,7 +163,11 @@ def _ports(t: cnt.ContainerSpec) -> list[dict[str, Any]]:
 
 def service_spec(s: cpb.ServiceSpec) -> dict[str, Any]:
     t = s.task
-    template: dict[str, Any] = {"ContainerSpec": container_spec(t), "ForceUpdate": 0, "Runtime": "container"}
+    template: dict[str, Any] = {
+        "ContainerSpec": container_spec(t),
+        "ForceUpdate": s.force_update,
+        "Runtime": "container",
+    }
     limits = {k: v for k, v in (("NanoCPUs", t.resources.nano_cpus), ("MemoryBytes", t.resources.memory_bytes),
                                 ("Pids", t.resources.pids_limit)) if v}  # fmt: skip
     reservations = {

@@ -25,7 +25,6 @@ _NET_MODES = ("host", "none", "bridge")
 _DEFAULTS: dict[str, tuple[Any, ...]] = {
     "Isolation": ("default", ""),
     "Runtime": ("container", ""),
-    "ForceUpdate": (0,),
     "Order": ("stop-first", ""),
     "Parallelism": (0, 1),
     "FailureAction": ("pause", ""),
@@ -127,12 +126,13 @@ def _container(doc: Any, t: cnt.ContainerSpec) -> None:
                      uid=uid, gid=gid, mode=_int(f, "Mode", rw))  # fmt: skip
 
 
-_TEMPLATE = {"ContainerSpec", "Resources", "RestartPolicy", "Placement", "Networks", "ForceUpdate", "Runtime"}
+_TEMPLATE = {"ContainerSpec", "Resources", "RestartPolicy", "Placement", "Networks", "ForceUpdate"}
 
 
 def _template(doc: Any, s: cpb.ServiceSpec) -> None:
     tt = _check(doc, "TaskTemplate", _TEMPLATE)
     _container(tt.get("ContainerSpec"), s.task)
+    s.force_update = _int(tt, "ForceUpdate", "TaskTemplate")  # `--force`: every task replaced
     # Only what is given is set: a sub-message made present but empty would read as a changed template.
     res = _check(tt.get("Resources"), "TaskTemplate.Resources", {"Limits", "Reservations"})
     lim = _check(res.get("Limits"), "Resources.Limits", {"NanoCPUs", "MemoryBytes", "Pids"})

@@ -86,6 +86,13 @@ def test_docker_cli_drives_services_and_nodes(make_cluster, tmp_path) -> None:  
     assert doc["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
     assert poll(lambda: c.converged("web", 3), 60, what="web to run 3 updated tasks")
 
+    def running() -> set[str]:
+        return set(ok("service", "ps", "-q", "--filter", "desired-state=running", "web").split())
+
+    before = running()
+    assert "verify: Service converged" in ok("service", "update", "--force", "web")
+    assert len(running()) == 3 and not running() & before  # --force replaced every task
+
     # node ls: both nodes, the manager's marked as the current one and the leader.
     nodes = ok("node", "ls").splitlines()
     assert nodes[0].split()[:5] == ["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER"], nodes

@@ -37,6 +37,7 @@ def _spec() -> cpb.ServiceSpec:
     s.placement.constraints.append("node.role==worker")
     s.restart.condition, s.restart.delay_seconds = "on-failure", 1.5
     s.networks.add(target="net1", aliases=["w"])
+    s.force_update = 2
     return servicespec.validate(s)
 
 
@@ -67,6 +68,8 @@ def test_dockers_cli_defaults_are_accepted_and_the_rest_refused_by_name() -> Non
         specin.service_spec(doc)
     with pytest.raises(errors.InvalidArgument, match=r"TaskTemplate\.ContainerSpec\.Mounts is not supported"):
         specin.service_spec({"TaskTemplate": {"ContainerSpec": {"Image": "b", "Mounts": [{"Type": "bind"}]}}})
+    with pytest.raises(errors.InvalidArgument, match=r"^TaskTemplate\.Runtime is not supported by svc$"):
+        specin.service_spec({"TaskTemplate": {"Runtime": "plugin"}})
     with pytest.raises(errors.InvalidArgument, match=r"Mode\.ReplicatedJob is not supported"):
         specin.service_spec({"Mode": {"ReplicatedJob": {"MaxConcurrent": 1}}})
 
