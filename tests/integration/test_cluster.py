@@ -122,7 +122,7 @@ def test_bad_input_is_refused_with_one_line(make_cluster) -> None:  # type: igno
         (["create", "--constraint", "node.color==red", "busybox"], "unknown constraint key"),
         (["create", "--limit-memory", "lots", "busybox"], "invalid memory limit"),
         (["create", "--reserve-cpu", "x", "busybox"], "invalid CPU count"),
-        (["create", "-p", "80", "busybox"], "publish needs"),
+        (["create", "-p", "80:99999", "busybox"], "ports are numbers from 1 to 65535"),  # `-p 80` alone: a port picked
         (["create", "BadImage"], "invalid image reference"),
         (["scale", "web=five"], "invalid replicas 'five'"),
         (["scale", "web"], "use SERVICE=REPLICAS"),
