@@ -134,6 +134,8 @@ def container_spec(t: cnt.ContainerSpec) -> dict[str, Any]:
         out["CapabilityAdd"] = list(t.cap_add)
     if t.cap_drop:
         out["CapabilityDrop"] = list(t.cap_drop)
+    if t.mounts:
+        out["Mounts"] = [_mount(m) for m in t.mounts]
     for key, refs in (("Secrets", t.secrets), ("Configs", t.configs)):
         if refs:
             kind = key[:-1]
@@ -145,6 +147,19 @@ def container_spec(t: cnt.ContainerSpec) -> dict[str, Any]:
                 }
                 for r in refs
             ]
+    return out
+
+
+def _mount(m: cnt.Mount) -> dict[str, Any]:
+    out: dict[str, Any] = {"Type": m.type, "Target": m.target}
+    if m.source:
+        out["Source"] = m.source
+    if m.read_only:
+        out["ReadOnly"] = True
+    if m.volume_labels:
+        out["VolumeOptions"] = {"Labels": dict(m.volume_labels)}
+    if m.tmpfs_size_bytes or m.tmpfs_mode:
+        out["TmpfsOptions"] = {k: v for k, v in (("SizeBytes", m.tmpfs_size_bytes), ("Mode", m.tmpfs_mode)) if v}
     return out
 
 

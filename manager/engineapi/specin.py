@@ -80,7 +80,8 @@ def _labels(doc: dict[str, Any], key: str, where: str) -> dict[str, str]:
 
 
 _CONTAINER = {"Image", "Labels", "Command", "Args", "Hostname", "Env", "Dir", "User", "ReadOnly", "StopSignal",
-              "StopGracePeriod", "Healthcheck", "CapabilityAdd", "CapabilityDrop", "Secrets", "Configs"}  # fmt: skip
+              "StopGracePeriod", "Healthcheck", "CapabilityAdd", "CapabilityDrop", "Secrets", "Configs",
+              "Mounts"}  # fmt: skip
 
 
 def _container(doc: Any, t: cnt.ContainerSpec) -> None:
@@ -112,6 +113,8 @@ def _container(doc: Any, t: cnt.ContainerSpec) -> None:
                 start_period_seconds=_int(h, "StartPeriod", hw) / NS,
             )
         )
+    for i, mount in enumerate(c.get("Mounts") or []):
+        _mount(mount, f"{w}.Mounts[{i}]", t)
     for key, refs in (("Secrets", t.secrets), ("Configs", t.configs)):
         kind = key[:-1]
         for i, ref in enumerate(c.get(key) or []):
@@ -124,6 +127,22 @@ def _container(doc: Any, t: cnt.ContainerSpec) -> None:
                 raise InvalidArgument(f"{rw}.File: UID and GID must be numbers") from None
             refs.add(id=_str(r, f"{kind}ID", rw), name=_str(r, f"{kind}Name", rw), target=_str(f, "Name", rw),
                      uid=uid, gid=gid, mode=_int(f, "Mode", rw))  # fmt: skip
+
+
+def _mount(doc: Any, w: str, t: cnt.ContainerSpec) -> None:
+    """A mount (docker's --mount): volume, bind or tmpfs; the checks are containerspec's."""
+    m = _check(doc, w, {"Type", "Source", "Target", "ReadOnly", "VolumeOptions", "TmpfsOptions"})
+    vol = _check(m.get("VolumeOptions"), f"{w}.VolumeOptions", {"Labels"})
+    tmpfs = _check(m.get("TmpfsOptions"), f"{w}.TmpfsOptions", {"SizeBytes", "Mode"})
+    t.mounts.add(
+        type=_str(m, "Type", w),
+        source=_str(m, "Source", w),
+        target=_str(m, "Target", w),
+        read_only=bool(m.get("ReadOnly")),
+        volume_labels=_labels(vol, "Labels", f"{w}.VolumeOptions"),
+        tmpfs_size_bytes=_int(tmpfs, "SizeBytes", f"{w}.TmpfsOptions"),
+        tmpfs_mode=_int(tmpfs, "Mode", f"{w}.TmpfsOptions"),
+    )
 
 
 _TEMPLATE = {"ContainerSpec", "Resources", "RestartPolicy", "Placement", "Networks", "ForceUpdate"}
@@ -178,6 +197,9 @@ def service_spec(doc: Any) -> cpb.ServiceSpec:
         _check(d.get(key), key, {"Delay", "MaxFailureRatio"})
     _template(d.get("TaskTemplate"), s)
     mode = _check(d.get("Mode"), "Mode", {"Replicated", "Global"})
+    for key, value in mode.items():  # a mode is named by its key alone: {"ReplicatedJob": {}} is a job
+        if key not in ("Replicated", "Global") and value is not None:
+            raise InvalidArgument(f"Mode.{key} is not supported by svc")
     if mode.get("Global") is not None:
         s.mode = "global"
     else:

@@ -106,11 +106,9 @@ def test_docker_cli_drives_services_and_nodes(make_cluster, tmp_path) -> None:  
     r = _docker(sock, str(tmp_path), "service", "inspect", "nosuch")
     assert r.returncode == 1 and "no such service: nosuch" in r.stderr, r
     # ...and what svc cannot do is refused by name, in the daemon's words (not raw JSON), nothing made.
-    r = _docker(
-        sock, str(tmp_path), "service", "create", "--name", "m", "--mount", "type=bind,src=/tmp,dst=/x", "busybox"
-    )
+    r = _docker(sock, str(tmp_path), "service", "create", "--name", "m", "--mode", "replicated-job", "busybox", "true")
     assert r.returncode == 1 and r.stderr.strip().endswith(
-        "Error response from daemon: TaskTemplate.ContainerSpec.Mounts is not supported by svc"
+        "Error response from daemon: Mode.ReplicatedJob is not supported by svc"
     ), r
     assert "m" not in ok("service", "ls", "--format", "{{.Name}}").split()
 

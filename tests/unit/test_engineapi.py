@@ -38,6 +38,9 @@ def _spec() -> cpb.ServiceSpec:
     s.restart.condition, s.restart.delay_seconds = "on-failure", 1.5
     s.networks.add(target="net1", aliases=["w"])
     s.force_update = 2
+    t.mounts.add(type="volume", source="data", target="/data", volume_labels={"k": "v"})
+    t.mounts.add(type="bind", source="/srv", target="/x", read_only=True)
+    t.mounts.add(type="tmpfs", target="/tmp", tmpfs_size_bytes=1 << 20, tmpfs_mode=0o700)
     return servicespec.validate(s)
 
 
@@ -66,12 +69,15 @@ def test_dockers_cli_defaults_are_accepted_and_the_rest_refused_by_name() -> Non
     doc["UpdateConfig"]["Parallelism"] = 2  # type: ignore[index]
     with pytest.raises(errors.InvalidArgument, match=r"^UpdateConfig.Parallelism is not supported by svc$"):
         specin.service_spec(doc)
-    with pytest.raises(errors.InvalidArgument, match=r"TaskTemplate\.ContainerSpec\.Mounts is not supported"):
-        specin.service_spec({"TaskTemplate": {"ContainerSpec": {"Image": "b", "Mounts": [{"Type": "bind"}]}}})
+    bind = {"Type": "bind", "Source": "/a", "Target": "/b", "BindOptions": {"Propagation": "rshared"}}
+    with pytest.raises(errors.InvalidArgument, match=r"ContainerSpec\.Mounts\[0\]\.BindOptions is not supported"):
+        specin.service_spec({"TaskTemplate": {"ContainerSpec": {"Image": "b", "Mounts": [bind]}}})
     with pytest.raises(errors.InvalidArgument, match=r"^TaskTemplate\.Runtime is not supported by svc$"):
         specin.service_spec({"TaskTemplate": {"Runtime": "plugin"}})
     with pytest.raises(errors.InvalidArgument, match=r"Mode\.ReplicatedJob is not supported"):
         specin.service_spec({"Mode": {"ReplicatedJob": {"MaxConcurrent": 1}}})
+    with pytest.raises(errors.InvalidArgument, match=r"^Mode\.GlobalJob is not supported by svc$"):
+        specin.service_spec({"Mode": {"GlobalJob": {}}})
 
 
 def test_filters_and_the_one_status_mapping() -> None:
