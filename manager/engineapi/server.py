@@ -130,7 +130,9 @@ class EngineAPI:
             "ID": ci.cluster_id,
             "Spec": {
                 "Name": "default",
+                "Orchestration": {"TaskHistoryRetentionLimit": defaults.TASK_HISTORY_PER_SLOT},
                 "Dispatcher": {"HeartbeatPeriod": int(ci.heartbeat_period_seconds * shapes.NS)},
+                "CAConfig": {"NodeCertExpiry": int(_cert_lifetime(self.m) * shapes.NS)},
                 "EncryptionConfig": {"AutoLockManagers": ci.autolock},
             },
             "DefaultAddrPool": [defaults.OVERLAY_ADDR_POOL],
@@ -323,6 +325,11 @@ class EngineAPI:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
+
+
+def _cert_lifetime(m: Manager) -> float:
+    cluster = m.cluster  # this manager's replica: a display value, as fresh as its Raft log
+    return (cluster.cert_lifetime if cluster is not None else 0.0) or defaults.CERT_LIFETIME_SECONDS
 
 
 def _arch() -> str:

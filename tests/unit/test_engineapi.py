@@ -130,3 +130,18 @@ def test_the_app_negotiates_and_answers_dockers_errors() -> None:
             assert r.status == 501 and "svc does not serve GET /v1.41/containers/json" in (await r.json())["message"]
 
     asyncio.run(run())
+
+
+# Every field of svc's specs, and how the adapter carries it: a new field fails here until it is mapped
+# (shapes + specin) or kept on update (specin.keep_unseen), so an update through docker never drops it.
+_SERVICE_FIELDS = {"name", "mode", "replicas", "task", "placement", "reservations", "restart", "labels",
+                   "registry_auth", "networks", "endpoint_mode", "force_update"}  # fmt: skip
+_CONTAINER_FIELDS = {"image", "entrypoint", "cmd", "env", "workdir", "user", "hostname", "ports", "network",
+                     "resources", "healthcheck", "labels", "stop_signal", "stop_grace_seconds", "cap_add",
+                     "cap_drop", "read_only", "runtime", "no_healthcheck", "seccomp", "attachments", "secrets",
+                     "configs", "mounts"}  # fmt: skip
+
+
+def test_every_spec_field_is_carried_or_kept() -> None:
+    assert {f.name for f in cpb.ServiceSpec.DESCRIPTOR.fields} == _SERVICE_FIELDS
+    assert {f.name for f in cnt.ContainerSpec.DESCRIPTOR.fields} == _CONTAINER_FIELDS
