@@ -21,6 +21,7 @@ GROUPS = (
     "svc.cli.container",
     "svc.cli.image",
     "svc.cli.volume",
+    "svc.cli.completion",
 )
 
 

@@ -29,6 +29,7 @@ def test_formats_inspect_waits_and_import_errors(make_cluster, tmp_path) -> None
     # docker's spelling: `svc service VERB`, the same commands as the short forms.
     c.ok("service", "create", "-d", "--name", "web", "-p", f"{port}:80", "busybox", "sleep", "100000")
     assert c.ok("service", "ls", "-q") == c.ok("ls", "-q") != ""
+    assert c.ok("__complete", "--", "scale", "w").split() == ["web="]  # shell completion asks the managers
 
     # --format: fields (.Ports too), table with a header, json, functions; a bad field is an error.
     assert c.ok("ls", "--format", "{{.Name}} {{.Ports}}").strip() == f"web 0.0.0.0:{port}->80/tcp"
