@@ -308,7 +308,7 @@ class EngineAPI:
             sock.listen(128)
         except OSError as exc:
             sock.close()
-            raise Unavailable(f"cannot serve the Docker API on {path}: {exc.strerror}") from None
+            raise Unavailable(f"cannot serve the Docker API on {path}: {exc.strerror or exc}") from None
         sock.setblocking(False)
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
