@@ -73,11 +73,11 @@ class EngineConfig:
     subnet: str = defaults.BRIDGE_SUBNET
     cni_plugin_dirs: tuple[str, ...] = defaults.CNI_PLUGIN_DIRS
     vtep_addr: str = ""  # the overlay networks' VXLAN source address (the node's advertised one)
-
     image_gc: GcPolicy = field(default_factory=GcPolicy)
     insecure_registries: tuple[str, ...] = ()  # besides registries.json's (svcd --insecure-registry)
     registry_mirrors: tuple[str, ...] = ()
     protected_dirs: tuple[str, ...] = ()  # no bind mount from inside these (svcd's whole data and run dirs)
+
 
 @dataclass(frozen=True)
 class ContainerEvent:
@@ -98,8 +98,8 @@ class Engine:
         self.network = BridgeNetwork(
             cfg.bridge, cfg.subnet, cfg.cni_plugin_dirs, os.path.join(cfg.run_dir, "cni"), self.namespaces
         )
-        self.runtimes, self.unusable = self._probe_runtimes()
         self.overlays = Overlays(self.namespaces, cfg.vtep_addr)
+        self.runtimes, self.unusable = self._probe_runtimes()
         taskfiles = TaskFiles(os.path.join(cfg.run_dir, "taskfiles"))
         volume_store = VolumeStore(os.path.join(cfg.data_dir, "volumes"))
         self.host = HostResources(
@@ -133,17 +133,17 @@ class Engine:
         # did not see end), "forced" (no exit code at all). Anything but the watcher's is a miss.
         self.exits_noticed: collections.Counter[str] = collections.Counter()
         self._deadlines = Deadlines("stop-deadlines")
-        self._restore()
-        self.overlays.collect()  # network namespaces no adopted container uses
         self._pinned: frozenset[str] = frozenset()  # image refs the tasks assigned here need (the agent's)
         self.image_gc = ImageCollector(self.images, self._images_in_use, cfg.image_gc)
+        self._restore()
+        self.overlays.collect()  # network namespaces no adopted container uses
         # Exits are settled on a small pool: a hundred containers killed at once release
         # (runc delete, CNI DEL, unmount) in parallel, not one after the other.
         self._exit_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="exit")
         self._watcher = ExitWatcher(exit_dir, self._exit_seen, self._exited_per_state_dir)
         self._watcher.start()
-
         self.image_gc.start()
+
     # ----- set-up -----
 
     def _probe_runtimes(self) -> tuple[dict[str, OciRuntime], dict[str, str]]:
@@ -166,8 +166,8 @@ class Engine:
     def close(self) -> None:
         """Stop watching; containers keep running under conmon (live restore)."""
         self._watcher.stop()
-        self._exit_pool.shutdown(wait=True)
         self.image_gc.stop()
+        self._exit_pool.shutdown(wait=True)
         self.health.stop()
         self._deadlines.stop()
         self.overlays.close()
