@@ -217,8 +217,9 @@ def measure(
         name = f"svc_leader_{key}_total"
         result[key] = m1.get(name, 0) - m0.get(name, 0)
     result["commits_per_s"] = result["commits"] / result["all_running_s"]
-    journal = os.path.join(leader.data_dir, "manager", "raft", "raft.journal")
-    result["journal_mib"] = os.path.getsize(journal) / (1 << 20) if os.path.exists(journal) else 0.0
+    raft_dir = os.path.join(leader.data_dir, "manager", "raft")
+    journals = [os.path.join(raft_dir, name) for name in ("raft.wal", "raft.journal")]  # ours, or pysyncobj's
+    result["journal_mib"] = sum(os.path.getsize(j) for j in journals if os.path.exists(j)) / (1 << 20)
     result["peak_rss_mib"] = {name: peak_rss_mib(pid) for name, pid in pids.items()}
     return result
 
