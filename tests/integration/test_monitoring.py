@@ -30,6 +30,10 @@ MANAGER_METRICS = {
     "svc_service_replicas_running",
     "svc_tasks",
     "svc_leader_rounds_total",
+    "svc_leader_round_errors_total",
+    "svc_leader_write_conflicts_total",
+    "svc_leader_nodes_marked_down_total",
+    "svc_leader_loop_stall_seconds_total",
     "svc_scheduler_placements_total",
     "svc_scheduling_delay_seconds",
     "svc_controlapi_requests_total",
@@ -45,6 +49,13 @@ NODE_METRICS = {
     "svc_node_registrations_total",
     "svc_node_session_up",
     "svc_node_assigned_tasks",
+    "svc_node_images",
+    "svc_node_image_store_bytes",
+    "svc_node_image_gc_runs_total",
+    "svc_node_image_gc_reclaimed_bytes_total",
+    "svc_node_network_endpoints",
+    "svc_node_network_peers",
+    "svc_node_vip_backends",
 }
 
 
