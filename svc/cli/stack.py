@@ -37,6 +37,14 @@ def register(sub: Any) -> None:
         default="always",
         help="pin images to their digests: always (default), changed (new image strings only), never",
     )
+    dep.add_argument("--dry-run", action="store_true", help="print what would be created, updated and removed")
+    dep.add_argument(
+        "--depends-timeout",
+        type=float,
+        default=defaults.CLI_WAIT_SECONDS,
+        metavar="SECONDS",
+        help="how long a service waits for what it depends_on (default 300)",
+    )
     dep.add_argument("name", metavar="STACK")
     dep.set_defaults(func=cmd_deploy)
     ls = ssub.add_parser("ls", help="list stacks")
@@ -83,12 +91,14 @@ def _files(c: Any, kind: str, filters: list[str]) -> list[Any]:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from svc.stack import convert, loader, plan
+    from svc.stack import convert, depends, loader, plan
     from svc.v1 import control_pb2 as ctl
 
     doc = loader.load(args.compose_file, os.environ, _warn)
     base = os.path.dirname(os.path.abspath(args.compose_file[0]))
     stack = convert.convert(doc, args.name, base, dict(os.environ))
+    graph = depends.parse(doc.get("services") or {})
+    keys = depends.order(graph)
     c = client(args)
     network_ids = {n.spec.name: n.id for n in _networks(c, [])}
     file_ids = {(kind, s.spec.name): s.id for kind in KINDS for s in _files(c, kind, [])}
@@ -96,6 +106,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if p.missing:
         what = p.missing[0]
         raise NotFound(f"{what} is declared as external, but could not be found: create it before the stack")
+    p.create = depends.sort_specs(p.create, args.name, keys)
+    p.update.sort(key=lambda u: keys.index(u[1].name[len(args.name) + 1 :]))
+    if args.dry_run:
+        for line in plan.describe(p):
+            print(line)
+        return 0
     made: list[str] = []
     try:
         for spec in p.networks:
@@ -115,6 +131,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             _warnings(out)
             made.append(f"service {spec.name} (updated)")
         for spec in p.create:
+            for dep, condition in depends.waits(graph, spec.name[len(args.name) + 1 :], args.name):
+                wait_for(c, dep, condition, args.depends_timeout, spec.name)
             print(f"Creating service {spec.name}")
             out = c.CreateService(ctl.CreateServiceRequest(spec=spec, no_resolve_image=never))
             _warnings(out)
@@ -127,6 +145,30 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         done = f" (done before it: {', '.join(made)}; deploy again to complete)" if made else ""
         raise type(exc)(f"{exc}{done}") from None
     return 0
+
+
+def wait_for(c: Any, name: str, condition: str, timeout: float, dependent: str) -> None:
+    """Block until service `name` meets a depends_on condition; Unavailable naming both after `timeout`."""
+    from svc.errors import DeadlineExceeded
+    from svc.stack import depends
+    from svc.v1 import control_pb2 as ctl
+
+    deadline = time.monotonic() + timeout
+    said = False
+    while True:
+        svc = c.GetService(ctl.ServiceRef(service=name))
+        tasks = list(c.ListTasks(ctl.ListTasksRequest(service=svc.id)).tasks)
+        if depends.ready(condition, svc, tasks):
+            return
+        if not said:
+            print(f"Waiting for service {name} ({condition.removeprefix('service_')}) before {dependent}")
+            said = True
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded(
+                f"service {dependent} depends on {name}, which is not {condition.removeprefix('service_')}"
+                f" after {timeout:g} s ({svc.running}/{svc.desired} running)"
+            )
+        time.sleep(0.5)
 
 
 def _warnings(svc: Any) -> None:

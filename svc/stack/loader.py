@@ -26,7 +26,7 @@ IGNORED = (
     "mac_address", "network_mode", "pid", "privileged", "restart", "security_opt", "shm_size", "userns_mode",
 )  # fmt: skip
 DEPRECATED = ("container_name", "expose")
-DROPPED = ("depends_on",)  # docker drops it silently; svc says so
+DROPPED: tuple[str, ...] = ()  # keys docker drops silently that svc drops too (depends_on is honoured)
 # compose keys docker knows that svc does not map: refused with their name (docs/stacks.md).
 NOT_MAPPED = (
     "init", "tmpfs", "sysctls", "ulimits", "extra_hosts", "dns", "dns_search", "logging", "tty", "stdin_open",
@@ -285,7 +285,7 @@ def validate(doc: dict[str, Any], source: str) -> None:
 
 
 def warnings_for(doc: dict[str, Any]) -> list[str]:
-    """docker's lines for the keys it ignores in swarm mode (and svc's for depends_on)."""
+    """docker's lines for the keys it ignores in swarm mode."""
     out = []
     services = doc.get("services") or {}
     for group, text in (

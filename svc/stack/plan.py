@@ -24,6 +24,7 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)  # service names
     remove: list[Any] = field(default_factory=list)  # Service
     missing: list[str] = field(default_factory=list)  # external objects not found: "network NAME"
+    repin: list[str] = field(default_factory=list)  # updated with an equal spec: only the tag is looked up again
 
 
 def resolved(spec: Any, current: Any, network_ids: dict[str, str], file_ids: dict[tuple[str, str], str]) -> Any:
@@ -107,6 +108,7 @@ def make(
             if resolve_image == "always" and "@" not in spec.task.image:
                 # docker asks the registry again: the managers re-pin, and replace tasks only for a new digest
                 plan.update.append((svc, keep_forced(svc.spec, _copy(spec))))
+                plan.repin.append(spec.name)
             else:
                 plan.unchanged.append(spec.name)
         else:
@@ -115,3 +117,16 @@ def make(
         wanted = {s.name for s in stack.services}
         plan.remove = [s for s in services if s.spec.name not in wanted]
     return plan
+
+
+def describe(plan: Plan) -> list[str]:
+    """What `deploy --dry-run` prints: every write the plan holds, in the order a deploy makes them."""
+    lines = [f"Would create network {spec.name}" for spec in plan.networks]
+    lines += [f"Would create {kind} {spec.name}" for kind, spec in plan.files]
+    for svc, spec in plan.update:
+        why = ", spec unchanged: its image tag is looked up again" if spec.name in plan.repin else ""
+        lines.append(f"Would update service {spec.name} (id: {svc.id}{why})")
+    lines += [f"Would create service {spec.name}" for spec in plan.create]
+    lines += [f"Would remove service {svc.spec.name} (id: {svc.id})" for svc in plan.remove]
+    lines += [f"Unchanged service {name}" for name in plan.unchanged]
+    return lines or ["Nothing to do"]
