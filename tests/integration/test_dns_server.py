@@ -75,3 +75,49 @@ def test_names_answered_others_forwarded(tmp_path, upstream: int) -> None:  # ty
         dns.close()
         namespaces.delete("svc-dnstest")
     assert not (tmp_path / "netns").exists() or not list((tmp_path / "netns").iterdir())
+
+
+def _ask_tcp(ns: str, name: str) -> tuple[int, list[str]]:
+    from dnslib import DNSRecord
+
+    from node.engine import dnswire
+
+    with socket_in(ns, socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(("127.0.0.11", 53))
+        s.sendall(dnswire.frame(DNSRecord.question(name).pack()))
+        buf = b""
+        while True:
+            got, buf = dnswire.unframe(buf + s.recv(65537))
+            if got:
+                break
+    reply = DNSRecord.parse(got[0])
+    return reply.header.rcode, [str(rr.rdata) for rr in reply.rr]
+
+
+def test_large_answer_truncated_over_udp_whole_over_tcp(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dnslib import DNSRecord
+
+    namespaces = Namespaces(str(tmp_path / "netns"))
+    ns = namespaces.create("svc-dnstcp")
+    dns = Resolver(upstreams=[])
+    addrs = [f"10.0.1.{i}" for i in range(10, 70)]  # 60 A records: ~1 kB, more than 512 bytes
+    try:
+        dns.add("d" * 64, ns, ["n1"])
+        svc = dpb.ServiceEndpoint(name="big", vip="10.0.1.2/24", task_addrs=addrs)
+        dns.set_networks([dpb.NetworkPeers(network_id="n1", name="backend", services=[svc])])
+        with socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            s.sendto(DNSRecord.question("tasks.big").pack(), ("127.0.0.11", 53))
+            data = s.recvfrom(4096)[0]
+        udp = DNSRecord.parse(data)
+        assert len(data) <= 512 and udp.header.tc == 1 and not udp.rr, "truncated over UDP, TC set"
+        assert _ask_tcp(ns, "tasks.big") == (0, addrs), "the whole answer over TCP"
+        assert _ask_tcp(ns, "big") == (0, ["10.0.1.2"])
+        assert _ask_tcp(ns, "nosuch.example") == (2, []), "no upstream: SERVFAIL over TCP too"
+        dns.remove("d" * 64)
+        assert dns.serving() == []
+    finally:
+        dns.close()
+        namespaces.delete("svc-dnstcp")
+    assert not (tmp_path / "netns").exists() or not list((tmp_path / "netns").iterdir())
