@@ -51,8 +51,15 @@ class SeccompConfig(_message.Message):
     def __init__(self, mode: _Optional[str] = ..., profile: _Optional[str] = ...) -> None: ...
 
 class ContainerSpec(_message.Message):
-    __slots__ = ("image", "entrypoint", "cmd", "env", "workdir", "user", "hostname", "ports", "network", "resources", "healthcheck", "labels", "stop_signal", "stop_grace_seconds", "cap_add", "cap_drop", "read_only", "runtime", "no_healthcheck", "seccomp", "attachments", "secrets", "configs", "mounts")
+    __slots__ = ("image", "entrypoint", "cmd", "env", "workdir", "user", "hostname", "ports", "network", "resources", "healthcheck", "labels", "stop_signal", "stop_grace_seconds", "cap_add", "cap_drop", "read_only", "runtime", "no_healthcheck", "seccomp", "attachments", "secrets", "configs", "mounts", "init", "sysctls", "ulimits", "extra_hosts")
     class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class SysctlsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +90,10 @@ class ContainerSpec(_message.Message):
     SECRETS_FIELD_NUMBER: _ClassVar[int]
     CONFIGS_FIELD_NUMBER: _ClassVar[int]
     MOUNTS_FIELD_NUMBER: _ClassVar[int]
+    INIT_FIELD_NUMBER: _ClassVar[int]
+    SYSCTLS_FIELD_NUMBER: _ClassVar[int]
+    ULIMITS_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_HOSTS_FIELD_NUMBER: _ClassVar[int]
     image: str
     entrypoint: _containers.RepeatedScalarFieldContainer[str]
     cmd: _containers.RepeatedScalarFieldContainer[str]
@@ -107,7 +118,21 @@ class ContainerSpec(_message.Message):
     secrets: _containers.RepeatedCompositeFieldContainer[FileReference]
     configs: _containers.RepeatedCompositeFieldContainer[FileReference]
     mounts: _containers.RepeatedCompositeFieldContainer[Mount]
-    def __init__(self, image: _Optional[str] = ..., entrypoint: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[PortMapping, _Mapping]]] = ..., network: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthConfig, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., stop_signal: _Optional[str] = ..., stop_grace_seconds: _Optional[float] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., read_only: _Optional[bool] = ..., runtime: _Optional[str] = ..., no_healthcheck: _Optional[bool] = ..., seccomp: _Optional[_Union[SeccompConfig, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[NetworkAttachment, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[FileReference, _Mapping]]] = ..., configs: _Optional[_Iterable[_Union[FileReference, _Mapping]]] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ...) -> None: ...
+    init: bool
+    sysctls: _containers.ScalarMap[str, str]
+    ulimits: _containers.RepeatedCompositeFieldContainer[Ulimit]
+    extra_hosts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, image: _Optional[str] = ..., entrypoint: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., workdir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[PortMapping, _Mapping]]] = ..., network: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthConfig, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., stop_signal: _Optional[str] = ..., stop_grace_seconds: _Optional[float] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., read_only: _Optional[bool] = ..., runtime: _Optional[str] = ..., no_healthcheck: _Optional[bool] = ..., seccomp: _Optional[_Union[SeccompConfig, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[NetworkAttachment, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[FileReference, _Mapping]]] = ..., configs: _Optional[_Iterable[_Union[FileReference, _Mapping]]] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ..., init: _Optional[bool] = ..., sysctls: _Optional[_Mapping[str, str]] = ..., ulimits: _Optional[_Iterable[_Union[Ulimit, _Mapping]]] = ..., extra_hosts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Ulimit(_message.Message):
+    __slots__ = ("name", "soft", "hard")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SOFT_FIELD_NUMBER: _ClassVar[int]
+    HARD_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    soft: int
+    hard: int
+    def __init__(self, name: _Optional[str] = ..., soft: _Optional[int] = ..., hard: _Optional[int] = ...) -> None: ...
 
 class Mount(_message.Message):
     __slots__ = ("type", "source", "target", "read_only", "volume_labels", "tmpfs_size_bytes", "tmpfs_mode")
