@@ -34,7 +34,7 @@ from svc.v1 import control_pb2_grpc as ctl_grpc
 from . import backup, networkspec, portalloc, secretapi, servicespec, views
 from .ca import new_secret
 from .core import Manager
-from .imagepin import ImagePinner
+from .imagepin import Holding, ImagePinner
 from .store import ops
 from .store.objects import ACTIVE, DRAIN, MANAGER, NODE_DOWN, NODE_READY, PAUSE, TaskObj
 
@@ -217,12 +217,16 @@ class ControlService(ctl_grpc.ControlServicer):
 
     async def _pin_image(self, spec: cpb.ServiceSpec, no_resolve: bool) -> list[str]:
         """Pin the spec's image to its digest (imagepin's rule); the warnings to hand back."""
-        if self.pinner is None or no_resolve:
+        if self.pinner is None:
             return []
-        held = [ref for n in self.m.snapshot().nodes.values() for ref in n.description.images]
+        held = [
+            Holding(frozenset(n.description.images), n.state == NODE_READY and n.availability == ACTIVE)
+            for n in self.m.snapshot().nodes.values()
+            if n.description.runtime
+        ]
         auth = spec.registry_auth
         creds = (auth.username, auth.password) if spec.HasField("registry_auth") and auth.username else None
-        pinned = await self.pinner.pin(spec.task.image, held, creds)
+        pinned = await self.pinner.pin(spec.task.image, held, creds, lookup=not no_resolve)
         spec.task.image = pinned.image
         return [pinned.warning] if pinned.warning else []
 

@@ -42,6 +42,7 @@ from .container import EXITED, RUNNING, Container
 from .deadlines import Deadlines
 from .exits import ExitWatcher
 from .health import HealthMonitor, Probe, next_health
+from .heldrefs import held_refs
 from .host import HostResources
 from .imagecollector import GcPolicy, ImageCollector, Pruned
 from .images import ImageRecord, ImageStore
@@ -650,12 +651,11 @@ class Engine:
         return registry_settings.load(registry_settings.settings_path(self.cfg.data_dir), flags)
 
     def image_refs(self) -> list[str]:
-        """Every tag, digest and id of the images present (what the scheduler checks against)."""
+        """Every tag, digest and id of the images present (what the scheduler and the pinning leader
+        read: heldrefs.py)."""
         refs: list[str] = []
         for rec in self.images.records():
-            refs += rec.tags
-            refs += rec.repo_digests
-            refs.append(rec.id)
+            refs += held_refs(rec.id, rec.tags, rec.repo_digests)
         return refs
 
     def ensure_image(

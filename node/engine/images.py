@@ -193,8 +193,24 @@ class ImageStore:
                         continue  # a foreign tag we cannot express is dropped, not fatal
             if tag:
                 self._tags[tag] = ids[0]
+            for t, image_id in self._tags.items():
+                if image_id in ids:
+                    self._add_local_digest(image_id, t)
             self._save_index()
             return [self._record(i) for i in ids]
+
+    def _add_local_digest(self, image_id: str, tag: str) -> None:
+        """An imported image is known as `NAME@<its stored manifest's digest>` for each of its tags: the
+        digest peers fetch it by, and a service pins when only this node holds it (docs/images.md,
+        air-gapped clusters). Caller holds the lock."""
+        rec = self._images[image_id]
+        try:
+            name = registryref.parse(tag).name
+        except InvalidArgument:
+            return
+        digests = rec.setdefault("repo_digests", [])
+        if rec.get("manifest") and not any(d.split("@", 1)[0] == name for d in digests):
+            digests.append(f"{name}@{rec['manifest']}")
 
     def _write_blob(self, data: bytes | IO[bytes], expected: str = "") -> str:
         """Store a blob; verify it against `expected` when given. Returns its digest."""
@@ -270,7 +286,8 @@ class ImageStore:
 
     def _add_image(self, image: ArchiveImage, diff_ids: list[str]) -> str:
         config_digest = self._write_blob(image.config, image.config_digest)
-        manifest = image.manifest or self._synthesize_manifest(config_digest, len(image.config), diff_ids)
+        manifest = image.manifest if self._servable(image.manifest) else b""
+        manifest = manifest or self._synthesize_manifest(config_digest, len(image.config), diff_ids)
         manifest_digest = self._write_blob(manifest)
         cfg = parse_image_config(image.config)
         with self._lock:
@@ -346,6 +363,17 @@ class ImageStore:
                     except FileNotFoundError:
                         pass
             self._save_index()
+
+    def _servable(self, manifest: bytes) -> bool:
+        """Whether every layer blob an archive's own manifest names is stored (a layer unpacked before
+        from another blob is not stored again): only then can peers be served that manifest."""
+        if not manifest:
+            return False
+        try:
+            layers = json.loads(manifest).get("layers") or []
+            return all(self.has_blob(d["digest"]) for d in layers)
+        except (ValueError, AttributeError, KeyError, TypeError):
+            return False
 
     def _synthesize_manifest(self, config_digest: str, config_size: int, diff_ids: list[str]) -> bytes:
         doc = {

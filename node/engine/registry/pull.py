@@ -122,7 +122,7 @@ class _Pull:
             Endpoint(base, host, self.settings.config_files, creds=self.creds, verify=self.settings.tls(host))
             for base, host in self.endpoints()
         ]
-        return Sources(peers, upstream)
+        return Sources(peers, upstream, by_digest=bool(self.ref.digest))
 
     def run(self) -> ImageRecord:
         src = self.sources()

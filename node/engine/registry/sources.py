@@ -4,7 +4,8 @@ Rule: a peer is asked by digest only (a tag is the registry's word, never a peer
 nothing: every byte is verified by the endpoint client exactly as from a registry. A peer that fails
 (unreachable, refusing, or serving bytes that do not match) is dropped for the rest of the pull; one that
 lacks a blob (404) stays for the others. Upstream, a mirror that fails or lacks something is passed over
-for the next; the registry's own error is the pull's error.
+for the next; the registry's own error is the pull's error (by digest, it also says whether any node was
+asked: an air-gapped cluster's image held by no node fails as "no node holds it, and registry … unreachable").
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ T = TypeVar("T")
 
 
 class Sources:
-    def __init__(self, peers: list[Endpoint], upstream: list[Endpoint]) -> None:
+    def __init__(self, peers: list[Endpoint], upstream: list[Endpoint], by_digest: bool = False) -> None:
         self.peers = list(peers)
         self.upstream = list(upstream)
+        self.by_digest = by_digest  # a pull by digest: an unreachable or lacking registry says whether peers had it
+        self._had_peers = bool(peers)
         self._up = 0  # the first upstream endpoint not yet passed over
         self.bytes_from: dict[str, int] = {}  # endpoint host -> bytes it served this pull
 
@@ -47,6 +50,15 @@ class Sources:
         return None
 
     def _from_upstream(self, fn: Callable[[Endpoint], T], reset: Callable[[], None]) -> T:
+        try:
+            return self._upstream(fn, reset)
+        except (Unavailable, NotFound) as exc:
+            if not self.by_digest:
+                raise
+            peers = "the nodes that hold it did not serve it" if self._had_peers else "no node holds it"
+            raise type(exc)(f"{peers}, and {exc.message}") from exc
+
+    def _upstream(self, fn: Callable[[Endpoint], T], reset: Callable[[], None]) -> T:
         while True:
             ep = self.upstream[self._up]
             try:
