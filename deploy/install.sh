@@ -23,7 +23,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-packages="runc crun conmon containernetworking-plugins busybox-static iproute2 iptables nftables ca-certificates"
+packages="runc crun conmon containernetworking-plugins busybox-static tini iproute2 iptables nftables ca-certificates"
 packages="$packages ${SVC_EXTRA_PACKAGES:-}"
 missing=""
 for p in $packages; do

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from svc import defaults, mountspec, seccompprofile
+from svc import defaults, kernelopts, mountspec, seccompprofile
 from svc.errors import InvalidArgument
 from svc.units import parse_signal
 from svc.v1 import container_pb2 as pb
@@ -205,6 +205,7 @@ def validate(spec: pb.ContainerSpec) -> None:
     validate_user(spec.user)
     validate_runtime(spec.runtime)
     mountspec.validate_mounts(list(spec.mounts))
+    kernelopts.validate(spec)
     for key in spec.labels:
         if not key:
             raise InvalidArgument("label keys must not be empty")

@@ -225,6 +225,10 @@ def service_spec(doc: Any) -> cpb.ServiceSpec:
 def keep_unseen(new: cpb.ServiceSpec, current: cpb.ServiceSpec) -> None:
     """An update keeps what Docker's JSON cannot express from the current spec (the module says why)."""
     new.task.runtime = current.task.runtime
+    new.task.init = current.task.init  # init, sysctls, ulimits, extra hosts: not read from docker's JSON yet
+    new.task.sysctls.update(current.task.sysctls)
+    new.task.ulimits.extend(current.task.ulimits)
+    new.task.extra_hosts.extend(current.task.extra_hosts)
     if current.task.HasField("seccomp"):
         new.task.seccomp.CopyFrom(current.task.seccomp)
     new.task.attachments.extend(current.task.attachments)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from svc.errors import InvalidArgument, RuntimeFailure
 
-from . import apparmor, ocispec, seccomp
+from . import apparmor, initbin, ocispec, seccomp
 from .container import Container, ExecContext
 from .hostfiles import write_etc_files
 from .images import ImageStore
@@ -87,7 +87,9 @@ class HostResources:
             if c.spec.attachments and attachment.netns:
                 self.overlays.attach(c.id, attachment.netns, list(c.spec.attachments))
             overlay = bool(c.spec.attachments)  # on overlay networks: names from the embedded DNS server
-            binds = write_etc_files(files.etc, resolved.hostname, attachment.ip, c.network, embedded_dns=overlay)
+            binds = write_etc_files(
+                files.etc, resolved.hostname, attachment.ip, c.network, overlay, list(c.spec.extra_hosts)
+            )
             undo.append(lambda: self.taskfiles.unmount(c.id))
             binds += self.taskfiles.mount(c.id, c.spec, values or {})
             undo.append(lambda: self._forget(made, c.id))
@@ -112,6 +114,9 @@ class HostResources:
                 binds=binds,
                 seccomp=seccomp.for_container(c.spec.seccomp, resolved.capabilities),
                 apparmor_profile=self.apparmor_profile,
+                sysctls=dict(c.spec.sysctls),
+                ulimits=[(u.name, u.soft, u.hard) for u in c.spec.ulimits],
+                init_path=initbin.find() if c.spec.init else "",
             )
             with open(files.config, "w") as f:
                 json.dump(ocispec.build_config(bundle), f)

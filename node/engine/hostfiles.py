@@ -45,12 +45,19 @@ def _embedded_resolv_conf() -> str:
 
 
 def write_etc_files(
-    etc_dir: str, hostname: str, ip: str, network: str, embedded_dns: bool = False
+    etc_dir: str,
+    hostname: str,
+    ip: str,
+    network: str,
+    embedded_dns: bool = False,
+    extra_hosts: list[str] | None = None,
 ) -> list[tuple[str, str, bool]]:
-    """Write the three files; return the bind mounts (source, destination, read-only) for the bundle."""
+    """Write the three files; return the bind mounts (source, destination, read-only) for the bundle.
+    `extra_hosts`: "IP HOST" lines (docker's --add-host), after the container's own, as Docker's."""
     hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
     if ip:
         hosts.append(f"{ip}\t{hostname}")
+    hosts += [line.replace(" ", "\t", 1) for line in extra_hosts or []]
     files = {
         "hostname": hostname + "\n",
         "hosts": "\n".join(hosts) + "\n",

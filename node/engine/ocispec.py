@@ -28,6 +28,7 @@ MASKED_PATHS = (
 )
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 CPU_PERIOD_US = 100_000
+INIT_TARGET = "/sbin/docker-init"  # where --init's binary is mounted (Docker's path)
 
 # Docker's default device cgroup rules: deny all, then allow the usual character devices.
 _DEVICE_RULES: list[dict[str, Any]] = [
@@ -63,12 +64,30 @@ class Bundle:
     nofile: int = field(default_factory=lambda: default_nofile())
     seccomp: dict[str, Any] | None = None  # the OCI linux.seccomp section; None = no filter
     apparmor_profile: str = ""  # "" = none (the host has no AppArmor or no profile loaded)
+    sysctls: dict[str, str] = field(default_factory=dict)  # namespaced only (svc/kernelopts.py checked them)
+    ulimits: list[tuple[str, int, int]] = field(default_factory=list)  # (name, soft, hard), -1 = unlimited
+    init_path: str = ""  # the host's init binary (initbin.py): mounted at /sbin/docker-init, runs the args
 
 
 def default_nofile() -> int:
     """Docker's 1048576 open files, capped by what this daemon may grant (a sandbox may allow less)."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return 1048576 if hard == resource.RLIM_INFINITY else min(1048576, hard)
+
+
+def _rlimits(b: Bundle) -> list[dict[str, Any]]:
+    """Docker's default open files, then the spec's ulimits over it (-1: RLIM_INFINITY)."""
+    limits = {"nofile": (b.nofile, b.nofile)}
+    limits.update({name: (soft, hard) for name, soft, hard in b.ulimits})
+    unlimited = 2**64 - 1
+    return [
+        {
+            "type": f"RLIMIT_{name.upper()}",
+            "hard": unlimited if hard < 0 else hard,
+            "soft": unlimited if soft < 0 else soft,
+        }
+        for name, (soft, hard) in limits.items()
+    ]
 
 
 def _mounts(b: Bundle) -> list[dict[str, Any]]:
@@ -105,6 +124,8 @@ def _mounts(b: Bundle) -> list[dict[str, Any]]:
     for source, dest, ro in b.binds:
         opts = ["rbind", "rprivate"] + (["ro"] if ro else [])
         mounts.append({"destination": dest, "type": "bind", "source": source, "options": opts})
+    if b.init_path:
+        mounts.append({"destination": INIT_TARGET, "type": "bind", "source": b.init_path, "options": ["rbind", "ro"]})
     return mounts
 
 
@@ -129,11 +150,11 @@ def build_config(b: Bundle) -> dict[str, Any]:
         "process": {
             "terminal": False,
             "user": {"uid": b.uid, "gid": b.gid, "additionalGids": b.additional_gids},
-            "args": b.args,
+            "args": [INIT_TARGET, "--", *b.args] if b.init_path else b.args,
             "env": b.env,
             "cwd": b.cwd,
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": b.nofile, "soft": b.nofile}],
+            "rlimits": _rlimits(b),
             "noNewPrivileges": True,
         },
         "root": {"path": b.rootfs, "readonly": b.read_only},
@@ -147,6 +168,8 @@ def build_config(b: Bundle) -> dict[str, Any]:
             "readonlyPaths": list(READONLY_PATHS),
         },
     }
+    if b.sysctls:
+        config["linux"]["sysctl"] = dict(b.sysctls)
     if b.seccomp is not None:
         config["linux"]["seccomp"] = b.seccomp
     if b.apparmor_profile:

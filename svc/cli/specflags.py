@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from svc.cli import kernelflags
 from svc.errors import InvalidArgument
 from svc.kv import parse_kv
 from svc.ports import parse_publish
@@ -85,6 +86,7 @@ def add_container_flags(p: argparse.ArgumentParser, service: bool = False) -> No
     p.add_argument("--health-retries", type=int, help="consecutive failures for unhealthy (default 3)")
     p.add_argument("--health-start-period", help="grace period before failures count")
     p.add_argument("--no-healthcheck", action="store_true", help="disable the image's health check")
+    kernelflags.add_flags(p)  # --init, --sysctl, --ulimit, --add-host
 
 
 def _env(items: list[str]) -> list[str]:
@@ -149,6 +151,7 @@ def spec_from_args(args: argparse.Namespace, image: str, command: list[str]):  #
         spec.seccomp.CopyFrom(seccomp)
     if args.entrypoint is not None:
         spec.entrypoint[:] = [args.entrypoint] if args.entrypoint else []
+    kernelflags.apply(args, spec)
     from svc.mountspec import parse_mount, parse_volume_flag, validate_mounts
 
     spec.mounts.extend(parse_volume_flag(v) for v in getattr(args, "volume", []))

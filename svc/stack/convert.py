@@ -19,6 +19,7 @@ from typing import Any
 
 from svc import filerefs
 from svc.errors import InvalidArgument
+from svc.stack import taskopts
 from svc.stack.loader import as_map
 from svc.units import parse_cpus, parse_duration, parse_size
 
@@ -373,6 +374,7 @@ def service_spec(
     volumes = volumes or {}
     for i, item in enumerate(svc.get("volumes") or []):
         task.mounts.append(_mount(item, f"{where}.volumes.{i}", key, volumes, namespace, base))
+    taskopts.apply(task, svc, where)  # init, tmpfs, sysctls, ulimits, extra_hosts
     for net_key, opts in sorted(_service_networks(svc).items()):
         net = networks[net_key]
         aliases = [key, *((opts or {}).get("aliases") or [])]

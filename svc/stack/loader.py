@@ -29,7 +29,7 @@ DEPRECATED = ("container_name", "expose")
 DROPPED: tuple[str, ...] = ()  # keys docker drops silently that svc drops too (depends_on is honoured)
 # compose keys docker knows that svc does not map: refused with their name (docs/stacks.md).
 NOT_MAPPED = (
-    "init", "tmpfs", "sysctls", "ulimits", "extra_hosts", "dns", "dns_search", "logging", "tty", "stdin_open",
+    "dns", "dns_search", "logging", "tty", "stdin_open",
     "update_config", "rollback_config", "preferences", "window", "generic_resources", "credential_spec",
     "isolation", "extends", "volume_driver", "volumes_from", "cpu_quota", "cpu_shares",
     "cpuset", "mem_limit", "memswap_limit", "ipam", "template_driver", "driver_opts", "nocopy", "bind",
@@ -45,9 +45,13 @@ _INT_PATHS = (
     ("services", "*", "healthcheck", "retries"),
     ("services", "*", "ports", "*", "target"),
     ("services", "*", "ports", "*", "published"),
+    ("services", "*", "ulimits", "*"),
+    ("services", "*", "ulimits", "*", "soft"),
+    ("services", "*", "ulimits", "*", "hard"),
 )
 _BOOL_PATHS = (
     ("services", "*", "read_only"),
+    ("services", "*", "init"),
     ("services", "*", "healthcheck", "disable"),
     ("networks", "*", "external"),
     ("networks", "*", "attachable"),

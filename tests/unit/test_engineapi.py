@@ -139,7 +139,7 @@ _SERVICE_FIELDS = {"name", "mode", "replicas", "task", "placement", "reservation
 _CONTAINER_FIELDS = {"image", "entrypoint", "cmd", "env", "workdir", "user", "hostname", "ports", "network",
                      "resources", "healthcheck", "labels", "stop_signal", "stop_grace_seconds", "cap_add",
                      "cap_drop", "read_only", "runtime", "no_healthcheck", "seccomp", "attachments", "secrets",
-                     "configs", "mounts"}  # fmt: skip
+                     "configs", "mounts", "init", "sysctls", "ulimits", "extra_hosts"}  # fmt: skip
 
 
 def test_every_spec_field_is_carried_or_kept() -> None:

@@ -188,7 +188,7 @@ services:
             "c.yml: services.web.deploy.replicas must be integer",
         ),
         ("services:\n  web: {image: busybox, colour: red}\n", "c.yml: unknown key services.web.colour"),
-        ("services:\n  web: {image: busybox, sysctls: {a: 1}}\n", "c.yml: services.web.sysctls: not supported by svc"),
+        ("services:\n  web: {image: busybox, dns: [1.1.1.1]}\n", "c.yml: services.web.dns: not supported by svc"),
         (
             "services:\n  web: {image: busybox, deploy: {update_config: {}}}\n",
             "services.web.deploy.update_config: not supported",
