@@ -129,8 +129,12 @@ class LeaderLoop:
         if plan.empty():
             return plan.wake_at
         for create, update, delete in plan.batches(defaults.SCHEDULER_BATCH):
-            skipped = await self.m.write(ops.tasks_write(create=create, update=update, delete=delete, term=term))
-            self.write_conflicts += len(skipped or ())
+            if create or update or delete:
+                skipped = await self.m.write(ops.tasks_write(create=create, update=update, delete=delete, term=term))
+                self.write_conflicts += len(skipped or ())
+        for service_id, version, status, rollback in plan.rollouts:
+            log.info("service %s: %s (%s)", service_id, status.state, status.message)
+            await self.m.write(ops.service_rollout(service_id, version, status, rollback, term))
         return 0.0 if plan.wake_at is None else plan.wake_at
 
     def stats(self) -> dict[str, Any]:

@@ -7,8 +7,10 @@ task of a slot (or node) is the one whose desired state is RUNNING. The orchestr
   tasks that are not running first, then nodes holding the most replicas, then high slots;
 - replaces live tasks whose node is down, gone or drained (at once) and tasks that ended,
   as the restart policy says (after its delay);
-- rolls out a changed template one slot at a time (stop-first, parallelism 1), waiting for
-  each new task to run (be healthy, where it has a check) before the next;
+- rolls out a changed template as the service's update policy says (rollout.py: parallelism,
+  delay, stop-first or start-first, failure action), waiting for each new task to run (be
+  healthy, where it has a check); a slot keeps one live task, or two while a start-first
+  replacement starts (pick_live);
 - keeps 5 old tasks per slot and deletes the rest, and deletes removed tasks once their node
   confirmed they stopped (or can no longer confirm it).
 """
@@ -22,7 +24,7 @@ from typing import Any
 
 from svc import defaults
 
-from . import scheduler
+from . import rollout, scheduler
 from .store import ops
 from .store.objects import (
     COMPLETE,
@@ -34,10 +36,10 @@ from .store.objects import (
     REMOVE,
     RUNNING,
     SHUTDOWN,
-    STATE_ORDER,
     ServiceObj,
     TaskObj,
     TaskStatusObj,
+    UpdateStatusObj,
     is_terminal,
 )
 from .store.state import Snapshot
@@ -48,10 +50,12 @@ class Plan:
     create: list[TaskObj] = field(default_factory=list)
     update: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
     delete: list[str] = field(default_factory=list)
+    # (service id, its version, status, roll back): rollout progress for the leader to write (rollout.py)
+    rollouts: list[tuple[str, int, UpdateStatusObj, bool]] = field(default_factory=list)
     wake_at: float | None = None
 
     def empty(self) -> bool:
-        return not (self.create or self.update or self.delete)
+        return not (self.create or self.update or self.delete or self.rollouts)
 
     def wake(self, when: float) -> None:
         self.wake_at = when if self.wake_at is None else min(self.wake_at, when)
@@ -85,6 +89,9 @@ class _Ctx:
         )
         self.plan.create.append(task)
         return task
+
+    def retire(self, task: TaskObj, desired: str) -> None:
+        _retire(self, task, desired)
 
 
 def _should_restart(svc: ServiceObj, task: TaskObj, history: list[TaskObj]) -> bool:
@@ -183,22 +190,25 @@ def _handle_live(ctx: _Ctx, svc: ServiceObj, task: TaskObj, history: list[TaskOb
     return False
 
 
-def _rolling_update(ctx: _Ctx, svc: ServiceObj, live: list[TaskObj]) -> None:
-    outdated = [t for t in live if t.service_version < svc.spec_version]
-    if not outdated:
-        return
-    starting = [
-        t
-        for t in live
-        if t.service_version == svc.spec_version
-        and not is_terminal(t.state)
-        and STATE_ORDER[t.state] < STATE_ORDER[RUNNING]
-    ]
-    if starting:
-        return  # parallelism 1: wait until the new task runs
-    victim = min(outdated, key=lambda t: (t.state == RUNNING, t.slot))
-    _retire(ctx, victim, SHUTDOWN)
-    ctx.new_task(svc, victim.slot, victim.node_id if svc.is_global else "")
+def pick_live(ctx: _Ctx, svc: ServiceObj, current: list[TaskObj]) -> TaskObj:
+    """A slot's live task among several (sorted by creation): the newest of the current spec version,
+    else the newest. Another one stays beside it only while it does not run yet (a start-first
+    replacement), unless it waits for a host port that other one holds; the rest are retired."""
+    up = [t for t in current if t.service_version == svc.spec_version]
+    primary = up[-1] if up else current[-1]
+    keep = {primary.id}
+    if primary.state != RUNNING:
+        others = [
+            t
+            for t in current
+            if t is not primary and not is_terminal(t.state) and (not t.node_id or ctx.node_usable(t.node_id))
+        ]
+        if others and not rollout.blocks_port(primary, others[-1]):
+            keep.add(others[-1].id)
+    for extra in current:
+        if extra.id not in keep:
+            _retire(ctx, extra, SHUTDOWN)
+    return primary
 
 
 def _replicated(ctx: _Ctx, svc: ServiceObj, tasks: list[TaskObj]) -> None:
@@ -209,10 +219,8 @@ def _replicated(ctx: _Ctx, svc: ServiceObj, tasks: list[TaskObj]) -> None:
     for slot, group in slots.items():
         current = [t for t in group if _live(t)]
         current.sort(key=lambda t: t.created_at)
-        for extra in current[:-1]:  # never two live tasks in one slot
-            _retire(ctx, extra, SHUTDOWN)
         if current:
-            live[slot] = current[-1]
+            live[slot] = pick_live(ctx, svc, current)
         _prune(ctx, [t for t in group if not _live(t)])
     want = svc.spec.replicas
     if len(live) > want:
@@ -238,7 +246,7 @@ def _replicated(ctx: _Ctx, svc: ServiceObj, tasks: list[TaskObj]) -> None:
             used.add(slot)
             ctx.new_task(svc, slot)
     if not replaced:
-        _rolling_update(ctx, svc, list(live.values()))
+        rollout.step(ctx, svc, list(live.values()), tasks, lambda t: t.slot)
 
 
 def _global(ctx: _Ctx, svc: ServiceObj, tasks: list[TaskObj]) -> None:
@@ -249,12 +257,10 @@ def _global(ctx: _Ctx, svc: ServiceObj, tasks: list[TaskObj]) -> None:
     live: list[TaskObj] = []
     for node_id, group in by_node.items():
         current = sorted((t for t in group if _live(t)), key=lambda t: t.created_at)
-        for extra in current[:-1]:
-            _retire(ctx, extra, SHUTDOWN)
         _prune(ctx, [t for t in group if not _live(t)])
         if not current:
             continue
-        task = current[-1]
+        task = pick_live(ctx, svc, current)
         if node_id not in eligible:
             if ctx.node_usable(node_id) or node_id not in ctx.snap.nodes:
                 _retire(ctx, task, SHUTDOWN)
@@ -264,4 +270,4 @@ def _global(ctx: _Ctx, svc: ServiceObj, tasks: list[TaskObj]) -> None:
     for node_id in sorted(eligible - {t.node_id for t in live} - {t.node_id for t in ctx.plan.create}):
         if not any(_live(t) and t.node_id == node_id for t in tasks):
             ctx.new_task(svc, 0, node_id)
-    _rolling_update(ctx, svc, live)
+    rollout.step(ctx, svc, live, tasks, lambda t: t.node_id)

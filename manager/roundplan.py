@@ -16,7 +16,7 @@ from typing import Any
 
 from . import orchestrator, scheduler
 from .store import ops
-from .store.objects import ASSIGNED, NEW, PENDING, RUNNING, TaskObj, TaskStatusObj
+from .store.objects import ASSIGNED, NEW, PENDING, RUNNING, TaskObj, TaskStatusObj, UpdateStatusObj
 from .store.state import Snapshot
 
 Update = tuple[str, int, dict[str, Any]]  # (task id, expected version, changed fields), as ops.tasks_write takes
@@ -27,11 +27,12 @@ class RoundPlan:
     create: list[TaskObj] = field(default_factory=list)
     update: list[Update] = field(default_factory=list)
     delete: list[str] = field(default_factory=list)
+    rollouts: list[tuple[str, int, UpdateStatusObj, bool]] = field(default_factory=list)  # orchestrator.Plan's
     placements: int = 0  # tasks the scheduler placed (for the leader's stats)
     wake_at: float | None = None  # when the orchestrator wants another round (a restart delay ends)
 
     def empty(self) -> bool:
-        return not (self.create or self.update or self.delete)
+        return not (self.create or self.update or self.delete or self.rollouts)
 
     def batches(self, size: int) -> list[tuple[list[TaskObj], list[Update], list[str]]]:
         """(create, update, delete) per Raft write, at most `size` creates and updates each; the
@@ -62,7 +63,7 @@ def plan_round(snap: Snapshot, now: float, new_id: Callable[[], str] = ops.new_i
             # Still waiting, for a new reason: say so, but keep the time it started waiting.
             status = TaskStatusObj(state=PENDING, timestamp=t.status.timestamp or now, message=unplaced[t.id])
             update.append((t.id, t.version, {"status": ops.encode_status(status)}))
-    return RoundPlan(create, update, list(plan.delete), len(placements), plan.wake_at)
+    return RoundPlan(create, update, list(plan.delete), list(plan.rollouts), len(placements), plan.wake_at)
 
 
 def _placed(task: TaskObj, node_id: str | None, reason: str, now: float) -> TaskObj:

@@ -34,6 +34,9 @@ class NodeLoad:
     ports: set[tuple[str, int]] = field(default_factory=set)  # published (protocol, host port)
 
 
+PORT_IN_USE = "host port"  # how a refusal for a taken published port starts (manager/rollout.py reads it)
+
+
 @dataclass(frozen=True)
 class Placement:
     task_id: str
@@ -128,7 +131,7 @@ def _dynamic_refusal(load: NodeLoad, svc: ServiceObj, ports: set[tuple[str, int]
     taken = ports & load.ports
     if taken:
         proto, port = min(taken)
-        return f"host port {port}/{proto} in use"
+        return f"{PORT_IN_USE} {port}/{proto} in use"
     return ""
 
 

@@ -114,6 +114,11 @@ def service_view(s: ServiceObj, counts: tuple[int, int]) -> cpb.Service:
     if s.previous_spec is not None:
         msg.previous_spec.CopyFrom(s.previous_spec)
         msg.previous_spec.ClearField("registry_auth")
+    u = s.update_status
+    if u is not None:
+        msg.update_status.CopyFrom(
+            cpb.UpdateStatus(state=u.state, started_at=u.started_at, completed_at=u.completed_at, message=u.message)
+        )
     return msg
 
 

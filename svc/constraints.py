@@ -33,3 +33,20 @@ def check(text: str) -> tuple[str, str, str]:
 def check_all(texts: list[str]) -> None:
     for t in texts:
         check(t)
+
+
+def check_spread(descriptor: str) -> str:
+    """A placement preference's spread descriptor (`node.labels.zone`, as Swarm takes it); the label key."""
+    if not descriptor.startswith(("node.labels.", "engine.labels.")) or descriptor.endswith(".labels."):
+        raise InvalidArgument(
+            f"invalid placement preference spread={descriptor!r}: use spread=node.labels.KEY or engine.labels.KEY"
+        )
+    return descriptor
+
+
+def parse_preference(text: str) -> str:
+    """`--placement-pref spread=node.labels.zone` -> the descriptor; the only strategy is spread (Swarm's)."""
+    strategy, sep, descriptor = text.partition("=")
+    if not sep or strategy.strip().lower() != "spread":
+        raise InvalidArgument(f"invalid --placement-pref {text!r}: use spread=node.labels.KEY")
+    return check_spread(descriptor.strip())

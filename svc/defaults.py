@@ -87,6 +87,15 @@ TASK_HISTORY_PER_SLOT = 5
 # Swarm's restart-policy delay: a task that failed or completed is replaced this long after it ended,
 # unless its service sets its own delay. Tasks of a node that went down are replaced at once.
 RESTART_DELAY_SECONDS = 5.0
+# Swarm's UpdateConfig/RollbackConfig defaults, for a service that leaves a field unset
+# (manager/rollout.py): one task at a time, no delay, pause on a failure, watch a new task for 5 s,
+# no failure tolerated, the old task stopped before the new one starts.
+UPDATE_PARALLELISM = 1
+UPDATE_DELAY_SECONDS = 0.0
+UPDATE_FAILURE_ACTION = "pause"
+UPDATE_MONITOR_SECONDS = 5.0
+UPDATE_MAX_FAILURE_RATIO = 0.0
+UPDATE_ORDER = "stop-first"
 ASSIGNMENT_BATCH_SECONDS = 0.05  # Swarm: 100 ms
 STATUS_BATCH_SECONDS = 0.05  # Swarm: 100 ms
 STATUS_BATCH_MAX = 10_000

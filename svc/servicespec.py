@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from svc import constraints, containerspec, defaults, reference
+from svc import constraints, containerspec, defaults, reference, updatepolicy
 from svc.errors import InvalidArgument
 from svc.v1 import cluster_pb2 as cpb
 
@@ -33,6 +33,10 @@ def validate(spec: cpb.ServiceSpec) -> cpb.ServiceSpec:
     containerspec.validate(out.task)  # before the whole-spec size: its errors name the field
     containerspec.validate_service_size(out.ByteSize())
     constraints.check_all(list(out.placement.constraints))
+    for pref in out.placement.preferences:
+        constraints.check_spread(pref.spread)
+    updatepolicy.validate(out.update_config)
+    updatepolicy.validate(out.rollback_config, rollback=True)
     res = out.reservations
     if res.memory_bytes < 0 or res.nano_cpus < 0:
         raise InvalidArgument("reservations must not be negative")

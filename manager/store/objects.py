@@ -63,12 +63,23 @@ class NodeObj:
 
 
 @dataclass(frozen=True, slots=True)
+class UpdateStatusObj:
+    """A rollout's progress (Swarm's UpdateStatus): the leader writes it, an update of the spec clears it."""
+
+    state: str  # updating, paused, completed, rollback_started, rollback_paused, rollback_completed
+    started_at: float = 0.0
+    completed_at: float = 0.0
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceObj:
     id: str
     spec: cpb.ServiceSpec
     previous_spec: cpb.ServiceSpec | None = None
     spec_version: int = 1  # bumps on every spec change; tasks record the one they were made from
     vips: tuple[tuple[str, str], ...] = ()  # (network id, address/prefix) per attached network, endpoint mode vip
+    update_status: UpdateStatusObj | None = None  # the last rollout's progress; None since the last spec write
     version: int = 0
     created_at: float = 0.0
     updated_at: float = 0.0

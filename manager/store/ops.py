@@ -17,7 +17,7 @@ from typing import Any
 
 from svc.v1 import cluster_pb2 as cpb
 
-from .objects import NodeObj, TaskObj, TaskStatusObj
+from .objects import NodeObj, TaskObj, TaskStatusObj, UpdateStatusObj
 
 Op = dict[str, Any]
 
@@ -134,6 +134,25 @@ def service_update(service_id: str, expect_version: int, spec: cpb.ServiceSpec, 
     return make(
         "service.update", id=service_id, expect_version=expect_version, spec=encode_spec(spec), rollback=rollback
     )
+
+
+def service_rollout(
+    service_id: str, expect_version: int, status: UpdateStatusObj, rollback: bool, term: int | None = None
+) -> Op:
+    """The leader's rollout progress for a service (manager/rollout.py decides it); with `rollback`, the
+    service also goes back to its previous spec. Skipped (not an error) if the service changed since."""
+    return make(
+        "service.rollout",
+        id=service_id,
+        expect_version=expect_version,
+        status=encode_update_status(status),
+        rollback=rollback,
+        **({} if term is None else {"term": term}),
+    )
+
+
+def encode_update_status(u: UpdateStatusObj) -> dict[str, Any]:
+    return {"state": u.state, "started_at": u.started_at, "completed_at": u.completed_at, "message": u.message}
 
 
 def service_remove(service_id: str) -> Op:

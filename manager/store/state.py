@@ -35,6 +35,7 @@ from .objects import (
     NodeObj,
     ServiceObj,
     TaskObj,
+    UpdateStatusObj,
     moves_forward,
 )
 
@@ -237,6 +238,7 @@ class StoreState:
                         "previous_spec": O.encode_spec(s.previous_spec) if s.previous_spec else b"",
                         "spec_version": s.spec_version,
                         "vips": [list(v) for v in s.vips],
+                        "update_status": O.encode_update_status(s.update_status) if s.update_status else None,
                         "version": s.version,
                         "created_at": s.created_at,
                         "updated_at": s.updated_at,
@@ -277,6 +279,7 @@ class StoreState:
                     previous_spec=prev,
                     spec_version=s["spec_version"],
                     vips=tuple((v[0], v[1]) for v in s.get("vips", ())),
+                    update_status=UpdateStatusObj(**s["update_status"]) if s.get("update_status") else None,
                     version=s["version"],
                     created_at=s["created_at"],
                     updated_at=s["updated_at"],
@@ -512,17 +515,40 @@ def _service_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     ch.networks.update(a.target for a in (*svc.spec.networks, *spec.networks))
     bump = _template_changed(svc.spec, spec)
     previous = None if op.get("rollback") else svc.spec
+    # A spec write clears the last rollout's status (Swarm's rule: `update` resumes a paused one); a
+    # rollback starts one, which the leader's orchestrator follows with the rollback policy.
+    status = op.get("status") or (
+        {"state": "rollback_started", "started_at": op["ts"], "message": "manually requested rollback"}
+        if op.get("rollback")
+        else None
+    )
     s.services[svc.id] = replace(
         svc,
         spec=spec,
         vips=vips,
         previous_spec=previous,
+        update_status=UpdateStatusObj(**status) if status else None,
         spec_version=svc.spec_version + (1 if bump else 0),
         version=s.seq,
         updated_at=op["ts"],
     )
     ch.services.add(svc.id)
     return "", s.seq
+
+
+def _service_rollout(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    """The leader's rollout status, and with `rollback` the previous spec back (Swarm's automatic rollback)."""
+    svc = s.services.get(op["id"])
+    if svc is None or svc.version != op["expect_version"]:
+        return "", False  # changed (or gone) since the leader decided: it decides again
+    if op["rollback"]:
+        if svc.previous_spec is None:
+            return CONFLICT, f"service {svc.name} has no previous spec to roll back to"
+        back = {"id": svc.id, "expect_version": svc.version, "spec": O.encode_spec(svc.previous_spec)}
+        return _service_update(s, {**back, "rollback": True, "status": op["status"], "ts": op["ts"]}, ch)
+    s.services[svc.id] = replace(svc, update_status=UpdateStatusObj(**op["status"]), version=s.seq)
+    ch.services.add(svc.id)
+    return "", True
 
 
 def _service_remove(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
@@ -648,6 +674,7 @@ _HANDLERS: dict[tuple[str, int], Callable[[StoreState, dict[str, Any], Changes],
     ("service.create", 1): _service_create,
     ("service.update", 1): _service_update,
     ("service.remove", 1): _service_remove,
+    ("service.rollout", 1): _service_rollout,
     ("tasks.write", 1): _tasks_write,
     ("tasks.status", 1): _tasks_status,
     ("store.restore", 1): _store_restore,

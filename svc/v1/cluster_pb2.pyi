@@ -100,15 +100,51 @@ class RestartPolicy(_message.Message):
     def __init__(self, condition: _Optional[str] = ..., delay_seconds: _Optional[float] = ..., max_attempts: _Optional[int] = ...) -> None: ...
 
 class Placement(_message.Message):
-    __slots__ = ("constraints", "max_replicas_per_node")
+    __slots__ = ("constraints", "max_replicas_per_node", "preferences")
     CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
     MAX_REPLICAS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
+    PREFERENCES_FIELD_NUMBER: _ClassVar[int]
     constraints: _containers.RepeatedScalarFieldContainer[str]
     max_replicas_per_node: int
-    def __init__(self, constraints: _Optional[_Iterable[str]] = ..., max_replicas_per_node: _Optional[int] = ...) -> None: ...
+    preferences: _containers.RepeatedCompositeFieldContainer[PlacementPreference]
+    def __init__(self, constraints: _Optional[_Iterable[str]] = ..., max_replicas_per_node: _Optional[int] = ..., preferences: _Optional[_Iterable[_Union[PlacementPreference, _Mapping]]] = ...) -> None: ...
+
+class PlacementPreference(_message.Message):
+    __slots__ = ("spread",)
+    SPREAD_FIELD_NUMBER: _ClassVar[int]
+    spread: str
+    def __init__(self, spread: _Optional[str] = ...) -> None: ...
+
+class UpdateConfig(_message.Message):
+    __slots__ = ("parallelism", "delay_seconds", "failure_action", "monitor_seconds", "max_failure_ratio", "order")
+    PARALLELISM_FIELD_NUMBER: _ClassVar[int]
+    DELAY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_ACTION_FIELD_NUMBER: _ClassVar[int]
+    MONITOR_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_FAILURE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    parallelism: int
+    delay_seconds: float
+    failure_action: str
+    monitor_seconds: float
+    max_failure_ratio: float
+    order: str
+    def __init__(self, parallelism: _Optional[int] = ..., delay_seconds: _Optional[float] = ..., failure_action: _Optional[str] = ..., monitor_seconds: _Optional[float] = ..., max_failure_ratio: _Optional[float] = ..., order: _Optional[str] = ...) -> None: ...
+
+class UpdateStatus(_message.Message):
+    __slots__ = ("state", "started_at", "completed_at", "message")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    started_at: float
+    completed_at: float
+    message: str
+    def __init__(self, state: _Optional[str] = ..., started_at: _Optional[float] = ..., completed_at: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class ServiceSpec(_message.Message):
-    __slots__ = ("name", "mode", "replicas", "task", "placement", "reservations", "restart", "labels", "registry_auth", "networks", "endpoint_mode", "force_update")
+    __slots__ = ("name", "mode", "replicas", "task", "placement", "reservations", "restart", "labels", "registry_auth", "networks", "endpoint_mode", "force_update", "update_config", "rollback_config")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +164,8 @@ class ServiceSpec(_message.Message):
     NETWORKS_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_MODE_FIELD_NUMBER: _ClassVar[int]
     FORCE_UPDATE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_CONFIG_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     replicas: int
@@ -140,7 +178,9 @@ class ServiceSpec(_message.Message):
     networks: _containers.RepeatedCompositeFieldContainer[NetworkAttachmentConfig]
     endpoint_mode: str
     force_update: int
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., replicas: _Optional[int] = ..., task: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., placement: _Optional[_Union[Placement, _Mapping]] = ..., reservations: _Optional[_Union[_container_pb2.Resources, _Mapping]] = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., networks: _Optional[_Iterable[_Union[NetworkAttachmentConfig, _Mapping]]] = ..., endpoint_mode: _Optional[str] = ..., force_update: _Optional[int] = ...) -> None: ...
+    update_config: UpdateConfig
+    rollback_config: UpdateConfig
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., replicas: _Optional[int] = ..., task: _Optional[_Union[_container_pb2.ContainerSpec, _Mapping]] = ..., placement: _Optional[_Union[Placement, _Mapping]] = ..., reservations: _Optional[_Union[_container_pb2.Resources, _Mapping]] = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., registry_auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., networks: _Optional[_Iterable[_Union[NetworkAttachmentConfig, _Mapping]]] = ..., endpoint_mode: _Optional[str] = ..., force_update: _Optional[int] = ..., update_config: _Optional[_Union[UpdateConfig, _Mapping]] = ..., rollback_config: _Optional[_Union[UpdateConfig, _Mapping]] = ...) -> None: ...
 
 class NetworkAttachmentConfig(_message.Message):
     __slots__ = ("target", "aliases")
@@ -219,7 +259,7 @@ class RegistryAuth(_message.Message):
     def __init__(self, server: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("id", "spec", "previous_spec", "version", "created_at", "updated_at", "running", "desired", "warnings", "virtual_ips")
+    __slots__ = ("id", "spec", "previous_spec", "version", "created_at", "updated_at", "running", "desired", "warnings", "virtual_ips", "update_status")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -230,6 +270,7 @@ class Service(_message.Message):
     DESIRED_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_IPS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_STATUS_FIELD_NUMBER: _ClassVar[int]
     id: str
     spec: ServiceSpec
     previous_spec: ServiceSpec
@@ -240,7 +281,8 @@ class Service(_message.Message):
     desired: int
     warnings: _containers.RepeatedScalarFieldContainer[str]
     virtual_ips: _containers.RepeatedCompositeFieldContainer[VirtualIP]
-    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., previous_spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., running: _Optional[int] = ..., desired: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ..., virtual_ips: _Optional[_Iterable[_Union[VirtualIP, _Mapping]]] = ...) -> None: ...
+    update_status: UpdateStatus
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., previous_spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., running: _Optional[int] = ..., desired: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ..., virtual_ips: _Optional[_Iterable[_Union[VirtualIP, _Mapping]]] = ..., update_status: _Optional[_Union[UpdateStatus, _Mapping]] = ...) -> None: ...
 
 class TaskStatus(_message.Message):
     __slots__ = ("state", "timestamp", "message", "err", "exit_code", "container_id", "health")
