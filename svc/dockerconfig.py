@@ -2,7 +2,13 @@
 
 `svc login` writes `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`), mode 0600, replaced
 atomically, keeping every other key of the file (a Docker CLI's settings survive). The value of `auth` is
-base64("user:password"), as Docker writes it; credential helpers (`credsStore`) are not supported.
+base64("user:password"), as Docker writes it.
+
+Credential helpers, as Docker's CLI uses them: `credHelpers` (`{"HOST": "NAME"}`) names the helper for one
+registry, `credsStore` (`"NAME"`) for every other; the secret then lives in `docker-credential-NAME`
+(svc/credhelper.py), and `svc login` writes only an empty `auths` entry for the host (as Docker does).
+A lookup asks a file's helper first, then that file's `auths`; a helper's identity token (`<token>`) is
+refused by name (svc speaks no OAuth refresh-token grant).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import os
 import tempfile
 from typing import Any
 
+from svc import credhelper
 from svc.errors import InvalidArgument
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"  # the key Docker uses for Docker Hub
@@ -48,13 +55,40 @@ def _load(path: str) -> dict[str, Any]:
     return doc
 
 
+def helper_for(doc: dict[str, Any], host: str) -> str:
+    """The credential helper a config names for `host` ('' for none): credHelpers first, then credsStore."""
+    helpers = doc.get("credHelpers")
+    if isinstance(helpers, dict):
+        for key in (host, key_for(host)):
+            name = helpers.get(key)
+            if isinstance(name, str) and name:
+                return name
+    store = doc.get("credsStore")
+    return store if isinstance(store, str) else ""
+
+
+def _from_helper(name: str, host: str) -> tuple[str, str] | None:
+    found = credhelper.get(name, key_for(host))
+    if found is not None and found[0] == "<token>":
+        raise InvalidArgument(
+            f"credential helper {credhelper.program(name)} holds an identity token for {host}, which svc cannot use;"
+            f" log in with a password (svc login {host})"
+        )
+    return found
+
+
 def credentials(host: str, paths: list[str] | tuple[str, ...] = ()) -> tuple[str, str] | None:
-    """(user, password) for a registry host from the first file that has it, else None."""
+    """(user, password) for a registry host from the first file that has it (its helper, then its auths)."""
     for path in [*paths, default_path()]:
         try:
             doc = _load(path)
         except InvalidArgument:
             continue
+        helper = helper_for(doc, host)
+        if helper:
+            found = _from_helper(helper, host)
+            if found is not None:
+                return found
         auths = doc.get("auths")
         if not isinstance(auths, dict):
             continue
@@ -91,12 +125,20 @@ def _write(path: str, doc: dict[str, Any]) -> None:
 
 
 def store(host: str, user: str, password: str, path: str | None = None) -> str:
-    """Keep credentials for `host`; returns the file written."""
+    """Keep credentials for `host` (in the config's helper, if it names one); returns where they went."""
     path = path or default_path()
     doc = _load(path)
     auths = doc.setdefault("auths", {})
     if not isinstance(auths, dict):
         raise InvalidArgument(f"{path}: auths must be an object")
+    helper = helper_for(doc, host)
+    if helper:
+        credhelper.store(helper, key_for(host), user, password)
+        for k in _lookup_keys(host):  # no copy of an older secret stays beside the helper's
+            auths.pop(k, None)
+        auths[key_for(host)] = {}
+        _write(path, doc)
+        return credhelper.program(helper)
     auths[key_for(host)] = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
     _write(path, doc)
     return path
@@ -106,12 +148,14 @@ def erase(host: str, path: str | None = None) -> bool:
     """Forget the credentials for `host`; False if there were none."""
     path = path or default_path()
     doc = _load(path)
+    helper = helper_for(doc, host)
+    in_helper = credhelper.erase(helper, key_for(host)) if helper else False
     auths = doc.get("auths")
     if not isinstance(auths, dict):
-        return False
+        return in_helper
     found = [k for k in _lookup_keys(host) if k in auths]
     for k in found:
         del auths[k]
     if found:
         _write(path, doc)
-    return bool(found)
+    return in_helper or bool(found)
