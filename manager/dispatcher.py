@@ -309,7 +309,8 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
                 self.sessions.pop(node_id).queue.put_nowait(None)
                 log.info("node %s was removed: its session is closed", node_id[:12])
         self._dirty |= changes.task_nodes & set(self.sessions)
-        self._networks_dirty |= bool(changes.networks)
+        # Nodes too: the ingress network's set holds every node's sandbox (netpeers).
+        self._networks_dirty |= bool(changes.networks or changes.nodes)
         if (self._dirty or self._networks_dirty) and not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(defaults.ASSIGNMENT_BATCH_SECONDS, self._flush_assignments)

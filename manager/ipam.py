@@ -69,3 +69,31 @@ def mac_for(addr: str) -> str:
     """Docker's endpoint MAC: 02:42 and the IPv4 address's four bytes."""
     ip = ipaddress.IPv4Address(addr.split("/", 1)[0])
     return "02:42:" + ":".join(f"{b:02x}" for b in ip.packed)
+
+
+# ----- the routing mesh's network -----
+
+INGRESS_NAME = "ingress"  # reserved: only the managers make it
+INGRESS_LABEL = "svc.network.ingress"
+INGRESS_SUBNET = "10.255.0.0/16"  # Docker's classic ingress subnet, when nothing overlaps it
+
+
+def sandbox_addrs(subnet: IPv4Net, node_ids: Iterable[str]) -> dict[str, str]:
+    """node id -> its sandbox address on the ingress network (with prefix), in the subnet's upper
+    half (tasks and VIPs are handed out lowest-first, from the bottom). Derived, never stored: a
+    node's slot is a hash of its id, probing upwards past a slot an earlier id (in sorted order)
+    holds: every manager derives the same addresses, and a node keeps its own as others come and
+    go (unless it had probed past a node that left)."""
+    import hashlib
+
+    hosts = subnet.num_addresses // 2 - 2  # the upper half, less its last (broadcast) and first
+    base = int(subnet.network_address) + subnet.num_addresses // 2 + 1
+    taken: set[int] = set()
+    out = {}
+    for nid in sorted(set(node_ids)):
+        slot = int.from_bytes(hashlib.sha256(nid.encode()).digest()[:4], "big") % hosts
+        while slot in taken:
+            slot = (slot + 1) % hosts
+        taken.add(slot)
+        out[nid] = with_prefix(str(ipaddress.IPv4Address(base + slot)), subnet)
+    return out

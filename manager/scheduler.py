@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from svc import reference
+from svc.ports import is_host
 
 from . import constraints
 from .store.objects import ACTIVE, NODE_READY, RUNNING, NodeObj, ServiceObj, TaskObj, is_terminal
@@ -49,7 +50,8 @@ def occupies(task: TaskObj) -> bool:
 
 
 def host_ports(spec: Any) -> set[tuple[str, int]]:
-    return {(p.protocol or "tcp", p.host_port) for p in spec.ports if p.host_port}
+    """The ports a task takes on its node: host mode only (an ingress port is the routing mesh's)."""
+    return {(p.protocol or "tcp", p.host_port) for p in spec.ports if p.host_port and is_host(p)}
 
 
 def _loads(snap: Snapshot) -> dict[str, NodeLoad]:

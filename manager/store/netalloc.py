@@ -5,16 +5,24 @@ The rules that make an address never handed out twice, also across leader change
 happens in apply (the same log gives the same addresses on every manager); what is in use is
 derived from the state itself (gateways, services' VIPs, tasks that are not terminal), so a
 snapshot or a restore rebuilds it exactly; a task gives its addresses back when it ends.
+
+The routing mesh: the first service that publishes a port in ingress mode makes the `ingress`
+network (here, in apply, so every manager makes the same one; it stays, as Swarm's does), and
+every task of such a service gets an address on it, from the lower half of its subnet (the upper
+half is the nodes' sandboxes, ipam.sandbox_addrs). The name is reserved; it cannot be removed
+while a service publishes through it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from svc import defaults
+from svc.ports import is_host
 from svc.v1 import cluster_pb2 as cpb
 
 from .. import ipam
@@ -47,7 +55,8 @@ class AddressBook:
 
     def allocate(self, net: NetworkObj) -> str | None:
         subnet = ipaddress.IPv4Network(net.spec.subnet)
-        addr = ipam.next_addr(subnet, self.used.setdefault(net.id, set()))
+        pool = next(subnet.subnets()) if is_ingress(net) else subnet  # the lower half: tasks (and VIPs)
+        addr = ipam.next_addr(pool, self.used.setdefault(net.id, set()))
         if addr is None:
             return None
         self.used[net.id].add(addr)
@@ -57,6 +66,42 @@ class AddressBook:
 def held(t: TaskObj) -> tuple[tuple[str, str], ...]:
     """The addresses a task holds: all of its own until it ends."""
     return () if is_terminal(t.state) else t.networks
+
+
+def is_ingress(net: NetworkObj) -> bool:
+    return net.spec.labels.get(ipam.INGRESS_LABEL) == "true"
+
+
+def ingress_of(networks: dict[str, NetworkObj]) -> NetworkObj | None:
+    return next((n for n in networks.values() if is_ingress(n)), None)
+
+
+def publishes_ingress(spec: cpb.ServiceSpec) -> bool:
+    return any(p.host_port and not is_host(p) for p in spec.task.ports)
+
+
+def ensure_ingress(networks: dict[str, NetworkObj], book: AddressBook, seed: str) -> NetworkObj | str:
+    """The ingress network, made if missing (its id derived from `seed`, so apply stays deterministic)."""
+    found = ingress_of(networks)
+    if found is not None:
+        return found
+    taken = [ipaddress.IPv4Network(n.spec.subnet) for n in networks.values()]
+    subnet: ipaddress.IPv4Network | None = ipaddress.IPv4Network(ipam.INGRESS_SUBNET)
+    if subnet is None or ipam.overlapping(subnet, taken) is not None:
+        subnet = ipam.next_subnet(
+            ipaddress.IPv4Network(defaults.OVERLAY_ADDR_POOL), defaults.OVERLAY_SUBNET_PREFIX, taken
+        )
+        if subnet is None:
+            return "the address pool has no free subnet left for the ingress network"
+    spec = cpb.NetworkSpec(
+        name=ipam.INGRESS_NAME, driver="overlay", subnet=str(subnet), gateway=ipam.default_gateway(subnet)
+    )
+    spec.labels[ipam.INGRESS_LABEL] = "true"
+    nid = hashlib.sha256(f"ingress/{seed}".encode()).hexdigest()[:25]
+    net = NetworkObj(id=nid, spec=spec, vni=ipam.next_vni(n.vni for n in networks.values()))
+    networks[nid] = net
+    book.used[nid] = {spec.gateway}
+    return net
 
 
 def find(networks: dict[str, NetworkObj], ref: str) -> NetworkObj | None:
@@ -71,6 +116,8 @@ def find(networks: dict[str, NetworkObj], ref: str) -> NetworkObj | None:
 
 def create(networks: dict[str, NetworkObj], book: AddressBook, op: dict[str, Any], seq: int) -> Result:
     spec = cpb.NetworkSpec.FromString(op["spec"])
+    if spec.name == ipam.INGRESS_NAME or ipam.INGRESS_LABEL in spec.labels:
+        return INVALID, f"network name {ipam.INGRESS_NAME} and label {ipam.INGRESS_LABEL} are the routing mesh's"
     if any(n.name == spec.name for n in networks.values()):
         return ALREADY_EXISTS, f"network {spec.name} already exists"
     if op["id"] in networks:
@@ -114,7 +161,10 @@ def remove(networks: dict[str, NetworkObj], book: AddressBook, op: dict[str, Any
     net = networks.get(op["id"])
     if net is None:
         return NOT_FOUND, f"no such network: {op['id']}"
+    services = list(services)
     names, live = users(net.id, services, tasks)
+    if is_ingress(net):
+        names = sorted({*names, *(s.name for s in services if publishes_ingress(s.spec))})
     if names:
         return CONFLICT, f"network {net.name} is in use by service{'s' if len(names) > 1 else ''} {', '.join(names)}"
     if live:
@@ -138,6 +188,15 @@ def attach_service(
         seen.add(net.id)
         a.target = net.id
     mode = spec.endpoint_mode or "vip"
+    made_ingress = ""
+    if publishes_ingress(spec):
+        if mode == "dnsrr":
+            return INVALID, "a service in endpoint mode dnsrr cannot publish through the routing mesh (use mode=host)"
+        had = ingress_of(networks)
+        ingress = ensure_ingress(networks, book, spec.name)
+        if isinstance(ingress, str):
+            return INVALID, ingress
+        made_ingress = "" if had else ingress.id
     want = [a.target for a in spec.networks] if mode == "vip" else []
     kept = tuple(v for v in (old.vips if old else ()) if v[0] in want)
     book.give(v for v in (old.vips if old else ()) if v not in kept)
@@ -149,6 +208,9 @@ def attach_service(
         if addr is None:
             book.give(vips[len(kept) :])
             book.take(old.vips if old else ())  # undo: the update fails as a whole
+            if made_ingress:
+                del networks[made_ingress]
+                book.used.pop(made_ingress, None)
             return INVALID, f"network {networks[nid].name} has no free address for the service's virtual IP"
         vips.append((nid, addr))
     return spec, tuple(vips)
@@ -156,11 +218,17 @@ def attach_service(
 
 def attach_task(networks: dict[str, NetworkObj], book: AddressBook, task: TaskObj, svc: ServiceObj | None) -> TaskObj:
     """The new task with an address on each of its service's networks, or failed if one is full."""
-    if svc is None or not svc.spec.networks or task.networks:
+    if svc is None or task.networks:
+        return task
+    targets = [a.target for a in svc.spec.networks]
+    ingress = ingress_of(networks) if publishes_ingress(svc.spec) else None
+    if ingress is not None:
+        targets.append(ingress.id)  # last: the task's own networks keep eth1, eth2...
+    if not targets:
         return task
     got: list[tuple[str, str]] = []
-    for a in svc.spec.networks:
-        net = networks.get(a.target)
+    for target in targets:
+        net = networks.get(target)
         if net is None:
             continue
         addr = book.allocate(net)

@@ -7,16 +7,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PortMapping(_message.Message):
-    __slots__ = ("host_ip", "host_port", "container_port", "protocol")
+    __slots__ = ("host_ip", "host_port", "container_port", "protocol", "publish_mode")
     HOST_IP_FIELD_NUMBER: _ClassVar[int]
     HOST_PORT_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_PORT_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_MODE_FIELD_NUMBER: _ClassVar[int]
     host_ip: str
     host_port: int
     container_port: int
     protocol: str
-    def __init__(self, host_ip: _Optional[str] = ..., host_port: _Optional[int] = ..., container_port: _Optional[int] = ..., protocol: _Optional[str] = ...) -> None: ...
+    publish_mode: str
+    def __init__(self, host_ip: _Optional[str] = ..., host_port: _Optional[int] = ..., container_port: _Optional[int] = ..., protocol: _Optional[str] = ..., publish_mode: _Optional[str] = ...) -> None: ...
 
 class HealthConfig(_message.Message):
     __slots__ = ("test", "interval_seconds", "timeout_seconds", "retries", "start_period_seconds")

@@ -79,7 +79,7 @@ class AssignmentsMessage(_message.Message):
     def __init__(self, full: _Optional[bool] = ..., update: _Optional[_Iterable[_Union[_cluster_pb2.Task, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ..., log_subscriptions: _Optional[_Iterable[_Union[LogSubscription, _Mapping]]] = ..., networks: _Optional[_Iterable[_Union[NetworkPeers, _Mapping]]] = ..., networks_set: _Optional[bool] = ...) -> None: ...
 
 class NetworkPeers(_message.Message):
-    __slots__ = ("network_id", "name", "vni", "subnet", "gateway", "internal", "endpoints", "services")
+    __slots__ = ("network_id", "name", "vni", "subnet", "gateway", "internal", "endpoints", "services", "ingress", "sandbox")
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     VNI_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,8 @@ class NetworkPeers(_message.Message):
     INTERNAL_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     SERVICES_FIELD_NUMBER: _ClassVar[int]
+    INGRESS_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_FIELD_NUMBER: _ClassVar[int]
     network_id: str
     name: str
     vni: int
@@ -96,7 +98,9 @@ class NetworkPeers(_message.Message):
     internal: bool
     endpoints: _containers.RepeatedCompositeFieldContainer[NetworkEndpoint]
     services: _containers.RepeatedCompositeFieldContainer[ServiceEndpoint]
-    def __init__(self, network_id: _Optional[str] = ..., name: _Optional[str] = ..., vni: _Optional[int] = ..., subnet: _Optional[str] = ..., gateway: _Optional[str] = ..., internal: _Optional[bool] = ..., endpoints: _Optional[_Iterable[_Union[NetworkEndpoint, _Mapping]]] = ..., services: _Optional[_Iterable[_Union[ServiceEndpoint, _Mapping]]] = ...) -> None: ...
+    ingress: bool
+    sandbox: str
+    def __init__(self, network_id: _Optional[str] = ..., name: _Optional[str] = ..., vni: _Optional[int] = ..., subnet: _Optional[str] = ..., gateway: _Optional[str] = ..., internal: _Optional[bool] = ..., endpoints: _Optional[_Iterable[_Union[NetworkEndpoint, _Mapping]]] = ..., services: _Optional[_Iterable[_Union[ServiceEndpoint, _Mapping]]] = ..., ingress: _Optional[bool] = ..., sandbox: _Optional[str] = ...) -> None: ...
 
 class NetworkEndpoint(_message.Message):
     __slots__ = ("task_id", "addr", "mac", "node_addr", "node_id")
@@ -113,18 +117,30 @@ class NetworkEndpoint(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., addr: _Optional[str] = ..., mac: _Optional[str] = ..., node_addr: _Optional[str] = ..., node_id: _Optional[str] = ...) -> None: ...
 
 class ServiceEndpoint(_message.Message):
-    __slots__ = ("name", "aliases", "vip", "task_addrs", "endpoint_mode")
+    __slots__ = ("name", "aliases", "vip", "task_addrs", "endpoint_mode", "ports")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     VIP_FIELD_NUMBER: _ClassVar[int]
     TASK_ADDRS_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_MODE_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     aliases: _containers.RepeatedScalarFieldContainer[str]
     vip: str
     task_addrs: _containers.RepeatedScalarFieldContainer[str]
     endpoint_mode: str
-    def __init__(self, name: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., vip: _Optional[str] = ..., task_addrs: _Optional[_Iterable[str]] = ..., endpoint_mode: _Optional[str] = ...) -> None: ...
+    ports: _containers.RepeatedCompositeFieldContainer[PublishedPort]
+    def __init__(self, name: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., vip: _Optional[str] = ..., task_addrs: _Optional[_Iterable[str]] = ..., endpoint_mode: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[PublishedPort, _Mapping]]] = ...) -> None: ...
+
+class PublishedPort(_message.Message):
+    __slots__ = ("published", "target", "protocol")
+    PUBLISHED_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    published: int
+    target: int
+    protocol: str
+    def __init__(self, published: _Optional[int] = ..., target: _Optional[int] = ..., protocol: _Optional[str] = ...) -> None: ...
 
 class LogSubscription(_message.Message):
     __slots__ = ("id", "task_ids", "follow", "tail", "cancel")
