@@ -39,6 +39,7 @@ def show(args: argparse.Namespace, refs: list[str], get: Callable[[str], Any]) -
 
 def pretty_service(svc: Any) -> str:
     """docker's `service inspect --pretty`: what the service is, in the order docker shows it."""
+    from svc import updatepolicy
     from svc.reference import familiar
     from svc.units import format_size
 
@@ -51,14 +52,25 @@ def pretty_service(svc: Any) -> str:
         lines.append("Service Mode:\tGlobal")
     else:
         lines += ["Service Mode:\tReplicated", f" Replicas:\t{spec.replicas}"]
-    if spec.placement.constraints or spec.placement.max_replicas_per_node:
+    if svc.HasField("update_status"):
+        u = svc.update_status
+        lines += ["UpdateStatus:", f" State:\t\t{u.state}"]
+        if u.started_at:
+            lines.append(f" Started:\t{output.ago(u.started_at)}")
+        if u.completed_at:
+            lines.append(f" Completed:\t{output.ago(u.completed_at)}")
+        lines.append(f" Message:\t{u.message}")
+    placement = spec.placement
+    if placement.constraints or placement.preferences or placement.max_replicas_per_node:
         lines.append("Placement:")
-        if spec.placement.constraints:
-            lines.append(f" Constraints:\t[{' '.join(spec.placement.constraints)}]")
-        if spec.placement.max_replicas_per_node:
-            lines.append(f" Max Replicas Per Node:\t{spec.placement.max_replicas_per_node}")
-    lines += ["UpdateConfig:", " Parallelism:\t1", " Update order:\tstop-first"]
-    lines += ["RollbackConfig:", " Parallelism:\t1", " Rollback order:\tstop-first"]
+        if placement.constraints:
+            lines.append(f" Constraints:\t[{' '.join(placement.constraints)}]")
+        if placement.preferences:
+            lines.append(f" Preferences:   [{' '.join('Spread=' + p.spread for p in placement.preferences)}]")
+        if placement.max_replicas_per_node:
+            lines.append(f" Max Replicas Per Node:\t{placement.max_replicas_per_node}")
+    lines += ["UpdateConfig:", *updatepolicy.pretty(spec.update_config)]
+    lines += ["RollbackConfig:", *updatepolicy.pretty(spec.rollback_config, rollback=True)]
     lines += ["ContainerSpec:", f" Image:\t\t{familiar(task.image) if '@' not in task.image else task.image}"]
     if task.entrypoint:
         lines.append(f" Command:\t{' '.join(task.entrypoint)}")

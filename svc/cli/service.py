@@ -12,9 +12,10 @@ import sys
 import time
 from typing import Any
 
-from svc import defaults
+from svc import defaults, updatepolicy
 from svc.cli import output
 from svc.cli.specflags import add_container_flags, overlay_networks, parse_attachment, spec_from_args
+from svc.constraints import parse_preference
 from svc.errors import DeadlineExceeded, InvalidArgument, SvcError, Unavailable
 from svc.kv import SERVICE_FILTERS, TASK_FILTERS, parse_filters, parse_kv
 from svc.reference import familiar
@@ -37,6 +38,10 @@ def register_verbs(sub: Any) -> None:
         "--constraint", action="append", default=[], help="placement constraint, e.g. node.role!=manager"
     )
     create.add_argument("--max-replicas-per-node", type=int, default=0)
+    create.add_argument(
+        "--placement-pref", action="append", default=[], metavar="spread=node.labels.KEY", help="spread over a label"
+    )
+    updatepolicy.add_flags(create)
     create.add_argument("--reserve-memory", help="memory reserved on the node per task, e.g. 128m")
     create.add_argument("--reserve-cpu", help="CPUs reserved on the node per task, e.g. 0.25")
     create.add_argument("--restart-condition", default="", help="any (default), on-failure, none")
@@ -97,6 +102,9 @@ def register_verbs(sub: Any) -> None:
     upd.add_argument("--env-rm", action="append", default=[])
     upd.add_argument("--constraint-add", action="append", default=[])
     upd.add_argument("--constraint-rm", action="append", default=[])
+    upd.add_argument("--placement-pref-add", action="append", default=[], metavar="spread=node.labels.KEY")
+    upd.add_argument("--placement-pref-rm", action="append", default=[], metavar="spread=node.labels.KEY")
+    updatepolicy.add_flags(upd)
     upd.add_argument("--limit-memory")
     upd.add_argument("--limit-cpu")
     upd.add_argument("--health-cmd")
@@ -178,6 +186,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.mode != "global":
         spec.replicas = 1 if args.replicas is None else args.replicas
     spec.placement.constraints.extend(args.constraint)
+    for pref in args.placement_pref:
+        spec.placement.preferences.add(spread=parse_preference(pref))
+    updatepolicy.set_from_flags(spec, args)
     spec.endpoint_mode = args.endpoint_mode
     for target, aliases in (parse_attachment(n) for n in overlay_networks(args.network)):
         spec.networks.add(target=target, aliases=aliases)
@@ -433,17 +444,20 @@ def wait_converged(
     timeout: float = defaults.CLI_WAIT_SECONDS,
     written: dict[str, Any] | None = None,
     fresh: dict[str, float] | None = None,
+    rollbacks: tuple[str, ...] = (),
 ) -> int:
     """Wait until each service runs its desired tasks; show progress; explain a stall.
 
     `fresh` maps a name to the time of an update that replaces its tasks: only tasks made since count.
     Converged must hold for CLI_MONITOR_SECONDS (docker's monitor period, shorter) before it is believed.
     `written` maps a name to the Service our write returned: the wait then ends at once, non-zero,
-    when another write changes that spec meanwhile, or when a task made after our write fails with
-    a reason (waitplan decides). A service whose tasks cannot be placed (pending with a reason) and
-    that made no progress for CLI_STALL_SECONDS is reported with that reason instead of being waited
-    for. The write being waited for has landed already, so a read that fails during a leader change
-    is tried again (`_Reader`), and the outcome reported is the cluster's, not the election's.
+    when another write changes that spec meanwhile, when a task made after our write fails with a
+    reason, when its rollout pauses, or once the rollback its failure started is done (waitplan
+    decides; `rollbacks` names the services whose wait is for a rollback). A service whose tasks
+    cannot be placed (pending with a reason) and that made no progress for CLI_STALL_SECONDS is
+    reported with that reason instead of being waited for. The write being waited for has landed
+    already, so a read that fails during a leader change is tried again (`_Reader`), and the
+    outcome reported is the cluster's, not the election's.
     """
     from svc.cli import waitplan
     from svc.v1 import control_pb2 as ctl
@@ -455,6 +469,7 @@ def wait_converged(
     pending = list(names)
     progress: dict[str, tuple[int, float]] = {}
     failed: list[tuple[str, str]] = []
+    reasons: dict[str, str] = {}  # why the managers rolled an update back
     done: dict[str, Any] = {}
     stable: dict[str, float] = {}
     last = ""
@@ -466,21 +481,35 @@ def wait_converged(
                 svc = read("GetService", ctl.ServiceRef(service=name))
                 states.append(f"{name}: {svc.running}/{svc.desired}")
                 mine = written.get(name)
+                since = (mine.updated_at or mine.created_at) if mine is not None else 0.0
+                rollout = waitplan.rollout_state(svc, since) if mine is not None else ""
+                # a rollback the managers started for our update: its spec change is no other writer's
+                rolled_back = rollout in waitplan.ROLLBACK_STATES and name not in (rollbacks or ())
+                if rolled_back and rollout == "rollback_started":
+                    reasons.setdefault(name, svc.update_status.message)
+                paused = waitplan.rollout_failure(svc, since) if mine is not None else ""
                 changed = waitplan.changed_by_another(mine.spec, svc.spec) if mine is not None else ""
-                if changed:
-                    failed.append((name, changed))
+                if paused or (changed and not rolled_back):
+                    failed.append((name, paused or changed))
                     pending.remove(name)
                     continue
                 tasks = list(read("ListTasks", ctl.ListTasksRequest(service=name)).tasks)
-                broken = waitplan.first_failure(tasks, mine.updated_at or mine.created_at) if mine else ""
+                # a policy that rolls back on a failure: the rollout, not the first failure, decides
+                watch = mine is not None and not rolled_back and mine.spec.update_config.failure_action != "rollback"
+                broken = waitplan.first_failure(tasks, since) if watch else ""
                 if broken:
                     failed.append((name, broken))
                     pending.remove(name)
                     continue
                 if waitplan.converged(svc, tasks, fresh.get(name, 0.0)):
+                    if rolled_back and rollout != "rollback_completed":
+                        continue
                     steady = stable.setdefault(name, now)  # held for CLI_MONITOR_SECONDS: no instant exit
                     if now - steady >= defaults.CLI_MONITOR_SECONDS:
-                        done[name] = svc
+                        if rolled_back:
+                            failed.append((name, f"update rolled back: {reasons.get(name) or 'rollback completed'}"))
+                        else:
+                            done[name] = svc
                         pending.remove(name)
                     continue
                 stable.pop(name, None)
@@ -609,6 +638,13 @@ def cmd_update(args: argparse.Namespace) -> int:
         spec.task.env[:] = list(env.values())
     constraints = [x for x in spec.placement.constraints if x not in args.constraint_rm] + args.constraint_add
     spec.placement.constraints[:] = constraints
+    if args.placement_pref_add or args.placement_pref_rm:
+        drop = {parse_preference(p) for p in args.placement_pref_rm}
+        kept = [p.spread for p in spec.placement.preferences if p.spread not in drop]
+        del spec.placement.preferences[:]
+        for spread in [*kept, *(parse_preference(p) for p in args.placement_pref_add)]:
+            spec.placement.preferences.add(spread=spread)
+    updatepolicy.set_from_flags(spec, args)
     if args.limit_memory:
         spec.task.resources.memory_bytes = parse_size(args.limit_memory, "memory limit")
     if args.limit_cpu:
@@ -651,7 +687,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     c = client(args)
     svc = c.RollbackService(ctl.ServiceRef(service=args.service))
     print(svc.spec.name)
-    return 0 if args.detach else wait_converged(c, [svc.spec.name], written={svc.spec.name: svc})
+    name = svc.spec.name
+    return 0 if args.detach else wait_converged(c, [name], written={name: svc}, rollbacks=(name,))
 
 
 def cmd_rm(args: argparse.Namespace) -> int:

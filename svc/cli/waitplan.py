@@ -4,6 +4,9 @@ Rule: a wait is for the result its own write asked for. It ends in failure, at o
 write changed the service meanwhile (`replicas changed to 8 by another update`) or when a task
 started for it failed with a reason; it succeeds only when the service runs its desired tasks
 (for a global service the managers count one per eligible node) with nothing still stopping.
+An update's rollout status (the service's UpdateStatus, once the leader started it after our write)
+decides too: paused ends the wait in failure with its message; a rollback it started is waited for,
+and ends the wait in failure once done (the update did not happen) — docker says so and exits 0.
 """
 
 from __future__ import annotations
@@ -64,3 +67,22 @@ def replaces_tasks(old: Any, new: Any) -> bool:
         m.replicas = 0
         m.labels.clear()
     return bool(a != b)
+
+
+PAUSED_STATES = ("paused", "rollback_paused")
+ROLLBACK_STATES = ("rollback_started", "rollback_completed")
+
+
+def rollout_state(svc: Any, since: float) -> str:
+    """The state of the rollout the managers started at or after `since` (our write), '' if none."""
+    if not svc.HasField("update_status") or svc.update_status.started_at < since:
+        return ""
+    return str(svc.update_status.state)
+
+
+def rollout_failure(svc: Any, since: float) -> str:
+    """Why the wait for a rollout ends in failure now ('' if it does not): a paused update or rollback."""
+    state = rollout_state(svc, since)
+    if state in PAUSED_STATES:
+        return f"{state.replace('_', ' ')}: {svc.update_status.message}"
+    return ""
