@@ -465,6 +465,12 @@ class ControlService(ctl_grpc.ControlServicer):
 
     @handler
     @on_leader
+    async def UpdateSecret(self, request: ctl.UpdateSecretRequest, context: Any) -> cpb.Secret:
+        await self.m.barrier()
+        return secretapi.update(self.m.snapshot(), request)
+
+    @handler
+    @on_leader
     async def RemoveSecret(self, request: ctl.SecretRef, context: Any) -> ctl.Ack:
         await self.m.barrier()
         await secretapi.remove(self.m, request)

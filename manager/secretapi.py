@@ -1,18 +1,21 @@
-"""Secrets and configs on the leader: create, inspect, list, remove; services' references; task files.
+"""Secrets and configs on the leader: create, inspect, list, update, remove; services' references; task files.
 
 One path for both kinds (`kind` = secret or config). A secret's value is sealed here, on the
 leader, before it is proposed (manager/secretbox.py, the cluster's data key: made at cluster init,
 or here on first use for a cluster from before), and opened only in `task_files`, for the
-assignment of the one node that runs a task using it. No answer of the control API holds a
-secret's value; a config's is its `spec.data`, as docker's inspect shows it.
+assignment of the one node that runs a task using it, and in `update`, to compare it on the
+leader. No answer of the control API holds a secret's value; a config's is its `spec.data`, as
+docker's inspect shows it. An update is swarmkit's (labels only); the store keeps labels as made,
+so an update succeeds only when it changes nothing, and says what differs otherwise.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from svc import filerefs
-from svc.errors import InvalidArgument, NotFound, RuntimeFailure
+from svc.errors import InvalidArgument, NotFound, OutOfDate, RuntimeFailure
 from svc.kv import parse_filters
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import control_pb2 as ctl
@@ -97,6 +100,29 @@ async def remove(m: Manager, request: ctl.SecretRef) -> None:
     kind = filerefs.check_kind(request.kind)
     obj = find(m.snapshot(), kind, request.ref)
     await m.write(ops.file_remove(kind, obj.id))  # the store refuses it while a service uses it
+
+
+def update(snap: Snapshot, request: ctl.UpdateSecretRequest) -> cpb.Secret:
+    """Check an update against the stored object (read after a barrier, on the leader); nothing is written."""
+    kind = filerefs.check_kind(request.kind)
+    obj = find(snap, kind, request.ref)
+    if request.version != obj.version:
+        raise OutOfDate(f"update out of sequence: {kind} {obj.name} is at version {obj.version}, not {request.version}")
+    spec = request.spec
+    if spec.name != obj.name:
+        raise InvalidArgument(f"only updates to labels are allowed: {kind} {obj.name} cannot be renamed")
+    if request.compare_data:
+        stored = obj.data
+        if kind == filerefs.SECRET:
+            key = snap.cluster.secrets_key if snap.cluster else b""
+            stored = secretbox.open_sealed(key, obj.id, obj.data)
+        if not hmac.compare_digest(stored, spec.data):
+            raise InvalidArgument(f"only updates to labels are allowed: {kind} {obj.name}'s value cannot change")
+    if dict(spec.labels) != dict(obj.labels):
+        raise InvalidArgument(
+            f"svc keeps a {kind}'s labels as made: {obj.name}'s cannot change (make a new {kind} with a new name)"
+        )
+    return view(obj, snap)
 
 
 def resolve(snap: Snapshot, spec: cpb.ServiceSpec) -> None:

@@ -297,6 +297,20 @@ class SecretRef(_message.Message):
     ref: str
     def __init__(self, kind: _Optional[str] = ..., ref: _Optional[str] = ...) -> None: ...
 
+class UpdateSecretRequest(_message.Message):
+    __slots__ = ("kind", "ref", "version", "spec", "compare_data")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_DATA_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    ref: str
+    version: int
+    spec: _cluster_pb2.SecretSpec
+    compare_data: bool
+    def __init__(self, kind: _Optional[str] = ..., ref: _Optional[str] = ..., version: _Optional[int] = ..., spec: _Optional[_Union[_cluster_pb2.SecretSpec, _Mapping]] = ..., compare_data: _Optional[bool] = ...) -> None: ...
+
 class ListSecretsRequest(_message.Message):
     __slots__ = ("kind", "filters")
     KIND_FIELD_NUMBER: _ClassVar[int]

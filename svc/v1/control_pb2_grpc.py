@@ -121,6 +121,11 @@ class ControlStub:
                 request_serializer=svc_dot_v1_dot_control__pb2.SecretRef.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_control__pb2.Ack.FromString,
                 _registered_method=True)
+        self.UpdateSecret = channel.unary_unary(
+                '/svc.v1.Control/UpdateSecret',
+                request_serializer=svc_dot_v1_dot_control__pb2.UpdateSecretRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_cluster__pb2.Secret.FromString,
+                _registered_method=True)
         self.GetNode = channel.unary_unary(
                 '/svc.v1.Control/GetNode',
                 request_serializer=svc_dot_v1_dot_control__pb2.NodeRef.SerializeToString,
@@ -290,6 +295,14 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateSecret(self, request, context):
+        """Swarmkit's update (only labels may change). svc keeps an object's labels as made, so only an update
+        that changes nothing is answered, and anything else is refused naming what differs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetNode(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -452,6 +465,11 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.RemoveSecret,
                     request_deserializer=svc_dot_v1_dot_control__pb2.SecretRef.FromString,
                     response_serializer=svc_dot_v1_dot_control__pb2.Ack.SerializeToString,
+            ),
+            'UpdateSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSecret,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.UpdateSecretRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_cluster__pb2.Secret.SerializeToString,
             ),
             'GetNode': grpc.unary_unary_rpc_method_handler(
                     servicer.GetNode,
@@ -973,6 +991,33 @@ class Control:
             '/svc.v1.Control/RemoveSecret',
             svc_dot_v1_dot_control__pb2.SecretRef.SerializeToString,
             svc_dot_v1_dot_control__pb2.Ack.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/UpdateSecret',
+            svc_dot_v1_dot_control__pb2.UpdateSecretRequest.SerializeToString,
+            svc_dot_v1_dot_cluster__pb2.Secret.FromString,
             options,
             channel_credentials,
             insecure,
