@@ -119,3 +119,85 @@ def test_docker_cli_drives_services_and_nodes(make_cluster, tmp_path) -> None:  
     assert len(out.strip()) >= 12
     assert poll(lambda: c.converged("bg", 1), 60, what="bg to run")
     assert "1/1" in ok("service", "ls")
+
+
+@pytest.mark.skipif(not os.access(DOCKER, os.X_OK), reason=f"no docker CLI at {DOCKER} (deploy/test.sh fetches it)")
+def test_docker_swarm_habits_and_service_logs(make_cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """docker swarm join-token/ca read the cluster; init/join/leave are refused naming svc's way;
+    docker service logs (-f, --tail, --since, -t, a task's, stderr) shows what `svc logs` shows."""
+    c = build(make_cluster, managers=1, nodes=1)
+    mgr, node = c.managers()[0], c.nodes()[0]
+    sock = os.path.join(mgr.run_dir, "docker.sock")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return _docker(sock, str(tmp_path), *args)
+
+    def ok(*args: str) -> str:
+        r = run(*args)
+        assert r.returncode == 0, f"docker {' '.join(args)}: {r.stdout}{r.stderr}"
+        return r.stdout
+
+    token = c.ok("cluster", "join-token", "worker", "-q").strip()
+    assert ok("swarm", "join-token", "-q", "worker").strip() == token
+    assert f"--token {token} " in ok("swarm", "join-token", "worker")
+    assert ok("swarm", "ca").startswith("-----BEGIN CERTIFICATE-----")
+    for args, words in (
+        (("swarm", "init"), "svcd manager --init"),
+        (("swarm", "join", "--token", token, "127.0.0.1:4242"), "svcd node --join"),
+        (("swarm", "leave", "--force"), "svc node rm"),
+        (("swarm", "update", "--autolock=true"), "svc cluster update --autolock"),
+    ):
+        r = run(*args)
+        assert r.returncode != 0 and "Error response from daemon" in r.stderr and words in r.stderr, (args, r)
+
+    script = 'i=0; while true; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); sleep 0.5; done'
+    ok("service", "create", "--name", "talk", "--replicas", "2", "busybox", "sh", "-c", script)
+    assert poll(lambda: len(re.findall(r"out [3-9]", ok("service", "logs", "talk"))) >= 2, 30, what="lines")
+
+    r = run("service", "logs", "talk")
+    assert r.returncode == 0, r
+    tasks = {t.split()[0] for t in ok("service", "ps", "-q", "talk").split()}
+    names = set()
+    for out_line in r.stdout.splitlines():
+        m = re.match(r"^(talk\.([12])\.(\w{12}))@(\S+)\s+\| out \d+$", out_line)
+        assert m is not None, out_line
+        assert m.group(4) == f"node-{node.name}" and m.group(3) in {t[:12] for t in tasks}, out_line
+        names.add(m.group(1))
+    assert len(names) == 2, r.stdout
+    assert re.search(r"^talk\.[12]\.\w{12}@\S+\s+\| err \d+$", r.stderr, re.M), r.stderr  # stderr stays stderr
+
+    # --tail N per task, -t with the time, --no-task-ids, --raw, --since.
+    r = run("service", "logs", "--tail", "1", "talk")
+    assert len((r.stdout + r.stderr).splitlines()) == 2, r
+    r = run("service", "logs", "--tail", "3", "-t", "--no-task-ids", "talk")
+    stamped = (r.stdout + r.stderr).splitlines()
+    assert len(stamped) == 6, r
+    stamp = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z "
+    assert all(re.match(stamp + r"talk\.[12]@\S+\s+\| (out|err) \d+$", s) for s in stamped), stamped
+    raw = ok("service", "logs", "--raw", "talk").splitlines()
+    assert raw and all(re.match(r"^out \d+$", s) for s in raw), raw
+    r = run("service", "logs", "--since", "2026-01-01T00:00:00Z", "--tail", "1", "talk")
+    assert (r.stdout + r.stderr).count(" | ") == 2, r
+    assert ok("service", "logs", "--since", "2099-01-01T00:00:00Z", "talk") == ""
+
+    # a task's own logs, by task id
+    task = sorted(tasks)[0]
+    mine = ok("service", "logs", task).splitlines()
+    assert mine and all(f".{task[:12]}@" in s for s in mine), mine
+
+    # -f follows: new lines arrive, and ending the client ends the stream
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(tmp_path)}
+    follow = subprocess.Popen(
+        [DOCKER, "service", "logs", "-f", "--tail", "0", "talk"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert follow.stdout is not None
+        got = [follow.stdout.readline() for _ in range(4)]
+        assert all(re.match(r"^talk\.[12]\.\w{12}@\S+\s+\| out \d+$", s) for s in got), got
+    finally:
+        follow.kill()
+        follow.wait()
+
+    # errors: an unknown service or task
+    r = run("service", "logs", "nosuch")
+    assert r.returncode == 1 and "no such task or service: nosuch" in r.stderr, r

@@ -1,0 +1,132 @@
+"""Negotiation and the daemon's description: /_ping, /version, /info.
+
+The rule: only what svc is, is announced. `Swarm: active/manager` (so the CLI shows its service,
+node and stack commands), API 1.41, and an /info whose Swarm section is the control API's
+ClusterInfo; a manager runs no containers, and its one warning says so rather than letting the
+CLI guess warnings from engine fields a manager does not have.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+from aiohttp import web
+
+from svc import defaults
+from svc.v1 import common_pb2
+from svc.v1 import control_pb2 as ctl
+
+from ..core import Manager
+from . import shapes
+from .base import Calls, Route, answer
+
+
+class System:
+    def __init__(self, calls: Calls) -> None:
+        self.c = calls
+
+    def routes(self) -> list[Route]:
+        return [("GET", "/_ping", self.ping), ("GET", "/version", self.version), ("GET", "/info", self.info)]
+
+    async def ping(self, request: web.Request) -> web.Response:
+        headers = {
+            "API-Version": shapes.API_VERSION,
+            "OSType": "linux",
+            "Docker-Experimental": "false",
+            "Swarm": "active/manager",
+            "Cache-Control": "no-cache, no-store, must-revalidate",
+            "Pragma": "no-cache",
+        }
+        return web.Response(text="" if request.method == "HEAD" else "OK", headers=headers)
+
+    async def version(self, request: web.Request) -> web.Response:
+        engine = {"ApiVersion": shapes.API_VERSION, "MinAPIVersion": shapes.MIN_API_VERSION, "Os": "linux"}
+        return answer(
+            {
+                "Platform": {"Name": f"svc {defaults.VERSION}"},
+                "Components": [{"Name": "Engine", "Version": defaults.VERSION, "Details": engine}],
+                "Version": defaults.VERSION,
+                **engine,
+                "GitCommit": "",
+                "GoVersion": "",
+                "Arch": arch(),
+                "KernelVersion": platform.release(),
+            }
+        )
+
+    async def info(self, request: web.Request) -> web.Response:
+        ci = await self.c.call("ClusterInfo", common_pb2.Empty())
+        nodes = await self.c.call("ListNodes", ctl.ListNodesRequest())
+        cluster = cluster_doc(self.c.m, ci)
+        swarm = {
+            "NodeID": self.c.m.node_id,
+            "NodeAddr": self.c.m.api_addr.rsplit(":", 1)[0],
+            "LocalNodeState": "active",
+            "ControlAvailable": True,
+            "Error": "",
+            "RemoteManagers": [
+                {"NodeID": n.id, "Addr": n.manager_status.api_addr} for n in nodes.nodes if n.HasField("manager_status")
+            ],
+            "Nodes": ci.nodes,
+            "Managers": len(ci.managers),
+            "Cluster": cluster,
+        }
+        return answer(
+            {
+                "ID": self.c.m.node_id,
+                "Name": self.c.m.hostname,
+                "ServerVersion": defaults.VERSION,
+                "OSType": "linux",
+                "OperatingSystem": f"svc manager {defaults.VERSION}",
+                "Architecture": arch(),
+                "KernelVersion": platform.release(),
+                "NCPU": os.cpu_count() or 0,
+                "MemTotal": _mem_total(),
+                "Containers": 0,
+                "Images": 0,
+                "Plugins": {"Volume": [], "Network": ["overlay"], "Log": []},
+                "RegistryConfig": {"InsecureRegistryCIDRs": [], "IndexConfigs": {}, "Mirrors": []},
+                "SecurityOptions": [],
+                "Runtimes": {},
+                "Swarm": swarm,
+                # The CLI guesses warnings from the engine fields when this is empty: a manager has no engine.
+                "Warnings": ["NOTE: an svc manager: it runs no containers itself, its cluster's nodes do"],
+            }
+        )
+
+
+def _cert_lifetime(m: Manager) -> float:
+    cluster = m.cluster  # this manager's replica: a display value, as fresh as its Raft log
+    return (cluster.cert_lifetime if cluster is not None else 0.0) or defaults.CERT_LIFETIME_SECONDS
+
+
+def arch() -> str:
+    return platform.machine()
+
+
+def _mem_total() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
+def cluster_doc(m: Manager, ci: ctl.ClusterInfoResponse) -> dict[str, Any]:
+    """The cluster as /info's Swarm.Cluster and /swarm show it: what svc has of Docker's ClusterSpec."""
+    return {
+        "ID": ci.cluster_id,
+        "Version": {"Index": m.cluster.version if m.cluster is not None else 0},
+        "CreatedAt": shapes.rfc3339(0),
+        "UpdatedAt": shapes.rfc3339(0),
+        "Spec": {
+            "Name": "default",
+            "Orchestration": {"TaskHistoryRetentionLimit": defaults.TASK_HISTORY_PER_SLOT},
+            "Dispatcher": {"HeartbeatPeriod": int(ci.heartbeat_period_seconds * shapes.NS)},
+            "CAConfig": {"NodeCertExpiry": int(_cert_lifetime(m) * shapes.NS)},
+            "EncryptionConfig": {"AutoLockManagers": ci.autolock},
+        },
+        "DefaultAddrPool": [defaults.OVERLAY_ADDR_POOL],
+        "SubnetSize": defaults.OVERLAY_SUBNET_PREFIX,
+    }
