@@ -24,6 +24,11 @@ class Constraint:
         return equal if self.op == "==" else not equal
 
 
+def node_value(node: NodeObj, key: str) -> str | None:
+    """A node's value for a constraint or placement preference key (None if it has none)."""
+    return _value(node, key)
+
+
 def _value(node: NodeObj, key: str) -> str | None:
     if key == "node.id":
         return node.id

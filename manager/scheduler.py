@@ -3,9 +3,10 @@
 Filters, in Swarm's order, each with an explanation a person can act on: node ready and
 active; the node runs an engine; constraints; CPU and memory reservations against what the
 node has left; max replicas per node; the image is on the node where only some nodes can have it
-(image_required). Among the nodes that pass, spread: fewest tasks of this service, then a node that
-holds the image, then fewest tasks in total. Counts are updated as the
-batch is placed, so one pass spreads a whole scale-up evenly.
+(image_required). Among the nodes that pass, spread: over the values of each placement preference's
+label first (_Spread), then fewest tasks of this service, then a node that holds the image, then
+fewest tasks in total. Counts are updated as the batch is placed, so one pass spreads a whole
+scale-up evenly.
 """
 
 from __future__ import annotations
@@ -153,6 +154,35 @@ def _take(load: NodeLoad, svc: ServiceObj, ports: set[tuple[str, int]]) -> None:
     load.mem_free -= svc.spec.reservations.memory_bytes
 
 
+class _Spread:
+    """Placement preferences (`spread=node.labels.zone`, in order), as Swarm's: the service's tasks on each
+    value's nodes, per level, so that a task goes to the value (then sub-value) holding the fewest;
+    nodes without the label are a group of their own. Counts only grow, as the heap's lazy check needs."""
+
+    def __init__(self, svc: ServiceObj, candidates: list[NodeLoad]) -> None:
+        self.service_id = svc.id
+        self.labels = [p.spread for p in svc.spec.placement.preferences]
+        self.groups: collections.Counter[tuple[str, ...]] = collections.Counter()
+        self.paths: dict[str, list[tuple[str, ...]]] = {}
+        for load in candidates:
+            for group in self._path(load):
+                self.groups[group] += load.by_service[self.service_id]
+
+    def _path(self, load: NodeLoad) -> list[tuple[str, ...]]:
+        path = self.paths.get(load.node.id)
+        if path is None:
+            values = tuple(constraints.node_value(load.node, label) or "" for label in self.labels)
+            path = self.paths[load.node.id] = [values[: i + 1] for i in range(len(values))]
+        return path
+
+    def counts(self, load: NodeLoad) -> list[int]:
+        return [self.groups[group] for group in self._path(load)] if self.labels else []
+
+    def take(self, load: NodeLoad) -> None:
+        for group in self._path(load) if self.labels else ():
+            self.groups[group] += 1
+
+
 def schedule(snap: Snapshot, pending: list[TaskObj]) -> tuple[list[Placement], dict[str, str]]:
     """Place `pending` tasks. Returns placements and, for tasks that fit nowhere, the reason.
 
@@ -183,9 +213,19 @@ def schedule(snap: Snapshot, pending: list[TaskObj]) -> tuple[list[Placement], d
         static_refusals = [why for why in static.values() if why]
         dynamic_refusals: dict[str, str] = {}
 
-        def key(load: NodeLoad, sid: str = service_id, image: str = image) -> tuple[int, bool, int, str, str]:
-            # spread first; among equals, a node that holds the image saves a pull
-            return (load.by_service[sid], image not in load.images, load.total, load.node.hostname, load.node.id)
+        spread = _Spread(svc, [loads[nid] for nid, why in static.items() if not why])
+
+        def key(load: NodeLoad, sid: str = service_id, image: str = image, spread: _Spread = spread) -> tuple[Any, ...]:
+            # the preferences' groups, then spread over nodes; among equals, a node with the image saves a pull
+            counts = spread.counts(load)
+            return (
+                *counts,
+                load.by_service[sid],
+                image not in load.images,
+                load.total,
+                load.node.hostname,
+                load.node.id,
+            )
 
         heap = [key(loads[nid]) for nid, why in static.items() if not why]
         heapq.heapify(heap)
@@ -211,6 +251,7 @@ def schedule(snap: Snapshot, pending: list[TaskObj]) -> tuple[list[Placement], d
                     dynamic_refusals[load.node.id] = why
                     continue
                 _take(load, svc, ports)
+                spread.take(load)
                 heapq.heapreplace(heap, key(load))
                 placements.append(Placement(task.id, load.node.id))
                 break
