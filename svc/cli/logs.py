@@ -4,7 +4,9 @@ Rule: lines are printed in the order of their time stamps, not of arrival (the n
 own pace): without `-f` all of them are read, then sorted; with `-f` a line is held for FOLLOW_HOLD
 seconds so one that arrives later but happened earlier still goes first. `--since`/`--until` take
 docker's forms (a duration back from now, RFC 3339, a date, Unix seconds) and filter on the lines'
-times; `-t` prints them with docker's fixed nine fraction digits.
+times; `-t` prints them with docker's fixed nine fraction digits. `--details` adds docker's
+attributes column: the task's container labels (`-l`), `k=v` by key joined by commas (docker shows
+the labels its `--log-opt labels=` names; svc has no log options, so it shows every one).
 """
 
 from __future__ import annotations
@@ -105,6 +107,27 @@ def held(stream: Iterable[Any], hold: float = FOLLOW_HOLD) -> Iterator[Any]:
             yield heapq.heappop(heap)[3]
 
 
+def details(labels: dict[str, str]) -> bytes:
+    """docker's `--details` column: `k=v,k=v ` (by key), a lone space when there is none."""
+    return (",".join(f"{k}={v}" for k, v in sorted(labels.items())) + " ").encode()
+
+
+class _Labels:
+    """Each task's container labels, asked of the managers once, and again for a task not seen yet."""
+
+    def __init__(self, c: Any, service: str) -> None:
+        self.c, self.service, self.known = c, service, dict[str, dict[str, str]]()
+
+    def __call__(self, task_id: str) -> dict[str, str]:
+        if task_id not in self.known:
+            from svc.v1 import control_pb2 as ctl
+
+            for t in self.c.ListTasks(ctl.ListTasksRequest(service=self.service)).tasks:
+                self.known[t.id] = dict(t.spec.labels)
+            self.known.setdefault(task_id, {})
+        return self.known[task_id]
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     from svc.cli.service import client
     from svc.v1 import control_pb2 as ctl
@@ -116,6 +139,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     req = ctl.ServiceLogsRequest(service=args.service, follow=args.follow, tail=args.tail)
     stream = c.stream("ServiceLogs", req)
     messages = held(stream) if args.follow else iter(ordered(stream))
+    labels = _Labels(c, args.service) if getattr(args, "details", False) else None
     for msg in messages:
         if not in_window(msg.time, since, until):
             continue
@@ -125,6 +149,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
             prefix += stamp(msg.time).encode() + b" "
         if not args.no_task_ids and not args.raw:
             prefix += f"{msg.task_name}@{msg.node_hostname}    | ".encode()
+        if labels is not None:
+            prefix += details(labels(msg.task_id))
         out.write(prefix + msg.data)
         out.flush()
     return 0

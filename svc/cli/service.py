@@ -151,6 +151,7 @@ def register_verbs(sub: Any) -> None:
     logs.add_argument("--since", default="", help="lines since a time: 10m, 1h30m, 2026-12-01T14:09:49Z, Unix seconds")
     logs.add_argument("--until", default="", help="lines before a time (the same forms as --since)")
     logs.add_argument("--raw", action="store_true", help="the lines alone, without the task@node prefix")
+    logs.add_argument("--details", action="store_true", help="show the tasks' labels before each line, as docker")
     logs.set_defaults(func=cmd_logs)
 
 

@@ -71,3 +71,31 @@ def test_held_raises_the_streams_error() -> None:
 
     with pytest.raises(InvalidArgument, match="gone"):
         list(logs.held(stream(), hold=0.01))
+
+
+def test_details_adds_the_tasks_labels_column(monkeypatch, capsysbinary) -> None:  # type: ignore[no-untyped-def]
+    from svc.cli import service
+    from svc.v1 import cluster_pb2 as cpb
+    from svc.v1 import control_pb2 as ctl
+
+    class Client:
+        def stream(self, method: str, request: object) -> list[object]:
+            mk = ctl.ServiceLogMessage
+            return [
+                mk(task_id="t2", task_name="web.2", node_hostname="n", time=NOW + 1, stream="stdout", data=b"two\n"),
+                mk(task_id="t1", task_name="web.1", node_hostname="n", time=NOW, stream="stdout", data=b"one\n"),
+            ]
+
+        def ListTasks(self, request: object) -> object:
+            labelled = cpb.Task(id="t1")
+            labelled.spec.labels.update({"tier": "front", "app": "web"})
+            return SimpleNamespace(tasks=[labelled, cpb.Task(id="t2")])
+
+    monkeypatch.setattr(service, "client", lambda args: Client())
+    args = SimpleNamespace(
+        service="web", follow=False, tail=0, since="", until="", timestamps=False, no_task_ids=False, raw=False
+    )
+    args.details = True
+    assert logs.cmd_logs(args) == 0
+    out = capsysbinary.readouterr().out
+    assert out == b"web.1@n    | app=web,tier=front one\nweb.2@n    |  two\n"
