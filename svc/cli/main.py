@@ -24,8 +24,42 @@ GROUPS = (
     "svc.cli.completion",
 )
 
+# The group that registers each top-level command, so that a command builds only its own group's
+# parser: importing and registering every group costs a few times Python's own start-up before a
+# command does anything. tests/unit/test_cli_dispatch.py checks this table against GROUPS.
+COMMAND_GROUPS = {
+    **dict.fromkeys(("create", "inspect", "logs", "ls", "ps", "rm", "rollback", "scale", "service", "update"), "svc.cli.service"),
+    "node": "svc.cli.node",
+    "network": "svc.cli.network",
+    "config": "svc.cli.secret",
+    "secret": "svc.cli.secret",
+    "stack": "svc.cli.stack",
+    "cluster": "svc.cli.cluster",
+    "container": "svc.cli.container",
+    **dict.fromkeys(("image", "login", "logout"), "svc.cli.image"),
+    "volume": "svc.cli.volume",
+}
+# Options of the top-level parser that take a value (to find the command word after them).
+_VALUED_OPTIONS = ("-H", "--host", "--tls-dir")
 
-def parser() -> argparse.ArgumentParser:
+
+def command_word(argv: list[str]) -> str | None:
+    """The command a command line names (`svc -H m:4242 ls` -> ls); None if there is none."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in _VALUED_OPTIONS:
+            i += 2
+            continue
+        if word.startswith("-"):
+            i += 1
+            continue
+        return word
+    return None
+
+
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; with a known `command`, only the group that registers it is loaded."""
     import importlib
 
     p = argparse.ArgumentParser(prog="svc", description="svc: services on a cluster of container hosts")
@@ -35,7 +69,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ver = sub.add_parser("version", help="the CLI's version, and the manager's if one answers")
     ver.set_defaults(func=cmd_version)
-    for name in GROUPS:
+    group = COMMAND_GROUPS.get(command or "")
+    groups = () if command == "version" else (group,) if group else GROUPS
+    for name in groups:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -67,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # gRPC's core would print its own connection diagnostics to stderr; the CLI explains failures itself.
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
-    p = parser()
+    words = sys.argv[1:] if argv is None else argv
+    command = command_word(words)
+    if command is None and ("-v" in words or "--version" in words):
+        command = "version"  # needs no group
+    p = parser(command)
     args = p.parse_args(argv)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
