@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from svc import defaults, updatepolicy
-from svc.cli import output
+from svc.cli import kernelflags, output
 from svc.cli.specflags import add_container_flags, overlay_networks, parse_attachment, spec_from_args
 from svc.constraints import parse_preference
 from svc.errors import DeadlineExceeded, InvalidArgument, SvcError, Unavailable
@@ -124,6 +124,7 @@ def register_verbs(sub: Any) -> None:
     upd.add_argument("--network-add", action="append", default=[], metavar="NETWORK", help="join an overlay network")
     upd.add_argument("--mount-add", action="append", default=[], metavar="type=...,target=...", help="add a mount")
     upd.add_argument("--mount-rm", action="append", default=[], metavar="TARGET", help="remove the mount at TARGET")
+    kernelflags.add_update_flags(upd)  # --init/--no-init, --sysctl-, --ulimit-, --host-add/-rm
     upd.add_argument("--network-rm", action="append", default=[], metavar="NETWORK", help="leave an overlay network")
     for kind in ("secret", "config"):
         upd.add_argument(f"--{kind}-add", action="append", default=[], metavar="NAME|source=NAME,...")
@@ -624,6 +625,7 @@ def cmd_update(args: argparse.Namespace) -> int:
         mounts = mountspec.update_mounts(list(spec.task.mounts), args.mount_add, args.mount_rm)
         spec.task.ClearField("mounts")
         spec.task.mounts.extend(mounts)
+    kernelflags.update(args, spec.task)
     if args.replicas is not None:
         if args.replicas < 0:
             raise InvalidArgument("--replicas must be 0 or more")

@@ -188,3 +188,30 @@ def test_extra_hosts_in_etc_hosts(tmp_path: Any) -> None:
     hostfiles.write_etc_files(str(tmp_path), "h", "10.0.0.2", "bridge", extra_hosts=["10.0.0.5 db", "::1 v6"])
     lines = (tmp_path / "hosts").read_text().splitlines()
     assert lines[2:] == ["10.0.0.2\th", "10.0.0.5\tdb", "::1\tv6"]
+
+
+def test_update_flags() -> None:
+    p = argparse.ArgumentParser()
+    kernelflags.add_update_flags(p)
+    spec = pb.ContainerSpec(
+        image="busybox",
+        sysctls={"net.core.somaxconn": "1", "kernel.shmmax": "2"},
+        ulimits=[pb.Ulimit(name="nofile", soft=1, hard=2), pb.Ulimit(name="nproc", soft=3, hard=3)],
+        extra_hosts=["10.0.0.1 a", "10.0.0.2 b", "10.0.0.3 b"],
+    )
+    args = p.parse_args(
+        ["--init", "--sysctl-rm", "kernel.shmmax", "--sysctl-add", "net.core.somaxconn=9", "--ulimit-rm", "nproc",
+         "--ulimit-add", "nofile=5:6", "--host-rm", "b:10.0.0.2", "--host-add", "c:10.0.0.4"]
+    )  # fmt: skip
+    kernelflags.update(args, spec)
+    assert spec.init and dict(spec.sysctls) == {"net.core.somaxconn": "9"}
+    assert [(u.name, u.soft, u.hard) for u in spec.ulimits] == [("nofile", 5, 6)]
+    assert list(spec.extra_hosts) == ["10.0.0.1 a", "10.0.0.3 b", "10.0.0.4 c"]
+    kernelflags.update(p.parse_args(["--no-init", "--host-rm", "b"]), spec)
+    assert not spec.init and list(spec.extra_hosts) == ["10.0.0.1 a", "10.0.0.4 c"]
+    before = pb.ContainerSpec()
+    before.CopyFrom(spec)
+    kernelflags.update(p.parse_args([]), spec)
+    assert spec == before  # no flag changes nothing
+    with pytest.raises(InvalidArgument, match="not allowed"):
+        kernelflags.update(p.parse_args(["--sysctl-add", "vm.swappiness=1"]), spec)
