@@ -44,24 +44,28 @@ def effective(config: Any) -> Policy:
     )
 
 
-def validate(config: Any, rollback: bool = False) -> None:
-    """InvalidArgument naming the flag, for a value the managers could not follow."""
+def validate(config: Any, rollback: bool = False, where: str = "") -> None:
+    """InvalidArgument naming the flag (or, with `where`, the compose key), for a value the managers could
+    not follow."""
     prefix = "--rollback-" if rollback else "--update-"
+
+    def name(field: str) -> str:
+        return f"{where}.{field.replace('-', '_')}" if where else prefix + field
+
     actions = ROLLBACK_FAILURE_ACTIONS if rollback else FAILURE_ACTIONS
     if config.failure_action and config.failure_action not in actions:
-        raise InvalidArgument(
-            f"invalid {prefix}failure-action {config.failure_action!r}: use {', '.join(actions[:-1])} or {actions[-1]}"
-        )
+        choices = f"{', '.join(actions[:-1])} or {actions[-1]}"
+        raise InvalidArgument(f"invalid {name('failure-action')} {config.failure_action!r}: use {choices}")
     if config.order and config.order not in ORDERS:
-        raise InvalidArgument(f"invalid {prefix}order {config.order!r}: use stop-first or start-first")
+        raise InvalidArgument(f"invalid {name('order')} {config.order!r}: use stop-first or start-first")
     if config.HasField("delay_seconds") and config.delay_seconds < 0:
-        raise InvalidArgument(f"{prefix}delay must not be negative")
+        raise InvalidArgument(f"{name('delay')} must not be negative")
     if config.HasField("monitor_seconds") and config.monitor_seconds < 0:
-        raise InvalidArgument(f"{prefix}monitor must not be negative")
+        raise InvalidArgument(f"{name('monitor')} must not be negative")
     if config.HasField("max_failure_ratio") and not 0 <= config.max_failure_ratio <= 1:
-        raise InvalidArgument(f"invalid {prefix}max-failure-ratio {config.max_failure_ratio:g}: use 0 to 1")
+        raise InvalidArgument(f"invalid {name('max-failure-ratio')} {config.max_failure_ratio:g}: use 0 to 1")
     if config.HasField("parallelism") and config.parallelism > defaults.MAX_REPLICAS:
-        raise InvalidArgument(f"{prefix}parallelism must be at most {defaults.MAX_REPLICAS}")
+        raise InvalidArgument(f"{name('parallelism')} must be at most {defaults.MAX_REPLICAS}")
 
 
 def add_flags(p: Any) -> None:

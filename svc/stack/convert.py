@@ -17,7 +17,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from svc import filerefs
+from svc import filerefs, updatepolicy
 from svc.errors import InvalidArgument
 from svc.stack import taskopts
 from svc.stack.loader import as_map
@@ -301,6 +301,10 @@ def _deploy(spec: Any, deploy: dict[str, Any], where: str) -> None:
     placement = deploy.get("placement") or {}
     spec.placement.constraints.extend(placement.get("constraints") or [])
     spec.placement.max_replicas_per_node = int(placement.get("max_replicas_per_node", 0))
+    for pref in placement.get("preferences") or []:
+        spec.placement.preferences.add(spread=pref["spread"])
+    for kind in ("update_config", "rollback_config"):
+        _update_config(getattr(spec, kind), deploy.get(kind) or {}, f"{where}.{kind}")
     resources = deploy.get("resources") or {}
     limits = resources.get("limits") or {}
     if "cpus" in limits:
@@ -321,6 +325,25 @@ def _deploy(spec: Any, deploy: dict[str, Any], where: str) -> None:
     if "delay" in restart:
         spec.restart.delay_seconds = parse_duration(str(restart["delay"]), f"{where}.restart_policy.delay")
     spec.restart.max_attempts = int(restart.get("max_attempts", 0))
+
+
+def _update_config(config: Any, given: dict[str, Any], where: str) -> None:
+    """deploy.update_config / rollback_config: docker's keys onto the spec's UpdateConfig (the managers'
+    rules check the values, naming the key)."""
+    if "parallelism" in given:
+        config.parallelism = int(given["parallelism"])
+    for key in ("delay", "monitor"):
+        if key in given:
+            setattr(config, f"{key}_seconds", parse_duration(str(given[key]), f"{where}.{key}"))
+    if "max_failure_ratio" in given:
+        try:
+            config.max_failure_ratio = float(given["max_failure_ratio"])
+        except ValueError:
+            raise InvalidArgument(f"{where}.max_failure_ratio must be a number from 0 to 1") from None
+    for key in ("failure_action", "order"):
+        if key in given:  # only what the file says: an empty config leaves the spec as it was (no rollout)
+            setattr(config, key, str(given[key]))
+    updatepolicy.validate(config, rollback=where.endswith("rollback_config"), where=where)
 
 
 def _service_networks(svc: dict[str, Any]) -> dict[str, Any]:

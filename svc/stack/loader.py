@@ -30,7 +30,7 @@ DROPPED: tuple[str, ...] = ()  # keys docker drops silently that svc drops too (
 # compose keys docker knows that svc does not map: refused with their name (docs/stacks.md).
 NOT_MAPPED = (
     "dns", "dns_search", "logging", "tty", "stdin_open",
-    "update_config", "rollback_config", "preferences", "window", "generic_resources", "credential_spec",
+    "window", "generic_resources", "credential_spec",
     "isolation", "extends", "volume_driver", "volumes_from", "cpu_quota", "cpu_shares",
     "cpuset", "mem_limit", "memswap_limit", "ipam", "template_driver", "driver_opts", "nocopy", "bind",
     "consistency",
@@ -41,6 +41,8 @@ _INT_PATHS = (
     ("services", "*", "deploy", "replicas"),
     ("services", "*", "deploy", "restart_policy", "max_attempts"),
     ("services", "*", "deploy", "placement", "max_replicas_per_node"),
+    ("services", "*", "deploy", "update_config", "parallelism"),
+    ("services", "*", "deploy", "rollback_config", "parallelism"),
     ("services", "*", "deploy", "resources", "limits", "pids"),
     ("services", "*", "healthcheck", "retries"),
     ("services", "*", "ports", "*", "target"),

@@ -190,8 +190,8 @@ services:
         ("services:\n  web: {image: busybox, colour: red}\n", "c.yml: unknown key services.web.colour"),
         ("services:\n  web: {image: busybox, dns: [1.1.1.1]}\n", "c.yml: services.web.dns: not supported by svc"),
         (
-            "services:\n  web: {image: busybox, deploy: {update_config: {}}}\n",
-            "services.web.deploy.update_config: not supported",
+            "services:\n  web: {image: busybox, deploy: {update_config: {order: random}}}\n",
+            "services.web.deploy.update_config.order must be one of stop-first, start-first",
         ),
         ("services: {}\nvolume: {}\n", "c.yml: unknown key volume"),
         (
