@@ -50,7 +50,8 @@ class ImageRecord:
     size: int
     created: float
     manifest: str  # digest of the stored manifest
-    repo_digests: tuple[str, ...] = ()  # NAME@sha256:... it was pulled as (the digest asked of the registry)
+    # NAME@sha256:... it was pulled or pushed as; for an import, NAME@<its stored manifest> (peers serve it)
+    repo_digests: tuple[str, ...] = ()
 
 
 class ImageStore:
@@ -95,7 +96,7 @@ class ImageStore:
                 # by digest only: a tag beside it (`NAME:TAG@sha256:…`, what a service pins) says nothing
                 want = repo_digest(ref)
                 for image_id, rec in self._images.items():
-                    if want in rec.get("repo_digests", []):
+                    if want in rec.get("repo_digests", []) or want in rec.get("local_digests", []):
                         return self._record(image_id)
             if reference.looks_like_id(ref):
                 prefix = ref if ref.startswith("sha256:") else "sha256:" + ref
@@ -133,7 +134,7 @@ class ImageStore:
             size=sum(self._layer_info.get(d, [0])[0] for d in rec["layers"]),
             created=rec.get("created", 0.0),
             manifest=rec.get("manifest", ""),
-            repo_digests=tuple(rec.get("repo_digests", ())),
+            repo_digests=tuple(rec.get("repo_digests", ())) + tuple(rec.get("local_digests", ())),
         )
 
     def _blob_path(self, digest: str) -> str:
@@ -202,15 +203,16 @@ class ImageStore:
     def _add_local_digest(self, image_id: str, tag: str) -> None:
         """An imported image is known as `NAME@<its stored manifest's digest>` for each of its tags: the
         digest peers fetch it by, and a service pins when only this node holds it (docs/images.md,
-        air-gapped clusters). Caller holds the lock."""
+        air-gapped clusters). Kept apart from registry digests: an import whose tag moved on is
+        dangling (prune removes it) unless a task uses it. Caller holds the lock."""
         rec = self._images[image_id]
         try:
             name = registryref.parse(tag).name
         except InvalidArgument:
             return
-        digests = rec.setdefault("repo_digests", [])
-        if rec.get("manifest") and not any(d.split("@", 1)[0] == name for d in digests):
-            digests.append(f"{name}@{rec['manifest']}")
+        local = rec.setdefault("local_digests", [])
+        if rec.get("manifest") and not any(d.split("@", 1)[0] == name for d in [*rec.get("repo_digests", []), *local]):
+            local.append(f"{name}@{rec['manifest']}")
 
     def _write_blob(self, data: bytes | IO[bytes], expected: str = "") -> str:
         """Store a blob; verify it against `expected` when given. Returns its digest."""

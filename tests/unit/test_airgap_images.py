@@ -110,3 +110,16 @@ def test_no_holder_and_no_registry_is_one_line(tmp_path) -> None:  # type: ignor
     assert "\n" not in str(err.value) and "127.0.0.1:9/air:1" in str(err.value), err.value
     assert ": no node holds it, and registry 127.0.0.1:9 unreachable" in str(err.value), err.value
     assert not os.listdir(os.path.join(str(tmp_path / "b"), "blobs", "sha256"))
+
+
+def test_an_import_whose_tag_moved_on_is_dangling_but_resolvable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first, second = str(tmp_path / "1.tar"), str(tmp_path / "2.tar")
+    write_docker_save(first, _spec())
+    write_docker_save(second, ImageSpec(layers=[[Entry("other", b"2")]], tag="air:1"))
+    a = ImageStore(str(tmp_path / "a"))
+    (old,) = a.import_archive(first, "air:1")
+    (new,) = a.import_archive(second, "air:1")
+    assert a.resolve("air:1").id == new.id
+    assert a.resolve(f"air:1@{old.manifest}").id == old.id  # a service pinned to it still finds it here
+    dangling = {g.id: g.dangling for g in a.gc_images()}
+    assert dangling == {old.id: True, new.id: False}  # prune (not -a) removes the superseded import
