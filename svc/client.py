@@ -107,13 +107,29 @@ class RpcClient:
         rpc = getattr(self.stub, method)
 
         def call(request: Any, timeout: float | None = None) -> Any:
-            return translate(lambda: rpc(request, timeout=timeout or self.default_timeout), self.address)
+            try:
+                return translate(lambda: rpc(request, timeout=timeout or self.default_timeout), self.address)
+            except SvcError as exc:
+                raise self.explain(exc) from None
 
         return call
 
     def stream(self, method: str, request: Any) -> Iterator[Any]:
-        it = translate(lambda: getattr(self.stub, method)(request), self.address)
-        return translate_iter(it, self.address)
+        try:
+            it = translate(lambda: getattr(self.stub, method)(request), self.address)
+        except SvcError as exc:
+            raise self.explain(exc) from None
+        return self._explained(translate_iter(it, self.address))
+
+    def _explained(self, it: Iterator[Any]) -> Iterator[Any]:
+        try:
+            yield from it
+        except SvcError as exc:
+            raise self.explain(exc) from None
+
+    def explain(self, err: SvcError) -> SvcError:
+        """A subclass's chance to say more about a failed call (the CLI's: an expired credential)."""
+        return err
 
     def close(self) -> None:
         self._channel.close()

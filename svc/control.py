@@ -12,8 +12,7 @@ import time
 
 from svc import defaults, tls
 from svc.client import RpcClient
-from svc.errors import Unauthenticated, Unavailable
-from svc.keywrap import UNLOCK_SOCKET_NAME
+from svc.errors import SvcError, Unauthenticated, Unavailable
 
 
 def _run_dir() -> str:
@@ -31,7 +30,8 @@ def _read(path: str) -> str:
 
 
 def locate(host: str | None = None, tls_dir: str | None = None) -> tuple[str, tls.Identity]:
-    if not host and not os.environ.get("SVC_HOST") and os.path.exists(os.path.join(_run_dir(), UNLOCK_SOCKET_NAME)):
+    locked = os.path.exists(os.path.join(_run_dir(), defaults.UNLOCK_SOCKET_NAME))
+    if not host and not os.environ.get("SVC_HOST") and locked:
         raise Unavailable("this host's manager is locked (autolock is on): unlock it with `svc cluster unlock`")
     addr = host or os.environ.get("SVC_HOST") or _read(os.path.join(_run_dir(), defaults.MANAGER_ADDR_FILE))
     if not addr:
@@ -40,11 +40,6 @@ def locate(host: str | None = None, tls_dir: str | None = None) -> tuple[str, tl
         addr = f"{addr}:{defaults.MANAGER_GRPC_PORT}"
     creds = tls_dir or os.environ.get("SVC_TLS_DIR") or _read(os.path.join(_run_dir(), defaults.MANAGER_CREDS_FILE))
     identity = tls.Identity.load(creds) if creds else None
-    if identity is not None and identity.expires_at < time.time():
-        raise Unauthenticated(
-            f"the credential in {creds} expired on {time.ctime(identity.expires_at)}: "
-            "get a new one with `svc cluster client-bundle DIR`"
-        )
     if identity is None:
         raise Unauthenticated(
             "no credential for the manager: run as root on a manager host, or get one with "
@@ -53,25 +48,44 @@ def locate(host: str | None = None, tls_dir: str | None = None) -> tuple[str, tl
     return addr, identity
 
 
-class ControlClient(RpcClient):
+def expired(identity: tls.Identity, where: str) -> Unauthenticated | None:
+    """The error for an expired credential, or None. Asked only once a call failed: reading the
+    certificate's dates loads cryptography's x509, which costs more than the call (svc/tls.py)."""
+    if identity.expires_at >= time.time():
+        return None
+    return Unauthenticated(
+        f"the credential in {where} expired on {time.ctime(identity.expires_at)}: "
+        "get a new one with `svc cluster client-bundle DIR`"
+    )
+
+
+class _AdminClient(RpcClient):
+    """A client with an admin credential; `stub_module.stub_name` is the service it calls."""
+
+    default_timeout = defaults.CLI_RPC_TIMEOUT_SECONDS
+    stub_module = stub_name = ""
+
+    def __init__(self, host: str | None = None, tls_dir: str | None = None) -> None:
+        import importlib
+
+        address, self.identity = locate(host, tls_dir)
+        self.where = tls_dir or os.environ.get("SVC_TLS_DIR") or "the local admin credential"
+        stub = getattr(importlib.import_module(self.stub_module), self.stub_name)
+        super().__init__(address, tls.secure_channel(address, self.identity, aio=False), stub)
+
+    def explain(self, err: SvcError) -> SvcError:
+        if isinstance(err, Unauthenticated | Unavailable):
+            return expired(self.identity, self.where) or err
+        return err
+
+
+class ControlClient(_AdminClient):
     """A manager's control API over mutual TLS."""
 
-    default_timeout = defaults.CLI_RPC_TIMEOUT_SECONDS
-
-    def __init__(self, host: str | None = None, tls_dir: str | None = None) -> None:
-        from svc.v1 import control_pb2_grpc
-
-        address, identity = locate(host, tls_dir)
-        super().__init__(address, tls.secure_channel(address, identity, aio=False), control_pb2_grpc.ControlStub)
+    stub_module, stub_name = "svc.v1.control_pb2_grpc", "ControlStub"
 
 
-class CAClient(RpcClient):
+class CAClient(_AdminClient):
     """A manager's NodeCA service over mutual TLS, as an admin: the root CA and its rotation."""
 
-    default_timeout = defaults.CLI_RPC_TIMEOUT_SECONDS
-
-    def __init__(self, host: str | None = None, tls_dir: str | None = None) -> None:
-        from svc.v1 import ca_pb2_grpc
-
-        address, identity = locate(host, tls_dir)
-        super().__init__(address, tls.secure_channel(address, identity, aio=False), ca_pb2_grpc.NodeCAStub)
+    stub_module, stub_name = "svc.v1.ca_pb2_grpc", "NodeCAStub"

@@ -28,6 +28,7 @@ RUN_DIR = "/run/svc"
 ENGINE_SOCKET_NAME = "engine.sock"  # under RUN_DIR, mode 0600
 DOCKER_SOCKET_NAME = "docker.sock"  # under RUN_DIR, mode 0600: a manager's Docker Engine API
 MANAGER_ADDR_FILE = "manager.addr"  # under RUN_DIR: where the local manager listens
+UNLOCK_SOCKET_NAME = "manager-unlock.sock"  # under RUN_DIR, 0600: a locked manager's only listener
 MANAGER_CREDS_FILE = "manager.admin"  # under RUN_DIR: which root-only admin credential the local CLI uses
 
 # --- daemons (svcd) ---

@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from svc import defaults
 from svc.errors import InvalidArgument, PermissionDenied
 
 UNLOCK_PREFIX = "SWMKEY-1-"
-UNLOCK_SOCKET_NAME = "manager-unlock.sock"  # under the run dir, 0600: a locked manager's only listener
+UNLOCK_SOCKET_NAME = defaults.UNLOCK_SOCKET_NAME
 SEAL_MAGIC = b"SVCSEAL1"
 RECORD_MARKER = 0xE5  # first byte of an encrypted journal record (pysyncobj's command types are 0-3)
 _NONCE = 12

@@ -5,6 +5,10 @@ Every daemon and every remote CLI has an identity: a key, a certificate naming i
 Files are written 0600 under the owner's directory. Join tokens look like Swarm's:
 `SWMTKN-1-<CA digest>-<secret>`; the digest lets a joining host check the manager it talks
 to before it trusts it.
+
+cryptography is imported where a function needs it, not with the module: the CLI's every call
+loads this module for `Identity.load` and `secure_channel`, which need none of it, and importing
+cryptography's x509 costs more than the rest of a `svc ls`.
 """
 
 from __future__ import annotations
@@ -15,17 +19,15 @@ import os
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any
 
 from svc import defaults
 from svc.errors import InvalidArgument, Unauthenticated, Unavailable
 from svc.fsutil import write_atomic
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 TOKEN_PREFIX = "SWMTKN-1-"
 ROLES = ("worker", "manager", "admin")
@@ -39,18 +41,26 @@ class Identity:
 
     @property
     def cert(self) -> x509.Certificate:
+        from cryptography import x509
+
         return x509.load_pem_x509_certificate(self.cert_pem)
 
     @property
     def node_id(self) -> str:
+        from cryptography.x509.oid import NameOID
+
         return subject_field(self.cert, NameOID.COMMON_NAME)
 
     @property
     def role(self) -> str:
+        from cryptography.x509.oid import NameOID
+
         return subject_field(self.cert, NameOID.ORGANIZATIONAL_UNIT_NAME)
 
     @property
     def cluster_id(self) -> str:
+        from cryptography.x509.oid import NameOID
+
         return subject_field(self.cert, NameOID.ORGANIZATION_NAME)
 
     @property
@@ -90,30 +100,46 @@ def subject_field(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str:
 
 
 def new_key() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return key, pem
 
 
 def new_csr(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
     csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM)
 
 
 def ca_digest(ca_pem: bytes) -> str:
     """The CA fingerprint a token carries: sha256 of the DER certificate, base32, lower case."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     der = x509.load_pem_x509_certificate(ca_pem).public_bytes(serialization.Encoding.DER)
     return base64.b32encode(hashlib.sha256(der).digest()).decode().rstrip("=").lower()
 
 
 def split_pems(pem: bytes) -> list[bytes]:
     """Each certificate of a PEM bundle (a trust bundle, or a certificate and its intermediates)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     return [c.public_bytes(serialization.Encoding.PEM) for c in x509.load_pem_x509_certificates(pem)] if pem else []
 
 
 def issuer_digest(identity: Identity) -> str:
     """The digest of the root in the identity's trust bundle that signed its certificate ("" if none did):
     what a node reports, so the leader knows who still holds a certificate of an old root."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+
     leaf = identity.cert
     for root in x509.load_pem_x509_certificates(identity.ca_pem):
         try:

@@ -28,7 +28,9 @@ GROUPS = (
 # parser: importing and registering every group costs a few times Python's own start-up before a
 # command does anything. tests/unit/test_cli_dispatch.py checks this table against GROUPS.
 COMMAND_GROUPS = {
-    **dict.fromkeys(("create", "inspect", "logs", "ls", "ps", "rm", "rollback", "scale", "service", "update"), "svc.cli.service"),
+    **dict.fromkeys(
+        ("create", "inspect", "logs", "ls", "ps", "rm", "rollback", "scale", "service", "update"), "svc.cli.service"
+    ),
     "node": "svc.cli.node",
     "network": "svc.cli.network",
     "config": "svc.cli.secret",
