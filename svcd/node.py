@@ -47,6 +47,7 @@ class NodeOptions:
     image_gc_low_threshold: float
     image_gc_min_age: float
     peer_port: int
+    no_routing_mesh: bool = False
 
     @property
     def state_dir(self) -> str:
@@ -70,6 +71,7 @@ def engine_config(opts: NodeOptions) -> EngineConfig:
         insecure_registries=tuple(opts.insecure_registries),
         registry_mirrors=tuple(opts.registry_mirrors),
         vtep_addr=opts.advertise_addr or local_ip(),  # the overlays' VXLAN source: the address peers know
+        routing_mesh=not opts.no_routing_mesh,
         protected_dirs=(opts.data_dir, opts.run_dir),
     )
 

@@ -82,6 +82,11 @@ ENGINE = (
     _o("cgroup_parent", defaults.CGROUP_PARENT, "cgroup under which containers live"),
     _o("bridge", defaults.BRIDGE_NAME, "bridge device for containers"),
     _o("subnet", defaults.BRIDGE_SUBNET, "container subnet on this node"),
+    _o(
+        "no_routing_mesh",
+        False,
+        "no routing mesh on this node: a service's ingress-mode ports are published only where its tasks run",
+    ),
     _o("labels", [], "node label (repeatable)", metavar="KEY=VALUE", flag="--label"),
     _o("hostname", "", "this daemon's name in the cluster (default: the host's name)"),
     *IMAGE_GC,

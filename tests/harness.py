@@ -86,7 +86,10 @@ class Cluster:
         return h
 
     def _daemon(self, h: Host, args: list[str], role: str) -> Daemon:
-        return Daemon(args, os.path.join(h.base, f"{role}.log"), env=self.daemon_env, netns=h.netns)
+        # Hosts that share this machine's namespace cannot each have the routing mesh (one ingress
+        # VXLAN id, one veth name per namespace): their ingress ports are published where tasks run.
+        env = {**({"SVC_NO_ROUTING_MESH": "1"} if h.netns is None else {}), **self.daemon_env}
+        return Daemon(args, os.path.join(h.base, f"{role}.log"), env=env, netns=h.netns)
 
     def start_manager(self, h: Host, join: Host | None = None, wait: bool = True, extra: tuple[str, ...] = ()) -> Host:
         args = [

@@ -12,7 +12,7 @@ import itertools
 import json
 from typing import Any
 
-from svc import errors
+from svc import errors, filerefs
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as cnt
 
@@ -141,13 +141,20 @@ def container_spec(t: cnt.ContainerSpec) -> dict[str, Any]:
             kind = key[:-1]
             out[key] = [
                 {
-                    "File": {"Name": r.target, "UID": str(r.uid), "GID": str(r.gid), "Mode": r.mode},
+                    "File": {"Name": _file_name(kind, r.target), "UID": str(r.uid), "GID": str(r.gid), "Mode": r.mode},
                     f"{kind}ID": r.id,
                     f"{kind}Name": r.name,
                 }
                 for r in refs
             ]
     return out
+
+
+def _file_name(kind: str, target: str) -> str:
+    """A secret's target as docker shows it: relative to /run/secrets (where a relative one goes back to)."""
+    if kind == "Secret" and target.startswith(filerefs.SECRETS_DIR + "/"):
+        return target[len(filerefs.SECRETS_DIR) + 1 :]
+    return target
 
 
 def _mount(m: cnt.Mount) -> dict[str, Any]:
@@ -170,7 +177,7 @@ def _ports(t: cnt.ContainerSpec) -> list[dict[str, Any]]:
             "Protocol": p.protocol or "tcp",
             "TargetPort": p.container_port,
             "PublishedPort": p.host_port,
-            "PublishMode": "host",
+            "PublishMode": p.publish_mode or "host",
         }
         for p in t.ports
     ]

@@ -74,6 +74,7 @@ class EngineConfig:
     subnet: str = defaults.BRIDGE_SUBNET
     cni_plugin_dirs: tuple[str, ...] = defaults.CNI_PLUGIN_DIRS
     vtep_addr: str = ""  # the overlay networks' VXLAN source address (the node's advertised one)
+    routing_mesh: bool = True  # the ingress sandbox and published ports on every node (ingress.py)
     image_gc: GcPolicy = field(default_factory=GcPolicy)
     insecure_registries: tuple[str, ...] = ()  # besides registries.json's (svcd --insecure-registry)
     registry_mirrors: tuple[str, ...] = ()
@@ -99,7 +100,8 @@ class Engine:
         self.network = BridgeNetwork(
             cfg.bridge, cfg.subnet, cfg.cni_plugin_dirs, os.path.join(cfg.run_dir, "cni"), self.namespaces
         )
-        self.overlays = Overlays(self.namespaces, cfg.vtep_addr)
+        self.network.routing_mesh = cfg.routing_mesh
+        self.overlays = Overlays(self.namespaces, cfg.vtep_addr, cfg.routing_mesh)
         self.runtimes, self.unusable = self._probe_runtimes()
         taskfiles = TaskFiles(os.path.join(cfg.run_dir, "taskfiles"))
         volume_store = VolumeStore(os.path.join(cfg.data_dir, "volumes"))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svc.errors import InvalidArgument, RuntimeFailure
+from svc.ports import is_host
 from svc.v1 import container_pb2 as pb
 
 from .netns import Namespaces
@@ -45,6 +46,7 @@ class BridgeNetwork:
         if len(bridge) > 15:
             raise InvalidArgument(f"bridge name {bridge!r} is longer than 15 characters")
         self.bridge = bridge
+        self.routing_mesh = True  # off: a service's ingress-mode ports are published here as host ports
         self.subnet = str(net)
         self.plugin_dirs = plugin_dirs
         self.state_dir = state_dir
@@ -150,7 +152,7 @@ class BridgeNetwork:
                 return Attachment(ip="", netns=path)
             self.ensure_masquerade()
             prev: dict[str, Any] | None = None
-            runtime_config = {"portMappings": [self._port(p) for p in ports if p.host_port]}
+            runtime_config = {"portMappings": [self._port(p) for p in self.published(ports)]}
             for plugin in self._plugins(bool(runtime_config["portMappings"])):
                 conf = dict(plugin)
                 if prev is not None:
@@ -173,7 +175,7 @@ class BridgeNetwork:
         path = self.namespaces.locate(netns_name(cid)) or ""
         errors = []
         if mode != "none":
-            runtime_config = {"portMappings": [self._port(p) for p in ports if p.host_port]}
+            runtime_config = {"portMappings": [self._port(p) for p in self.published(ports)]}
             for plugin in reversed(self._plugins(bool(runtime_config["portMappings"]))):
                 conf = dict(plugin)
                 if plugin["type"] == "portmap":
@@ -188,6 +190,11 @@ class BridgeNetwork:
             errors.append(str(exc))
         if errors:
             raise RuntimeFailure("; ".join(errors))
+
+    def published(self, ports: list[pb.PortMapping]) -> list[pb.PortMapping]:
+        """The ports this container publishes on this host: not those of the routing mesh (ingress.py),
+        unless the mesh is off here."""
+        return [p for p in ports if p.host_port and (is_host(p) or not self.routing_mesh)]
 
     @staticmethod
     def _port(p: pb.PortMapping) -> dict[str, Any]:

@@ -110,3 +110,35 @@ def ns_fd(path: str) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)
+
+
+def sysctl_in(path: str | None, key: str, value: str) -> None:
+    """Write a net sysctl (`net.ipv4.ip_forward`) in the namespace at `path` (this process's own when
+    None): /proc/sys/net is the writer's namespace's, so a short-lived thread enters it first."""
+    error: list[str] = []
+    file = "/proc/sys/" + key.replace(".", "/")
+
+    def enter_and_write() -> None:
+        if path is not None:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                error.append(f"opening {path}: {exc.strerror}")
+                return
+            try:
+                if _libc.setns(fd, CLONE_NEWNET) != 0:
+                    error.append(f"entering {path}: {os.strerror(ctypes.get_errno())}")
+                    return
+            finally:
+                os.close(fd)
+        try:
+            with open(file, "w") as f:
+                f.write(value)
+        except OSError as exc:
+            error.append(f"setting {key}: {exc.strerror}")
+
+    t = threading.Thread(target=enter_and_write, name="netns-sysctl")
+    t.start()
+    t.join()
+    if error:
+        raise RuntimeFailure(error[0])

@@ -6,7 +6,9 @@ local = the node's VTEP address, nolearning, proxy, MTU 1450), a port of br0. Th
 is made in the host's namespace and moved in, so its UDP socket stays in the host's namespace.
 A container on the network gets a veth pair: `ethN` in its own namespace (the task's address
 and the MAC derived from it) and `ve<id12>` on br0, a DNS server at 127.0.0.11 (dns.py) and a
-VIP table in its namespace (vips.py), both following the peer sets.
+VIP table in its namespace (vips.py), both following the peer sets. The ingress network's
+namespace is also the node's routing-mesh sandbox (ingress.py); it gives no names and no VIPs.
+With the mesh off (`svcd node --no-routing-mesh`) the ingress set and attachments are ignored.
 
 Rules: the peer set comes whole (`set_networks`) and is reconciled against a dump of the
 device (overlaypeers.diff), never applied as deltas. A network namespace that neither the
@@ -33,6 +35,8 @@ from svc.v1 import dispatcher_pb2 as dpb
 from . import overlaypeers as peers
 from . import vips
 from .dns import Resolver
+from .ingress import Ingress
+from .ingressrules import INGRESS_NAME
 from .netns import Namespaces
 from .nlns import iproute, ns_fd
 
@@ -76,9 +80,11 @@ def _lookup(ipr: Any, name: str) -> int | None:
 
 
 class Overlays:
-    def __init__(self, namespaces: Namespaces, vtep: str = "") -> None:
+    def __init__(self, namespaces: Namespaces, vtep: str = "", mesh: bool = True) -> None:
         self.namespaces = namespaces
         self.vtep = vtep  # this node's VXLAN source address; "" lets the kernel choose by route
+        self.mesh = mesh  # the routing mesh: the ingress sandbox and its rules on this node
+        self.ingress = Ingress()
         self._lock = threading.RLock()
         self._peers: dict[int, dpb.NetworkPeers] = {}
         self._users: dict[int, dict[str, str]] = {}  # vni -> container id -> its address there
@@ -92,18 +98,26 @@ class Overlays:
 
     def set_networks(self, networks: list[dpb.NetworkPeers]) -> None:
         """Make this node's networks and entries what `networks` says; remove networks nobody uses."""
+        networks = [n for n in networks if self.mesh or not n.ingress]
         for n in networks:
             peers.check_vni(n.vni)
         errors = []
         with self._lock:
             self._peers = {n.vni: n for n in networks}
-            self.dns.set_networks(networks)
+            self.dns.set_networks([n for n in networks if not n.ingress])
             for n in networks:
                 try:
                     self._ensure(n.vni, n.subnet, n.gateway)
                     self._reconcile(n.vni)
+                    if n.ingress:
+                        self.ingress.apply(n.vni, self.namespaces.path_of(ns_name(n.vni)), n)
                 except SvcError as exc:
                     errors.append(f"network {n.name or n.vni}: {exc}")
+            if self.ingress.active and not any(n.ingress and n.vni == self.ingress.vni for n in networks):
+                try:
+                    self.ingress.remove()  # no service publishes any more: no port, no veth
+                except SvcError as exc:
+                    errors.append(f"the routing mesh: {exc}")
             for cid in list(self._containers):
                 try:
                     self._apply_vips(cid)
@@ -147,14 +161,17 @@ class Overlays:
 
     def attach(self, cid: str, container_ns: str, attachments: list[pb.NetworkAttachment]) -> None:
         """A veth into each network's namespace; on failure every one made is removed again."""
+        if not self.mesh:
+            attachments = [a for a in attachments if a.network_name != INGRESS_NAME]
+        named = [a.network_id for a in attachments if a.network_name != INGRESS_NAME]  # names, VIPs
         with self._lock:
             try:
                 for i, a in enumerate(attachments):
                     self._attach_one(cid, container_ns, f"eth{i + 1}", a)
                 if attachments and all(a.internal for a in attachments):
                     self._no_way_out(cid, container_ns)
-                self.dns.add(cid, container_ns, [a.network_id for a in attachments])
-                self._containers[cid] = (container_ns, [a.network_id for a in attachments])
+                self.dns.add(cid, container_ns, named)
+                self._containers[cid] = (container_ns, named)
                 self._apply_vips(cid)
             except BaseException:
                 try:
@@ -227,10 +244,11 @@ class Overlays:
                 with contextlib.suppress(SvcError):
                     self._users.setdefault(a.vni, {})[cid] = peers.host_ip(a.addr)
         if container_ns:
+            named = [a.network_id for a in attachments if a.network_name != INGRESS_NAME]
             with self._lock:
-                self._containers[cid] = (container_ns, [a.network_id for a in attachments])
+                self._containers[cid] = (container_ns, named)
             try:
-                self.dns.add(cid, container_ns, [a.network_id for a in attachments])
+                self.dns.add(cid, container_ns, named)
             except SvcError as exc:
                 log.warning("%s", exc)
 
@@ -290,6 +308,11 @@ class Overlays:
         """The devices first (the VXLAN's UDP socket is freed now, not when the kernel gets to the
         namespace), then the namespace."""
         name = ns_name(vni)
+        if vni == self.ingress.vni:
+            try:
+                self.ingress.remove()
+            except SvcError as exc:
+                log.warning("%s", exc)
         path = self.namespaces.locate(name)
         if path is not None:
             try:

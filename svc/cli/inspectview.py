@@ -26,7 +26,7 @@ def show(args: argparse.Namespace, refs: list[str], get: Callable[[str], Any]) -
     template = formatter.prepare(args.format)[0] if args.format and args.format != "json" else None
     messages: list[Any] = []
     code = output.for_each(refs, lambda ref: messages.append(get(ref)))
-    docs = [jsonview.doc(m, defaults=True) for m in messages]
+    docs = [_with_endpoint(m, jsonview.doc(m, defaults=True)) for m in messages]
     if template is not None:
         for d in docs:
             sys.stdout.write(template.execute(d) + "\n")
@@ -35,6 +35,24 @@ def show(args: argparse.Namespace, refs: list[str], get: Callable[[str], Any]) -
     else:
         print(json.dumps(docs, indent=2, sort_keys=True))
     return code
+
+
+def _with_endpoint(msg: Any, d: dict[str, Any]) -> dict[str, Any]:
+    """A service's document gets docker's `Endpoint.Ports`: how each port is published."""
+    spec = getattr(msg, "spec", None)
+    if spec is None or not hasattr(spec, "task"):
+        return d
+    ports = [
+        {
+            "Protocol": p.protocol or "tcp",
+            "TargetPort": p.container_port,
+            "PublishedPort": p.host_port,
+            "PublishMode": p.publish_mode or "host",
+        }
+        for p in spec.task.ports
+    ]
+    d["Endpoint"] = {"Ports": ports}
+    return d
 
 
 def pretty_service(svc: Any) -> str:
@@ -109,6 +127,6 @@ def pretty_service(svc: Any) -> str:
                 f" PublishedPort = {p.host_port}",
                 f"  Protocol = {p.protocol or 'tcp'}",
                 f"  TargetPort = {p.container_port}",
-                "  PublishMode = host",
+                f"  PublishMode = {p.publish_mode or 'host'}",
             ]
     return "\n".join(lines) + "\n"

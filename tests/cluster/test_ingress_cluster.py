@@ -1,0 +1,102 @@
+"""The routing mesh end to end (issue #14): 1 manager and 2 nodes on namespace hosts.
+
+A service with one replica on host B, published `-p 8080:80` (ingress mode, the default), answers
+on host A's address too; scaled to 2, connections through A reach both tasks; a second service
+cannot publish the same port; `svc inspect` says how the port is published. When the service is
+removed, no host keeps the mesh's table, veth or namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+from helpers import poll
+
+pytestmark = pytest.mark.cluster
+
+PORT = 8080
+HTTPD = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+def _get(addr: str) -> str:
+    try:
+        with urllib.request.urlopen(f"http://{addr}:{PORT}/", timeout=3) as r:
+            return r.read().decode().strip()
+    except OSError:
+        return ""
+
+
+def _running(c: Any, h: Any, service: str) -> list[dict[str, Any]]:
+    return [
+        ctr
+        for ctr in c.running_containers(h)
+        if ctr.get("labels", {}).get("svc.service.name") == service and ctr.get("state") == "running"
+    ]
+
+
+def _in(ns: str, *cmd: str) -> str:
+    return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=30).stdout
+
+
+def _mesh_left(h: Any) -> list[str]:
+    """What of the routing mesh is still on host `h`."""
+    left = []
+    if "svc_ingress" in _in(h.netns, "nft", "list", "tables"):
+        left.append("nft table")
+    if "svcing0" in _in(h.netns, "ip", "-o", "link"):
+        left.append("veth svcing0")
+    netns_dir = os.path.join(h.run_dir, "engine", "netns")
+    if os.path.isdir(netns_dir):
+        left += [n for n in os.listdir(netns_dir) if n.startswith("ov-")]
+    return left
+
+
+def test_a_published_port_answers_on_every_node(make_cluster) -> None:  # type: ignore[no-untyped-def]
+    c = make_cluster(netns=True)
+    c.start_manager(c.add_host())
+    a, b = c.start_node(c.add_host(), wait=False), c.start_node(c.add_host(), wait=False)
+    c.wait_ready()
+    for h in (a, b):
+        c.import_image(h, c.busybox)
+
+    c.ok(
+        "create", "--name", "web", "-p", f"{PORT}:80", "--constraint", f"node.hostname==node-{b.name}",
+        "busybox", "sh", "-c", HTTPD,
+    )  # fmt: skip
+    poll(lambda: _running(c, b, "web"), 60, what="web to run on host B")
+    assert not _running(c, a, "web")
+    first = poll(lambda: _get(a.addr), 30, what="web through host A's port (A runs no task of web)")
+    assert _get(b.addr) == first
+
+    doc = json.loads(c.ok("inspect", "web"))[0]
+    assert doc["Endpoint"]["Ports"] == [
+        {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": PORT, "PublishMode": "ingress"}
+    ]
+    r = c.cli(None, "create", "--name", "other", "-p", f"{PORT}:81", "busybox", "sleep", "1000")
+    assert r.returncode != 0 and r.stderr.count("\n") == 1, r
+    assert f"port {PORT}/tcp is already published by service web" in r.stderr
+    assert "other" not in c.ok("ls", "-q", "--format", "{{.Name}}")
+
+    c.ok("scale", "web=2")
+    poll(lambda: len(_running(c, b, "web")) == 2, 60, what="2 tasks of web on host B")
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30
+    for _ in range(40):  # bounded: at most 40 requests, 30 s
+        if time.monotonic() > deadline or len(seen) == 2:
+            break
+        got = _get(a.addr)
+        seen.add(got) if got else time.sleep(0.5)
+        if len(seen) < 2:
+            time.sleep(0.2)  # the second task may not be in the rotation yet
+    assert len(seen) == 2, f"connections through host A reached only {seen}"
+
+    c.ok("rm", "web")
+    for h in (a, b):
+        poll(lambda h=h: not _mesh_left(h), 60, what=f"host {h.name} to remove the routing mesh")
+    assert _get(a.addr) == ""
