@@ -75,6 +75,9 @@ else
     echo "$want" > "$stamp"
 fi
 [ -n "$(installed_from)" ] || { echo "install.sh: $venv cannot import svc after installing" >&2; exit 1; }
+# Bytecode for an editable checkout too: every `svc` command is a new process, and without it
+# each one compiles its modules again (where PYTHONDONTWRITEBYTECODE is set, for ever).
+[ "${SVC_EDITABLE:-0}" = 1 ] && "$venv/bin/python" -m compileall -q "$repo/svc" "$repo/manager" "$repo/node" >/dev/null || true
 mkdir -p "$bin_dir"
 ln -sf "$venv/bin/svc" "$bin_dir/svc"
 ln -sf "$venv/bin/svcd" "$bin_dir/svcd"
