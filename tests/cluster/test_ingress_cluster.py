@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 import urllib.request
 from typing import Any
@@ -30,6 +31,12 @@ def _get(addr: str) -> str:
             return r.read().decode().strip()
     except OSError:
         return ""
+
+
+def _get_from(h: Any, addr: str) -> str:
+    """GET from inside host `h`'s namespace."""
+    code = f"import urllib.request as u; print(u.urlopen('http://{addr}:{PORT}/', timeout=3).read().decode().strip())"
+    return _in(h.netns, sys.executable, "-c", code).strip()
 
 
 def _running(c: Any, h: Any, service: str) -> list[dict[str, Any]]:
@@ -73,6 +80,9 @@ def test_a_published_port_answers_on_every_node(make_cluster) -> None:  # type: 
     assert not _running(c, a, "web")
     first = poll(lambda: _get(a.addr), 30, what="web through host A's port (A runs no task of web)")
     assert _get(b.addr) == first
+    # From host A itself: its own address and its loopback (the output chain; loopback masqueraded).
+    for target in (a.addr, "127.0.0.1"):
+        assert _get_from(a, target) == first, f"host A to {target}:{PORT}"
 
     doc = json.loads(c.ok("inspect", "web"))[0]
     assert doc["Endpoint"]["Ports"] == [

@@ -32,7 +32,7 @@ def test_formats_inspect_waits_and_import_errors(make_cluster, tmp_path) -> None
     assert c.ok("__complete", "--", "scale", "w").split() == ["web="]  # shell completion asks the managers
 
     # --format: fields (.Ports too), table with a header, json, functions; a bad field is an error.
-    assert c.ok("ls", "--format", "{{.Name}} {{.Ports}}").strip() == f"web 0.0.0.0:{port}->80/tcp"
+    assert c.ok("ls", "--format", "{{.Name}} {{.Ports}}").strip() == f"web *:{port}->80/tcp"  # the routing mesh
     table = c.ok("service", "ls", "--format", "table {{.Name}}\\t{{.Mode | upper}}").splitlines()
     assert table[0].split() == ["NAME", "MODE"] and table[1].split() == ["web", "REPLICATED"]
     assert json.loads(c.ok("ls", "--format", "{{json .}}"))["Name"] == "web"
