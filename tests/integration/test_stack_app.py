@@ -7,7 +7,8 @@ inside the containers: the secret's content and mode, the config's content, tini
 rlimit, the sysctl, /etc/hosts, the tmpfs, and web reaching db by name over the network; db's task
 replaced keeps the volume's data; an unchanged redeploy replaces no task; `stack rm` leaves no
 service, network, secret or config (the volume stays, as docker keeps it). A depends_on cycle and a
-host-wide sysctl are refused in one line, making nothing.
+host-wide sysctl are refused in one line, making nothing; a dependency that never gets healthy
+stops the deploy after --depends-timeout, naming it and what was made.
 """
 
 from __future__ import annotations
@@ -179,3 +180,16 @@ def test_one_compose_file_with_a_secret_a_config_a_volume_and_a_network(make_clu
     poll(lambda: not [x for x in c.running_containers(node) if x.get("state") == "running"], timeout=60)
     vols = run_cli("volume", "ls", "--format", "json", env={"SVC_RUN_DIR": node.run_dir})
     assert [json.loads(line)["Name"] for line in vols.stdout.splitlines() if line.strip()] == ["app_data"]
+
+    # A dependency that never becomes healthy: the deploy gives up after --depends-timeout, saying
+    # what it made; web is not created.
+    (tmp_path / "sick.yml").write_text(
+        "services:\n  db: {image: busybox, command: [sleep, '1000000'], healthcheck: {test: 'false', interval: 1s}}\n"
+        "  web: {image: busybox, depends_on: {db: {condition: service_healthy}}}\n"
+    )
+    r = stack("deploy", "--depends-timeout", "3", "-c", str(tmp_path / "sick.yml"), "sick")
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "service sick_web depends on sick_db, which is not healthy after 3 s (0/1 running)" in r.stderr
+    assert "(done before it: network sick_default, service sick_db; deploy again to complete)" in r.stderr
+    assert [s["spec"]["name"] for s in c.json_lines("ls")] == ["sick_db"]
+    assert stack("rm", "sick").returncode == 0
