@@ -3,20 +3,24 @@ create, remove, mapped onto the control API's network calls.
 
 The rule: svc has overlay networks, swarm-scoped, made by the managers; nothing else is announced.
 Docker's `bridge`, `host` and `none` are not objects here (a service may still name them as its
-network mode, as specin reads it). Create answers 201 {Id, Warning}; remove 204, as dockerd does.
+network mode, as specin reads it). Create answers 201 {Id, Warning}; remove 204, as dockerd does,
+once the network is really gone (see `remove`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
 
+from svc.errors import Conflict
 from svc.v1 import control_pb2 as ctl
 
 from . import objshapes, shapes
 from .base import Calls, Route, answer, body, joined
 
+REMOVE_WAIT_SECONDS = 60.0  # at most this long for a removed service's tasks to let go of a network
 # Docker's filters that only ever match all or nothing of svc's networks.
 _ALL = {"scope": ("swarm",), "type": ("custom",)}
 
@@ -57,5 +61,19 @@ class Networks:
         return answer({"Id": n.id, "Warning": ""}, 201)
 
     async def remove(self, request: web.Request) -> web.Response:
-        await self.c.call("RemoveNetwork", ctl.NetworkRef(network=request.match_info["id"]))
-        return web.Response(status=204)
+        """Removed once no task holds an address on it: swarmkit answers at once and frees the addresses
+        later, svc's store refuses while its services' last tasks shut down, so with no service on it
+        the call waits for them (as `svc stack rm` does); a service still on it is refused at once."""
+        ref = ctl.NetworkRef(network=request.match_info["id"])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REMOVE_WAIT_SECONDS
+        while True:
+            try:
+                await self.c.call("RemoveNetwork", ref)
+                return web.Response(status=204)
+            except Conflict:
+                n = await self.c.call("GetNetwork", ref)
+                if n.services or loop.time() > deadline:
+                    raise
+                ref.network = n.id
+                await asyncio.sleep(0.5)  # its tasks are shutting down

@@ -14,6 +14,7 @@ import base64
 import json
 from typing import Any
 
+from svc import filerefs
 from svc.errors import InvalidArgument
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as cnt
@@ -125,8 +126,9 @@ def _container(doc: Any, t: cnt.ContainerSpec) -> None:
                 uid, gid = int(f.get("UID") or 0), int(f.get("GID") or 0)
             except ValueError:
                 raise InvalidArgument(f"{rw}.File: UID and GID must be numbers") from None
-            refs.add(id=_str(r, f"{kind}ID", rw), name=_str(r, f"{kind}Name", rw), target=_str(f, "Name", rw),
-                     uid=uid, gid=gid, mode=_int(f, "Mode", rw))  # fmt: skip
+            ref = refs.add(id=_str(r, f"{kind}ID", rw), name=_str(r, f"{kind}Name", rw), target=_str(f, "Name", rw),
+                           uid=uid, gid=gid, mode=_int(f, "Mode", rw))  # fmt: skip
+            filerefs.normalize(kind.lower(), ref)  # docker's relative target, where svc keeps it: /run/secrets/NAME
 
 
 def _mount(doc: Any, w: str, t: cnt.ContainerSpec) -> None:
