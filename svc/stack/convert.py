@@ -195,6 +195,7 @@ def _port(item: Any, where: str) -> Any:
             host_port=int(published),
             container_port=int(item["target"]),
             protocol=item.get("protocol", "tcp"),
+            publish_mode=item.get("mode", ""),  # "": the managers' default, ingress
         )
     text = str(item)
     body, _, proto = text.partition("/")

@@ -29,7 +29,8 @@ class Plan:
 
 def resolved(spec: Any, current: Any, network_ids: dict[str, str], file_ids: dict[tuple[str, str], str]) -> Any:
     """`spec` as the managers would store it next to `current`: networks and files by id, the
-    current pinned digest kept for an unchanged image string, a published port the managers picked kept."""
+    current pinned digest kept for an unchanged image string, a published port and a port's mode
+    the managers picked kept."""
     from svc.v1 import cluster_pb2 as cpb
 
     out = cpb.ServiceSpec()
@@ -41,10 +42,13 @@ def resolved(spec: Any, current: Any, network_ids: dict[str, str], file_ids: dic
             r.id = file_ids.get((kind, r.name), r.id)
     if "@" not in out.task.image and current.task.image.split("@", 1)[0] == out.task.image:
         out.task.image = current.task.image
-    picked = {(p.container_port, p.protocol): p.host_port for p in current.task.ports}
+    picked = {(p.container_port, p.protocol or "tcp"): p for p in current.task.ports}
     for p in out.task.ports:
-        if not p.host_port:
-            p.host_port = picked.get((p.container_port, p.protocol), 0)
+        was = picked.get((p.container_port, p.protocol or "tcp"))
+        if was is not None:
+            p.host_port = p.host_port or was.host_port
+            p.publish_mode = p.publish_mode or was.publish_mode  # the managers write the default (ingress)
+            p.protocol = p.protocol or was.protocol
     return keep_forced(current, out)
 
 

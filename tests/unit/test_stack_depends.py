@@ -106,3 +106,16 @@ def test_dry_run_lines(tmp_path: Any) -> None:
     p = plan.make(st, [current], {"app_default": "n1"}, {}, resolve_image="never")
     assert plan.describe(p) == ["Would create service app_web", "Unchanged service app_api"]
     assert plan.describe(plan.Plan()) == ["Nothing to do"]
+
+
+def test_a_port_mode_the_managers_wrote_is_no_change(tmp_path: Any) -> None:
+    doc = _doc(tmp_path, "services:\n  web: {image: busybox, ports: ['8080:80', {target: 53, mode: host}]}\n")
+    st = convert.convert(doc, "app", str(tmp_path), {})
+    assert [p.publish_mode for p in st.services[0].task.ports] == ["", "host"]
+    current = cpb.Service(id="s1", version=3)
+    current.spec.CopyFrom(st.services[0])
+    current.spec.networks[0].target = "n1"
+    current.spec.task.ports[0].publish_mode = "ingress"  # what the managers store for ""
+    current.spec.task.ports[1].host_port = 30000  # picked by the managers
+    p = plan.make(st, [current], {"app_default": "n1"}, {}, resolve_image="changed")
+    assert p.unchanged == ["app_web"] and not p.update
