@@ -173,11 +173,16 @@ def remove_cgroup_parent(parent: str) -> None:
 
 
 def delete_bridge(name: str) -> None:
-    """A node bridge and the MASQUERADE rule the engine tagged with its name."""
+    """A node bridge, the MASQUERADE rule the engine tagged with its name, and its FORWARD chain."""
     subprocess.run(["ip", "link", "del", name], capture_output=True)
     for rule in masquerade_rules(name):
         delete = shlex.split(rule.replace("-A ", "-D ", 1))
         subprocess.run(["iptables", "-w", "-t", "nat", *delete], capture_output=True)
+    chain = f"SVC-{name}"[:28]  # its FORWARD accept rules (node/engine/forwardrules.py)
+    while subprocess.run(["iptables", "-w", "-D", "FORWARD", "-j", chain], capture_output=True).returncode == 0:
+        pass
+    subprocess.run(["iptables", "-w", "-F", chain], capture_output=True)
+    subprocess.run(["iptables", "-w", "-X", chain], capture_output=True)
 
 
 def masquerade_rules(bridge: str) -> list[str]:

@@ -24,8 +24,8 @@ from typing import Any
 from svc.errors import InvalidArgument, RuntimeFailure, SvcError
 from svc.v1 import dispatcher_pb2 as dpb
 
+from . import forwardrules, vips
 from . import ingressrules as rules
-from . import vips
 from .nlns import iproute, ns_fd, sysctl_in
 from .overlaypeers import mac_of
 
@@ -117,6 +117,7 @@ class Ingress:
             ipn.addr("add", index=idx, address=rules.SANDBOX_LINK_ADDR, prefixlen=rules.LINK_PREFIX)
             ipn.link("set", index=idx, state="up")
             ipn.route("replace", dst="0.0.0.0/0", gateway=rules.HOST_LINK_ADDR, oif=idx)
+        forwardrules.ensure(forwardrules.chain_name(rules.HOST_LINK), forwardrules.link_rules(rules.HOST_LINK))
         sysctl_in(None, "net.ipv4.ip_forward", "1")
         sysctl_in(None, f"net.ipv4.conf.{rules.HOST_LINK}.route_localnet", "1")
         sysctl_in(path, "net.ipv4.ip_forward", "1")
@@ -143,6 +144,10 @@ class Ingress:
                 vips.apply(_host_ns(), f"table ip {rules.TABLE}\ndelete table ip {rules.TABLE}\n")
             except SvcError as exc:
                 errors.append(str(exc))
+        try:
+            forwardrules.remove(forwardrules.chain_name(rules.HOST_LINK))
+        except SvcError as exc:
+            errors.append(str(exc))
         try:
             with iproute() as host, _netlink(f"removing {rules.HOST_LINK}"):
                 idx = _lookup(host, rules.HOST_LINK)

@@ -20,6 +20,7 @@ from svc.errors import InvalidArgument, RuntimeFailure
 from svc.ports import is_host
 from svc.v1 import container_pb2 as pb
 
+from . import forwardrules
 from .netns import Namespaces
 
 CNI_VERSION = "1.0.0"
@@ -91,6 +92,8 @@ class BridgeNetwork:
             add = subprocess.run(["iptables", "-w", "-t", "nat", "-A", *rule], capture_output=True)
             if add.returncode != 0:
                 raise RuntimeFailure(f"iptables: {add.stderr.decode().strip()}")
+        # ...and forwards them under a FORWARD policy of DROP (dockerd's): forwardrules.py
+        forwardrules.ensure(forwardrules.chain_name(self.bridge), forwardrules.bridge_rules(self.bridge))
         self._masquerading = True
 
     def _plugins(self, publishes: bool) -> list[dict[str, Any]]:

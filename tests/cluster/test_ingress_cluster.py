@@ -3,7 +3,8 @@
 A service with one replica on host B, published `-p 8080:80` (ingress mode, the default), answers
 on host A's address too; scaled to 2, connections through A reach both tasks; a second service
 cannot publish the same port; `svc inspect` says how the port is published. When the service is
-removed, no host keeps the mesh's table, veth or namespace.
+removed, no host keeps the mesh's table, veth, FORWARD rules or namespace. Both hosts have Docker's
+FORWARD policy DROP throughout.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def _mesh_left(h: Any) -> list[str]:
         left.append("nft table")
     if "svcing0" in _in(h.netns, "ip", "-o", "link"):
         left.append("veth svcing0")
+    if "SVC-svcing0" in _in(h.netns, "iptables", "-w", "-S"):
+        left.append("iptables chain SVC-svcing0")
     netns_dir = os.path.join(h.run_dir, "engine", "netns")
     if os.path.isdir(netns_dir):
         left += [n for n in os.listdir(netns_dir) if n.startswith("ov-")]
@@ -71,6 +74,7 @@ def test_a_published_port_answers_on_every_node(make_cluster) -> None:  # type: 
     c.wait_ready()
     for h in (a, b):
         c.import_image(h, c.busybox)
+        _in(h.netns, "iptables", "-w", "-P", "FORWARD", "DROP")  # as where dockerd runs
 
     c.ok(
         "create", "--name", "web", "-p", f"{PORT}:80", "--constraint", f"node.hostname==node-{b.name}",

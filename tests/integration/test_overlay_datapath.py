@@ -325,3 +325,34 @@ def test_a_task_only_on_internal_networks_has_no_way_out(hosts: tuple[Host, Host
     a.call("remove", id=c["id"])
     a.call("networks", networks=[])
     assert a.call("overlays") == []
+
+
+def test_the_node_bridge_s_egress_and_ports_under_docker_s_forward_drop(hosts: tuple[Host, Host]) -> None:
+    """A host where dockerd runs has iptables' FORWARD policy DROP (and bridge netfilter on): a task
+    on the node bridge still reaches outside its node, and its published port answers from outside."""
+    a, b = hosts
+    for h in (a, b):
+        h.sh("iptables", "-w", "-P", "FORWARD", "DROP")
+        subprocess.run(  # bridged traffic through iptables, as with Docker (where the kernel has it)
+            ["nsenter", f"--net=/run/netns/{h.ns}", "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"],
+            capture_output=True,
+        )
+    web = {
+        "image": "busybox",
+        "cmd": ["sh", "-c", "echo egress > /tmp/index.html && exec httpd -f -p 80 -h /tmp"],
+        "ports": [{"hostPort": 18080, "containerPort": 80, "protocol": "tcp"}],
+    }
+    c = a.call("run", spec=web, name="egress")
+    try:
+        r = a.call("exec", id=c["id"], cmd=["ping", "-c", "1", "-W", "2", b.addr])
+        assert r["code"] == 0, f"a task on A's node bridge reaches host B: {r}"
+        r = a.call("exec", id=c["id"], cmd=["wget", "-q", "-T", "3", "-O-", f"http://{b.addr}:1/"])
+        assert "refused" in r["err"].lower() or r["code"] != 0  # reached B (refused there), not dropped
+        code = f"import urllib.request as u; print(u.urlopen('http://{a.addr}:18080/', timeout=3).read().decode())"
+        got = b.sh(sys.executable, "-c", code).strip()
+        assert got == "egress", f"A's published port from B: {got!r}"
+    finally:
+        a.call("remove", id=c["id"])
+        for h in (a, b):
+            h.sh("iptables", "-w", "-P", "FORWARD", "ACCEPT")
+    assert "-A FORWARD -j SVC-svcov0" in a.sh("iptables", "-w", "-S", "FORWARD"), "svc's own accept rules"

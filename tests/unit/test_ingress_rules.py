@@ -40,3 +40,14 @@ def test_sandbox_table_balances_to_the_tasks_and_snats_to_the_sandbox() -> None:
     assert 'oifname "br0" ct status dnat snat to 10.255.171.125' in text
     one = r.sandbox_ruleset([r.Published(8080, "tcp", 80, ("10.255.0.5",))], "10.255.171.125")
     assert 'iifname "gw0" tcp dport 8080 dnat to 10.255.0.5:80' in one
+
+
+def test_forward_accept_rules() -> None:
+    from node.engine import forwardrules as f
+
+    assert f.chain_name("svc0") == "SVC-svc0" and len(f.chain_name("x" * 40)) == 28
+    assert f.bridge_rules("svc0") == [
+        ["-i", "svc0", "-j", "ACCEPT"],
+        ["-o", "svc0", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "ACCEPT"],
+    ]
+    assert f.link_rules("svcing0") == [["-i", "svcing0", "-j", "ACCEPT"], ["-o", "svcing0", "-j", "ACCEPT"]]
