@@ -485,13 +485,16 @@ def _service_create(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
 
 
 def _template_changed(a: cpb.ServiceSpec, b: cpb.ServiceSpec) -> bool:
-    """Whether running tasks must be replaced: anything but the replica count and labels."""
+    """Whether running tasks must be replaced: anything but the replica count, labels and the update and
+    rollback policies (as Swarm's, where those are not the task template)."""
     x, y = cpb.ServiceSpec(), cpb.ServiceSpec()
     x.CopyFrom(a)
     y.CopyFrom(b)
     for m in (x, y):
         m.replicas = 0
         m.labels.clear()
+        m.ClearField("update_config")
+        m.ClearField("rollback_config")
     return x.SerializeToString(deterministic=True) != y.SerializeToString(deterministic=True)
 
 

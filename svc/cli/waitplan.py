@@ -58,14 +58,16 @@ def converged(svc: Any, tasks: list[Any], fresh_since: float = 0.0) -> bool:
 
 
 def replaces_tasks(old: Any, new: Any) -> bool:
-    """Whether going from spec `old` to `new` replaces running tasks (anything but replicas and labels
-    changed, as the managers decide it)."""
+    """Whether going from spec `old` to `new` replaces running tasks (anything but replicas, labels and the
+    update and rollback policies changed, as the managers decide it)."""
     a, b = type(old)(), type(new)()
     a.CopyFrom(old)
     b.CopyFrom(new)
     for m in (a, b):
         m.replicas = 0
         m.labels.clear()
+        m.ClearField("update_config")
+        m.ClearField("rollback_config")
     return bool(a != b)
 
 

@@ -198,3 +198,19 @@ def test_store_spec_write_clears_the_status_and_rollout_ops_roll_back() -> None:
     assert s.apply(ops.service_rollout("s1", svc.version, back, True))[0] == "Conflict"  # nothing to go back to
     s.apply(ops.service_update("s1", svc.version, svc.spec))  # `svc update` with nothing changed: resumes
     assert s.services["s1"].update_status is None
+
+
+def test_a_policy_change_alone_replaces_no_task() -> None:
+    from svc.cli import waitplan
+
+    s = StoreState()
+    s.apply(ops.cluster_init({"id": "c1"}))
+    v1 = cpb.ServiceSpec(name="web", replicas=2, task=pb.ContainerSpec(image="busybox"))
+    _, version = s.apply(ops.service_create("s1", v1))
+    v2 = cpb.ServiceSpec()
+    v2.CopyFrom(v1)
+    v2.update_config.parallelism = 2
+    v2.rollback_config.order = "start-first"
+    s.apply(ops.service_update("s1", version, v2))
+    assert s.services["s1"].spec_version == 1 and s.services["s1"].spec.update_config.parallelism == 2
+    assert not waitplan.replaces_tasks(v1, v2)
