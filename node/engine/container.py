@@ -31,6 +31,7 @@ class ExecContext:
     uid: int
     gid: int
     capabilities: list[str]
+    rlimits: list[dict[str, Any]] = field(default_factory=list)  # the container's OCI rlimits (Docker's exec has them)
 
 
 @dataclass

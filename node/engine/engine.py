@@ -586,7 +586,8 @@ class Engine:
             if "=" not in item:
                 raise InvalidArgument(f"invalid environment variable {item!r}: use KEY=VALUE")
             merged[item.partition("=")[0]] = item
-        process = ocispec.exec_process(cmd, list(merged.values()), ctx.cwd, ctx.uid, ctx.gid, ctx.capabilities)
+        environment = list(merged.values())
+        process = ocispec.exec_process(cmd, environment, ctx.cwd, ctx.uid, ctx.gid, ctx.capabilities, ctx.rlimits)
         with self.latency.time("exec"):
             return self._runtime(c.runtime).exec(c.id, self._files(c.id), process, timeout)
 

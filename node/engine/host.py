@@ -118,8 +118,9 @@ class HostResources:
                 ulimits=[(u.name, u.soft, u.hard) for u in c.spec.ulimits],
                 init_path=initbin.find() if c.spec.init else "",
             )
+            config = ocispec.build_config(bundle)
             with open(files.config, "w") as f:
-                json.dump(ocispec.build_config(bundle), f)
+                json.dump(config, f)
             undo.append(lambda: runtime.delete(c.id, files, force=True))
             pid, conmon_pid = runtime.create(c.id, files)
             runtime.start(c.id, files)
@@ -130,7 +131,8 @@ class HostResources:
                 except Exception:
                     log.exception("undoing a failed start of %s", c.id[:12])
             raise
-        context = ExecContext(list(resolved.env), resolved.cwd, uid, gid, list(resolved.capabilities))
+        rlimits = list(config["process"]["rlimits"])
+        context = ExecContext(list(resolved.env), resolved.cwd, uid, gid, list(resolved.capabilities), rlimits)
         return Held(pid=pid, conmon_pid=conmon_pid, ip=attachment.ip, exec_context=context)
 
     def _forget(self, names: list[str], cid: str) -> None:

@@ -177,9 +177,17 @@ def build_config(b: Bundle) -> dict[str, Any]:
     return config
 
 
-def exec_process(args: list[str], env: list[str], cwd: str, uid: int, gid: int, caps: list[str]) -> dict[str, Any]:
-    """The process spec `runc exec --process` takes: same user, caps and rules as the container."""
-    return {
+def exec_process(
+    args: list[str],
+    env: list[str],
+    cwd: str,
+    uid: int,
+    gid: int,
+    caps: list[str],
+    rlimits: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The process spec `runc exec --process` takes: same user, caps, rlimits and rules as the container."""
+    process: dict[str, Any] = {
         "terminal": False,
         "user": {"uid": uid, "gid": gid},
         "args": args,
@@ -188,3 +196,6 @@ def exec_process(args: list[str], env: list[str], cwd: str, uid: int, gid: int, 
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "noNewPrivileges": True,
     }
+    if rlimits:
+        process["rlimits"] = rlimits
+    return process

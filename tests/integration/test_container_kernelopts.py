@@ -1,7 +1,7 @@
 """`--init`, `--sysctl`, `--ulimit` and `--add-host` on a real `svcd node` (issue #15 item 3, as flags).
 
 A container run with all four has tini as PID 1 (its command a child of it), the sysctl in its own
-network namespace (the host's unchanged), the rlimits, and the host line in /etc/hosts; a sysctl that
+network namespace (the host's unchanged), the rlimits (an exec's too), and the host line in /etc/hosts; a sysctl that
 is not namespaced, one with host networking, a bad ulimit or host: one line, nothing made.
 """
 
@@ -34,6 +34,13 @@ def test_the_four_flags_in_a_real_container(node_daemon: Any) -> None:
     assert (sysctl, soft, hard, hosts) == ("99", "512", "1024", "10.1.2.3\tdb")
     with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
         assert f.read() == host_value
+    # `exec` runs with the container's rlimits, as Docker's.
+    r = run_cli("container", "run", "-d", "--ulimit", "nofile=512:1024", "busybox", "sleep", "1000", env=env)
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    got = run_cli("container", "exec", cid, "sh", "-c", "ulimit -n; ulimit -Hn", env=env)
+    assert got.returncode == 0 and got.stdout.split() == ["512", "1024"], got
+    assert run_cli("container", "rm", "-f", cid, env=env).returncode == 0
 
 
 @pytest.mark.parametrize(

@@ -173,6 +173,9 @@ def test_oci_config() -> None:
         {"type": "RLIMIT_NOFILE", "hard": 20, "soft": 10},
         {"type": "RLIMIT_CORE", "hard": 2**64 - 1, "soft": 2**64 - 1},
     ]
+    process = ocispec.exec_process(["sh"], [], "/", 0, 0, [], cfg["process"]["rlimits"])
+    assert process["rlimits"] == cfg["process"]["rlimits"]  # an exec has the container's, as Docker's
+    assert "rlimits" not in ocispec.exec_process(["sh"], [], "/", 0, 0, [])
 
 
 def test_init_binary(tmp_path: Any) -> None:
