@@ -215,6 +215,10 @@ def service_spec(s: cpb.ServiceSpec) -> dict[str, Any]:
     mode: dict[str, Any] = {"Global": {}} if s.mode == "global" else {"Replicated": {"Replicas": s.replicas}}
     out: dict[str, Any] = {"Name": s.name, "Labels": dict(s.labels), "TaskTemplate": template, "Mode": mode}
     out["EndpointSpec"] = {"Mode": s.endpoint_mode or "vip", "Ports": _ports(t)}
+    from . import updateconfig  # it reads this module's units
+
+    out["UpdateConfig"] = updateconfig.to_docker(s.update_config)
+    out["RollbackConfig"] = updateconfig.to_docker(s.rollback_config)
     return out
 
 
@@ -234,6 +238,10 @@ def service(s: cpb.Service, status: bool = False) -> dict[str, Any]:
     if s.virtual_ips:
         endpoint["VirtualIPs"] = [{"NetworkID": v.network_id, "Addr": v.addr} for v in s.virtual_ips]
     out["Endpoint"] = endpoint
+    if s.HasField("update_status"):
+        from . import updateconfig
+
+        out["UpdateStatus"] = updateconfig.status(s.update_status)
     if status:
         out["ServiceStatus"] = {"RunningTasks": s.running, "DesiredTasks": s.desired, "CompletedTasks": 0}
     return out

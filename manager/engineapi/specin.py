@@ -2,8 +2,8 @@
 
 Pure. The control API validates the result (manager/servicespec.py): this module only translates.
 A field svc has no counterpart for is an InvalidArgument naming it, unless it holds the value the
-docker CLI sends by default (an empty list, a zero, `UpdateConfig` with svc's own one-at-a-time
-stop-first behaviour). On an update, what Docker's JSON cannot express (a custom seccomp profile,
+docker CLI sends by default (an empty list, a zero, `Isolation: default`); UpdateConfig and
+RollbackConfig are updateconfig.py's. On an update, what Docker's JSON cannot express (a custom seccomp profile,
 the runtime, a port's host address) is kept from the current spec: the caller cannot have meant
 to change what it could not see.
 """
@@ -19,6 +19,7 @@ from svc.errors import InvalidArgument
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as cnt
 
+from . import updateconfig
 from .shapes import NS
 
 _NET_MODES = ("host", "none", "bridge")
@@ -26,10 +27,6 @@ _NET_MODES = ("host", "none", "bridge")
 _DEFAULTS: dict[str, tuple[Any, ...]] = {
     "Isolation": ("default", ""),
     "Runtime": ("container", ""),
-    "Order": ("stop-first", ""),
-    "Parallelism": (0, 1),
-    "FailureAction": ("pause", ""),
-    "Monitor": (0, 5 * NS),
 }
 
 
@@ -195,8 +192,8 @@ def service_spec(doc: Any) -> cpb.ServiceSpec:
     d = _check(doc, "Spec", _SPEC)
     s = cpb.ServiceSpec(name=_str(d, "Name", "Spec"))
     s.labels.update(_labels(d, "Labels", "Spec"))
-    for key in ("UpdateConfig", "RollbackConfig"):  # svc updates one task at a time, stop-first, only
-        _check(d.get(key), key, {"Delay", "MaxFailureRatio"})
+    updateconfig.from_docker(d.get("UpdateConfig"), "UpdateConfig", s.update_config)
+    updateconfig.from_docker(d.get("RollbackConfig"), "RollbackConfig", s.rollback_config)
     _template(d.get("TaskTemplate"), s)
     mode = _check(d.get("Mode"), "Mode", {"Replicated", "Global"})
     for key, value in mode.items():  # a mode is named by its key alone: {"ReplicatedJob": {}} is a job
@@ -213,13 +210,14 @@ def service_spec(doc: Any) -> cpb.ServiceSpec:
     for i, port in enumerate(ep.get("Ports") or []):
         pw = f"EndpointSpec.Ports[{i}]"
         p = _check(port, pw, {"Protocol", "TargetPort", "PublishedPort", "PublishMode", "Name"})
-        # Both modes bind the port on the node that runs the task: svc has no routing mesh (docs/docker-api.md).
+        # ingress: the routing mesh (every node answers); host: only the node that runs the task.
         if _str(p, "PublishMode", pw) not in ("", "ingress", "host"):
             raise InvalidArgument(f"{pw}.PublishMode {p['PublishMode']!r} is not supported by svc")
         s.task.ports.add(
             container_port=_int(p, "TargetPort", pw),
             host_port=_int(p, "PublishedPort", pw),
             protocol=_str(p, "Protocol", pw) or "tcp",
+            publish_mode=_str(p, "PublishMode", pw),
         )
     return s
 

@@ -38,6 +38,11 @@ def _spec() -> cpb.ServiceSpec:
     s.restart.condition, s.restart.delay_seconds = "on-failure", 1.5
     s.networks.add(target="net1", aliases=["w"])
     s.force_update = 2
+    s.update_config.CopyFrom(
+        cpb.UpdateConfig(parallelism=0, delay_seconds=1.5, failure_action="rollback", order="start-first")
+    )
+    s.rollback_config.CopyFrom(cpb.UpdateConfig(monitor_seconds=0, max_failure_ratio=0.5))
+    t.ports[0].publish_mode, t.ports[1].publish_mode = "host", "ingress"  # as the managers store them
     t.mounts.add(type="volume", source="data", target="/data", volume_labels={"k": "v"})
     t.mounts.add(type="bind", source="/srv", target="/x", read_only=True)
     t.mounts.add(type="tmpfs", target="/tmp", tmpfs_size_bytes=1 << 20, tmpfs_mode=0o700)
@@ -66,8 +71,13 @@ def test_dockers_cli_defaults_are_accepted_and_the_rest_refused_by_name() -> Non
     }  # fmt: skip
     s = specin.service_spec(doc)
     assert s.replicas == 2 and s.task.image == "busybox" and not s.task.HasField("resources")
+    assert not s.HasField("update_config")  # docker's defaults are svc's: nothing stored
     doc["UpdateConfig"]["Parallelism"] = 2  # type: ignore[index]
-    with pytest.raises(errors.InvalidArgument, match=r"^UpdateConfig.Parallelism is not supported by svc$"):
+    doc["UpdateConfig"]["Order"] = "start-first"  # type: ignore[index]
+    s = specin.service_spec(doc)
+    assert s.update_config == cpb.UpdateConfig(parallelism=2, order="start-first")
+    doc["UpdateConfig"]["Bogus"] = 1  # type: ignore[index]
+    with pytest.raises(errors.InvalidArgument, match=r"^UpdateConfig.Bogus is not supported by svc$"):
         specin.service_spec(doc)
     bind = {"Type": "bind", "Source": "/a", "Target": "/b", "BindOptions": {"Propagation": "rshared"}}
     with pytest.raises(errors.InvalidArgument, match=r"ContainerSpec\.Mounts\[0\]\.BindOptions is not supported"):
@@ -135,7 +145,8 @@ def test_the_app_negotiates_and_answers_dockers_errors() -> None:
 # Every field of svc's specs, and how the adapter carries it: a new field fails here until it is mapped
 # (shapes + specin) or kept on update (specin.keep_unseen), so an update through docker never drops it.
 _SERVICE_FIELDS = {"name", "mode", "replicas", "task", "placement", "reservations", "restart", "labels",
-                   "registry_auth", "networks", "endpoint_mode", "force_update"}  # fmt: skip
+                   "registry_auth", "networks", "endpoint_mode", "force_update", "update_config",
+                   "rollback_config"}  # fmt: skip
 _CONTAINER_FIELDS = {"image", "entrypoint", "cmd", "env", "workdir", "user", "hostname", "ports", "network",
                      "resources", "healthcheck", "labels", "stop_signal", "stop_grace_seconds", "cap_add",
                      "cap_drop", "read_only", "runtime", "no_healthcheck", "seccomp", "attachments", "secrets",
