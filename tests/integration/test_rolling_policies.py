@@ -5,6 +5,7 @@ and start-first seen in the tasks' history, a failing update paused and fixed, a
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 
 import pytest
@@ -63,7 +64,11 @@ def test_failing_update_pauses_then_rolls_back_with_the_policy(cluster) -> None:
     assert r.returncode != 0 and "svc: app: " in r.stderr, r
     poll(lambda: status(c, "app").get("state") == "paused", 30, what="a paused rollout")
     assert status(c, "app")["message"].startswith("update paused due to failure or early termination of task ")
-    assert len(live(c, "app")) == 4 and sum(1 for t in live(c, "app") if t["spec"]["cmd"][0] == "sleep") == 3
+    # a new task may run a moment before it fails, so a second slot may have been started: never all four
+    old = {t["slot"] for t in live(c, "app") if t["spec"]["cmd"][0] == "sleep"}
+    assert len(live(c, "app")) == 4 and 2 <= len(old) <= 3
+    time.sleep(3)  # paused: no further slot is replaced (failed ones restart in their own slots)
+    assert {t["slot"] for t in live(c, "app") if t["spec"]["cmd"][0] == "sleep"} == old
     # a new update resumes the rollout: here one that fixes it
     c.ok("update", "--args", "sleep 999999", "app")
     poll(lambda: status(c, "app").get("state") == "completed", 60, what="the fixed rollout to complete")
