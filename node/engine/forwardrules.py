@@ -51,7 +51,8 @@ def _must(*args: str) -> None:
 
 def ensure(chain: str, rules: list[list[str]]) -> None:
     """The chain with `rules`, and FORWARD's jump to it first."""
-    if _iptables("-S", chain).returncode != 0:
+    made = _iptables("-S", chain).returncode == 0 or _iptables("-N", chain).returncode == 0
+    if not made and _iptables("-S", chain).returncode != 0:  # two tasks starting at once: the other one made it
         _must("-N", chain)
     for rule in rules:
         if _iptables("-C", chain, *rule).returncode != 0:

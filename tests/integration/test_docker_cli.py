@@ -86,6 +86,13 @@ def test_docker_cli_drives_services_and_nodes(make_cluster, tmp_path) -> None:  
     assert doc["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
     assert poll(lambda: c.converged("web", 3), 60, what="web to run 3 updated tasks")
 
+    # the rolling-update policy is svc's own: set through docker, seen by svc
+    ok("service", "update", "--detach", "--update-parallelism", "2", "--update-order", "start-first", "web")
+    (doc,) = json.loads(ok("service", "inspect", "web"))
+    assert doc["Spec"]["UpdateConfig"]["Parallelism"] == 2 and doc["Spec"]["UpdateConfig"]["Order"] == "start-first"
+    (mine,) = [s for s in c.json_lines("ls") if s["spec"]["name"] == "web"]
+    assert mine["spec"]["update_config"] == {"parallelism": 2, "order": "start-first"}, mine["spec"]
+
     def running() -> set[str]:
         return set(ok("service", "ps", "-q", "--filter", "desired-state=running", "web").split())
 
