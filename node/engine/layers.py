@@ -30,6 +30,7 @@ OPAQUE_MARKER = ".wh..wh..opq"
 _OPAQUE_XATTR = "trusted.overlay.opaque"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_READ = 1 << 20
 
 
 class _HashingReader:
@@ -201,7 +202,8 @@ def unpack_layer(blob: BinaryIO, dest: str) -> tuple[str, int]:
     reader = _HashingReader(open_uncompressed(blob))
     unpacker = _Unpacker(dest)
     try:
-        with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+        # 1 MiB reads through the decompressor and the hash, not tarfile's default 10 KiB records
+        with tarfile.open(fileobj=reader, mode="r|", bufsize=_READ) as tar:  # type: ignore[call-overload]
             for member in tar:
                 unpacker.entry(tar, member)
         reader.drain()

@@ -11,6 +11,7 @@ A scope may name several (space-separated), as a push with a mount needs; each i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import ssl
@@ -73,6 +74,13 @@ def _registry_error(resp: httpx.Response) -> str:
     return text[0][:200] if text else resp.reason_phrase or f"HTTP {resp.status_code}"
 
 
+@functools.lru_cache(maxsize=1)
+def _system_tls() -> ssl.SSLContext:
+    """The system's CAs, loaded once per process: building a context costs ~10 ms (the CA bundle's parse),
+    and a pull makes one endpoint per registry and mirror."""
+    return httpx.create_ssl_context()
+
+
 class Endpoint:
     """One registry (or mirror) base URL, e.g. `https://registry-1.docker.io` or `http://127.0.0.1:5000`."""
 
@@ -94,7 +102,7 @@ class Endpoint:
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=True,
             headers={"User-Agent": "svc"},
-            verify=verify,
+            verify=_system_tls() if verify is True else verify,
         )
         self._auth: dict[str, tuple[str, float]] = {}  # scope -> (Authorization value, expiry)
 
@@ -261,7 +269,7 @@ class Endpoint:
         hasher = hashlib.sha256()
         got = 0
         try:
-            for chunk in resp.iter_raw(_CHUNK):
+            for chunk in resp.iter_raw():  # as the socket gives it: no re-chunking copy
                 got += len(chunk)
                 if size >= 0 and got > size:
                     raise InvalidArgument(f"blob {digest} is larger than its descriptor's {size} bytes")
