@@ -40,7 +40,9 @@ def svc_entry() -> list[str]:
 
 def docker_swarm_ls(runs: int) -> list[float] | None:
     try:
-        r = subprocess.run(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True, timeout=10)
+        r = subprocess.run(
+            ["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if r.returncode != 0 or r.stdout.strip() != "active":
