@@ -55,6 +55,7 @@ class ManagerOptions:
     insecure_registries: list[str] = field(default_factory=list)  # svcd's flags, beside registries.json
     registry_mirrors: list[str] = field(default_factory=list)
     docker_socket: str = ""  # the Docker Engine API's unix socket; relative: under run_dir; "": none
+    docker_tcp: str = ""  # HOST:PORT for the Docker Engine API with mutual TLS (admins only); "": none
 
     @property
     def home(self) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import hmac
+import ipaddress
 import secrets
 from typing import Any
 
@@ -131,8 +132,9 @@ class CertificateAuthority:
     def rotating(self) -> bool:
         return bool(self.old_root_pem)
 
-    def issue(self, csr_pem: bytes, node_id: str, role: str, lifetime: float) -> bytes:
-        """Sign the CSR's public key for `node_id` in `role`; the CSR's own subject is ignored."""
+    def issue(self, csr_pem: bytes, node_id: str, role: str, lifetime: float, sans: tuple[str, ...] = ()) -> bytes:
+        """Sign the CSR's public key for `node_id` in `role`; the CSR's own subject is ignored. `sans`:
+        more names (IP addresses or DNS names) a manager's certificate serves under (the Docker API over TCP)."""
         if role not in tls.ROLES:
             raise InvalidArgument(f"unknown role {role!r}")
         try:
@@ -164,9 +166,13 @@ class CertificateAuthority:
         if role != "admin":  # nodes serve their images to peers (plain TLS); the SAN below stays a manager's
             usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
         if role == "manager":
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(defaults.MANAGER_TLS_NAME)]), critical=False
-            )
+            names: list[x509.GeneralName] = [x509.DNSName(defaults.MANAGER_TLS_NAME)]
+            for san in sans:
+                try:
+                    names.append(x509.IPAddress(ipaddress.ip_address(san)))
+                except ValueError:
+                    names.append(x509.DNSName(san))
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         try:
             ski = self.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -178,10 +184,10 @@ class CertificateAuthority:
         leaf = builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
         return leaf + self.chain_pem
 
-    def identity(self, node_id: str, role: str, lifetime: float) -> tls.Identity:
+    def identity(self, node_id: str, role: str, lifetime: float, sans: tuple[str, ...] = ()) -> tls.Identity:
         """A fresh key and certificate (for this manager itself, or an admin client bundle)."""
         key, key_pem = tls.new_key()
-        cert = self.issue(tls.new_csr(key), node_id, role, lifetime)
+        cert = self.issue(tls.new_csr(key), node_id, role, lifetime, sans)
         return tls.Identity(ca_pem=self.ca_pem, cert_pem=cert, key_pem=key_pem)
 
     def token(self, secret: str) -> str:

@@ -52,6 +52,8 @@ def preflight(opts: ManagerOptions, saved: ManagerState | None) -> None:
     check_bindable(raft_addr, "raft port")
     if opts.metrics_addr:
         check_bindable(opts.metrics_addr, "metrics address")
+    if opts.docker_tcp:
+        check_bindable(opts.docker_tcp, "Docker API address")
 
 
 async def _identity(
@@ -125,12 +127,15 @@ async def start_manager(opts: ManagerOptions) -> RunningManager:
         )
         await grpc_server.start()
         stack.push_async_callback(grpc_server.stop, 1)
-        if opts.docker_socket:
+        if opts.docker_socket or opts.docker_tcp:
             from manager.engineapi.server import EngineAPI
 
             engine_api = EngineAPI(m, control)
-            await engine_api.start(os.path.join(opts.run_dir, opts.docker_socket))
             stack.push_async_callback(engine_api.stop)
+            if opts.docker_socket:
+                await engine_api.start(os.path.join(opts.run_dir, opts.docker_socket))
+            if opts.docker_tcp:
+                await engine_api.start_tcp(opts.docker_tcp)
         leader = LeaderLoop(m, dispatcher)
         _task(stack, leader.run(), "leader-loop")
         stack.callback(leader.stop)

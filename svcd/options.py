@@ -101,6 +101,13 @@ _DOCKER_SOCKET = _o(
     "unix socket of the Docker Engine API (docs/docker-api.md); relative: under --run-dir ('' for none)",
     metavar="PATH",
 )
+_DOCKER_TCP = _o(
+    "docker_tcp",
+    "",
+    "HOST:PORT serving the Docker Engine API with the cluster's mutual TLS, for an admin's client bundle "
+    "(`docker --tlsverify`; '' for none)",
+    metavar="ADDR",
+)
 NODE = (
     *ENGINE,
     _o("join", "", "manager address HOST:PORT to join", metavar="ADDR"),
@@ -128,6 +135,7 @@ MANAGER = (
     _o("restore_key", "", "the key `svc cluster backup` printed for --restore's FILE", metavar="KEY"),
     *_MANAGER_CORE,
     _DOCKER_SOCKET,
+    _DOCKER_TCP,
     *REGISTRY,
 )
 UP = (
@@ -138,6 +146,7 @@ UP = (
     _PEER_PORT,
     *_MANAGER_CORE,
     _DOCKER_SOCKET,
+    _DOCKER_TCP,
 )
 ROLES: dict[str, tuple[str, tuple[Option, ...]]] = {
     "node": ("run the worker daemon (engine; with --join, the cluster agent)", NODE),

@@ -3,7 +3,8 @@
 The rule: no endpoint decides anything. Each calls the manager's own ControlService in-process (the
 same object the gRPC server serves, so a follower forwards to the leader as it does for `svc`) and
 converts with shapes/specin. Root on the manager host is an admin already (the local CLI's admin
-credential lives in the run dir too), so the socket is mode 0600 and the calls are an admin's.
+credential lives in the run dir too), so the socket is mode 0600 and the calls are an admin's;
+over TCP (`--docker-tcp`), mutual TLS admits an admin's client bundle only (tcp.py).
 Paths are served with and without a `/v1.NN` prefix; a newer version than 1.41 is refused, as
 dockerd refuses it, and the client negotiates down. Errors are `{"message": ...}`, with the status
 from shapes.http_status; a path svc does not serve is a 501 naming it.
@@ -11,6 +12,7 @@ from shapes.http_status; a path svc does not serve is a 501 naming it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -31,6 +33,7 @@ from .services import Services
 from .swarm import Swarm
 from .system import System
 from .tasks import TasksNodes
+from .tcp import TLSServing, admin_only
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +59,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 class EngineAPI:
     def __init__(self, manager: Manager, control: ControlService) -> None:
         self.calls = Calls(manager, control)
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
+        self._renewal: asyncio.Task[None] | None = None
         self.path = ""
+        self.tcp_addr = ""
 
     def routes(self) -> list[Route]:
         parts = (System, Swarm, Services, Logs, TasksNodes, Networks, Files)
@@ -68,8 +73,10 @@ class EngineAPI:
 
     # ----- the server -----
 
-    def app(self) -> web.Application:
-        app = web.Application(middlewares=[_errors], client_max_size=defaults.GRPC_MAX_MESSAGE_BYTES)
+    def app(self, admins_only: bool = False) -> web.Application:
+        """The app; `admins_only` for TCP, where a client's certificate must be an admin's (tcp.py)."""
+        middlewares = [admin_only, _errors] if admins_only else [_errors]
+        app = web.Application(middlewares=middlewares, client_max_size=defaults.GRPC_MAX_MESSAGE_BYTES)
         for method, path, fn in self.routes():
             for prefix in ("", r"/v{version:[0-9]+\.[0-9]+}"):
                 if method == "GET":
@@ -96,16 +103,38 @@ class EngineAPI:
             sock.close()
             raise Unavailable(f"cannot serve the Docker API on {path}: {exc.strerror or exc}") from None
         sock.setblocking(False)
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        await web.SockSite(await self._runner(self.app()), sock).start()
         self.path = path
         log.info("Docker Engine API (%s) on unix://%s", shapes.API_VERSION, path)
 
+    async def _runner(self, app: web.Application) -> web.AppRunner:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        self._runners.append(runner)
+        return runner
+
+    async def start_tcp(self, addr: str) -> None:
+        """Serve on TCP HOST:PORT with the cluster's mutual TLS, for an admin's client bundle (tcp.py)."""
+        host, _, port = addr.rpartition(":")
+        host = host.strip("[]")
+        serving = TLSServing(self.calls.m, host)
+        site = web.TCPSite(
+            await self._runner(self.app(admins_only=True)), host or None, int(port), ssl_context=serving.context
+        )
+        try:
+            await site.start()
+        except OSError as exc:
+            raise Unavailable(f"cannot serve the Docker API on {addr}: {exc.strerror or exc}") from None
+        self._renewal = asyncio.create_task(serving.renew())
+        self.tcp_addr = addr
+        log.info("Docker Engine API (%s) on tcp://%s (mutual TLS, admin certificates)", shapes.API_VERSION, addr)
+
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._renewal is not None:
+            self._renewal.cancel()
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
         if self.path:
             try:
                 os.unlink(self.path)

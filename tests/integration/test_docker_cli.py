@@ -208,3 +208,41 @@ def test_docker_swarm_habits_and_service_logs(make_cluster, tmp_path) -> None:  
     # errors: an unknown service or task
     r = run("service", "logs", "nosuch")
     assert r.returncode == 1 and "no such task or service: nosuch" in r.stderr, r
+
+
+@pytest.mark.skipif(not os.access(DOCKER, os.X_OK), reason=f"no docker CLI at {DOCKER} (deploy/test.sh fetches it)")
+def test_docker_over_tcp_with_the_clusters_mutual_tls(make_cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """svcd manager --docker-tcp ADDR: `docker --tlsverify` with `svc cluster client-bundle DIR` (docker's
+    ca.pem, cert.pem, key.pem) drives the cluster; no certificate, or a manager's, gets nothing."""
+    c = make_cluster()
+    h = c.add_host()
+    addr = f"{h.addr}:2376"
+    c.start_manager(h, extra=("--docker-tcp", addr))
+    bundle = str(tmp_path / "bundle")
+    c.ok("cluster", "client-bundle", bundle)
+    base = {**os.environ, "DOCKER_HOST": f"tcp://{addr}", "DOCKER_CONFIG": str(tmp_path / "home")}
+    env = {**base, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": bundle}
+
+    def docker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([DOCKER, *args], capture_output=True, text=True, env=env, timeout=60)
+
+    poll(lambda: docker(env, "version").returncode == 0, 30, what="docker version over TCP")
+    info = docker(env, "info").stdout
+    assert " Swarm: active" in info and " Is Manager: true" in info, info
+    r = docker(env, "service", "create", "--detach", "--name", "remote", "busybox", "sleep", "1000000")
+    assert r.returncode == 0, r
+    assert "remote" in docker(env, "service", "ls").stdout
+
+    # the server is checked too: another CA's bundle is refused by the client
+    r = docker({**base, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(tmp_path)}, "service", "ls")
+    assert r.returncode != 0, r
+    # no client certificate: the handshake fails; plain HTTP: nothing
+    r = docker(base, "--tls", "--tlscacert", os.path.join(bundle, "ca.pem"), "service", "ls")
+    assert r.returncode != 0 and "remote" not in r.stdout, r
+    r = docker(base, "service", "ls")
+    assert r.returncode != 0 and "remote" not in r.stdout, r
+    # a manager's own certificate is no admin's
+    mtls = os.path.join(h.data_dir, "manager", "tls")
+    args = ["--tlsverify", "--tlscacert", os.path.join(mtls, "ca.pem"), "--tlscert", os.path.join(mtls, "cert.pem")]
+    r = docker(base, *args, "--tlskey", os.path.join(mtls, "key.pem"), "service", "ls")
+    assert r.returncode != 0 and "a manager certificate may not use the Docker API" in r.stderr, r

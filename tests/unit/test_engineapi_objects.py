@@ -150,5 +150,8 @@ def test_the_app_refuses_swarm_changes_and_waits_for_a_network_to_be_free() -> N
             control.removes = 0
             r = await client.delete("/v1.41/networks/n1")
             assert r.status == 204 and control.removes == 3  # waited for the tasks, then removed
+        async with TestClient(TestServer(api.app(admins_only=True))) as client:  # TCP's: no admin certificate here
+            r = await client.get("/_ping")
+            assert r.status == 403 and "svc cluster client-bundle" in (await r.json())["message"]
 
     asyncio.run(run())
