@@ -29,10 +29,11 @@ from .base import Calls, Handler, Route, error
 from .files import Files
 from .logs import Logs
 from .networks import Networks
+from .nodes import Nodes
 from .services import Services
 from .swarm import Swarm
 from .system import System
-from .tasks import TasksNodes
+from .tasks import Tasks
 from .tcp import TLSServing, admin_only
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class EngineAPI:
         self.tcp_addr = ""
 
     def routes(self) -> list[Route]:
-        parts = (System, Swarm, Services, Logs, TasksNodes, Networks, Files)
+        parts = (System, Swarm, Services, Logs, Tasks, Nodes, Networks, Files)
         return [route for part in parts for route in part(self.calls).routes()]
 
     async def unserved(self, request: web.Request) -> web.Response:

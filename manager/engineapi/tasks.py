@@ -1,4 +1,4 @@
-"""/tasks and /nodes: lists with Docker's filters, and inspect.
+"""/tasks: the list with Docker's filters, and inspect.
 
 The rule: Docker's filters (values of a key OR'ed, keys AND'ed) become one control API list call per
 combination of values, joined here; a filter naming an unknown service or node matches nothing, as
@@ -18,7 +18,7 @@ from . import shapes
 from .base import Calls, Route, answer
 
 
-class TasksNodes:
+class Tasks:
     def __init__(self, calls: Calls) -> None:
         self.c = calls
 
@@ -26,8 +26,6 @@ class TasksNodes:
         return [
             ("GET", "/tasks", self.tasks),
             ("GET", "/tasks/{id}", self.task),
-            ("GET", "/nodes", self.nodes),
-            ("GET", "/nodes/{id}", self.node),
         ]
 
     async def tasks(self, request: web.Request) -> web.Response:
@@ -72,20 +70,6 @@ class TasksNodes:
 
     async def task(self, request: web.Request) -> web.Response:
         return answer(shapes.task(await find_task(self.c, request.match_info["id"])))
-
-    async def nodes(self, request: web.Request) -> web.Response:
-        f = shapes.filters(request.query.get("filters", ""))
-        if f.get("membership") == ["accepted"]:
-            del f["membership"]  # every svc node is accepted
-        found: dict[str, Any] = {}
-        for fs in shapes.filter_sets(f, {"name": "hostname"}) or [[]]:
-            reply = await self.c.call("ListNodes", ctl.ListNodesRequest(filters=fs))
-            found.update((n.id, n) for n in reply.nodes)
-        return answer([shapes.node(n) for n in found.values()])
-
-    async def node(self, request: web.Request) -> web.Response:
-        n = await self.c.call("GetNode", ctl.NodeRef(node=request.match_info["id"]))
-        return answer(shapes.node(n))
 
 
 async def find_task(c: Calls, ref: str) -> Any:

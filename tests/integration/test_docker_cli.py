@@ -127,6 +127,24 @@ def test_docker_cli_drives_services_and_nodes(make_cluster, tmp_path) -> None:  
     assert poll(lambda: c.converged("bg", 1), 60, what="bg to run")
     assert "1/1" in ok("service", "ls")
 
+    # node update: labels, availability (the control API's UpdateNode); rm and demote refused by its rules
+    worker = f"node-{node.name}"
+    ok("node", "update", "--label-add", "zone=eu", "--label-add", "disk=ssd", worker)
+    ok("node", "update", "--label-rm", "disk", worker)
+    (n,) = json.loads(ok("node", "inspect", worker))
+    assert n["Spec"]["Labels"] == {"zone": "eu"}, n["Spec"]
+    (mine,) = [x for x in c.json_lines("node", "ls") if x["description"]["hostname"] == worker]
+    assert mine["labels"] == {"zone": "eu"}, mine
+    ok("node", "update", "--availability", "drain", worker)
+    assert "Drain" in next(line for line in ok("node", "ls").splitlines() if worker in line)
+    assert poll(lambda: "0/1" in ok("service", "ls"), 60, what="bg's task to leave the drained node")
+    ok("node", "update", "--availability", "active", worker)
+    assert poll(lambda: "1/1" in ok("service", "ls"), 60, what="bg to run again")
+    r = _docker(sock, str(tmp_path), "node", "rm", worker)
+    assert r.returncode == 1 and "is not down: stop it first, or remove it with --force" in r.stderr, r
+    r = _docker(sock, str(tmp_path), "node", "demote", f"mgr-{mgr.name}")
+    assert r.returncode == 1 and "cannot demote the last manager" in r.stderr, r
+
 
 @pytest.mark.skipif(not os.access(DOCKER, os.X_OK), reason=f"no docker CLI at {DOCKER} (deploy/test.sh fetches it)")
 def test_docker_swarm_habits_and_service_logs(make_cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
