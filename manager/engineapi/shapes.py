@@ -136,6 +136,14 @@ def container_spec(t: cnt.ContainerSpec) -> dict[str, Any]:
         out["CapabilityDrop"] = list(t.cap_drop)
     if t.mounts:
         out["Mounts"] = [_mount(m) for m in t.mounts]
+    if t.init:
+        out["Init"] = True
+    if t.sysctls:
+        out["Sysctls"] = dict(t.sysctls)
+    if t.ulimits:
+        out["Ulimits"] = [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in t.ulimits]
+    if t.extra_hosts:
+        out["Hosts"] = list(t.extra_hosts)
     for key, refs in (("Secrets", t.secrets), ("Configs", t.configs)):
         if refs:
             kind = key[:-1]

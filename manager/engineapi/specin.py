@@ -79,7 +79,7 @@ def _labels(doc: dict[str, Any], key: str, where: str) -> dict[str, str]:
 
 _CONTAINER = {"Image", "Labels", "Command", "Args", "Hostname", "Env", "Dir", "User", "ReadOnly", "StopSignal",
               "StopGracePeriod", "Healthcheck", "CapabilityAdd", "CapabilityDrop", "Secrets", "Configs",
-              "Mounts"}  # fmt: skip
+              "Mounts", "Init", "Sysctls", "Ulimits", "Hosts"}  # fmt: skip
 
 
 def _container(doc: Any, t: cnt.ContainerSpec) -> None:
@@ -96,6 +96,13 @@ def _container(doc: Any, t: cnt.ContainerSpec) -> None:
     t.stop_grace_seconds = _int(c, "StopGracePeriod", w) / NS
     t.cap_add.extend(_strs(c, "CapabilityAdd", w))
     t.cap_drop.extend(_strs(c, "CapabilityDrop", w))
+    t.init = bool(c.get("Init"))
+    t.sysctls.update(_labels(c, "Sysctls", w))
+    t.extra_hosts.extend(_strs(c, "Hosts", w))  # "IP NAME [ALIAS...]", as svc keeps them
+    for i, u in enumerate(c.get("Ulimits") or []):
+        uw = f"{w}.Ulimits[{i}]"
+        lim = _check(u, uw, {"Name", "Soft", "Hard"})
+        t.ulimits.add(name=_str(lim, "Name", uw), soft=_int(lim, "Soft", uw), hard=_int(lim, "Hard", uw))
     h = _check(c.get("Healthcheck"), f"{w}.Healthcheck", {"Test", "Interval", "Timeout", "Retries", "StartPeriod"})
     test = _strs(h, "Test", f"{w}.Healthcheck")
     if test == ["NONE"]:
@@ -225,10 +232,6 @@ def service_spec(doc: Any) -> cpb.ServiceSpec:
 def keep_unseen(new: cpb.ServiceSpec, current: cpb.ServiceSpec) -> None:
     """An update keeps what Docker's JSON cannot express from the current spec (the module says why)."""
     new.task.runtime = current.task.runtime
-    new.task.init = current.task.init  # init, sysctls, ulimits, extra hosts: not read from docker's JSON yet
-    new.task.sysctls.update(current.task.sysctls)
-    new.task.ulimits.extend(current.task.ulimits)
-    new.task.extra_hosts.extend(current.task.extra_hosts)
     if current.task.HasField("seccomp"):
         new.task.seccomp.CopyFrom(current.task.seccomp)
     new.task.attachments.extend(current.task.attachments)

@@ -28,6 +28,9 @@ services:
     command: ["sleep", "1000000"]
     networks: [back]
     secrets: [token]
+    init: true
+    extra_hosts: ["db:10.0.0.9"]
+    sysctls: {net.core.somaxconn: 1024}
     deploy:
       replicas: 2
       labels: {tier: front}
@@ -103,7 +106,8 @@ def test_docker_networks_secrets_configs_and_stack_deploy(make_cluster, tmp_path
 
     # a service with them, and inspect shows them
     ok("service", "create", "--name", "uses", "--network", "net1", "--secret", "s1", "--config", "src=c1,target=/c1",
-       "--mount", "type=tmpfs,target=/scratch", "--label", "x=y", "busybox", "sleep", "1000000")  # fmt: skip
+       "--mount", "type=tmpfs,target=/scratch", "--label", "x=y", "--init", "--host", "db:10.0.0.9",
+       "--sysctl", "net.core.somaxconn=1024", "busybox", "sleep", "1000000")  # fmt: skip
     (doc,) = json.loads(ok("service", "inspect", "uses"))
     spec = doc["Spec"]
     assert spec["Labels"] == {"x": "y"} and spec["TaskTemplate"]["Networks"][0]["Target"] == net_id
@@ -111,6 +115,7 @@ def test_docker_networks_secrets_configs_and_stack_deploy(make_cluster, tmp_path
     assert cs["Secrets"][0]["SecretID"] == sec_id and cs["Secrets"][0]["File"]["Name"] == "s1"
     assert cs["Configs"][0]["ConfigID"] == cfg_id and cs["Configs"][0]["File"]["Name"] == "/c1"
     assert cs["Mounts"] == [{"Type": "tmpfs", "Target": "/scratch"}]
+    assert cs["Init"] is True and cs["Hosts"] == ["10.0.0.9 db"] and cs["Sysctls"] == {"net.core.somaxconn": "1024"}
     refused("in use by service uses", "secret", "rm", "s1")
     ok("service", "rm", "uses")
     poll(lambda: "uses" not in ok("service", "ls"), 30, what="uses to go")
@@ -152,6 +157,8 @@ def test_docker_networks_secrets_configs_and_stack_deploy(make_cluster, tmp_path
         raise AssertionError("no app_web container")
 
     assert web_exec("cat", "/run/secrets/token") == value
+    assert "10.0.0.9\tdb" in web_exec("cat", "/etc/hosts").replace(" ", "\t")  # compose's extra_hosts
+    assert web_exec("cat", "/proc/sys/net/core/somaxconn").strip() == "1024"
     before = (_running(c, "app_web"), _running(c, "app_api"))
 
     # the same file again: every object is found, no task is replaced

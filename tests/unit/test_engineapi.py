@@ -43,6 +43,8 @@ def _spec() -> cpb.ServiceSpec:
     )
     s.rollback_config.CopyFrom(cpb.UpdateConfig(monitor_seconds=0, max_failure_ratio=0.5))
     t.ports[0].publish_mode, t.ports[1].publish_mode = "host", "ingress"  # as the managers store them
+    t.init, t.sysctls["net.core.somaxconn"], t.extra_hosts[:] = True, "1024", ["10.0.0.1 db"]
+    t.ulimits.add(name="nofile", soft=1024, hard=2048)
     t.mounts.add(type="volume", source="data", target="/data", volume_labels={"k": "v"})
     t.mounts.add(type="bind", source="/srv", target="/x", read_only=True)
     t.mounts.add(type="tmpfs", target="/tmp", tmpfs_size_bytes=1 << 20, tmpfs_mode=0o700)
