@@ -12,9 +12,9 @@ Swarm's defaults for what it leaves unset (svc/updatepolicy.py):
 - stop-first retires the old task as the new one is made; start-first keeps the old task running
   until the new one runs (orchestrator.pick_live keeps the pair, and gives up the old task when
   the new one cannot be placed because the old holds its host port);
-- a task this rollout made that fails, is rejected or ends, before the rollout completed, is a
-  failure (svc watches every new task until the whole rollout has completed, Swarm each one for
-  `monitor`); failed slots over all slots above `max_failure_ratio` trigger `failure_action`:
+- a task this rollout made that fails, is rejected or ends before it ran, or within `monitor` of
+  running (the store records when it first ran), while the rollout has not completed, is a
+  failure; failed slots over all slots above `max_failure_ratio` trigger `failure_action`:
   pause (status `paused`/`rollback_paused`), continue, or rollback (the previous spec comes back,
   status `rollback_started`, and its rollout follows rollback_config);
 - the rollout completes `monitor` seconds after its last new task ran with nothing outdated left:
@@ -80,7 +80,7 @@ def step(ctx: Ctx, svc: ServiceObj, live: list[TaskObj], tasks: list[TaskObj], k
     what = "rollback" if rolling_back else "update"
     mine = [t for t in tasks if t.service_version == svc.spec_version and t.created_at >= status.started_at]
 
-    failed = [t for t in mine if t.state in FAILURES]
+    failed = [t for t in mine if t.state in FAILURES and _within_monitor(t, policy.monitor)]
     failed_slots = {key(t) for t in failed}
     if failed_slots and len(failed_slots) / max(len(live), 1) > policy.max_failure_ratio:
         first = min(failed, key=lambda t: (t.status.timestamp, t.id))
@@ -111,11 +111,12 @@ def step(ctx: Ctx, svc: ServiceObj, live: list[TaskObj], tasks: list[TaskObj], k
         if not is_terminal(t.state) and STATE_ORDER[t.state] < STATE_ORDER[RUNNING]:
             in_flight += 1
             continue
+        ran = t.started_at or t.status.timestamp  # it ran, or it ended without running
         if t.created_at >= status.started_at:
-            last_ran = max(last_ran, t.status.timestamp)
-        if ctx.now < t.status.timestamp + policy.delay:
+            last_ran = max(last_ran, ran)
+        if ctx.now < ran + policy.delay:
             in_flight += 1
-            ctx.plan.wake(t.status.timestamp + policy.delay)
+            ctx.plan.wake(ran + policy.delay)
     room = len(outdated) if policy.parallelism == 0 else policy.parallelism - in_flight
     for old in sorted(outdated, key=lambda t: (t.state == RUNNING, key(t)))[: max(room, 0)]:
         ctx.new_task(svc, old.slot, old.node_id if svc.is_global else "")
@@ -128,6 +129,11 @@ def step(ctx: Ctx, svc: ServiceObj, live: list[TaskObj], tasks: list[TaskObj], k
         return
     done = ROLLBACK_COMPLETED if rolling_back else COMPLETED
     _set(ctx, svc, UpdateStatusObj(done, status.started_at, ctx.now, f"{what} completed"))
+
+
+def _within_monitor(task: TaskObj, monitor: float) -> bool:
+    """A failure that counts: the task never ran, or it ended within `monitor` of running (node times both)."""
+    return not task.started_at or task.status.timestamp - task.started_at <= monitor
 
 
 def blocks_port(new: TaskObj, old: TaskObj) -> bool:

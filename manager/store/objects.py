@@ -117,6 +117,7 @@ class TaskObj:
     version: int = 0
     created_at: float = 0.0
     networks: tuple[tuple[str, str], ...] = ()  # (network id, address/prefix), allocated when it is made
+    started_at: float = 0.0  # when it first ran, as its node reported it (0: never): a rollout's monitor window
 
     @property
     def state(self) -> str:

@@ -61,6 +61,7 @@ def encode_task(t: TaskObj) -> dict[str, Any]:
         "status": encode_status(t.status),
         "created_at": t.created_at,
         "networks": [list(n) for n in t.networks],
+        "started_at": t.started_at,
     }
 
 

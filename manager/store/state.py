@@ -28,6 +28,7 @@ from .objects import (
     MANAGER,
     NODE_READY,
     REMOVE,
+    RUNNING,
     WORKER,
     ClusterObj,
     FileObj,
@@ -321,6 +322,7 @@ def _task_from(d: dict[str, Any], spec: pb.ContainerSpec, version: int) -> TaskO
         version=version,
         created_at=d["created_at"],
         networks=tuple((n[0], n[1]) for n in d.get("networks", ())),
+        started_at=d.get("started_at", 0.0),
     )
 
 
@@ -603,7 +605,8 @@ def _tasks_status(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
         if not moves_forward(task.status, status):
             ignored += 1
             continue
-        s._put_task(replace(task, status=status, version=s.seq), ch)
+        started = task.started_at or (status.timestamp if status.state == RUNNING else 0.0)
+        s._put_task(replace(task, status=status, started_at=started, version=s.seq), ch)
     return "", ignored
 
 

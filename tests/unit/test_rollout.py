@@ -214,3 +214,32 @@ def test_a_policy_change_alone_replaces_no_task() -> None:
     s.apply(ops.service_update("s1", version, v2))
     assert s.services["s1"].spec_version == 1 and s.services["s1"].spec.update_config.parallelism == 2
     assert not waitplan.replaces_tasks(v1, v2)
+
+
+def test_only_a_failure_within_monitor_of_running_counts() -> None:
+    _, new = updated(replicas=1, status=UPDATING, monitor_seconds=5)
+    ran = task(new, 1, "n-a", state=FAILED, ts=15, created=10)
+    early = replace(ran, started_at=12)  # failed 3 s after it ran: a failure
+    [(_, _, status, _)] = reconcile(snap([node("a")], [new], [early]), now=15.5, new_id=ids).rollouts
+    assert status.state == "paused"
+    late = replace(ran, started_at=12, status=replace(ran.status, timestamp=30))  # 18 s after: not the update's
+    plan = reconcile(snap([node("a")], [new], [late]), now=30.5, new_id=ids)  # before its restart delay ends
+    assert not plan.create and not any(r[2].state == "paused" for r in plan.rollouts)
+    never = replace(ran, status=replace(ran.status, state="rejected"))  # never ran: always a failure
+    [(_, _, status, _)] = reconcile(snap([node("a")], [new], [never]), now=15.5, new_id=ids).rollouts
+    assert status.state == "paused"
+
+
+def test_the_store_records_when_a_task_first_ran() -> None:
+    s = StoreState()
+    s.apply(ops.cluster_init({"id": "c1"}))
+    svc = service()
+    t = task(svc, 1, "n-a", state="assigned")
+    s.apply(ops.tasks_write(create=[t]))
+    s.apply(ops.tasks_status([(t.id, "n-a", replace(t.status, state=RUNNING, timestamp=12))]))
+    s.apply(ops.tasks_status([(t.id, "n-a", replace(t.status, state=RUNNING, timestamp=14, health="healthy"))]))
+    s.apply(ops.tasks_status([(t.id, "n-a", replace(t.status, state=FAILED, timestamp=20))]))
+    assert s.tasks[t.id].started_at == 12 and s.tasks[t.id].state == FAILED
+    restored = StoreState()
+    restored.load_plain(s.to_plain())
+    assert restored.tasks[t.id].started_at == 12
