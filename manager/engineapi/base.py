@@ -77,6 +77,8 @@ async def body(request: web.Request) -> Any:
         return json.loads(await request.read() or b"null")
     except ValueError as exc:
         raise InvalidArgument(f"the request body is not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidArgument("the request body is nested too deeply") from None
 
 
 def flag(request: web.Request, name: str) -> bool:

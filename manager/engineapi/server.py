@@ -77,7 +77,7 @@ class EngineAPI:
     def app(self, admins_only: bool = False) -> web.Application:
         """The app; `admins_only` for TCP, where a client's certificate must be an admin's (tcp.py)."""
         middlewares = [admin_only, _errors] if admins_only else [_errors]
-        app = web.Application(middlewares=middlewares, client_max_size=defaults.GRPC_MAX_MESSAGE_BYTES)
+        app = web.Application(middlewares=middlewares, client_max_size=defaults.DOCKER_API_MAX_BODY_BYTES)
         for method, path, fn in self.routes():
             for prefix in ("", r"/v{version:[0-9]+\.[0-9]+}"):
                 if method == "GET":

@@ -56,6 +56,13 @@ def _strs(doc: dict[str, Any], key: str, where: str) -> list[str]:
     return value
 
 
+def _list(doc: dict[str, Any], key: str, where: str) -> list[Any]:
+    value = doc.get(key) or []
+    if not isinstance(value, list):
+        raise InvalidArgument(f"{where}.{key} must be a list")
+    return value
+
+
 def _int(doc: dict[str, Any], key: str, where: str) -> int:
     value = doc.get(key) or 0
     if not isinstance(value, int) or isinstance(value, bool):
@@ -99,7 +106,7 @@ def _container(doc: Any, t: cnt.ContainerSpec) -> None:
     t.init = bool(c.get("Init"))
     t.sysctls.update(_labels(c, "Sysctls", w))
     t.extra_hosts.extend(_strs(c, "Hosts", w))  # "IP NAME [ALIAS...]", as svc keeps them
-    for i, u in enumerate(c.get("Ulimits") or []):
+    for i, u in enumerate(_list(c, "Ulimits", w)):
         uw = f"{w}.Ulimits[{i}]"
         lim = _check(u, uw, {"Name", "Soft", "Hard"})
         t.ulimits.add(name=_str(lim, "Name", uw), soft=_int(lim, "Soft", uw), hard=_int(lim, "Hard", uw))
@@ -118,17 +125,17 @@ def _container(doc: Any, t: cnt.ContainerSpec) -> None:
                 start_period_seconds=_int(h, "StartPeriod", hw) / NS,
             )
         )
-    for i, mount in enumerate(c.get("Mounts") or []):
+    for i, mount in enumerate(_list(c, "Mounts", w)):
         _mount(mount, f"{w}.Mounts[{i}]", t)
     for key, refs in (("Secrets", t.secrets), ("Configs", t.configs)):
         kind = key[:-1]
-        for i, ref in enumerate(c.get(key) or []):
+        for i, ref in enumerate(_list(c, key, w)):
             rw = f"{w}.{key}[{i}]"
             r = _check(ref, rw, {"File", f"{kind}ID", f"{kind}Name"})
             f = _check(r.get("File"), f"{rw}.File", {"Name", "UID", "GID", "Mode"})
             try:
                 uid, gid = int(f.get("UID") or 0), int(f.get("GID") or 0)
-            except ValueError:
+            except (ValueError, TypeError):
                 raise InvalidArgument(f"{rw}.File: UID and GID must be numbers") from None
             ref = refs.add(id=_str(r, f"{kind}ID", rw), name=_str(r, f"{kind}Name", rw), target=_str(f, "Name", rw),
                            uid=uid, gid=gid, mode=_int(f, "Mode", rw))  # fmt: skip
@@ -182,7 +189,7 @@ def _template(doc: Any, s: cpb.ServiceSpec) -> None:
         s.placement.constraints.extend(_strs(pl, "Constraints", "Placement"))
     if pl.get("MaxReplicas"):
         s.placement.max_replicas_per_node = _int(pl, "MaxReplicas", "Placement")
-    for i, net in enumerate(tt.get("Networks") or []):
+    for i, net in enumerate(_list(tt, "Networks", "TaskTemplate")):
         n = _check(net, f"TaskTemplate.Networks[{i}]", {"Target", "Aliases"})
         target = _str(n, "Target", "Networks")
         if target in _NET_MODES:
@@ -196,6 +203,13 @@ _SPEC = {"Name", "Labels", "TaskTemplate", "Mode", "EndpointSpec", "UpdateConfig
 
 def service_spec(doc: Any) -> cpb.ServiceSpec:
     """Docker's ServiceSpec (a decoded JSON body) as svc's; InvalidArgument for what svc cannot do."""
+    try:
+        return _service_spec(doc)
+    except (ValueError, TypeError, OverflowError) as exc:  # a number out of its field's range, say
+        raise InvalidArgument(f"invalid service spec: {exc}") from None
+
+
+def _service_spec(doc: Any) -> cpb.ServiceSpec:
     d = _check(doc, "Spec", _SPEC)
     s = cpb.ServiceSpec(name=_str(d, "Name", "Spec"))
     s.labels.update(_labels(d, "Labels", "Spec"))
@@ -214,7 +228,7 @@ def service_spec(doc: Any) -> cpb.ServiceSpec:
         s.replicas = _int(rep, "Replicas", "Mode.Replicated") if "Replicas" in rep else 1
     ep = _check(d.get("EndpointSpec"), "EndpointSpec", {"Mode", "Ports"})
     s.endpoint_mode = _str(ep, "Mode", "EndpointSpec")
-    for i, port in enumerate(ep.get("Ports") or []):
+    for i, port in enumerate(_list(ep, "Ports", "EndpointSpec")):
         pw = f"EndpointSpec.Ports[{i}]"
         p = _check(port, pw, {"Protocol", "TargetPort", "PublishedPort", "PublishMode", "Name"})
         # ingress: the routing mesh (every node answers); host: only the node that runs the task.
@@ -253,7 +267,7 @@ def registry_auth(header: str, spec: cpb.ServiceSpec) -> None:
     try:
         padded = header + "=" * (-len(header) % 4)
         doc = json.loads(base64.urlsafe_b64decode(padded))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidArgument("X-Registry-Auth is not base64-encoded JSON") from None
     if isinstance(doc, dict) and doc.get("username"):
         spec.registry_auth.CopyFrom(

@@ -43,7 +43,7 @@ def from_docker(doc: Any, where: str, out: cpb.UpdateConfig) -> None:
 
     def number(key: str) -> float:
         value = doc.get(key) or 0
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 2**63:
             raise InvalidArgument(f"{where}.{key} must be a non-negative number")
         return value
 

@@ -19,6 +19,21 @@ pytestmark = pytest.mark.root
 DOCKER = os.environ.get("SVC_DOCKER_CLI", "/opt/svc/docker-cli/docker")
 
 
+def _raw(sock: str, method: str, url: str, body: bytes) -> int:
+    """One HTTP request over the unix socket; its status."""
+    import http.client
+    import socket
+
+    conn = http.client.HTTPConnection("localhost", timeout=30)
+    conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.sock.connect(sock)
+    try:
+        conn.request(method, url, body=body, headers={"Content-Type": "application/json"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 def _docker(sock: str, home: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": home}
     env.pop("DOCKER_API_VERSION", None)
@@ -192,17 +207,20 @@ def test_docker_swarm_habits_and_service_logs(make_cluster, tmp_path) -> None:  
     assert re.search(r"^talk\.[12]\.\w{12}@\S+\s+\| err \d+$", r.stderr, re.M), r.stderr  # stderr stays stderr
 
     # --tail N per task, -t with the time, --no-task-ids, --raw, --since.
+    # (a tail is the last N lines per task when it is read, and what the task writes until the read ends)
+    full = len((r.stdout + r.stderr).splitlines())
     r = run("service", "logs", "--tail", "1", "talk")
-    assert len((r.stdout + r.stderr).splitlines()) == 2, r
+    assert 2 <= len((r.stdout + r.stderr).splitlines()) <= 6 < full, r
+    assert {s.split("@")[0] for s in (r.stdout + r.stderr).splitlines()} == names, r
     r = run("service", "logs", "--tail", "3", "-t", "--no-task-ids", "talk")
     stamped = (r.stdout + r.stderr).splitlines()
-    assert len(stamped) == 6, r
+    assert 6 <= len(stamped) <= 10, r
     stamp = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z "
     assert all(re.match(stamp + r"talk\.[12]@\S+\s+\| (out|err) \d+$", s) for s in stamped), stamped
     raw = ok("service", "logs", "--raw", "talk").splitlines()
     assert raw and all(re.match(r"^out \d+$", s) for s in raw), raw
     r = run("service", "logs", "--since", "2026-01-01T00:00:00Z", "--tail", "1", "talk")
-    assert (r.stdout + r.stderr).count(" | ") == 2, r
+    assert 2 <= (r.stdout + r.stderr).count(" | ") <= 6, r
     assert ok("service", "logs", "--since", "2099-01-01T00:00:00Z", "talk") == ""
 
     # a task's own logs, by task id
@@ -226,6 +244,26 @@ def test_docker_swarm_habits_and_service_logs(make_cluster, tmp_path) -> None:  
     # errors: an unknown service or task
     r = run("service", "logs", "nosuch")
     assert r.returncode == 1 and "no such task or service: nosuch" in r.stderr, r
+
+    # the HTTP surface, fuzzed (bounded): junk ids, bodies and queries on every route of the real manager
+    # get a 4xx (or /_ping's and /version's answer), never an internal error, and the daemon answers after
+    from manager.engineapi.server import EngineAPI
+
+    routes = EngineAPI(None, None).routes()  # type: ignore[arg-type]
+    ids = ["nosuch", "..%2F..%2Fetc", "x" * 2000, "%00", "talk"]
+    bodies = [b"", b"{", b"[1]", b'{"Name": {"x": []}, "TaskTemplate": 5}', b'"' + b"\\" * 1000 + b'"']
+    statuses = set()
+    for i, (method, path, _) in enumerate(routes):
+        url = "/v1.41" + path.replace("{name:.+}", "a/b").replace("{verb:join|leave|update|unlock}", "leave")
+        url = url.replace("{id}", ids[i % len(ids)]) + "?filters=%7B&version=x&tail=-"
+        for body in bodies:
+            if method == "GET" and url.split("?")[0].endswith("/logs"):
+                continue  # a stream: answered above
+            status = _raw(sock, method, url, body)
+            statuses.add(status)
+            assert status < 500 or status in (501, 503), (method, url, body[:30], status)
+    assert 404 in statuses and 400 in statuses, statuses
+    assert "talk" in ok("service", "ls")  # nothing made or removed by junk, and the daemon still answers
 
 
 @pytest.mark.skipif(not os.access(DOCKER, os.X_OK), reason=f"no docker CLI at {DOCKER} (deploy/test.sh fetches it)")
