@@ -139,11 +139,10 @@ class Ingress:
     def remove(self) -> None:
         """The host's side: its table and the veth (its sandbox end goes too). Safe to repeat."""
         errors = []
-        if self._host_rules or self.vni:
-            try:
-                vips.apply(_host_ns(), f"table ip {rules.TABLE}\ndelete table ip {rules.TABLE}\n")
-            except SvcError as exc:
-                errors.append(str(exc))
+        try:
+            vips.apply(_host_ns(), f"table ip {rules.TABLE}\ndelete table ip {rules.TABLE}\n")
+        except SvcError as exc:
+            errors.append(str(exc))
         try:
             forwardrules.remove(forwardrules.chain_name(rules.HOST_LINK))
         except SvcError as exc:

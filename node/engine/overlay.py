@@ -332,6 +332,11 @@ class Overlays:
         with self._lock:
             for problem in self._collect():
                 log.warning("%s", problem)
+            if self.mesh:
+                try:  # what a daemon that stopped left in the host's namespace; the first set makes it again
+                    self.ingress.remove()
+                except SvcError as exc:
+                    log.warning("the routing mesh: %s", exc)
 
     def _collect(self) -> list[str]:
         """Remove the namespaces of networks neither the peer set nor a container here uses."""

@@ -104,6 +104,10 @@ def _teardown(hosts: dict[str, Host]) -> None:
                 subprocess.run(m1._cmd("svc rm " + " ".join(names.stdout.split())), env=m1.env, timeout=60)
             for w in (h for h in hosts.values() if h.name.startswith("w") and h.daemons):
                 poll(lambda w=w: not w.run("svc container ls -aq").strip(), 60, what=f"{w.name}'s containers to go")
+                # and the routing mesh's namespace (-p 8080:80), once the node's next peer set drops it
+                netns_dir = os.path.join(w.base, "run", "engine", "netns")
+                poll(lambda d=netns_dir: not os.path.isdir(d) or not any(n.startswith("ov-") for n in os.listdir(d)),
+                     60, what=f"{w.name}'s overlay namespaces to go")  # fmt: skip
     procs = [p for h in hosts.values() for p in h.daemons]
     for p in procs:
         if p.poll() is None:
