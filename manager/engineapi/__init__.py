@@ -1,7 +1,9 @@
-"""The Docker Engine API on a manager (issue #17): the real `docker` CLI drives svc's services and nodes.
+"""The Docker Engine API on a manager (issue #17): the real `docker` CLI drives svc's services, nodes,
+networks, secrets, configs and stacks.
 
-A thin adapter with two parts and one rule: no second implementation of any cluster rule.
-`server.py` is the aiohttp server on a root-only unix socket; each endpoint calls the manager's own
-ControlService in-process. `shapes.py` is pure: svc's messages to Docker's JSON and back, filters,
-and the one mapping of svc's errors to HTTP status codes.
+A thin adapter with one rule: no second implementation of any cluster rule. `server.py` serves the
+app on a root-only unix socket (and on TCP with the cluster's mutual TLS, for admins: `tcp.py`); one
+module per resource turns each request into in-process ControlService calls (`base.py`); the pure
+modules (`shapes`, `specin`, `updateconfig`, `objshapes`) write svc's messages as Docker's JSON and read
+Docker's back, and `shapes` holds the one mapping of svc's errors to HTTP status codes.
 """
