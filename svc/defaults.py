@@ -27,6 +27,7 @@ DATA_DIR = "/var/lib/svc"
 RUN_DIR = "/run/svc"
 ENGINE_SOCKET_NAME = "engine.sock"  # under RUN_DIR, mode 0600
 DOCKER_SOCKET_NAME = "docker.sock"  # under RUN_DIR, mode 0600: a manager's Docker Engine API
+NODE_DOCKER_SOCKET_NAME = "node-docker.sock"  # under RUN_DIR, mode 0600: a node engine's Docker Engine API
 DOCKER_API_MAX_BODY_BYTES = 4 << 20  # a request body past this is a 413 (a secret's 500 KiB is 680 KiB in base64)
 MANAGER_ADDR_FILE = "manager.addr"  # under RUN_DIR: where the local manager listens
 UNLOCK_SOCKET_NAME = "manager-unlock.sock"  # under RUN_DIR, 0600: a locked manager's only listener

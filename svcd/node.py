@@ -48,6 +48,7 @@ class NodeOptions:
     image_gc_min_age: float
     peer_port: int
     no_routing_mesh: bool = False
+    docker_socket: str = ""  # the node engine's Docker Engine API, under run_dir unless absolute ("": none)
 
     @property
     def state_dir(self) -> str:
@@ -128,8 +129,31 @@ async def start_node(ctx: Context, opts: NodeOptions, shared_identity_dir: str =
             peers = PeerServer(engine.images, peer_addr, agent.current_identity)
             await asyncio.to_thread(peers.start)
             ctx.on_stop_sync(peers.stop)
+    if opts.docker_socket:
+        await _serve_docker_api(ctx, opts, engine, agent, host)
     log.info("node engine ready on %s (runtime %s)", opts.engine_socket, engine.cfg.runtime)
     return RunningNode(engine, agent, metrics)
+
+
+async def _serve_docker_api(ctx: Context, opts: NodeOptions, engine: Engine, agent: Agent | None, host: str) -> None:
+    """The Docker Engine API of this node's engine (docs/docker-api.md#a-nodes-engine)."""
+    from node.dockerapi.server import NodeDockerAPI
+
+    def swarm() -> dict[str, object]:
+        if agent is None or agent.identity is None:
+            return {}
+        return {
+            "LocalNodeState": "active",
+            "NodeID": agent.node_id,
+            "NodeAddr": host,
+            "ControlAvailable": False,
+            "Error": "",
+            "RemoteManagers": [{"NodeID": "", "Addr": opts.join}],
+        }
+
+    api = NodeDockerAPI(engine, swarm)
+    ctx.on_stop(api.stop)
+    await api.start(os.path.join(opts.run_dir, opts.docker_socket))
 
 
 async def start_agent(ctx: Context, node: RunningNode) -> None:

@@ -115,6 +115,13 @@ NODE = (
     _o("metrics_addr", f"127.0.0.1:{defaults.NODE_METRICS_PORT}", "HOST:PORT for /metrics ('' for none)"),
     _o("advertise_addr", "", "address managers and peers reach this node on"),
     _PEER_PORT,
+    _o(
+        "docker_socket",
+        defaults.NODE_DOCKER_SOCKET_NAME,
+        "unix socket of this node engine's Docker Engine API (docs/docker-api.md); relative: under --run-dir "
+        "('' for none)",
+        metavar="PATH",
+    ),
 )
 _MANAGER_CORE = (
     _o("advertise_addr", "", "HOST[:PORT] others reach this manager on"),

@@ -14,6 +14,7 @@ from typing import Any
 
 from manager.bootstrap import ManagerOptions
 from manager.upkeep import print_join_commands
+from svc import defaults
 from svc.netaddr import check_bindable
 
 from .datadir import DataDir, Role
@@ -87,6 +88,7 @@ def assemble_up(s: dict[str, Any], data_dir: DataDir) -> Assembly:
             join=api,
             token="",
             advertise_addr=api.rsplit(":", 1)[0],
+            docker_socket=defaults.NODE_DOCKER_SOCKET_NAME,  # beside the manager's docker.sock
         )
         node = await start_node(ctx, nopts, shared_identity_dir=os.path.join(mopts.home, "tls"))
         await start_agent(ctx, node)

@@ -150,39 +150,14 @@ class EngineService(epb_grpc.EngineServicer):
 
     @handler
     async def PullImage(self, request: epb.PullImageRequest, context) -> AsyncIterator[epb.PullProgress]:
-        from .registry import pull
+        from .pulling import pull_progress
 
         if not request.reference:
             raise InvalidArgument("pull needs an image reference")
-        config = self.engine.registry_settings()
         creds = (request.username, request.password) if request.username else None
 
         def progress(stop):  # type: ignore[no-untyped-def]
-            events: queue.Queue[object] = queue.Queue()
-            done = object()
-            result: list[object] = []
-
-            def work() -> None:
-                try:
-                    record = pull.pull(
-                        self.engine.images, request.reference, config, request.platform, events.put, creds
-                    )
-                    result.append(record)
-                except BaseException as exc:
-                    result.append(exc)
-                finally:
-                    self.engine.image_gc.wake()
-                    events.put(done)
-
-            threading.Thread(target=work, name="pull", daemon=True).start()
-            while True:
-                item = events.get()
-                if item is done:
-                    break
-                yield item
-            if isinstance(result[0], BaseException):
-                raise result[0]
-            yield pull.Progress(status=f"Status: Downloaded {request.reference}", image_id=result[0].id)  # type: ignore[attr-defined]
+            return pull_progress(self.engine, request.reference, request.platform, creds)
 
         async for p in iterate_in_thread(progress):
             yield epb.PullProgress(id=p.id, status=p.status, current=p.current, total=p.total, image_id=p.image_id)
