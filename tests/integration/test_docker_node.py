@@ -60,6 +60,11 @@ def test_docker_run_ps_logs_exec_stop_rm(docker) -> None:  # type: ignore[no-unt
     r = docker("run", "--rm", "busybox", "sh", "-c", "echo to-out; echo to-err >&2; exit 3")
     assert (r.returncode, r.stdout, r.stderr) == (3, "to-out\n", "to-err\n"), r
     assert _ok(docker, "ps", "-aq") == ""
+    r = docker("run", "--rm", "busybox", "seq", "1", "20000")
+    assert r.returncode == 0 and r.stdout.split() == [str(n) for n in range(1, 20001)], r.stderr
+    r = docker("run", "--rm", "busybox", "/nosuch")  # a start that fails: its error, docker's code, nothing left
+    assert r.returncode == 127 and "Error response from daemon" in r.stderr and "/nosuch" in r.stderr, r
+    assert _ok(docker, "ps", "-aq") == ""
     r = docker("run", "--name", "kept", "busybox", "sh", "-c", "echo kept")
     assert (r.returncode, r.stdout) == (0, "kept\n"), r
     assert "Exited (0)" in _ok(docker, "ps", "-a", "--filter", "name=kept")
@@ -97,6 +102,7 @@ def test_docker_run_ps_logs_exec_stop_rm(docker) -> None:  # type: ignore[no-unt
     r = docker("exec", "x", "sh", "-c", "echo $A; echo e >&2")
     assert (r.returncode, r.stdout, r.stderr) == (0, "1\n", "e\n"), r
     assert docker("exec", "x", "sh", "-c", "exit 4").returncode == 4
+    assert _ok(docker, "exec", "x", "seq", "1", "20000").split() == [str(n) for n in range(1, 20001)]
     assert docker("exec", "x", "/nosuch").returncode in (126, 127)
     (doc,) = json.loads(_ok(docker, "inspect", "x"))
     assert doc["Id"] == cid and doc["Name"] == "/x" and doc["State"]["Running"] is True
@@ -119,6 +125,37 @@ def test_docker_run_ps_logs_exec_stop_rm(docker) -> None:  # type: ignore[no-unt
     assert _ok(docker, "rm", "-f", "k") == "k\n"
     assert _ok(docker, "ps", "-aq") == ""
     assert run_cli("container", "ls", "-aq", env=docker.cli_env).stdout == ""  # svc's CLI sees the same engine
+
+
+def _raw(sock: str, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    import http.client
+    import socket
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.connect(sock)
+
+    c = Conn("localhost", timeout=30)
+    c.request(method, path)
+    r = c.getresponse()
+    return r.status, dict(r.getheaders()), r.read()
+
+
+def test_negotiation_and_errors_over_the_socket(docker) -> None:  # type: ignore[no-untyped-def]
+    status, headers, data = _raw(docker.sock, "HEAD", "/_ping")
+    assert status == 200 and headers["API-Version"] == "1.41" and headers["OSType"] == "linux", headers
+    assert headers["Swarm"] == "inactive" and data == b""
+    assert _raw(docker.sock, "GET", "/v1.40/_ping")[2] == b"OK"
+    status, _, data = _raw(docker.sock, "GET", "/v1.99/version")
+    assert status == 400 and b"Maximum supported API version is 1.41" in data, data
+    status, headers, data = _raw(docker.sock, "GET", "/v1.41/containers/nosuch/json")
+    assert status == 404 and headers["Content-Type"] == "application/json", headers
+    assert json.loads(data) == {"message": "no such container: nosuch"}
+    status, _, data = _raw(docker.sock, "POST", "/v1.41/build")
+    assert status == 501 and json.loads(data)["message"] == "svc does not serve POST /v1.41/build (docs/docker-api.md)"
+    status, _, data = _raw(docker.sock, "GET", '/containers/json?filters={"ancestor":["busybox"]}')
+    assert status == 501 and b"ancestor" in data, data
 
 
 @needs_docker
