@@ -101,6 +101,15 @@ def test_docker_cli_drives_services_and_nodes(make_cluster, tmp_path) -> None:  
     assert doc["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
     assert poll(lambda: c.converged("web", 3), 60, what="web to run 3 updated tasks")
 
+    # rollback: the previous spec, with docker's own rollback progress, converged
+    out = ok("service", "rollback", "web")
+    assert "rollback: manually requested rollback" in out and "verify: Service converged" in out, out
+    (doc,) = json.loads(ok("service", "inspect", "web"))
+    assert "Env" not in doc["Spec"]["TaskTemplate"]["ContainerSpec"] and doc["UpdateStatus"]["State"].startswith(
+        "rollback_"
+    ), doc
+    assert poll(lambda: c.converged("web", 3), 60, what="web to run 3 rolled-back tasks")
+
     # the rolling-update policy is svc's own: set through docker, seen by svc
     ok("service", "update", "--detach", "--update-parallelism", "2", "--update-order", "start-first", "web")
     (doc,) = json.loads(ok("service", "inspect", "web"))
