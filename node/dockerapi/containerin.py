@@ -35,8 +35,8 @@ def empty(value: Any) -> bool:
         return True
     if isinstance(value, list):
         return all(empty(v) for v in value)
-    if isinstance(value, dict):
-        return all(empty(v) for v in value.values())
+    if isinstance(value, dict):  # a struct of unset fields; a map's keys are data (Volumes: {"/data": {}})
+        return all(k[:1].isupper() and empty(v) for k, v in value.items())
     return False
 
 
