@@ -467,7 +467,9 @@ class ControlService(ctl_grpc.ControlServicer):
     @on_leader
     async def UpdateSecret(self, request: ctl.UpdateSecretRequest, context: Any) -> cpb.Secret:
         await self.m.barrier()
-        return secretapi.update(self.m.snapshot(), request)
+        out = await secretapi.update(self.m, request)
+        log.info("%s %s updated (%s)", request.kind, out.spec.name, out.id)
+        return out
 
     @handler
     @on_leader

@@ -5,8 +5,7 @@ leader, before it is proposed (manager/secretbox.py, the cluster's data key: mad
 or here on first use for a cluster from before), and opened only in `task_files`, for the
 assignment of the one node that runs a task using it, and in `update`, to compare it on the
 leader. No answer of the control API holds a secret's value; a config's is its `spec.data`, as
-docker's inspect shows it. An update is swarmkit's (labels only); the store keeps labels as made,
-so an update succeeds only when it changes nothing, and says what differs otherwise.
+docker's inspect shows it. An update is swarmkit's: labels only, a new name or value refused.
 """
 
 from __future__ import annotations
@@ -102,9 +101,11 @@ async def remove(m: Manager, request: ctl.SecretRef) -> None:
     await m.write(ops.file_remove(kind, obj.id))  # the store refuses it while a service uses it
 
 
-def update(snap: Snapshot, request: ctl.UpdateSecretRequest) -> cpb.Secret:
-    """Check an update against the stored object (read after a barrier, on the leader); nothing is written."""
+async def update(m: Manager, request: ctl.UpdateSecretRequest) -> cpb.Secret:
+    """Swarmkit's update: new labels, at the version read (the store compares); the name and the value
+    must be the stored ones (compared here, on the leader, after a barrier). Unchanged: nothing written."""
     kind = filerefs.check_kind(request.kind)
+    snap = m.snapshot()
     obj = find(snap, kind, request.ref)
     if request.version != obj.version:
         raise OutOfDate(f"update out of sequence: {kind} {obj.name} is at version {obj.version}, not {request.version}")
@@ -114,15 +115,17 @@ def update(snap: Snapshot, request: ctl.UpdateSecretRequest) -> cpb.Secret:
     if request.compare_data:
         stored = obj.data
         if kind == filerefs.SECRET:
-            key = snap.cluster.secrets_key if snap.cluster else b""
-            stored = secretbox.open_sealed(key, obj.id, obj.data)
+            data_key = snap.cluster.secrets_key if snap.cluster else b""
+            stored = secretbox.open_sealed(data_key, obj.id, obj.data)
         if not hmac.compare_digest(stored, spec.data):
             raise InvalidArgument(f"only updates to labels are allowed: {kind} {obj.name}'s value cannot change")
-    if dict(spec.labels) != dict(obj.labels):
-        raise InvalidArgument(
-            f"svc keeps a {kind}'s labels as made: {obj.name}'s cannot change (make a new {kind} with a new name)"
-        )
-    return view(obj, snap)
+    if any(not label for label in spec.labels):
+        raise InvalidArgument(f"invalid {kind} label: an empty key")
+    if dict(spec.labels) == dict(obj.labels):
+        return view(obj, snap)
+    await m.write(ops.file_update(kind, obj.id, obj.version, dict(spec.labels)))
+    snap = m.snapshot()
+    return view(_table(snap, kind)[obj.id], snap)
 
 
 def resolve(snap: Snapshot, spec: cpb.ServiceSpec) -> None:

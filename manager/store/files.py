@@ -1,4 +1,4 @@
-"""Secrets and configs inside the store's apply: create, remove, the data key, services' references.
+"""Secrets and configs inside the store's apply: create, update (labels), remove, the data key, services' references.
 
 One code path for both kinds: a secret's `data` arrives sealed (the proposer seals it with the
 cluster's data key, manager/secretbox.py), a config's as it is; apply stores bytes and never
@@ -10,6 +10,7 @@ no raise, no clock, no randomness.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from svc.v1 import cluster_pb2 as cpb
@@ -18,6 +19,7 @@ from svc.v1 import container_pb2 as pb
 from .objects import FileObj, ServiceObj
 
 NOT_FOUND, ALREADY_EXISTS, INVALID, CONFLICT = "NotFound", "AlreadyExists", "InvalidArgument", "Conflict"
+OUT_OF_DATE = "OutOfDate"
 Result = tuple[str, Any]
 KINDS = ("secret", "config")
 
@@ -63,6 +65,18 @@ def create(table: dict[str, FileObj], op: dict[str, Any], seq: int) -> Result:
     )
     table[obj.id] = obj
     return "", obj.version
+
+
+def update(table: dict[str, FileObj], op: dict[str, Any], seq: int) -> Result:
+    """New labels (swarmkit's only change of a secret or config), compare-and-set on the version read."""
+    kind = op["kind"]
+    obj = table.get(op["id"])
+    if obj is None or obj.kind != kind:
+        return NOT_FOUND, f"no such {kind}: {op['id']}"
+    if op["expect_version"] != obj.version:
+        return OUT_OF_DATE, f"{kind} {obj.name} changed since it was read (update out of sequence); retry"
+    table[obj.id] = replace(obj, labels=dict(op["labels"]), version=seq, updated_at=op["ts"])
+    return "", seq
 
 
 def users(services: Iterable[ServiceObj], kind: str, obj_id: str) -> list[str]:

@@ -216,6 +216,11 @@ def file_create(kind: str, file_id: str, name: str, data: bytes, labels: dict[st
     return make("file.create", kind=kind, id=file_id, file_name=name, data=data, labels=dict(labels))
 
 
+def file_update(kind: str, file_id: str, expect_version: int, labels: dict[str, str]) -> Op:
+    """A secret's or config's labels, the one change swarmkit allows, at the version read."""
+    return make("file.update", kind=kind, id=file_id, expect_version=expect_version, labels=dict(labels))
+
+
 def file_remove(kind: str, file_id: str) -> Op:
     """Refused while a service references it."""
     return make("file.remove", kind=kind, id=file_id)

@@ -652,6 +652,10 @@ def _file_create(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     return files.create(_file_table(s, op), op, s.seq)
 
 
+def _file_update(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
+    return files.update(_file_table(s, op), op, s.seq)
+
+
 def _file_remove(s: StoreState, op: dict[str, Any], ch: Changes) -> Result:
     return files.remove(_file_table(s, op), op, s.services.values())
 
@@ -689,5 +693,6 @@ _HANDLERS: dict[tuple[str, int], Callable[[StoreState, dict[str, Any], Changes],
     ("cluster.secrets_key", 1): _cluster_secrets_key,
     ("file.create", 1): _file_create,
     ("file.remove", 1): _file_remove,
+    ("file.update", 1): _file_update,
     ("noop", 1): _noop,
 }

@@ -296,8 +296,7 @@ class ControlServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateSecret(self, request, context):
-        """Swarmkit's update (only labels may change). svc keeps an object's labels as made, so only an update
-        that changes nothing is answered, and anything else is refused naming what differs.
+        """Swarmkit's update: only labels may change (a new name or value is refused, naming it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -170,6 +170,13 @@ def test_docker_networks_secrets_configs_and_stack_deploy(make_cluster, tmp_path
     r = run("stack", "deploy", "-c", str(compose), "app")
     assert r.returncode != 0 and "app_token's value cannot change" in r.stderr, r
     assert (_running(c, "app_web"), _running(c, "app_api")) == before
+    # new labels for the secret: the one change swarmkit allows, made
+    (tmp_path / "token.txt").write_text(value)
+    compose.write_text(COMPOSE.replace("    file: ./token.txt", "    file: ./token.txt\n    labels: {rev: '2'}"))
+    ok("stack", "deploy", "-c", str(compose), "app")
+    (s,) = json.loads(ok("secret", "inspect", "app_token"))
+    assert s["Spec"]["Labels"] == {"com.docker.stack.namespace": "app", "rev": "2"}, s
+    assert (_running(c, "app_web"), _running(c, "app_api")) == before
 
     out = ok("stack", "rm", "app")
     assert "Removing service app_web" in out and "Removing network app_back" in out, out
