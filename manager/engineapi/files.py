@@ -2,9 +2,9 @@
 mapped onto the control API's secret calls (one path for both kinds, as svc's own).
 
 The rule: a secret's value never leaves the managers, so no answer carries it (a config's is shown,
-as Docker shows it). An update is swarmkit's: only labels may change, and svc's store keeps a file's
-labels as made, so an update that changes nothing (what `docker stack deploy` sends on a redeploy)
-succeeds without a write and any other is refused by the control API, naming what differs.
+as Docker shows it). An update is swarmkit's, the control API's UpdateSecret: only labels may change
+(`docker stack deploy` sends one on every redeploy; unchanged, nothing is written), a new name or
+value is refused naming it.
 Create answers 201 {ID}; remove 204, as dockerd does.
 """
 
