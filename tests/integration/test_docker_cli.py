@@ -311,3 +311,15 @@ def test_docker_over_tcp_with_the_clusters_mutual_tls(make_cluster, tmp_path) ->
     args = ["--tlsverify", "--tlscacert", os.path.join(mtls, "ca.pem"), "--tlscert", os.path.join(mtls, "cert.pem")]
     r = docker(base, *args, "--tlskey", os.path.join(mtls, "key.pem"), "service", "ls")
     assert r.returncode != 0 and "a manager certificate may not use the Docker API" in r.stderr, r
+
+    # a follower's socket: reads and writes go to the leader, as svc's own calls do
+    f1, _ = c.start_manager(c.add_host(), join=h), c.start_manager(c.add_host(), join=h)
+    fsock = os.path.join(f1.run_dir, "docker.sock")
+    home = str(tmp_path / "home")
+    assert "remote" in _docker(fsock, home, "service", "ls").stdout
+    r = _docker(fsock, home, "network", "create", "-d", "overlay", "fromfollower")
+    assert r.returncode == 0, r
+    assert "fromfollower" in docker(env, "network", "ls").stdout  # seen through the leader's TCP listener
+    nodes = _docker(fsock, home, "node", "ls").stdout
+    assert nodes.count("Reachable") == 2 and nodes.count("Leader") == 1, nodes
+    assert " Managers: 3" in _docker(fsock, home, "info").stdout
