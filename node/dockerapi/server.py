@@ -47,7 +47,7 @@ class NodeDockerAPI:
         self.calls = Calls(self.engine, self.swarm)
         sock = http.bind_unix(path)
         self.path = path
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
         log.info("Docker Engine API (%s) of this node's engine on unix://%s", proto.API_VERSION, path)
