@@ -186,3 +186,75 @@ def test_docker_networks_secrets_configs_and_stack_deploy(make_cluster, tmp_path
 
     poll(gone, 60, what="nothing of the stack left")
     assert ok("stack", "ls").split() == ["NAME", "SERVICES", "ORCHESTRATOR"]
+
+
+RICH = """
+version: "3.8"
+services:
+  front:
+    image: busybox
+    command: httpd -f -p 8080
+    hostname: front
+    user: "0"
+    working_dir: /
+    read_only: false
+    stop_grace_period: 3s
+    stop_signal: SIGTERM
+    environment: [A=1]
+    labels: {ctr: label}
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 2s
+      timeout: 1s
+      retries: 2
+      start_period: 1s
+    ports:
+      - {target: 8080, published: 18080, mode: host}
+    configs:
+      - source: conf
+        target: /etc/conf
+        mode: 0440
+    tmpfs: [/run/x]
+    volumes: [data:/data]
+    deploy:
+      mode: global
+      endpoint_mode: dnsrr
+      labels: {svc: label}
+      resources:
+        limits: {cpus: "0.5", memory: 64M}
+        reservations: {memory: 16M}
+      restart_policy: {condition: on-failure, delay: 1s, max_attempts: 3}
+      placement:
+        constraints: [node.role == worker]
+      update_config: {parallelism: 2, order: start-first}
+      rollback_config: {parallelism: 1}
+configs:
+  conf:
+    file: ./conf.txt
+volumes:
+  data: {}
+"""
+
+
+@pytest.mark.skipif(not os.access(DOCKER, os.X_OK), reason=f"no docker CLI at {DOCKER} (deploy/test.sh fetches it)")
+def test_docker_stack_deploy_of_a_rich_compose_file(make_cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What the docker CLI makes of most compose keys reaches svc's spec, and the stack runs."""
+    c = build(make_cluster, managers=1, nodes=1)
+    sock = os.path.join(c.managers()[0].run_dir, "docker.sock")
+    home = str(tmp_path / "home")
+    (tmp_path / "conf.txt").write_text("conf")
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text(RICH)
+    r = _docker(sock, home, "stack", "deploy", "-c", str(compose), "rich")
+    assert r.returncode == 0, r
+    poll(lambda: c.converged("rich_front", 1), 90, what="rich_front running")
+    (s,) = [x for x in c.json_lines("ls") if x["spec"]["name"] == "rich_front"]
+    spec = s["spec"]
+    assert spec["mode"] == "global" and spec["endpoint_mode"] == "dnsrr", spec
+    assert spec["update_config"] == {"parallelism": 2, "order": "start-first", "monitor_seconds": 0}, spec
+    t = spec["task"]
+    assert t["healthcheck"]["retries"] == 2 and t["resources"]["memory_bytes"] == 64 << 20, t
+    assert t["ports"][0]["host_port"] == 18080 and t["ports"][0]["publish_mode"] == "host", t
+    out = _docker(sock, home, "stack", "deploy", "-c", str(compose), "rich")
+    assert out.returncode == 0, out
+    assert _docker(sock, home, "stack", "rm", "rich").returncode == 0
