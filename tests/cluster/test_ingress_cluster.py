@@ -96,6 +96,15 @@ def test_a_published_port_answers_on_every_node(make_cluster) -> None:  # type: 
     assert r.returncode != 0 and r.stderr.count("\n") == 1, r
     assert f"port {PORT}/tcp is already published by service web" in r.stderr
     assert "other" not in c.ok("ls", "-q", "--format", "{{.Name}}")
+    assert "ingress" in c.ok("network", "ls", "--format", "{{.Name}}").split()  # made by the managers
+    for args, why in (
+        (("network", "rm", "ingress"), "network ingress is in use by service web"),
+        (("network", "create", "ingress"), "routing mesh"),
+        (("create", "--name", "bad", "-p", "mode=mesh,target=80", "busybox"), "mode must be ingress or host"),
+    ):
+        r = c.cli(None, *args)
+        assert r.returncode != 0 and r.stderr.count("\n") == 1 and why in r.stderr, r
+    assert c.ok("ls", "--format", "{{.Name}} {{.Ports}}").split() == ["web", f"*:{PORT}->80/tcp"]
 
     c.ok("scale", "web=2")
     poll(lambda: len(_running(c, b, "web")) == 2, 60, what="2 tasks of web on host B")
