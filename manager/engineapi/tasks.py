@@ -1,7 +1,8 @@
 """/tasks: the list with Docker's filters, and inspect.
 
 The rule: Docker's filters (values of a key OR'ed, keys AND'ed) become one control API list call per
-combination of values, joined here; a filter naming an unknown service or node matches nothing, as
+combination of values, joined here (`label` through the services that carry it, `name` as a prefix of
+the task's name, as swarmkit names tasks); a filter naming an unknown service or node matches nothing, as
 in Docker, rather than failing.
 """
 
@@ -31,6 +32,7 @@ class Tasks:
     async def tasks(self, request: web.Request) -> web.Response:
         f = shapes.filters(request.query.get("filters", ""))
         labels = f.pop("label", [])
+        names = f.pop("name", [])  # swarmkit's: a prefix of SERVICE.SLOT.ID (SERVICE.NODE.ID for a global task)
         # Docker's task `label` filter is on the task's service's labels, every one required.
         allowed = await self.labelled_services(labels) if labels else None
         found: dict[str, Any] = {}
@@ -57,7 +59,8 @@ class Tasks:
                         continue  # a filter naming nothing matches nothing, as in Docker
                     raise
                 found.update((t.id, t) for t in reply.tasks)
-        return answer([shapes.task(t) for t in found.values()])
+        tasks = [t for t in found.values() if not names or any(_name(t).startswith(n) for n in names)]
+        return answer([shapes.task(t) for t in tasks])
 
     async def labelled_services(self, labels: list[str]) -> set[str]:
         """The ids of the services carrying every one of `labels` (k or k=v)."""
@@ -70,6 +73,10 @@ class Tasks:
 
     async def task(self, request: web.Request) -> web.Response:
         return answer(shapes.task(await find_task(self.c, request.match_info["id"])))
+
+
+def _name(t: Any) -> str:
+    return f"{t.service_name}.{t.slot or t.node_id}.{t.id}"
 
 
 async def find_task(c: Calls, ref: str) -> Any:

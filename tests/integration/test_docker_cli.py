@@ -206,6 +206,8 @@ def test_docker_swarm_habits_and_service_logs(make_cluster, tmp_path) -> None:  
     r = run("service", "logs", "talk")
     assert r.returncode == 0, r
     tasks = {t.split()[0] for t in ok("service", "ps", "-q", "talk").split()}
+    one = ok("service", "ps", "-q", "--no-trunc", "-f", "name=talk.1", "talk").split()
+    assert len(one) == 1 and one[0][:12] in {t[:12] for t in tasks}, (one, tasks)  # name: a prefix of talk.1.ID
     names = set()
     for out_line in r.stdout.splitlines():
         m = re.match(r"^(talk\.([12])\.(\w{12}))@(\S+)\s+\| out \d+$", out_line)
