@@ -54,6 +54,7 @@ from .network import BridgeNetwork, netns_name
 from .overlay import Overlays
 from .runtime import ContainerFiles, OciRuntime, RuncFamily
 from .taskfiles import TaskFiles
+from .trash import Trash
 from .volumeapi import Volumes
 from .volumes import VolumeStore, check_binds
 
@@ -138,6 +139,8 @@ class Engine:
         self._deadlines = Deadlines("stop-deadlines")
         self._pinned: frozenset[str] = frozenset()  # image refs the tasks assigned here need (the agent's)
         self.image_gc = ImageCollector(self.images, self._images_in_use, cfg.image_gc)
+        self._trash = Trash(os.path.join(cfg.data_dir, "trash"))  # removed containers' files (trash.py)
+        self._trash.sweep()
         self._restore()
         self.overlays.collect()  # network namespaces no adopted container uses
         # Exits are settled on a small pool: a hundred containers killed at once release
@@ -171,6 +174,7 @@ class Engine:
         self._watcher.stop()
         self.image_gc.stop()
         self._exit_pool.shutdown(wait=True)
+        self._trash.close()
         self.health.stop()
         self._deadlines.stop()
         self.overlays.close()
@@ -554,7 +558,7 @@ class Engine:
             self.host.release(
                 c, self._files(c.id), self.runtimes.get(c.runtime)
             )  # a crashed start may have left something behind
-            shutil.rmtree(self._files(c.id).dir, ignore_errors=True)
+            self._trash.discard(self._files(c.id).dir)
             with self._lock:
                 self._containers.pop(c.id, None)
                 self._ctr_locks.pop(c.id, None)
