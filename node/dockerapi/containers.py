@@ -1,4 +1,4 @@
-"""/containers: create, start, stop, kill, wait, attach, logs, inspect, list, remove — the engine's own calls.
+"""/containers: create, start, stop, restart, kill, wait, attach, logs, inspect, list, remove: the engine's calls.
 
 The rules: a create body is read by containerin (refusals by name); `wait` registers before it
 answers its headers, as dockerd does (docker run sends it before start); `attach` (hijacked, stdout
@@ -53,6 +53,7 @@ class Containers:
             ("GET", "/containers/{id}/json", self.inspect),
             ("POST", "/containers/{id}/start", self.start),
             ("POST", "/containers/{id}/stop", self.stop),
+            ("POST", "/containers/{id}/restart", self.restart),
             ("POST", "/containers/{id}/kill", self.kill),
             ("POST", "/containers/{id}/wait", self.wait),
             ("POST", "/containers/{id}/attach", self.attach),
@@ -102,6 +103,16 @@ class Containers:
         if c.state != "running":
             return web.Response(status=304)
         await self.c.run(self.engine.stop, c.id, _grace(request))
+        return web.Response(status=204)
+
+    async def restart(self, request: web.Request) -> web.Response:
+        c = self.engine.get(_name(request))
+        await self.c.run(self.engine.stop, c.id, _grace(request))
+        try:
+            await self.c.run(self.engine.start, c.id)
+        except Exception:
+            self.events.start_failed(c.id)
+            raise
         return web.Response(status=204)
 
     async def kill(self, request: web.Request) -> web.Response:

@@ -1,9 +1,10 @@
-"""/images: list, inspect, remove, create (= pull from a registry), load (a `docker save` tarball).
+"""/images: list, inspect, remove, tag, create (= pull from a registry), push, load (a `docker save` tarball).
 
 The rules: each is the engine's own call (ImageStore for reads, Engine.remove_image, the shared
 pull stream node/engine/pulling.py, Engine.import_image); a pull answers its HTTP status until its
 first progress line (so a bad reference or an unknown image is a 400/404), then streams Docker's
-JSON progress lines, a later failure being an `error` line (the CLI prints it and exits 1).
+JSON progress lines, a later failure being an `error` line (the CLI prints it and exits 1); a push
+likewise (node/engine/pulling.py's push stream, svc image push's).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
-from node.engine.pulling import pull_progress
+from node.engine.pulling import pull_progress, push_progress
+from node.engine.registry import push
 from svc.aioutil import iterate_in_thread
 from svc.dockerapi import proto
 from svc.dockerapi.http import Route, answer, flag
@@ -132,6 +134,8 @@ class Images:
             ("POST", "/images/create", self.pull),
             ("POST", "/images/load", self.load),
             ("GET", "/images/{name:.+}/json", self.inspect),
+            ("POST", "/images/{name:.+}/tag", self.tag),
+            ("POST", "/images/{name:.+}/push", self.push),
             ("DELETE", "/images/{name:.+}", self.remove),
         ]
 
@@ -151,6 +155,22 @@ class Images:
         done = await self.c.run(self.engine.remove_image, request.match_info["name"], flag(request, "force"))
         return answer([{k: v for k, _, v in [item.partition(": ")]} for item in done])
 
+    async def tag(self, request: web.Request) -> web.Response:
+        repo, tag = request.query.get("repo", ""), request.query.get("tag", "")
+        if not repo:
+            raise InvalidArgument("repo is required: docker tag SOURCE TARGET")
+        target = f"{repo}:{tag}" if tag else repo
+        await self.c.run(push.tag, self.engine.images, request.match_info["name"], target)
+        return web.Response(status=201)
+
+    async def push(self, request: web.Request) -> web.StreamResponse:
+        name, tag = request.match_info["name"], request.query.get("tag", "")
+        if not tag:
+            raise proto.Unsupported("pushing every tag (docker push -a) is not supported by svc: name one")
+        ref = f"{name}:{tag}"
+        creds = registry_auth(request.headers.get("X-Registry-Auth", ""))
+        return await self._stream(request, iterate_in_thread(lambda stop: push_progress(self.engine, ref, creds)), ref)
+
     async def pull(self, request: web.Request) -> web.StreamResponse:
         q = request.query
         for key in ("fromSrc", "repo", "message", "changes"):
@@ -169,6 +189,9 @@ class Images:
         creds = registry_auth(request.headers.get("X-Registry-Auth", ""))
         platform = q.get("platform", "")
         events = iterate_in_thread(lambda stop: pull_progress(self.engine, ref, platform, creds))
+        return await self._stream(request, events, ref)
+
+    async def _stream(self, request: web.Request, events: Any, ref: str) -> web.StreamResponse:
         first = await anext(events)  # before the headers: an early failure is its HTTP status
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         await resp.prepare(request)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import tempfile
-import threading
 from collections.abc import AsyncIterator
 
 import grpc
@@ -171,32 +169,16 @@ class EngineService(epb_grpc.EngineServicer):
 
     @handler
     async def PushImage(self, request: epb.PushImageRequest, context) -> AsyncIterator[epb.PullProgress]:
+        from .pulling import push_progress
         from .registry import push
 
         if not request.reference:
             raise InvalidArgument("push needs an image reference")
-        config = self.engine.registry_settings()
         creds = (request.username, request.password) if request.username else None
         push.local_image(self.engine.images, request.reference)  # NotFound before the stream starts
 
         def progress(stop):  # type: ignore[no-untyped-def]
-            events: queue.Queue[object] = queue.Queue()
-            done = object()
-            failed: list[BaseException] = []
-
-            def work() -> None:
-                try:
-                    push.push(self.engine.images, request.reference, config, events.put, creds)
-                except BaseException as exc:
-                    failed.append(exc)
-                finally:
-                    events.put(done)
-
-            threading.Thread(target=work, name="push", daemon=True).start()
-            while (item := events.get()) is not done:
-                yield item
-            if failed:
-                raise failed[0]
+            return push_progress(self.engine, request.reference, creds)
 
         async for p in iterate_in_thread(progress):
             yield epb.PullProgress(id=p.id, status=p.status, current=p.current, total=p.total, image_id=p.image_id)

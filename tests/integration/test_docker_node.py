@@ -1,7 +1,7 @@
 """Issue #17 item 3: the real docker 20.10 CLI (no dockerd) against a real `svcd node`'s own Engine API socket,
 `<run dir>/node-docker.sock`: version, info, run (attached, --rm, exit codes, -d), ps, logs, exec, wait, stop,
-kill, rm, images, load, rmi, pull from a loopback registry, and refusals by name. Checks are on what the docker
-CLI prints."""
+restart, kill, rm, images, load, rmi, tag, push and pull with a loopback registry, and refusals by name.
+Checks are on what the docker CLI prints."""
 
 from __future__ import annotations
 
@@ -122,6 +122,10 @@ def test_docker_run_ps_logs_exec_stop_rm(docker) -> None:  # type: ignore[no-unt
     assert _ok(docker, "kill", "k") == "k\n"
     assert _ok(docker, "wait", "k") == "137\n"
     _ok(docker, "start", "k")
+    started = _ok(docker, "inspect", "-f", "{{.State.StartedAt}}", "k")
+    assert _ok(docker, "restart", "-t", "1", "k") == "k\n"
+    assert _ok(docker, "inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", "k") != f"true {started}"
+    assert _ok(docker, "inspect", "-f", "{{.State.Running}}", "k") == "true\n"
     assert _ok(docker, "rm", "-f", "k") == "k\n"
     assert _ok(docker, "ps", "-aq") == ""
     assert run_cli("container", "ls", "-aq", env=docker.cli_env).stdout == ""  # svc's CLI sees the same engine
@@ -241,5 +245,13 @@ def test_docker_pull_from_a_loopback_registry(docker, engine_env, tmp_path_facto
         r = docker("run", "--rm", f"{reg.host}/app:2", "cat", "/marker")
         assert r.returncode == 0 and r.stdout == marker + "b", r
         assert f"Unable to find image '{reg.host}/app:2' locally" in r.stderr, r
+        # tag and push, then pull it back
+        _ok(docker, "tag", "busybox", f"{reg.host}/pushed:1")
+        out = _ok(docker, "push", f"{reg.host}/pushed:1")
+        assert f"The push refers to repository [{reg.host}/pushed]" in out and "1: digest: sha256:" in out, out
+        _ok(docker, "rmi", f"{reg.host}/pushed:1")
+        assert "Status: Downloaded newer image" in _ok(docker, "pull", f"{reg.host}/pushed:1")
+        r = docker("push", f"{reg.host}/notlocal:1")
+        assert r.returncode == 1 and "Error response from daemon" in r.stderr, r
     finally:
         reg.stop()
