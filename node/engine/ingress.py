@@ -9,8 +9,10 @@ Then ingressrules' two tables: in the host, every published port → the sandbox
 → the service's tasks, SNATed to the sandbox address.
 
 Rules: `apply` makes what is missing and replaces a table only when its text changed; every
-step that fails leaves nothing of the sandbox made (`remove`). `remove` takes away what lives in
-the host's namespace (the table, the veth); what is in the sandbox goes with its namespace.
+step that fails leaves nothing of the sandbox made (`remove`). A task that leaves the rotation
+takes its connections in the sandbox along (conntrack, as for VIPs). `remove` takes away what lives
+in the host's namespace (the table, the veth, the FORWARD chain); what is in the sandbox goes with
+its namespace.
 """
 
 from __future__ import annotations
@@ -60,12 +62,13 @@ class Ingress:
         self._sandbox = ""  # the sandbox address on br0 (CIDR)
         self._host_rules = ""
         self._sandbox_rules = ""
+        self._backends: set[str] = set()  # task addresses in the sandbox's table
 
     @property
     def active(self) -> bool:
         return bool(self.vni)
 
-    def rules(self) -> tuple[str, str]:
+    def tables(self) -> tuple[str, str]:
         """(the host's table, the sandbox's table) as last loaded."""
         return self._host_rules, self._sandbox_rules
 
@@ -90,6 +93,7 @@ class Ingress:
             if sandbox_text != self._sandbox_rules:
                 vips.apply(path, sandbox_text)
                 self._sandbox_rules = sandbox_text
+                self._forget(path, ports)
             host_text = rules.host_ruleset(ports)
             if host_text != self._host_rules:
                 vips.apply(_host_ns(), host_text)
@@ -100,6 +104,17 @@ class Ingress:
             except SvcError as exc:
                 log.warning("undoing the ingress sandbox: %s", exc)
             raise
+
+    def _forget(self, path: str, ports: list[rules.Published]) -> None:
+        """A task that left the rotation takes its connections in the sandbox along (as vips.forget)."""
+        now = {b for p in ports for b in p.backends}
+        gone = sorted(self._backends - now)
+        self._backends = now
+        try:
+            if gone and vips.forget(path, [(rules.SANDBOX_LINK_ADDR, b) for b in gone]):
+                log.debug("ingress: connections to removed tasks %s forgotten", gone)
+        except SvcError as exc:
+            log.warning("ingress: %s", exc)
 
     def _plumb(self, path: str) -> None:
         """The veth between the host and the sandbox, its addresses and routes, forwarding on."""

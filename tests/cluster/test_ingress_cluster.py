@@ -119,6 +119,13 @@ def test_a_published_port_answers_on_every_node(make_cluster) -> None:  # type: 
             time.sleep(0.2)  # the second task may not be in the rotation yet
     assert len(seen) == 2, f"connections through host A reached only {seen}"
 
+    # Back to 1: the task that goes leaves the rotation (and its connections the sandbox's conntrack).
+    c.ok("scale", "web=1")
+    poll(lambda: len(_running(c, b, "web")) == 1, 60, what="1 task of web on host B")
+    time.sleep(1)  # the nodes' next ingress set
+    answers = [_get(a.addr) for _ in range(6)]
+    assert all(answers) and len(set(answers)) == 1, f"every request through A answered by the one task: {answers}"
+
     c.ok("rm", "web")
     for h in (a, b):
         poll(lambda h=h: not _mesh_left(h), 60, what=f"host {h.name} to remove the routing mesh")
