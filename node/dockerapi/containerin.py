@@ -65,11 +65,13 @@ def _obj(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def _int(value: Any, what: str) -> int:
+def _int(value: Any, what: str, lo: int = -(1 << 63), hi: int = (1 << 63) - 1) -> int:
     if value is None:
         return 0
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidArgument(f"{what} must be an integer")
+    if not lo <= value <= hi:
+        raise InvalidArgument(f"{what} is out of range ({lo} to {hi})")
     return value
 
 
@@ -78,7 +80,7 @@ def _health(doc: dict[str, Any]) -> pb.HealthConfig:
     h.interval_seconds = _int(doc.get("Interval"), "Healthcheck.Interval") / NS
     h.timeout_seconds = _int(doc.get("Timeout"), "Healthcheck.Timeout") / NS
     h.start_period_seconds = _int(doc.get("StartPeriod"), "Healthcheck.StartPeriod") / NS
-    h.retries = _int(doc.get("Retries"), "Healthcheck.Retries")
+    h.retries = _int(doc.get("Retries"), "Healthcheck.Retries", 0, (1 << 32) - 1)
     _refuse_rest(doc, {"Test", "Interval", "Timeout", "StartPeriod", "Retries"}, "Healthcheck.")
     return h
 
@@ -87,11 +89,13 @@ def _ports(bindings: dict[str, Any]) -> list[pb.PortMapping]:
     out = []
     for key, binds in sorted(bindings.items()):
         port, _, proto = key.partition("/")
-        if not port.isdigit():
+        if not port.isdigit() or not 0 < int(port) < 65536:
             raise InvalidArgument(f"invalid port {key!r} in PortBindings")
         for b in binds or []:
             b = _obj(b, "PortBindings")
             host = str(b.get("HostPort") or "")
+            if host.isdigit() and not 0 < int(host) < 65536:
+                raise InvalidArgument(f"invalid host port {host!r} in PortBindings: 1 to 65535")
             if not host.isdigit():
                 raise Unsupported(
                     f"PortBindings {key}: a host port chosen by the daemon (-p {port}) is not supported "
@@ -121,7 +125,7 @@ def _mount(doc: dict[str, Any], n: int) -> pb.Mount:
     _refuse_rest(vol, {"Labels"}, where + "VolumeOptions.")
     tmpfs = _obj(doc.get("TmpfsOptions"), where + "TmpfsOptions")
     m.tmpfs_size_bytes = _int(tmpfs.get("SizeBytes"), where + "TmpfsOptions.SizeBytes")
-    m.tmpfs_mode = _int(tmpfs.get("Mode"), where + "TmpfsOptions.Mode")
+    m.tmpfs_mode = _int(tmpfs.get("Mode"), where + "TmpfsOptions.Mode", 0, 0o7777)
     _refuse_rest(tmpfs, {"SizeBytes", "Mode"}, where + "TmpfsOptions.")
     _refuse_rest(doc, {"Type", "Source", "Target", "ReadOnly", "VolumeOptions", "TmpfsOptions"}, where)
     return m
@@ -207,6 +211,15 @@ def _host(spec: pb.ContainerSpec, hc: dict[str, Any]) -> bool:
 
 def create_request(doc: Any) -> Create:
     """The spec and AutoRemove of a create body; InvalidArgument (400) or Unsupported (501) naming the field."""
+    try:
+        return _create(doc)
+    except RecursionError:
+        raise InvalidArgument("the create body is nested too deeply") from None
+    except (ValueError, TypeError) as exc:  # a value protobuf cannot hold that no check above caught
+        raise InvalidArgument(f"invalid create body: {str(exc)[:200]}") from None
+
+
+def _create(doc: Any) -> Create:
     if not isinstance(doc, dict):
         raise InvalidArgument("the create body must be a JSON object")
     image = doc.get("Image")

@@ -34,10 +34,9 @@ def _grace(request: web.Request) -> float | None:
     raw = request.query.get("t", "")
     if not raw:
         return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise InvalidArgument(f"invalid stop timeout {raw!r}") from None
+    if not raw.lstrip("-").isdigit() or len(raw) > 9:  # Docker's t: whole seconds (-1: the container's own)
+        raise InvalidArgument(f"invalid stop timeout {raw!r}: whole seconds")
+    return float(raw)
 
 
 class Containers:

@@ -44,8 +44,8 @@ async def body(request: web.Request) -> Any:
     """The request's JSON body (None when empty); a 400 naming the fault when it is not JSON."""
     try:
         return json.loads(await request.read() or b"null")
-    except ValueError as exc:
-        raise InvalidArgument(f"the request body is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the parser's depth
+        raise InvalidArgument(f"the request body is not JSON: {str(exc)[:200]}") from None
 
 
 def flag(request: web.Request, name: str) -> bool:

@@ -85,8 +85,8 @@ def filters(raw: str) -> dict[str, list[str]]:
         return {}
     try:
         doc = json.loads(raw)
-    except ValueError:
-        raise errors.InvalidArgument(f"invalid filters: {raw!r} is not JSON") from None
+    except (ValueError, RecursionError):
+        raise errors.InvalidArgument(f"invalid filters: {raw[:100]!r} is not JSON") from None
     if not isinstance(doc, dict):
         raise errors.InvalidArgument("invalid filters: not a JSON object")
     out: dict[str, list[str]] = {}

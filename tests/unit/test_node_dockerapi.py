@@ -290,3 +290,25 @@ def test_protocol_rules() -> None:
     assert proto.rfc3339_nano(1.5) == "1970-01-01T00:00:01.500000000Z"
     assert proto.since_param("") is None and proto.since_param("12.5") == 12.5
     assert proto.ping_headers("inactive")["Swarm"] == "inactive"
+
+
+def test_mutated_create_bodies_are_read_or_refused_never_another_error() -> None:
+    """Bounded and seeded: every field of a real run body, and of its HostConfig, set to odd values."""
+    import random
+
+    rnd = random.Random(17)
+    odd = [None, -1, 0, 1 << 70, -(1 << 70), 1e308, "x", "", [], [1], ["a"], {}, {"a": 1}, {"A": {"B": [None]}}, True]
+    for _ in range(600):
+        body = json.loads(json.dumps(RUN_BODY))
+        target = body if rnd.random() < 0.4 else body["HostConfig"]
+        for _ in range(rnd.randint(1, 3)):
+            target[rnd.choice(sorted(target))] = rnd.choice(odd)
+        try:
+            create_request(body)
+        except errors.SvcError:
+            pass
+    deep: object = {}
+    for _ in range(5000):
+        deep = {"A": deep}
+    with pytest.raises(errors.SvcError):
+        create_request({"Image": "busybox", "HostConfig": deep})
