@@ -424,10 +424,7 @@ class Engine:
         self.health.unwatch(c.id)
         self._deadlines.cancel(c.id)
         self._release(c)
-        try:
-            os.unlink(exit_file)
-        except FileNotFoundError:
-            pass
+        self._trash.discard(exit_file)  # gone now; its disk blocks are freed off this path
         with self._lock:
             c.state, c.pid, c.conmon_pid = EXITED, 0, 0
             c.exit_code = -1 if code is None else code
