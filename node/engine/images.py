@@ -13,7 +13,8 @@ hold (a pull or a container create in progress) refers to; only the parts of the
 are looked at, so whatever an import or pull is writing meanwhile is never touched. Blobs and
 layers no record refers to (a crash between writing them and recording the image) are swept when
 the store opens, when nothing can be in progress. Each record keeps `last_used`: when a container
-was last created from it, or when it was added (image GC removes the least recently used first).
+was last created from it, or when it was added (image GC removes the least recently used first);
+in memory at every create, on disk at most once a minute per image (USE_SAVE_SECONDS).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .imagegc import DiskUsage, GcImage
 from .layers import unpack_layer
 
 _MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
+USE_SAVE_SECONDS = 60.0  # how often, at most, an image's last_used is written by a container create
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class ImageStore:
         for name in os.listdir(self._tmp):
             shutil.rmtree(os.path.join(self._tmp, name), ignore_errors=True)
         self._lock = threading.RLock()
+        self._use_saved: dict[str, float] = {}  # image id -> when its last_used was last written
         self._configs: dict[str, ImageConfig] = {}
         self._layer_locks: dict[str, threading.Lock] = {}
         # Digests and diff ids an unfinished pull is adding: garbage collection leaves them alone.
@@ -444,8 +447,13 @@ class ImageStore:
         with self._lock:
             record = self.resolve(ref)
             self._held[record.id] = self._held.get(record.id, 0) + 1
-            self._images[record.id]["last_used"] = time.time()
-            self._save_index(fsync=False)  # advisory: a power cut may lose the latest use, nothing else
+            now = time.time()
+            self._images[record.id]["last_used"] = now
+            # Advisory (GC's order; a restart may lose the last minute of use, nothing else), and
+            # replacing index.json costs a few ms of disk wait: not at every container create.
+            if now - self._use_saved.get(record.id, 0.0) >= USE_SAVE_SECONDS:
+                self._use_saved[record.id] = now
+                self._save_index(fsync=False)
             return record
 
     def gc_images(self) -> list[GcImage]:
