@@ -3,9 +3,14 @@
     sudo python3 bench/engine_bench.py [--count 100] [--idle 50] [--json out.json]
 
 Rows, in one run on one machine:
-- `runc run` (create, start, wait, delete) of one bundle (busybox rootfs, no network): the floor.
-- the engine (in-process facade), --network none: same isolation as the runc bundle, plus
-  overlay rootfs, conmon, logs, state records.
+- `runc run` (create, start, wait, delete) of `runc spec`'s bundle (busybox rootfs, no network, no
+  seccomp filter, three capabilities): the old floor.
+- `runc run` of the engine's own bundle: the config.json the engine wrote for a `true` container
+  (Docker's seccomp profile and capabilities, masked paths, its /etc files), on the read-only
+  image layer and a fresh network namespace: the same bundle, the floor the targets are against.
+- the same bundle as `runc create` + `runc start` + `runc delete`: the split any monitor needs.
+- the engine (in-process facade), --network none: that bundle plus overlay rootfs, netns, conmon,
+  logs, state records.
 - the engine, --network bridge (CNI bridge + host-local IPAM + portmap): the default.
 - the engine through the daemon's API (`svcd node`, gRPC on its unix socket), --network none.
 Memory: the daemon's and conmon's proportional set size (PSS) per running `sleep` container.
@@ -46,6 +51,31 @@ def runc_bundle(rootfs: str, base: str) -> str:
     from node.engine.ocispec import default_nofile
 
     cfg["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "hard": default_nofile(), "soft": default_nofile()}]
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    return bundle
+
+
+def engine_bundle(engine: Engine, rootfs: str, base: str) -> str:
+    """A bundle with the config.json the engine writes for `true` with --network none (see the docstring)."""
+    c = engine.run(pb.ContainerSpec(image="busybox", cmd=["true"], network="none"))
+    engine.wait(c.id, timeout=30)
+    ctr_dir = os.path.join(engine.cfg.data_dir, "containers", c.id)
+    with open(os.path.join(ctr_dir, "config.json")) as f:
+        cfg = json.load(f)
+    bundle = os.path.join(base, "engine-bundle")
+    os.makedirs(bundle)
+    for m in cfg["mounts"]:
+        if m["source"].startswith(ctr_dir + "/"):  # the /etc files: copied beside the bundle
+            copy = os.path.join(bundle, os.path.basename(m["source"]))
+            shutil.copyfile(m["source"], copy)
+            m["source"] = copy
+    engine.remove(c.id)
+    cfg["root"] = {"path": rootfs, "readonly": True}
+    cfg["linux"]["namespaces"] = [
+        ns if ns["type"] != "network" else {"type": "network"} for ns in cfg["linux"]["namespaces"]
+    ]
+    cfg["linux"]["cgroupsPath"] = f"/{engine.cfg.cgroup_parent}/runc-bundle"
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(cfg, f)
     return bundle
@@ -177,8 +207,11 @@ def main() -> int:
         rootfs = engine.images.layer_dirs(rec.id)[0]
         bundle = runc_bundle(rootfs, base)
         bench_engine(engine, 5, "none")  # warm up caches
-        results["runc"] = summary(bench_runc(bundle, args.count, os.path.join(base, "runc-root")))
-        results["runc_split"] = summary(bench_runc_split(bundle, args.count, os.path.join(base, "runc-root")))
+        same = engine_bundle(engine, rootfs, base)
+        runc_root = os.path.join(base, "runc-root")
+        results["runc"] = summary(bench_runc(bundle, args.count, runc_root))
+        results["runc_same"] = summary(bench_runc(same, args.count, runc_root))
+        results["runc_split"] = summary(bench_runc_split(same, args.count, runc_root))
         results["engine_none"] = summary(bench_engine(engine, args.count, "none"))
         results["engine_bridge"] = summary(bench_engine(engine, args.count, "bridge"))
         results["memory"] = bench_memory(engine, args.idle)
@@ -224,18 +257,21 @@ def main() -> int:
             except OSError:
                 pass
         shutil.rmtree(base, ignore_errors=True)
-    floor = results["runc"]["mean_ms"]
-    print(f"{'what':<40} {'mean ms':>9} {'median':>8} {'p95':>8} {'x runc':>7}")
+    floor = results["runc_same"]["mean_ms"]
+    plain = results["runc"]["mean_ms"]
+    print(f"{'what':<44} {'mean ms':>9} {'median':>8} {'p95':>8} {'x same':>7} {'x spec':>7}")
     for key, label in (
-        ("runc", "runc run (bare runtime)"),
-        ("runc_split", "runc create + start + delete"),
+        ("runc", "runc run, runc spec's bundle"),
+        ("runc_same", "runc run, the engine's bundle"),
+        ("runc_split", "runc create + start + delete, engine's"),
         ("engine_none", "engine, --network none"),
         ("engine_bridge", "engine, --network bridge (CNI)"),
         ("daemon_none", "engine via svcd node API, network none"),
     ):
         r = results[key]
         print(
-            f"{label:<40} {r['mean_ms']:>9.1f} {r['median_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['mean_ms'] / floor:>7.2f}"
+            f"{label:<44} {r['mean_ms']:>9.1f} {r['median_ms']:>8.1f} {r['p95_ms']:>8.1f}"
+            f" {r['mean_ms'] / floor:>7.2f} {r['mean_ms'] / plain:>7.2f}"
         )
     m = results["memory"]
     print(
