@@ -14,7 +14,7 @@ import subprocess
 import uuid
 
 import pytest
-from helpers import run_cli
+from helpers import poll, run_cli
 from imagebuild import Entry, ImageSpec, busybox_entries, write_docker_save
 
 pytestmark = pytest.mark.root
@@ -117,6 +117,13 @@ def test_docker_run_ps_logs_exec_stop_rm(docker) -> None:  # type: ignore[no-unt
     r = docker("logs", "x")
     assert r.returncode == 1 and "No such container: x" in r.stderr, r  # the CLI says it, from the 404
 
+    # logs -f ends when the container does; -d --rm removes it once it exits
+    _ok(docker, "run", "-d", "--name", "f", "busybox", "sh", "-c", "echo a; sleep 1; echo b")
+    assert _ok(docker, "logs", "-f", "f") == "a\nb\n"
+    _ok(docker, "rm", "f")
+    _ok(docker, "run", "-d", "--rm", "--name", "gone", "busybox", "sleep", "1")
+    assert poll(lambda: _ok(docker, "ps", "-aq", "-f", "name=gone") == "", 30, what="the --rm container to go")
+
     # kill, and rm -f of a running container
     _ok(docker, "run", "-d", "--name", "k", "busybox", "sleep", "100")
     assert _ok(docker, "kill", "k") == "k\n"
@@ -131,7 +138,7 @@ def test_docker_run_ps_logs_exec_stop_rm(docker) -> None:  # type: ignore[no-unt
     assert run_cli("container", "ls", "-aq", env=docker.cli_env).stdout == ""  # svc's CLI sees the same engine
 
 
-def _raw(sock: str, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+def _raw(sock: str, method: str, path: str, data: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
     import http.client
     import socket
 
@@ -141,7 +148,7 @@ def _raw(sock: str, method: str, path: str) -> tuple[int, dict[str, str], bytes]
             self.sock.connect(sock)
 
     c = Conn("localhost", timeout=30)
-    c.request(method, path)
+    c.request(method, path, body=data, headers={"Content-Type": "application/json"} if data is not None else {})
     r = c.getresponse()
     return r.status, dict(r.getheaders()), r.read()
 
@@ -160,6 +167,56 @@ def test_negotiation_and_errors_over_the_socket(docker) -> None:  # type: ignore
     assert status == 501 and json.loads(data)["message"] == "svc does not serve POST /v1.41/build (docs/docker-api.md)"
     status, _, data = _raw(docker.sock, "GET", '/containers/json?filters={"ancestor":["busybox"]}')
     assert status == 501 and b"ancestor" in data, data
+
+
+def test_junk_on_every_route_is_never_a_500(docker) -> None:  # type: ignore[no-untyped-def]
+    """Bounded: malformed bodies, ids and queries on each route; each is answered (a 4xx or 501 with a message
+    where it is refused), never a 500, and nothing is made."""
+    import random
+
+    rnd = random.Random(3)
+    routes = [
+        ("POST", "/containers/create?name={id}"),
+        ("GET", "/containers/json?filters={q}"),
+        ("GET", "/containers/{id}/json"),
+        ("POST", "/containers/{id}/start"),
+        ("POST", "/containers/{id}/stop?t={q}"),
+        ("POST", "/containers/{id}/restart?t={q}"),
+        ("POST", "/containers/{id}/kill?signal={q}"),
+        ("POST", "/containers/{id}/wait?condition={q}"),
+        ("GET", "/containers/{id}/logs?stdout=1&tail={q}"),
+        ("DELETE", "/containers/{id}?force=1"),
+        ("POST", "/containers/{id}/exec"),
+        ("POST", "/exec/{id}/start"),
+        ("GET", "/exec/{id}/json"),
+        ("GET", "/images/json?filters={q}"),
+        ("GET", "/images/{id}/json"),
+        ("DELETE", "/images/{id}"),
+        ("POST", "/images/{id}/tag?repo={q}"),
+        ("POST", "/images/create?fromImage={q}&tag=1"),
+        ("POST", "/images/load"),
+        ("GET", "/v1.{q}/version"),
+    ]
+    junk_ids = ["nosuch", "..%2F..%2Fetc", "a" * 300, "%00", "busybox%3A%3A%3A"]
+    junk_q = ["", "%7B", "%5B1%5D", "-1", "1e999", "nan", "%22x%22", "A" * 200, "UPPER%2F%2F"]
+    junk_bodies = [
+        None,
+        b"",
+        b"{",
+        b"[]",
+        b"null",
+        b'{"Image": 1}',
+        b'{"Cmd": "x"}',
+        b"[" * 3000 + b"]" * 3000,
+        json.dumps({"Image": "busybox", "HostConfig": {"Memory": 1 << 80}}).encode(),
+    ]
+    for _ in range(160):
+        method, path = rnd.choice(routes)
+        path = path.replace("{id}", rnd.choice(junk_ids)).replace("{q}", rnd.choice(junk_q))
+        status, _, data = _raw(docker.sock, method, path, rnd.choice(junk_bodies) if method == "POST" else None)
+        assert status < 400 or 400 <= status < 500 or status == 501, (method, path, status, data[:300])
+        assert status < 400 or json.loads(data)["message"], (method, path, data[:300])
+    assert _ok(docker, "ps", "-aq") == ""
 
 
 @needs_docker
