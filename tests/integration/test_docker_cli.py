@@ -194,10 +194,22 @@ def test_docker_swarm_habits_and_service_logs(make_cluster, tmp_path) -> None:  
         (("swarm", "init"), "svcd manager --init"),
         (("swarm", "join", "--token", token, "127.0.0.1:4242"), "svcd node --join"),
         (("swarm", "leave", "--force"), "svc node rm"),
-        (("swarm", "update", "--autolock=true"), "svc cluster update --autolock"),
+        (("swarm", "update", "--cert-expiry", "48h"), "Spec.CAConfig.NodeCertExpiry cannot be changed here"),
+        (("swarm", "ca", "--rotate", "-d"), "svc cluster ca --rotate"),
     ):
         r = run(*args)
         assert r.returncode != 0 and "Error response from daemon" in r.stderr and words in r.stderr, (args, r)
+
+    # what svc can change through docker swarm update: the tokens, autolock and its key
+    out = ok("swarm", "join-token", "--rotate", "-q", "worker").strip()
+    assert out != token and out == c.ok("cluster", "join-token", "worker", "-q").strip()
+    out = ok("swarm", "update", "--autolock=true")
+    key = re.search(r"SWMKEY-\S+", out).group(0)  # type: ignore[union-attr]
+    assert ok("swarm", "unlock-key", "-q").strip() == key and "autolock" in c.ok("cluster", "info").lower()
+    assert ok("swarm", "unlock-key", "--rotate", "-q").strip() not in ("", key)
+    assert "Swarm updated." in ok("swarm", "update", "--autolock=false")
+    r = run("swarm", "unlock-key")
+    assert r.returncode != 0 and "autolock is off" in r.stderr, r
 
     script = 'i=0; while true; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); sleep 0.5; done'
     ok("service", "create", "--name", "talk", "--replicas", "2", "busybox", "sh", "-c", script)
@@ -265,7 +277,7 @@ def test_docker_swarm_habits_and_service_logs(make_cluster, tmp_path) -> None:  
     bodies = [b"", b"{", b"[1]", b'{"Name": {"x": []}, "TaskTemplate": 5}', b'"' + b"\\" * 1000 + b'"']
     statuses = set()
     for i, (method, path, _) in enumerate(routes):
-        url = "/v1.41" + path.replace("{name:.+}", "a/b").replace("{verb:join|leave|update|unlock}", "leave")
+        url = "/v1.41" + path.replace("{name:.+}", "a/b").replace("{verb:join|leave|unlock}", "leave")
         url = url.replace("{id}", ids[i % len(ids)]) + "?filters=%7B&version=x&tail=-"
         for body in bodies:
             if method == "GET" and url.split("?")[0].endswith("/logs"):

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from manager.engineapi import logs, objshapes, updateconfig
 from manager.engineapi.base import joined
 from manager.engineapi.server import EngineAPI
+from manager.engineapi.swarm import changed_autolock
 from svc import errors
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import control_pb2 as ctl
@@ -112,6 +113,18 @@ def test_filters_are_joined_with_labels_required_together() -> None:
     assert [o.id for o in got] == ["a"]
     got = asyncio.run(joined({"name": ["b", "c"]}, fetch))
     assert sorted(o.id for o in got) == ["b", "c"]
+
+
+def test_a_swarm_update_changes_autolock_only() -> None:
+    ours = {"Name": "default", "Dispatcher": {"HeartbeatPeriod": 5}, "EncryptionConfig": {"AutoLockManagers": False}}
+    # what the docker CLI sends back: what it read, its zero values, and the flag it was given
+    sent = {**ours, "Labels": None, "Raft": {"ElectionTick": 0}, "CAConfig": {"ExternalCAs": None}}
+    assert changed_autolock(ours, sent) is None
+    assert changed_autolock(ours, {**sent, "EncryptionConfig": {"AutoLockManagers": True}}) is True
+    with pytest.raises(errors.InvalidArgument, match=r"Spec.Dispatcher.HeartbeatPeriod .*--heartbeat-period"):
+        changed_autolock(ours, {**sent, "Dispatcher": {"HeartbeatPeriod": 6}})
+    with pytest.raises(errors.InvalidArgument, match=r"^Spec.Raft.ElectionTick cannot be changed here"):
+        changed_autolock(ours, {**sent, "Raft": {"ElectionTick": 3}})
 
 
 class _FakeControl:
