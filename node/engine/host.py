@@ -120,7 +120,7 @@ class HostResources:
             )
             config = ocispec.build_config(bundle)
             with open(files.config, "w") as f:
-                json.dump(config, f)
+                f.write(json.dumps(config))  # dumps is C-encoded; dump streams through Python's encoder
             undo.append(lambda: runtime.delete(c.id, files, force=True))
             pid, conmon_pid = runtime.create(c.id, files)
             runtime.start(c.id, files)
