@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import secrets
 import shutil
 import threading
+import time
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Trash:
 
     def discard(self, path: str) -> None:
         """Make `path` (a file or a directory tree) disappear now; its contents go later."""
-        target = os.path.join(self.dir, f"{os.path.basename(path)}-{secrets.token_hex(4)}")
+        target = os.path.join(self.dir, f"{os.path.basename(path)}-{time.time_ns()}")
         try:
             os.rename(path, target)
         except FileNotFoundError:
