@@ -337,3 +337,12 @@ def test_docker_over_tcp_with_the_clusters_mutual_tls(make_cluster, tmp_path) ->
     nodes = _docker(fsock, home, "node", "ls").stdout
     assert nodes.count("Reachable") == 2 and nodes.count("Leader") == 1, nodes
     assert " Managers: 3" in _docker(fsock, home, "info").stdout
+    # ...and a service's logs, streamed from the leader's log broker through the follower
+    w = c.start_node(c.add_host(), join=h)
+    c.import_image(w, c.busybox)
+    r = _docker(fsock, home, "service", "create", "--detach", "--name", "echo", "busybox", "sh", "-c",
+                "echo hello-from-task; sleep 1000000")  # fmt: skip
+    assert r.returncode == 0, r
+    poll(lambda: "hello-from-task" in _docker(fsock, home, "service", "logs", "echo").stdout, 60, what="echo's line")
+    assert re.search(r"^echo\.1\.\w{12}@node-\S+\s+\| hello-from-task$", _docker(fsock, home, "service", "logs",
+                     "echo").stdout, re.M)  # fmt: skip
