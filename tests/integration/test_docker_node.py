@@ -117,6 +117,31 @@ def test_docker_run_ps_logs_exec_stop_rm(docker) -> None:  # type: ignore[no-unt
     r = docker("logs", "x")
     assert r.returncode == 1 and "No such container: x" in r.stderr, r  # the CLI says it, from the 404
 
+    # a named volume (-v) and the container's own options reach the engine
+    _ok(docker, "run", "--rm", "-v", "dvol:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+    assert (
+        _ok(
+            docker,
+            "run",
+            "--rm",
+            "-v",
+            "dvol:/data:ro",
+            "-w",
+            "/data",
+            "-u",
+            "65534",
+            "busybox",
+            "sh",
+            "-c",
+            "cat f; id -u; pwd; touch g 2>/dev/null || echo ro",
+        )
+        == "kept\n65534\n/data\nro\n"
+    )
+    _ok(docker, "create", "--name", "dup", "busybox", "true")
+    r = docker("run", "-d", "--name", "dup", "busybox", "true")
+    assert r.returncode == 125 and "already in use" in r.stderr, r
+    _ok(docker, "rm", "dup")
+
     # logs -f ends when the container does; -d --rm removes it once it exits
     _ok(docker, "run", "-d", "--name", "f", "busybox", "sh", "-c", "echo a; sleep 1; echo b")
     assert _ok(docker, "logs", "-f", "f") == "a\nb\n"
