@@ -42,7 +42,7 @@ def _mem_total() -> int:
         return 0
 
 
-def info_doc(info: dict[str, Any], swarm: dict[str, Any], hostname: str) -> dict[str, Any]:
+def info_doc(info: dict[str, Any], swarm: dict[str, Any], hostname: str, root_dir: str = "") -> dict[str, Any]:
     """/info from Engine.info() and the node's membership ({} when it joined no cluster)."""
     running, total = int(info["containers_running"]), int(info["containers"])  # type: ignore[call-overload]
     runtimes = {name: {"path": name} for name in info["runtimes"]}
@@ -63,6 +63,8 @@ def info_doc(info: dict[str, Any], swarm: dict[str, Any], hostname: str) -> dict
         "ContainersStopped": total - running,
         "Images": int(info["images"]),
         "Driver": "overlay",
+        "DockerRootDir": root_dir,
+        "LiveRestoreEnabled": True,  # containers run on under conmon across a daemon restart (docs/engine.md)
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": "2" if cgroup == "unified" or cgroup == "v2" else "1",
         "DefaultRuntime": info["runtime"],
@@ -103,4 +105,4 @@ class System:
 
     async def info(self, request: web.Request) -> web.Response:
         info = await self.c.run(self.c.engine.info)
-        return answer(info_doc(info, self.c.swarm(), platform.node()))
+        return answer(info_doc(info, self.c.swarm(), platform.node(), self.c.engine.cfg.data_dir))

@@ -312,3 +312,21 @@ def test_mutated_create_bodies_are_read_or_refused_never_another_error() -> None
         deep = {"A": deep}
     with pytest.raises(errors.SvcError):
         create_request({"Image": "busybox", "HostConfig": deep})
+
+
+def test_info_in_dockers_words() -> None:
+    from node.dockerapi.system import info_doc
+
+    info = {
+        "containers_running": 1,
+        "containers": 3,
+        "images": 2,
+        "runtimes": ["runc"],
+        "runtime": "runc",
+        "cgroup_mode": "v2",
+    }
+    doc = info_doc(info, {}, "host-a", "/var/lib/svc/node")
+    assert (doc["Containers"], doc["ContainersRunning"], doc["ContainersStopped"], doc["Images"]) == (3, 1, 2, 2)
+    assert doc["Swarm"]["LocalNodeState"] == "inactive" and doc["CgroupVersion"] == "2" and doc["LiveRestoreEnabled"]
+    joined = info_doc(info, {"LocalNodeState": "active", "NodeID": "n1"}, "host-a")
+    assert joined["Swarm"]["NodeID"] == "n1" and joined["ID"] == "n1"
