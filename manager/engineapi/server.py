@@ -70,7 +70,9 @@ class EngineAPI:
         return [route for part in parts for route in part(self.calls).routes()]
 
     async def unserved(self, request: web.Request) -> web.Response:
-        return error(501, f"svc does not serve {request.method} {request.path} (docs/docker-api.md)")
+        # "not supported" (docker inspect NAME goes on to the next kind of object on it, as with dockerd)
+        what = f"{request.method} {request.path}"
+        return error(501, f"svc does not serve {what}: not supported here (docs/docker-api.md)")
 
     # ----- the server -----
 
