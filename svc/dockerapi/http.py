@@ -71,7 +71,8 @@ def errors_middleware(what: str) -> Any:
 
 
 async def unserved(request: web.Request) -> web.Response:
-    return error(501, f"svc does not serve {request.method} {request.path} (docs/docker-api.md)")
+    # "not supported": `docker inspect NAME` then goes on to the next kind of object, as with dockerd
+    return error(501, f"svc does not serve {request.method} {request.path}: not supported here (docs/docker-api.md)")
 
 
 def application(routes: list[Route], middlewares: list[Any], max_body: int) -> web.Application:

@@ -104,6 +104,10 @@ def test_docker_run_ps_logs_exec_stop_rm(docker) -> None:  # type: ignore[no-unt
     assert docker("exec", "x", "sh", "-c", "exit 4").returncode == 4
     assert _ok(docker, "exec", "x", "seq", "1", "20000").split() == [str(n) for n in range(1, 20001)]
     assert docker("exec", "x", "/nosuch").returncode in (126, 127)
+    (img,) = json.loads(_ok(docker, "inspect", "busybox"))  # not a container: the image, as with dockerd
+    assert img["RepoTags"] == ["busybox:latest"]
+    r = docker("inspect", "nosuch")  # past containers and images, the kinds a node does not serve are skipped
+    assert r.returncode == 1 and "Error: No such object: nosuch" in r.stderr, r
     (doc,) = json.loads(_ok(docker, "inspect", "x"))
     assert doc["Id"] == cid and doc["Name"] == "/x" and doc["State"]["Running"] is True
     assert doc["Config"]["Labels"] == {"app": "web"} and doc["Config"]["Image"] == "busybox"
@@ -189,7 +193,8 @@ def test_negotiation_and_errors_over_the_socket(docker) -> None:  # type: ignore
     assert status == 404 and headers["Content-Type"] == "application/json", headers
     assert json.loads(data) == {"message": "no such container: nosuch"}
     status, _, data = _raw(docker.sock, "POST", "/v1.41/build")
-    assert status == 501 and json.loads(data)["message"] == "svc does not serve POST /v1.41/build (docs/docker-api.md)"
+    message = "svc does not serve POST /v1.41/build: not supported here (docs/docker-api.md)"
+    assert status == 501 and json.loads(data)["message"] == message
     status, _, data = _raw(docker.sock, "GET", '/containers/json?filters={"ancestor":["busybox"]}')
     assert status == 501 and b"ancestor" in data, data
 
