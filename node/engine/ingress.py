@@ -6,7 +6,8 @@ sandbox address (from the managers' ingress set) and the MAC derived from it, so
 tasks answer it over VXLAN like any endpoint; a veth `svcing0` (host, 169.254.88.1/30) ↔ `gw0`
 (sandbox, 169.254.88.2/30) joins it to the host, with the sandbox's default route through it.
 Then ingressrules' two tables: in the host, every published port → the sandbox; in the sandbox,
-→ the service's tasks, SNATed to the sandbox address.
+→ the service's tasks, SNATed to the sandbox address; or, where tasks of the service run on this
+node, → those only and not SNATed (their way back: ingressreturn.py).
 
 Rules: `apply` makes what is missing and replaces a table only when its text changed; every
 step that fails leaves nothing of the sandbox made (`remove`). A task that leaves the rotation
@@ -72,8 +73,9 @@ class Ingress:
         """(the host's table, the sandbox's table) as last loaded."""
         return self._host_rules, self._sandbox_rules
 
-    def apply(self, vni: int, path: str, net: dpb.NetworkPeers) -> None:
-        """Make the sandbox in the network's namespace at `path` (if missing) and load the rules."""
+    def apply(self, vni: int, path: str, net: dpb.NetworkPeers, local: frozenset[str] = frozenset()) -> None:
+        """Make the sandbox in the network's namespace at `path` (if missing) and load the rules;
+        `local`: the ingress addresses of this node's containers (their ports go to them first)."""
         if not net.sandbox:
             raise InvalidArgument("the ingress set names no sandbox address for this node")
         try:
@@ -89,7 +91,7 @@ class Ingress:
                 self._address(path, iface, self._sandbox)
                 self._sandbox = net.sandbox
             ports = rules.published(net)
-            sandbox_text = rules.sandbox_ruleset(ports, net.sandbox)
+            sandbox_text = rules.sandbox_ruleset(ports, net.sandbox, local)
             if sandbox_text != self._sandbox_rules:
                 vips.apply(path, sandbox_text)
                 self._sandbox_rules = sandbox_text

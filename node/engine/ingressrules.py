@@ -9,6 +9,15 @@ is balanced with `numgen inc` over the service's running, healthy tasks' ingress
 target port, and SNATed to this node's sandbox address, so the task answers back through this
 node wherever it runs. A port without a task rejects at once. Both tables are replaced whole in
 one `nft -f` transaction (the text is compared, so an unchanged set changes nothing).
+
+Local first (beyond Swarm): when this node runs tasks of a port's service (`local`, their ingress
+addresses here), the sandbox balances that port over those only and does not SNAT, so the task
+sees the client's own address. Its replies come back the way the connection came because of the
+task's own table (`task_ruleset`, in its namespace): a connection that arrives on its ingress
+interface from outside the ingress subnet gets a conntrack mark, its packets the same packet mark,
+and an `ip rule` sends that mark to a routing table whose default route is the ingress gateway
+(this node's sandbox `br0`), where conntrack undoes both DNATs. Where no local task runs the
+sandbox SNATs as before and the task sees this node's sandbox address.
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ TABLE = "svc_ingress"
 HOST_LINK, SANDBOX_LINK = "svcing0", "gw0"  # the veth between the host and the sandbox
 HOST_LINK_ADDR, SANDBOX_LINK_ADDR, LINK_PREFIX = "169.254.88.1", "169.254.88.2", 30
 BRIDGE = "br0"
+MARK = 0x5356  # a task's connections that came in over the mesh (ct mark and packet mark)
+RT_TABLE, RULE_PRIORITY = 0x5356, 1000  # in a task's namespace: its fwmark rule and its table
 
 
 @dataclass(frozen=True)
@@ -70,25 +81,53 @@ def host_ruleset(ports: list[Published]) -> str:
     return "\n".join(lines)
 
 
-def sandbox_ruleset(ports: list[Published], sandbox: str) -> str:
-    """`sandbox`: this node's address on the ingress network (a prefix is dropped)."""
+def sandbox_ruleset(ports: list[Published], sandbox: str, local: frozenset[str] = frozenset()) -> str:
+    """`sandbox`: this node's address on the ingress network (a prefix is dropped); `local`: the
+    ingress addresses of the tasks on this node (a port with any goes to those, unSNATed)."""
     me = sandbox.split("/", 1)[0]
     lines = _header()
     lines += ["  chain prerouting {", "    type nat hook prerouting priority -100; policy accept;"]
+    kept: set[str] = set()  # local tasks that are some port's backends: never SNATed
     for p in ports:
         match = f'iifname "{SANDBOX_LINK}" {p.protocol} dport {p.port}'
-        if not p.backends:
+        here = tuple(b for b in p.backends if b in local)
+        kept.update(here)
+        to = here or p.backends
+        if not to:
             lines.append(f"    {match} reject" + (" with tcp reset" if p.protocol == "tcp" else ""))
-        elif len(p.backends) == 1:
-            lines.append(f"    {match} dnat to {p.backends[0]}:{p.target}")
+        elif len(to) == 1:
+            lines.append(f"    {match} dnat to {to[0]}:{p.target}")
         else:
-            pairs = ", ".join(f"{i} : {a}" for i, a in enumerate(p.backends))
-            lines.append(f"    {match} dnat to numgen inc mod {len(p.backends)} map {{ {pairs} }} : {p.target}")
+            pairs = ", ".join(f"{i} : {a}" for i, a in enumerate(to))
+            lines.append(f"    {match} dnat to numgen inc mod {len(to)} map {{ {pairs} }} : {p.target}")
+    keep = ""
+    if kept:
+        keep = f" ip daddr != {{ {', '.join(sorted(kept, key=ipaddress.ip_address))} }}"
     lines += [
         "  }",
         "  chain postrouting {",
         "    type nat hook postrouting priority 100; policy accept;",
-        f'    oifname "{BRIDGE}" ct status dnat snat to {me}',
+        f'    oifname "{BRIDGE}" ct status dnat{keep} snat to {me}',
+        "  }",
+        "}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def task_ruleset(ifname: str, subnet: str) -> str:
+    """A task's own table: connections from outside the ingress `subnet` arriving on its ingress
+    interface `ifname` are marked, and so is every packet of theirs (output: rerouted by the mark)."""
+    lines = _header()
+    lines += [
+        "  chain prerouting {",
+        "    type filter hook prerouting priority -150; policy accept;",
+        f'    iifname "{ifname}" ip saddr != {subnet} ct state new ct mark set {MARK:#x}',
+        f"    ct mark {MARK:#x} meta mark set ct mark",
+        "  }",
+        "  chain output {",
+        "    type route hook output priority -150; policy accept;",
+        f"    ct mark {MARK:#x} meta mark set ct mark",
         "  }",
         "}",
         "",

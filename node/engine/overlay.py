@@ -32,8 +32,8 @@ from svc.errors import InvalidArgument, RuntimeFailure, SvcError
 from svc.v1 import container_pb2 as pb
 from svc.v1 import dispatcher_pb2 as dpb
 
+from . import ingressreturn, vips
 from . import overlaypeers as peers
-from . import vips
 from .dns import Resolver
 from .ingress import Ingress
 from .ingressrules import INGRESS_NAME
@@ -110,7 +110,8 @@ class Overlays:
                     self._ensure(n.vni, n.subnet, n.gateway)
                     self._reconcile(n.vni)
                     if n.ingress:
-                        self.ingress.apply(n.vni, self.namespaces.path_of(ns_name(n.vni)), n)
+                        local = frozenset(self._users.get(n.vni, {}).values())  # local first
+                        self.ingress.apply(n.vni, self.namespaces.path_of(ns_name(n.vni)), n, local)
                 except SvcError as exc:
                     errors.append(f"network {n.name or n.vni}: {exc}")
             if self.ingress.active and not any(n.ingress and n.vni == self.ingress.vni for n in networks):
@@ -202,6 +203,8 @@ class Overlays:
             idx = _lookup(ipc, ifname)
             ipc.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen)
             ipc.link("set", index=idx, state="up")
+        if a.network_name == INGRESS_NAME:
+            ingressreturn.apply(container_ns, ifname, a.addr, a.gateway)  # replies back through the mesh
         if a.vni in self._peers:
             self._reconcile(a.vni)  # this container's own address is local now, never a remote entry
 
