@@ -342,3 +342,30 @@ def test_docker_pull_from_a_loopback_registry(docker, engine_env, tmp_path_facto
         assert r.returncode == 1 and "Error response from daemon" in r.stderr, r
     finally:
         reg.stop()
+
+
+@needs_docker
+def test_a_joined_nodes_socket_shows_its_tasks(make_cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """On a cluster's node the same socket serves its engine: the node is a swarm worker, the tasks it runs
+    are its containers, with svc's labels."""
+    from test_cluster import build
+
+    c = build(make_cluster, managers=1, nodes=1)
+    (node,) = c.nodes()
+    sock = os.path.join(node.run_dir, "node-docker.sock")
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(tmp_path / "cfg")}
+    env.pop("DOCKER_API_VERSION", None)
+
+    def ok(*args: str) -> str:
+        r = subprocess.run([DOCKER, *args], capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 0, f"docker {' '.join(args)}: {r.stdout}{r.stderr}"
+        return r.stdout
+
+    info = ok("info")
+    assert " Swarm: active" in info and " Is Manager: false" in info and " NodeID: " in info, info
+    c.ok("create", "--name", "web", "--replicas", "2", "busybox", "sleep", "1000000")
+    assert poll(lambda: c.converged("web", 2), 60, what="web to run 2 tasks")
+    names = ok("ps", "--filter", "label=svc.service.name=web", "--format", "{{.Names}} {{.Status}}").splitlines()
+    assert len(names) == 2 and all(" Up " in f" {n} " for n in names), names
+    r = subprocess.run([DOCKER, "service", "ls"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode != 0, r  # a worker's socket serves no swarm commands (the CLI hides them)
