@@ -110,9 +110,7 @@ class Namespaces:
     def delete(self, name: str) -> None:
         """Unpin and remove the namespace wherever it is; it disappears with its last user.
 
-        Missing is fine; any other failure is raised, naming the namespace and the path. The
-        directory stays mounted, empty or not, until `close`: re-mounting it for the next container
-        cost two reads of mountinfo and three mount calls per container.
+        Missing is fine; any other failure is raised, naming the namespace and the path.
         """
         problems = []
         for path in self._paths(name):
@@ -120,6 +118,10 @@ class Namespaces:
                 _remove(path)
             except RuntimeFailure as exc:
                 problems.append(str(exc))
+        try:
+            self.dir.release_if_empty()
+        except RuntimeFailure as exc:
+            problems.append(str(exc))
         if problems:
             raise RuntimeFailure(f"network namespace {name}: {'; '.join(problems)}")
 

@@ -74,7 +74,6 @@ def test_names_answered_others_forwarded(tmp_path, upstream: int) -> None:  # ty
     finally:
         dns.close()
         namespaces.delete("svc-dnstest")
-        namespaces.close()  # the directory stays mounted until then
     assert not (tmp_path / "netns").exists() or not list((tmp_path / "netns").iterdir())
 
 
@@ -121,5 +120,4 @@ def test_large_answer_truncated_over_udp_whole_over_tcp(tmp_path) -> None:  # ty
     finally:
         dns.close()
         namespaces.delete("svc-dnstcp")
-        namespaces.close()  # the directory stays mounted until then
     assert not (tmp_path / "netns").exists() or not list((tmp_path / "netns").iterdir())
