@@ -306,11 +306,20 @@ class ImageStore:
         return config_digest
 
     def add_pulled_image(
-        self, config: bytes, manifest: bytes, diff_ids: list[str], layer_blobs: list[str], tag: str, repo_digest: str
+        self,
+        config: bytes,
+        manifest: bytes,
+        diff_ids: list[str],
+        layer_blobs: list[str],
+        tag: str,
+        repo_digest: str,
+        index: bytes = b"",
     ) -> ImageRecord:
-        """Record an image whose layers are stored and unpacked already (a registry pull); tag it."""
+        """Record an image whose layers are stored and unpacked already (a registry pull); tag it. `index`: the
+        image index it was chosen from, kept so peers can serve the digest a service pins (the index's)."""
         config_digest = self._write_blob(config)
         manifest_digest = self._write_blob(manifest)
+        index_digest = self._write_blob(index) if index else ""
         cfg = parse_image_config(config)
         if tuple(diff_ids) != cfg.diff_ids:
             raise InvalidArgument("the manifest's layers do not match the image config's diff ids")
@@ -331,6 +340,8 @@ class ImageStore:
             digests = rec.setdefault("repo_digests", [])
             if repo_digest and repo_digest not in digests:
                 digests.append(repo_digest)
+            if index_digest and index_digest not in rec.get("indexes", []):
+                rec.setdefault("indexes", []).append(index_digest)
             if tag:
                 self._tags[reference.normalize(tag)] = config_digest
             self._save_index()
@@ -355,7 +366,7 @@ class ImageStore:
         """Remove blobs and unpacked layers a failed pull left, unless an image refers to them."""
         with self._lock:
             live_layers = {d for rec in self._images.values() for d in rec["layers"]} | set(self._held)
-            live_blobs = set(self._images) | {rec["manifest"] for rec in self._images.values()} | set(self._held)
+            live_blobs = self._record_blobs() | set(self._held)
             live_blobs |= {info[1] for d, info in self._layer_info.items() if d in live_layers}
             for d in layers:
                 if d not in live_layers:
@@ -461,7 +472,7 @@ class ImageStore:
         with self._lock:
             out = []
             for image_id, rec in self._images.items():
-                parts = [(b, _file_size(self._blob_path(b))) for b in (image_id, rec["manifest"])]
+                parts = [(b, _file_size(self._blob_path(b))) for b in sorted(_own_blobs(image_id, rec))]
                 for d in rec["layers"]:
                     size, blob = self._layer_info.get(d, [0, ""])
                     parts.append(("layer:" + d, size))
@@ -511,13 +522,13 @@ class ImageStore:
         blobs: set[str] = set()
         for image_id in ids:
             rec = self._images.pop(image_id)
-            blobs |= {image_id, rec["manifest"]}
+            blobs |= _own_blobs(image_id, rec)
             for d in rec["layers"]:
                 layers.add(d)
                 if d in self._layer_info:
                     blobs.add(self._layer_info[d][1])
         live_layers = {d for rec in self._images.values() for d in rec["layers"]} | set(self._held)
-        live_blobs = set(self._images) | {rec["manifest"] for rec in self._images.values()} | set(self._held)
+        live_blobs = self._record_blobs() | set(self._held)
         live_blobs |= {info[1] for d, info in self._layer_info.items() if d in live_layers}
         freed = 0
         dead_layers = sorted(layers - live_layers)
@@ -534,10 +545,14 @@ class ImageStore:
                 pass
         return freed
 
+    def _record_blobs(self) -> set[str]:
+        """The config, manifest and index blobs of every record. Caller holds the lock (or the store is opening)."""
+        return {b for image_id, rec in self._images.items() for b in _own_blobs(image_id, rec)}
+
     def _sweep_orphans(self) -> None:
         """At open (nothing in progress): delete blobs and layers no record refers to."""
         live_layers = {d for rec in self._images.values() for d in rec["layers"]}
-        live_blobs = set(self._images) | {rec["manifest"] for rec in self._images.values()}
+        live_blobs = self._record_blobs()
         live_blobs |= {self._layer_info[d][1] for d in live_layers if d in self._layer_info}
         stale = [d for d in self._layer_info if d not in live_layers]
         for d in stale:
@@ -550,6 +565,11 @@ class ImageStore:
         for name in os.listdir(self._blobs):
             if "sha256:" + name not in live_blobs:
                 os.unlink(os.path.join(self._blobs, name))
+
+
+def _own_blobs(image_id: str, rec: dict) -> set[str]:
+    """An image record's own blobs: its config, its manifest, and the index it was pulled through (if any)."""
+    return {image_id, rec["manifest"], *rec.get("indexes", [])}
 
 
 def _tag_forms(ref: str) -> list[str]:

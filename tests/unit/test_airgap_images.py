@@ -123,3 +123,42 @@ def test_an_import_whose_tag_moved_on_is_dangling_but_resolvable(tmp_path) -> No
     assert a.resolve(f"air:1@{old.manifest}").id == old.id  # a service pinned to it still finds it here
     dangling = {g.id: g.dangling for g in a.gc_images()}
     assert dangling == {old.id: True, new.id: False}  # prune (not -a) removes the superseded import
+
+
+def test_the_index_a_pull_chose_from_is_kept_and_served(tmp_path, ca) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import json
+
+    from node.engine.imageconfig import host_architecture
+
+    path = str(tmp_path / "img.tar")
+    write_docker_save(path, _spec())
+    a = ImageStore(str(tmp_path / "a"))
+    (rec,) = a.import_archive(path, "air:1")
+    with open(a.blob_path(rec.manifest), "rb") as f:
+        manifest = f.read()
+    index = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": rec.manifest,
+                       "size": len(manifest), "platform": {"os": "linux", "architecture": host_architecture()}}],
+    }).encode()  # fmt: skip
+    top = "sha256:" + hashlib.sha256(index).hexdigest()
+    a.add_pulled_image(
+        a.config_bytes(rec.id), manifest, list(rec.layers), [a.layer_blob(d) for d in rec.layers], "", f"air@{top}",
+        index,
+    )  # fmt: skip
+    assert a.has_blob(top) and {top, rec.manifest, rec.id} <= {b for g in a.gc_images() for b, _ in g.parts}
+    assert ImageStore(a.root).has_blob(top)  # not swept as an orphan when the store opens
+
+    server = PeerServer(a, "127.0.0.1:0", lambda: ca.identity("node-a", "worker", 3600))
+    server.start()
+    try:
+        b = ImageStore(str(tmp_path / "b"))
+        ctx = tls.ssl_context(ca.identity("node-b", "worker", 3600), server=False)
+        got = pull.pull(b, f"air:1@{top}", RegistrySettings(), peers=[f"127.0.0.1:{server.port}"], peer_tls=ctx)
+    finally:
+        server.stop()
+    assert got.id == rec.id and b.has_blob(top)  # B can serve the index in turn
+    a.remove("air:1", lambda _id: False, force=True)
+    assert not a.has_blob(top) and not a.has_blob(rec.manifest)

@@ -138,6 +138,7 @@ class _Pull:
 
     def _pull_from(self, ep: Sources, top: tuple[bytes, str, str]) -> ImageRecord:
         body, media, top_digest = top
+        index = b""  # the top manifest when it is an index: kept, so peers can serve the digest a service pins
         repo = self.ref.repository
         doc = parse_json(body, f"manifest {self.ref.reference}")
         if not isinstance(doc, dict):
@@ -151,6 +152,8 @@ class _Pull:
             entries = doc.get("manifests")
             if not isinstance(entries, list):
                 raise InvalidArgument("the image index has no manifests list")
+            if depth == 1:
+                index = body
             entry = platforms.choose(entries, self.want, what=f"image {self.ref}")
             digest, size = _descriptor(entry, "index entry")
             body, media, _ = ep.manifest(repo, digest, expected_size=size)
@@ -195,7 +198,7 @@ class _Pull:
         self.store.hold(held)
         try:
             with inflight.expected(self.store.root, [d for d, _ in layers]):  # peers asking for them may wait
-                return self._layers_and_record(ep, body, top_digest, config, cfg.diff_ids, layers)
+                return self._layers_and_record(ep, body, top_digest, config, cfg.diff_ids, layers, index)
         finally:
             self.store.release(held)
 
@@ -207,6 +210,7 @@ class _Pull:
         config: bytes,
         diff_ids: tuple[str, ...],
         layers: list[tuple[str, int]],
+        index: bytes = b"",
     ) -> ImageRecord:
         jobs = [
             (digest, size, diff_id)
@@ -230,6 +234,7 @@ class _Pull:
             # `NAME:TAG@sha256:…` must not leave a tag behind that later points elsewhere.
             "" if self.ref.digest else self.ref.tagged(),
             f"{self.ref.name}@{top_digest}",
+            index,
         )
         self.report(Progress(status=f"Digest: {top_digest}"))
         return record
