@@ -2,10 +2,9 @@
 
 The rules: the engine runs the command with the container's user, environment, capabilities and
 rlimits; svc's exec has no terminal, no stdin, no other user or directory, so `-t`, `-i`, `-u`, `-w`
-and `--privileged` are refused by name (501). Its output is collected, then written as stdcopy
-frames (stdout, then stderr) on the hijacked connection; a command that cannot be started is a
-stderr line and exit code 126 (127 when it does not exist), as dockerd reports it. Records are kept
-for the last 256 execs.
+and `--privileged` are refused by name (501). Its output is written as stdcopy frames on the
+hijacked connection as it comes; a command that cannot be started is a stderr line and exit code 126
+(127 when it does not exist), as dockerd reports it. Records are kept for the last 256 execs.
 """
 
 from __future__ import annotations
@@ -73,6 +72,7 @@ class Execs:
         self.c = calls
         self.engine = calls.engine
         self.execs: collections.OrderedDict[str, Exec] = collections.OrderedDict()
+        self._running: set[asyncio.Future[Any]] = set()
 
     def routes(self) -> list[Route]:
         return [
@@ -100,21 +100,22 @@ class Execs:
             self.execs.popitem(last=False)
         return answer({"Id": e.id}, 201)
 
-    async def _run(self, e: Exec) -> tuple[bytes, bytes]:
+    async def _run(self, e: Exec, on_output: Any = None) -> bytes:
+        """Run it; the error to show when it could not start (b"" when it ran)."""
         e.running = True
         try:
-            code, out, err = await self.c.run(self.engine.exec, e.container_id, e.cmd, e.env, None)
-        except (Conflict, NotFound, InvalidArgument):
+            code, _, _ = await self.c.run(self.engine.exec, e.container_id, e.cmd, e.env, None, on_output)
+        except (Conflict, NotFound, InvalidArgument) as exc:
             e.exit_code = 126
-            raise
+            return f"{exc}\n".encode()
         except Exception as exc:
             e.exit_code = failed_code(str(exc))
-            return b"", f"{exc}\n".encode()
+            return f"{exc}\n".encode()
         finally:
             e.running = False
             e.done.set()
         e.exit_code = code
-        return out, err
+        return b""
 
     async def start(self, request: web.Request) -> web.StreamResponse:
         e = self._get(request)
@@ -127,22 +128,36 @@ class Execs:
             raise Conflict(f"exec {e.id[:12]} has already run")
         if doc.get("Detach"):
             task = asyncio.ensure_future(self._run(e))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
             return web.Response(status=200)
         resp, raw = await hijack(request)
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+        wanted = {proto.STDOUT} if e.stdout else set()
+        wanted |= {proto.STDERR} if e.stderr else set()
+
+        def on_output(stream: int, data: bytes) -> None:  # the exec's thread
+            if stream in wanted:
+                loop.call_soon_threadsafe(chunks.put_nowait, (stream, data))
+
+        async def run() -> None:
+            failed = await self._run(e, on_output)
+            if failed and proto.STDERR in wanted:
+                chunks.put_nowait((proto.STDERR, failed))
+            chunks.put_nowait(None)
+
+        pumping = asyncio.ensure_future(run())
         try:
-            try:
-                out, err = await self._run(e)
-            except (Conflict, NotFound, InvalidArgument) as exc:
-                out, err = b"", f"{exc}\n".encode()
-            if out and e.stdout:
-                await raw.write(proto.frame(proto.STDOUT, out))
-            if err and e.stderr:
-                await raw.write(proto.frame(proto.STDERR, err))
+            while (item := await chunks.get()) is not None:
+                await raw.write(proto.frame(*item))
         except ConnectionError:
-            pass
+            pass  # the client went away; the command runs on to its end, as with dockerd
         finally:
             finish(raw)
+        if not pumping.done():  # the client left first: the command runs on (a reference keeps its task)
+            self._running.add(pumping)
+            pumping.add_done_callback(self._running.discard)
         return resp
 
     async def inspect(self, request: web.Request) -> web.Response:

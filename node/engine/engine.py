@@ -574,8 +574,15 @@ class Engine:
         return read_logs(self._files(c.id).log, follow, tail, running=lambda: c.state == RUNNING and not halt.is_set())
 
     def exec(
-        self, ref: str, cmd: list[str], env: list[str] | None = None, timeout: float | None = None
+        self,
+        ref: str,
+        cmd: list[str],
+        env: list[str] | None = None,
+        timeout: float | None = None,
+        on_output: Callable[[int, bytes], None] | None = None,
     ) -> tuple[int, bytes, bytes]:
+        """The command in the running container as the container's own process (user, env, capabilities,
+        rlimits); with `on_output` its output as it comes (OciRuntime.exec)."""
         if not cmd:
             raise InvalidArgument("exec needs a command")
         c = self._find(ref)
@@ -590,7 +597,7 @@ class Engine:
         environment = list(merged.values())
         process = ocispec.exec_process(cmd, environment, ctx.cwd, ctx.uid, ctx.gid, ctx.capabilities, ctx.rlimits)
         with self.latency.time("exec"):
-            return self._runtime(c.runtime).exec(c.id, self._files(c.id), process, timeout)
+            return self._runtime(c.runtime).exec(c.id, self._files(c.id), process, timeout, on_output)
 
     def _run_probe(self, cid: str, check: specs.HealthCheck) -> Probe:
         start = time.time()

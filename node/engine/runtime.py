@@ -10,11 +10,14 @@ from __future__ import annotations
 import abc
 import json
 import os
+import selectors
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +26,8 @@ from svc.errors import NotFound, RuntimeFailure
 
 from . import ocispec
 from .monitor import Conmon
+
+Output = Callable[[int, bytes], None]  # an exec's output as it comes: (1 stdout | 2 stderr, bytes)
 
 
 @dataclass(frozen=True)
@@ -127,9 +132,15 @@ class OciRuntime(abc.ABC):
 
     @abc.abstractmethod
     def exec(
-        self, cid: str, files: ContainerFiles, process: dict[str, Any], timeout: float | None
+        self,
+        cid: str,
+        files: ContainerFiles,
+        process: dict[str, Any],
+        timeout: float | None,
+        on_output: Output | None = None,
     ) -> tuple[int, bytes, bytes]:
-        """Run a process in the running container; (exit code, stdout, stderr)."""
+        """Run a process in the running container; (exit code, stdout, stderr). With `on_output`, the
+        output is handed to it as it comes (1 stdout, 2 stderr) instead, and both are returned empty."""
 
 
 class RuncFamily(OciRuntime):
@@ -236,7 +247,12 @@ class RuncFamily(OciRuntime):
             return None
 
     def exec(
-        self, cid: str, files: ContainerFiles, process: dict[str, Any], timeout: float | None
+        self,
+        cid: str,
+        files: ContainerFiles,
+        process: dict[str, Any],
+        timeout: float | None,
+        on_output: Output | None = None,
     ) -> tuple[int, bytes, bytes]:
         fd, spec_path = tempfile.mkstemp(prefix="exec-", suffix=".json", dir=files.dir)
         pid_path = spec_path[:-5] + ".pid"
@@ -250,7 +266,10 @@ class RuncFamily(OciRuntime):
                 stdin=subprocess.DEVNULL,
             )
             try:
-                out, err = proc.communicate(timeout=timeout)
+                if on_output is None:
+                    out, err = proc.communicate(timeout=timeout)
+                else:
+                    out, err = b"", _pump(proc, on_output, timeout)
             except subprocess.TimeoutExpired:
                 self._kill_exec(pid_path)
                 proc.kill()
@@ -274,3 +293,29 @@ class RuncFamily(OciRuntime):
                 os.kill(int(f.read().strip()), signal.SIGKILL)
         except (OSError, ValueError):
             pass
+
+
+def _pump(proc: subprocess.Popen[bytes], on_output: Output, timeout: float | None) -> bytes:
+    """Hand an exec's stdout and stderr to `on_output` as they come, until both close; the last 64 KiB of
+    stderr is kept for the runtime's error message."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    sel = selectors.DefaultSelector()
+    assert proc.stdout is not None and proc.stderr is not None
+    sel.register(proc.stdout, selectors.EVENT_READ, 1)
+    sel.register(proc.stderr, selectors.EVENT_READ, 2)
+    err = b""
+    with sel:
+        while sel.get_map():
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout or 0)
+            for key, _ in sel.select(wait):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                if key.data == 2:
+                    err = (err + data)[-65536:]
+                on_output(key.data, data)
+    proc.wait()
+    return err

@@ -11,6 +11,7 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -35,6 +36,7 @@ def docker(node_daemon, engine_env, tmp_path):  # type: ignore[no-untyped-def]
         return subprocess.run([DOCKER, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
     run.sock = sock  # type: ignore[attr-defined]
+    run.env = env  # type: ignore[attr-defined]
     run.cli_env = node_daemon[1]  # type: ignore[attr-defined]
     return run
 
@@ -103,6 +105,17 @@ def test_docker_run_ps_logs_exec_stop_rm(docker) -> None:  # type: ignore[no-unt
     assert (r.returncode, r.stdout, r.stderr) == (0, "1\n", "e\n"), r
     assert docker("exec", "x", "sh", "-c", "exit 4").returncode == 4
     assert _ok(docker, "exec", "x", "seq", "1", "20000").split() == [str(n) for n in range(1, 20001)]
+    # exec's output as it comes: the first line well before the command ends
+    p = subprocess.Popen(
+        [DOCKER, "exec", "x", "sh", "-c", "echo first; sleep 3; echo second"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=docker.env,
+    )
+    t0 = time.monotonic()
+    assert p.stdout is not None and p.stdout.readline() == "first\n"
+    assert time.monotonic() - t0 < 2.5
+    assert p.stdout.read() == "second\n" and p.wait(30) == 0
     assert docker("exec", "x", "/nosuch").returncode in (126, 127)
     (img,) = json.loads(_ok(docker, "inspect", "busybox"))  # not a container: the image, as with dockerd
     assert img["RepoTags"] == ["busybox:latest"]
