@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import urllib.request
 from typing import Any
 
@@ -21,6 +22,12 @@ def get(url: str) -> str:
             return str(r.read().decode()).strip()
     except OSError:
         return ""
+
+
+def get_from(h: Any, url: str) -> str:
+    """The body of a GET from inside host `h`'s namespace ("" when it fails)."""
+    code = f"import urllib.request as u; print(u.urlopen({url!r}, timeout=5).read().decode().strip())"
+    return in_ns(h.netns, sys.executable, "-c", code).strip()
 
 
 def running(c: Any, h: Any, service: str) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ namespace hosts.
 a CGI script answers with the task's hostname and the peer address httpd saw (REMOTE_ADDR). A
 request to A is always answered by A's task, and to B by B's, each seeing the client's own address
 (the test process, on the hosts' bridge): no SNAT, and the reply found its way back through the
-mesh. A request to C (no task) is answered by either, which sees C's sandbox address on the
+mesh; from A itself too. A request to C (no task) is answered by either, which sees C's sandbox address on the
 ingress network, as in Swarm. After `svc rm` no host keeps the mesh, an overlay namespace or an
 `ip rule` of the mesh's mark.
 """
@@ -13,10 +13,11 @@ ingress network, as in Swarm. After `svc rm` no host keeps the mesh, an overlay 
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pytest
 from helpers import poll
-from meshcheck import get, in_ns, mesh_left, running
+from meshcheck import get, get_from, in_ns, mesh_left, running
 
 pytestmark = pytest.mark.cluster
 
@@ -27,9 +28,11 @@ WEB = (
 )
 
 
-def _ask(h: object) -> tuple[str, str]:
-    """(the answering task's hostname, the client address it saw) through host `h`'s port."""
-    body = get(f"http://{h.addr}:{PORT}/cgi-bin/ip")  # type: ignore[attr-defined]
+def _ask(h: Any, via: Any = None, addr: str = "") -> tuple[str, str]:
+    """(the answering task's hostname, the client address it saw) through host `h`'s port, asked by
+    the test process or from inside host `via`, to `addr` (default: `h`'s own address)."""
+    url = f"http://{addr or h.addr}:{PORT}/cgi-bin/ip"
+    body = get_from(via, url) if via is not None else get(url)
     name, _, peer = body.partition(" ")
     return name, peer.strip("[]").removeprefix("::ffff:")  # httpd's socket is IPv6: [::ffff:10.0.0.1]
 
@@ -60,6 +63,11 @@ def test_a_host_with_a_task_serves_it_locally_with_the_client_s_address(make_clu
     for _ in range(4):  # bounded: every request to a host with a task stays on it
         for h in (a, b):
             assert _ask(h) == (names[h.name], client), f"host {h.name}"
+
+    # From host A itself: its own address (the host's output chain) and its loopback (masqueraded to
+    # the host's end of the veth), answered by A's task too.
+    assert _ask(a, via=a) == (names[a.name], a.addr)
+    assert _ask(a, via=a, addr="127.0.0.1") == (names[a.name], "169.254.88.1")
 
     # Through C, which runs no task: either task answers, and sees C's sandbox address.
     seen = set()
