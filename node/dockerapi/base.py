@@ -19,7 +19,7 @@ class Calls:
     def __init__(self, engine: Any, swarm: Callable[[], dict[str, Any]]) -> None:
         self.engine = engine
         self.swarm = swarm  # the node's cluster membership, as /info and /_ping show it
-        self.events = Events(engine)
+        self.events = Events(engine, engine.cfg.data_dir)
         self._pool = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="docker-api")
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:

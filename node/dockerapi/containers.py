@@ -67,7 +67,7 @@ class Containers:
             raise proto.Unsupported("--platform on create is not supported by svc: pull the platform's image first")
         c = await self.c.run(self.engine.create, req.spec, name)
         if req.auto_remove:
-            self.events.auto_remove.add(c.id)
+            self.events.add_auto_remove(c.id)
         return answer({"Id": c.id, "Warnings": []}, 201)
 
     async def list(self, request: web.Request) -> web.Response:

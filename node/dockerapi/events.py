@@ -4,7 +4,8 @@ The rule: the engine decides every state; this only counts what it reports (`exi
 `remove`, from Engine.subscribe) so a waiter can ask "has it exited since I asked?" without a
 thread per waiter. AutoRemove (`docker run --rm`) is the API's: a container created with it is
 removed by the engine once it has exited and every attached stream has drained its output (or
-when its start failed); the set lives in memory, so a daemon restart forgets it.
+when its start failed). The set is kept in `<node state>/docker-autoremove.json`, so one that
+exited while the daemon was down is removed when it starts again.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 from typing import Any
 
 from svc.errors import NotFound
+from svc.fsutil import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +25,9 @@ _DRAIN_SECONDS = 10.0  # the longest an exited AutoRemove container waits for it
 
 
 class Events:
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, state_dir: str = "") -> None:
         self.engine = engine
+        self._path = os.path.join(state_dir, "docker-autoremove.json") if state_dir else ""
         self.loop = asyncio.get_running_loop()
         self.exits: collections.Counter[str] = collections.Counter()
         self.starts: collections.Counter[str] = collections.Counter()
@@ -35,6 +39,27 @@ class Events:
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False
         engine.subscribe(self._from_engine)
+        self._restore()
+
+    def _restore(self) -> None:
+        saved = read_json(self._path, []) if self._path else []
+        for cid in saved if isinstance(saved, list) else []:
+            try:
+                c = self.engine.get(str(cid))
+            except NotFound:
+                continue
+            self.auto_remove.add(c.id)
+            if c.state == "exited":  # it exited while the daemon was down
+                self._spawn(self._remove(c.id))
+        self._save()
+
+    def _save(self) -> None:
+        if self._path:
+            write_json(self._path, sorted(self.auto_remove), mode=0o600, fsync=False)
+
+    def add_auto_remove(self, cid: str) -> None:
+        self.auto_remove.add(cid)
+        self._save()
 
     def _from_engine(self, event: Any) -> None:  # an engine thread
         if self.closed:
@@ -54,7 +79,9 @@ class Events:
             self.starts[c.id] += 1
         elif kind == "remove":
             self.last_code[c.id] = c.exit_code
-            self.auto_remove.discard(c.id)
+            if c.id in self.auto_remove:
+                self.auto_remove.discard(c.id)
+                self._save()
             for counter in (self.exits, self.starts, self.failed):
                 counter.pop(c.id, None)
             if len(self.last_code) > 1024:  # remembered for a late waiter; bounded

@@ -382,3 +382,17 @@ def test_a_joined_nodes_socket_shows_its_tasks(make_cluster, tmp_path) -> None: 
     assert len(names) == 2 and all(" Up " in f" {n} " for n in names), names
     r = subprocess.run([DOCKER, "service", "ls"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode != 0, r  # a worker's socket serves no swarm commands (the CLI hides them)
+
+
+@needs_docker
+def test_run_rm_survives_a_daemon_restart(docker, node_daemon) -> None:  # type: ignore[no-untyped-def]
+    """A --rm container that exits while the daemon is down (kill -9) is removed when it is back."""
+    daemon, _ = node_daemon
+    _ok(docker, "run", "-d", "--rm", "--name", "r", "busybox", "sleep", "2")
+    _ok(docker, "run", "-d", "--name", "stays", "busybox", "sleep", "2")
+    daemon.kill9()
+    time.sleep(3)
+    daemon.start()
+    assert poll(lambda: docker("ps", "-a", "--format", "{{.Names}}").returncode == 0, 30, what="the daemon")
+    assert poll(lambda: _ok(docker, "ps", "-a", "--format", "{{.Names}}").split() == ["stays"], 30, what="r to go")
+    assert _ok(docker, "rm", "stays") == "stays\n"
