@@ -8,8 +8,11 @@ path is a container on A to a container on B by their overlay addresses (sockets
 containers' namespaces, so the bytes cross veth → br0 → VXLAN → the hosts' link → VXLAN → br0 →
 veth). VIP readiness: `api` on B is scaled 0 → 1, and a client on A connects to api's VIP every
 20 ms; the time from the task's RUNNING status (its node's timestamp) to the first answered connection.
+Latency: on one TCP connection (TCP_NODELAY), --rtts round trips of a 64-byte request answered by a
+64-byte reply from an echo thread, each timed; the median and p99 per path (the same two paths).
 
-    sudo /opt/svc/venv/bin/python bench/overlay_bench.py [--mb 4096] [--seconds 3] [--runs 5] [--json FILE]
+    sudo /opt/svc/venv/bin/python bench/overlay_bench.py [--mb 4096] [--seconds 3] [--runs 5] [--rtts 2000]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from node.engine.nlns import socket_in
 
 CHUNK = 64 * 1024
 PORT = 5201
+RTT_PORT, RTT_BYTES = 5202, 64
 HTTP = 8080
 
 
@@ -82,6 +86,58 @@ def pump(server_ns: str, server_addr: str, client_ns: str, mb: int, seconds: flo
     return got[0] / took / (1 << 20)
 
 
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        part = sock.recv(n - len(data))
+        if not part:
+            raise ConnectionError("the echo side closed")
+        data += part
+    return data
+
+
+def round_trips(server_ns: str, server_addr: str, client_ns: str, n: int) -> list[float]:
+    """Seconds of each of `n` request-response round trips (RTT_BYTES each way) on one connection."""
+    lsock = socket_in(server_ns, socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind((server_addr, RTT_PORT))
+    lsock.listen(1)
+    lsock.settimeout(10)
+
+    def echo() -> None:
+        conn, _ = lsock.accept()
+        conn.settimeout(10)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with conn:
+            for _ in range(n):  # bounded: exactly the client's n requests
+                conn.sendall(_recv_exactly(conn, RTT_BYTES))
+
+    t = threading.Thread(target=echo, daemon=True)
+    t.start()
+    csock = socket_in(client_ns, socket.AF_INET, socket.SOCK_STREAM)
+    csock.settimeout(10)
+    csock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    req = b"r" * RTT_BYTES
+    took = []
+    try:
+        csock.connect((server_addr, RTT_PORT))
+        for _ in range(n):
+            start = time.perf_counter()
+            csock.sendall(req)
+            _recv_exactly(csock, RTT_BYTES)
+            took.append(time.perf_counter() - start)
+    finally:
+        csock.close()
+        t.join(timeout=15)
+        lsock.close()
+    return took
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
 def vip_ready(c: Any, a: Any, b: Any, client_ns: str, vip: str) -> float:
     """Seconds from api's new task RUNNING (its node's timestamp) to the first connection through the VIP."""
     c.ok("scale", "-d", "api=1")
@@ -123,6 +179,7 @@ def main() -> None:
     ap.add_argument("--mb", type=int, default=4096, help="MiB per throughput run at most")
     ap.add_argument("--seconds", type=float, default=3.0, help="seconds per throughput run at most")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--rtts", type=int, default=2000, help="round trips per latency run")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     out: dict[str, Any] = {"mb": args.mb, "seconds": args.seconds, "runs": args.runs}
@@ -150,12 +207,21 @@ def main() -> None:
         overlay = [pump(sink_ns, sink_addr, src_ns, args.mb, args.seconds) for _ in range(args.runs)]
         out["plain_mib_s"], out["overlay_mib_s"] = plain, overlay
         out["overlay_vs_plain"] = median(overlay) / median(plain)
+        lat: dict[str, list[float]] = {"plain": [], "overlay": []}
+        for _ in range(args.runs):  # interleaved, so the machine's load falls on both paths alike
+            lat["plain"] += round_trips(_ns_of_host(b), b.addr, _ns_of_host(a), args.rtts)
+            lat["overlay"] += round_trips(sink_ns, sink_addr, src_ns, args.rtts)
+        for path, values in lat.items():
+            out[f"{path}_rtt_us"] = {"median": median(values) * 1e6, "p99": p99(values) * 1e6, "n": len(values)}
         vip = json.loads(c.ok("inspect", "api"))[0]["virtual_ips"][0]["addr"].split("/")[0]
         c.ok("scale", "api=0")
         out["vip_ready_s"] = [vip_ready(c, a, b, src_ns, vip) for _ in range(args.runs)]
     print(
         f"throughput, median of {args.runs}: plain {median(plain):.0f} MiB/s, overlay {median(overlay):.0f} MiB/s "
-        f"({out['overlay_vs_plain']:.0%}); VIP ready after RUNNING: median {median(out['vip_ready_s']):.3f} s "
+        f"({out['overlay_vs_plain']:.0%}); round trips ({args.runs} x {args.rtts}): plain median "
+        f"{out['plain_rtt_us']['median']:.0f} us, p99 {out['plain_rtt_us']['p99']:.0f} us; overlay median "
+        f"{out['overlay_rtt_us']['median']:.0f} us, p99 {out['overlay_rtt_us']['p99']:.0f} us; "
+        f"VIP ready after RUNNING: median {median(out['vip_ready_s']):.3f} s "
         f"(runs {', '.join(f'{x:.3f}' for x in out['vip_ready_s'])})"
     )
     if args.json:
