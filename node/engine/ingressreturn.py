@@ -7,12 +7,14 @@ route through the ingress gateway (this node's sandbox `br0`) on that interface;
 `src_valid_mark` on it, so a host whose `rp_filter` is strict judges those packets by that route.
 So a reply to a client whose connection the sandbox passed on unSNATed returns through the sandbox
 and the host, which undo their DNATs, instead of leaving by the task's default route. Everything
-here lives in the container's namespace and goes with it.
+here lives in the container's namespace and goes with it. `apply` may be repeated (a container a
+restarted daemon adopts gets it again: one made before this existed would have no way back).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from socket import AF_INET
 
 from svc.errors import RuntimeFailure
 
@@ -33,6 +35,7 @@ def apply(container_ns: str, ifname: str, addr: str, gateway: str) -> None:
             idx = ipc.link_lookup(ifname=ifname)[0]
             gw = str(ipaddress.ip_interface(gateway).ip)
             ipc.route("replace", dst="0.0.0.0/0", gateway=gw, oif=idx, table=rules.RT_TABLE)
-            ipc.rule("add", table=rules.RT_TABLE, priority=rules.RULE_PRIORITY, fwmark=rules.MARK)
+            if not any(r.get_attr("FRA_PRIORITY") == rules.RULE_PRIORITY for r in ipc.get_rules(family=AF_INET)):
+                ipc.rule("add", table=rules.RT_TABLE, priority=rules.RULE_PRIORITY, fwmark=rules.MARK)
     except (NetlinkError, OSError, IndexError) as exc:
         raise RuntimeFailure(f"the mesh's return route on {ifname}: {exc}") from None

@@ -246,6 +246,13 @@ class Overlays:
             for a in attachments:
                 with contextlib.suppress(SvcError):
                     self._users.setdefault(a.vni, {})[cid] = peers.host_ip(a.addr)
+        if container_ns and self.mesh:
+            for i, a in enumerate(attachments):
+                if a.network_name == INGRESS_NAME:
+                    try:  # its way back through the mesh, which an older daemon did not make
+                        ingressreturn.apply(container_ns, f"eth{i + 1}", a.addr, a.gateway)
+                    except SvcError as exc:
+                        log.warning("container %s: %s", cid[:12], exc)
         if container_ns:
             named = [a.network_id for a in attachments if a.network_name != INGRESS_NAME]
             with self._lock:
