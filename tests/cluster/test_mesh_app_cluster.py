@@ -5,14 +5,14 @@
 (the embedded DNS server, the VIP) and returning both answers. Port 8080 answers on every host:
 A (runs web), B (runs api, not web) and C (runs neither), every time with web's and api's
 hostnames. Removing the services and the network leaves no mesh and no overlay namespace on any
-host. A 4th namespace host is the manager.
+host. A 4th namespace host is the manager. Every node host has Docker's FORWARD policy DROP.
 """
 
 from __future__ import annotations
 
 import pytest
 from helpers import poll
-from meshcheck import get, mesh_left, running
+from meshcheck import get, in_ns, mesh_left, running
 
 pytestmark = pytest.mark.cluster
 
@@ -33,6 +33,7 @@ def test_web_calls_api_by_name_and_answers_on_every_host(make_cluster) -> None: 
     c.wait_ready()
     for h in (a, b, h3):
         c.import_image(h, c.busybox)
+        in_ns(h.netns, "iptables", "-w", "-P", "FORWARD", "DROP")  # as where dockerd runs
 
     c.ok("network", "create", "--subnet", "10.32.0.0/24", "app")
     for name, host, extra, cmd in (

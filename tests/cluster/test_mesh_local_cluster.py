@@ -5,9 +5,9 @@ namespace hosts.
 a CGI script answers with the task's hostname and the peer address httpd saw (REMOTE_ADDR). A
 request to A is always answered by A's task, and to B by B's, each seeing the client's own address
 (the test process, on the hosts' bridge): no SNAT, and the reply found its way back through the
-mesh; from A itself too. A request to C (no task) is answered by either, which sees C's sandbox address on the
-ingress network, as in Swarm. After `svc rm` no host keeps the mesh, an overlay namespace or an
-`ip rule` of the mesh's mark.
+mesh; from A itself too. A request to C (no task) is answered by either, which sees C's sandbox
+address on the ingress network, as in Swarm. After `svc rm` no host keeps the mesh, an overlay namespace or an
+`ip rule` of the mesh's mark. Every node host has Docker's FORWARD policy DROP.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def test_a_host_with_a_task_serves_it_locally_with_the_client_s_address(make_clu
     c.wait_ready()
     for h in (a, b, h3):
         c.import_image(h, c.busybox)
+        in_ns(h.netns, "iptables", "-w", "-P", "FORWARD", "DROP")  # as where dockerd runs
     client = c.net.gateway  # the test process's address on the hosts' bridge
 
     c.ok(
