@@ -44,8 +44,10 @@ async def body(request: web.Request) -> Any:
     """The request's JSON body (None when empty); a 400 naming the fault when it is not JSON."""
     try:
         return json.loads(await request.read() or b"null")
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the parser's depth
+    except ValueError as exc:
         raise InvalidArgument(f"the request body is not JSON: {str(exc)[:200]}") from None
+    except RecursionError:  # nested past the parser's depth
+        raise InvalidArgument("the request body is nested too deeply") from None
 
 
 def flag(request: web.Request, name: str) -> bool:

@@ -1,8 +1,11 @@
 """The Engine API's protocol rules, pure: the version served and negotiation, svc errors -> HTTP
 status codes (one table), Docker's `filters` parameter, stdcopy frames, Docker's times and durations.
 
-Status codes as dockerd's: 400 bad input, 404 unknown object, 409 conflict, 501 what svc cannot
-honour (`Unsupported`, always naming it: never a silent success), 503 unavailable, 500 otherwise.
+Status codes as dockerd's, in this one table for both servers: 400 bad input, 404 unknown object,
+409 conflict, 501 what svc cannot honour (`Unsupported`, always naming it: never a silent success),
+503 unavailable, 500 otherwise. Which one a refusal is, is the caller's: a node refuses a container
+option it cannot carry out with Unsupported (501); a manager refuses a spec field svc has no word for
+with the control API's InvalidArgument (400), as its service specs are validated.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 import datetime
 import json
 import struct
+from typing import Any
 
-from svc import errors
+from svc import defaults, errors
 
 API_VERSION = "1.41"  # Debian 12's docker 20.10 client
 MIN_API_VERSION = "1.24"
@@ -79,6 +83,21 @@ def ping_headers(swarm: str) -> dict[str, str]:
     }
 
 
+def version_doc(arch: str, kernel: str) -> dict[str, Any]:
+    """`/version`: svc's version and the API served (the host's architecture and kernel given)."""
+    engine = {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}
+    return {
+        "Platform": {"Name": f"svc {defaults.VERSION}"},
+        "Components": [{"Name": "Engine", "Version": defaults.VERSION, "Details": engine}],
+        "Version": defaults.VERSION,
+        **engine,
+        "GitCommit": "",
+        "GoVersion": "",
+        "Arch": arch,
+        "KernelVersion": kernel,
+    }
+
+
 def filters(raw: str) -> dict[str, list[str]]:
     """Docker's `filters` query parameter: {"k": {"v": true}} (or the old {"k": ["v"]})."""
     if not raw:
@@ -112,10 +131,11 @@ def rfc3339(ts: float) -> str:
 
 
 def rfc3339_nano(ts: float) -> str:
-    """A log line's timestamp as `docker logs -t` prints it (nanoseconds)."""
+    """A log line's timestamp as `docker logs -t` prints it: Go's RFC3339NanoFixed in UTC (a fraction that
+    rounds up to a whole second stays in its second)."""
     whole = int(ts)
     stamp = datetime.datetime.fromtimestamp(whole, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{round((ts - whole) * NS) % NS:09d}Z"
+    return f"{stamp}.{min(round((ts - whole) * NS), NS - 1):09d}Z"
 
 
 def human_duration(seconds: float) -> str:
@@ -146,11 +166,12 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24 // 365} years"
 
 
-def since_param(raw: str) -> float | None:
-    """A `since`/`until` query value: unix seconds, fractions allowed ("1700000000.123456789"); "" or 0 is unset."""
+def since_param(raw: str, what: str = "time") -> float | None:
+    """A `since`/`until` query value: unix seconds, fractions allowed ("1700000000.123456789"); "" or 0 is
+    unset; InvalidArgument naming `what` otherwise."""
     if not raw or raw == "0":
         return None
     try:
         return float(raw)
     except ValueError:
-        raise errors.InvalidArgument(f"invalid time {raw!r}: unix seconds expected") from None
+        raise errors.InvalidArgument(f"invalid {what} {raw!r}: unix seconds expected") from None
