@@ -5,5 +5,7 @@ A thin adapter with one rule: no second implementation of any cluster rule. `ser
 app on a root-only unix socket (and on TCP with the cluster's mutual TLS, for admins: `tcp.py`); one
 module per resource turns each request into in-process ControlService calls (`base.py`); the pure
 modules (`shapes`, `specin`, `updateconfig`, `objshapes`) write svc's messages as Docker's JSON and read
-Docker's back, and `shapes` holds the one mapping of svc's errors to HTTP status codes.
+Docker's back. The protocol rules and the aiohttp glue both daemons' servers share (the API version,
+the one mapping of svc's errors to HTTP status codes, filters, stdcopy frames, times, the root-only
+socket) are svc/dockerapi's.
 """

@@ -1,4 +1,5 @@
-"""What every endpoint module shares: the in-process control API call, JSON answers, request bodies.
+"""What every endpoint module shares: the in-process control API call, and Docker's filters over it
+(JSON answers, request bodies and errors are svc/dockerapi/http.py's, shared with the nodes' server).
 
 The rule: an endpoint calls the manager's own ControlService (the object the gRPC server serves), so
 every cluster rule, and forwarding from a follower to the leader, is the control API's. A call made
@@ -7,22 +8,16 @@ here carries a deadline like the CLI's, and an abort raises the svc error its st
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-from aiohttp import web
 
 from svc import defaults
-from svc.errors import InvalidArgument
 from svc.rpc import error_from_rpc
 
 from ..controlapi import ControlService
 from ..core import Manager
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Route = tuple[str, str, Handler]
 
 
 class _Status(grpc.RpcError):
@@ -60,30 +55,6 @@ class Calls:
     def stream(self, method: str, request: Any) -> AsyncIterator[Any]:
         it: AsyncIterator[Any] = getattr(self.control, method)(request, _LocalCall())
         return it
-
-
-def answer(doc: Any, status: int = 200) -> web.Response:
-    # Exactly "application/json": the docker client reads an error's message only then (no charset).
-    return web.Response(body=json.dumps(doc).encode(), status=status, headers={"Content-Type": "application/json"})
-
-
-def error(status: int, message: str) -> web.Response:
-    return answer({"message": message}, status)
-
-
-async def body(request: web.Request) -> Any:
-    """The request's JSON body (None when empty); a 400 naming the fault when it is not JSON."""
-    try:
-        return json.loads(await request.read() or b"null")
-    except ValueError as exc:
-        raise InvalidArgument(f"the request body is not JSON: {exc}") from None
-    except RecursionError:
-        raise InvalidArgument("the request body is nested too deeply") from None
-
-
-def flag(request: web.Request, name: str) -> bool:
-    """A boolean query parameter as docker's client sends it (1/true)."""
-    return request.query.get(name, "") in ("1", "true", "True")
 
 
 async def joined(

@@ -14,11 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
+from svc.dockerapi import proto
+from svc.dockerapi.http import Handler, Route, answer, body
 from svc.errors import InvalidArgument
 from svc.v1 import control_pb2 as ctl
 
-from . import objshapes, shapes
-from .base import Calls, Handler, Route, answer, body, joined
+from . import objshapes
+from .base import Calls, joined
 
 
 class Files:
@@ -46,7 +48,7 @@ class Files:
         return handle
 
     async def listing(self, request: web.Request, kind: str) -> web.Response:
-        f = shapes.filters(request.query.get("filters", ""))
+        f = proto.filters(request.query.get("filters", ""))
         exact = set(f.pop("names", []))
         if exact:  # Docker's `names` is exact; svc's `name` a prefix, so ask by prefix and keep the exact ones
             f["name"] = sorted(set(f.get("name", [])) | exact)

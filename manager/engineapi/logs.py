@@ -13,34 +13,21 @@ and exits non-zero on: never a silently short answer.
 from __future__ import annotations
 
 import asyncio
-import datetime
-import struct
 import time
 from typing import Any
 
 from aiohttp import web
 
+from svc.dockerapi import proto
+from svc.dockerapi.http import Route, flag
 from svc.errors import InvalidArgument, SvcError
 from svc.v1 import control_pb2 as ctl
 
-from .base import Calls, Route, flag
+from .base import Calls
 from .tasks import find_task
 
-STDOUT, STDERR, SYSTEMERR = 1, 2, 3
 _CONTEXT = "com.docker.swarm"
 _POLL_SECONDS = 1.0  # how often a quiet followed stream checks that its client is still there
-
-
-def frame(stream: int, data: bytes) -> bytes:
-    """One stdcopy frame (docker's pkg/stdcopy)."""
-    return struct.pack(">BxxxL", stream, len(data)) + data
-
-
-def stamp(ts: float) -> str:
-    """Go's RFC3339NanoFixed in UTC, as `docker logs -t` prints it."""
-    whole = int(ts)
-    nanos = min(round((ts - whole) * 1e9), 999_999_999)
-    return datetime.datetime.fromtimestamp(whole, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
 
 
 def line(msg: ctl.ServiceLogMessage, service_id: str, details: bool, timestamps: bool) -> bytes:
@@ -49,7 +36,7 @@ def line(msg: ctl.ServiceLogMessage, service_id: str, details: bool, timestamps:
         ctx = f"{_CONTEXT}.node.id={msg.node_id},{_CONTEXT}.service.id={service_id},{_CONTEXT}.task.id={msg.task_id}"
         out = ctx.encode() + b" " + out
     if timestamps:
-        out = stamp(msg.time).encode() + b" " + out
+        out = proto.rfc3339_nano(msg.time).encode() + b" " + out
     return out
 
 
@@ -59,12 +46,7 @@ def options(query: Any, now: float) -> tuple[int, float | None, set[str]]:
     if not streams:
         raise InvalidArgument("Bad parameters: you must choose at least one stream")
     raw_tail = query.get("tail", "") or "all"
-    since: float | None = None
-    if query.get("since", "") not in ("", "0"):
-        try:
-            since = float(query["since"])
-        except ValueError:
-            raise InvalidArgument(f"invalid since {query['since']!r}: not a Unix timestamp") from None
+    since = proto.since_param(query.get("since", ""), "since")
     if raw_tail == "all":
         return 0, since, streams
     try:
@@ -125,18 +107,18 @@ class Logs:
                 if item is end:
                     break
                 if isinstance(item, SvcError):
-                    await resp.write(frame(SYSTEMERR, f"Error grabbing logs: {item.message}\n".encode()))
+                    await resp.write(proto.frame(proto.SYSERR, f"Error grabbing logs: {item.message}\n".encode()))
                     break
                 if (task_id and item.task_id != task_id) or item.stream not in streams:
                     continue
                 if since is not None and item.time < since:
                     continue
                 if follow:
-                    await resp.write(frame(_kind(item), line(item, service_id, details, timestamps)))
+                    await resp.write(proto.frame(_kind(item), line(item, service_id, details, timestamps)))
                 else:
                     held.append(item)
             for item in sorted(held, key=lambda m: m.time):  # every node's lines in time order, as `svc logs`
-                await resp.write(frame(_kind(item), line(item, service_id, details, timestamps)))
+                await resp.write(proto.frame(_kind(item), line(item, service_id, details, timestamps)))
             await resp.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):
             pumping.cancel()
@@ -147,4 +129,4 @@ class Logs:
 
 
 def _kind(msg: ctl.ServiceLogMessage) -> int:
-    return STDERR if msg.stream == "stderr" else STDOUT
+    return proto.STDERR if msg.stream == "stderr" else proto.STDOUT

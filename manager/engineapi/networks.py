@@ -14,11 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
+from svc.dockerapi import proto
+from svc.dockerapi.http import Route, answer, body
 from svc.errors import Conflict
 from svc.v1 import control_pb2 as ctl
 
-from . import objshapes, shapes
-from .base import Calls, Route, answer, body, joined
+from . import objshapes
+from .base import Calls, joined
 
 REMOVE_WAIT_SECONDS = 60.0  # at most this long for a removed service's tasks to let go of a network
 # Docker's filters that only ever match all or nothing of svc's networks.
@@ -38,7 +40,7 @@ class Networks:
         ]
 
     async def networks(self, request: web.Request) -> web.Response:
-        f = shapes.filters(request.query.get("filters", ""))
+        f = proto.filters(request.query.get("filters", ""))
         for key, matching in _ALL.items():
             values = f.pop(key, [])
             if values and not set(values) & set(matching):

@@ -13,11 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
+from svc.dockerapi import proto
+from svc.dockerapi.http import Route, answer, body, flag
 from svc.errors import InvalidArgument
 from svc.v1 import control_pb2 as ctl
 
 from . import shapes
-from .base import Calls, Route, answer, body, flag
+from .base import Calls
 from .specin import _check, _labels, _str
 
 _ROLES = ("worker", "manager")
@@ -36,7 +38,7 @@ class Nodes:
         ]
 
     async def nodes(self, request: web.Request) -> web.Response:
-        f = shapes.filters(request.query.get("filters", ""))
+        f = proto.filters(request.query.get("filters", ""))
         if f.get("membership") == ["accepted"]:
             del f["membership"]  # every svc node is accepted
         found: dict[str, Any] = {}

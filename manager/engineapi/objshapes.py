@@ -11,10 +11,10 @@ import base64
 import binascii
 from typing import Any
 
+from svc.dockerapi.proto import rfc3339
 from svc.errors import InvalidArgument
 from svc.v1 import cluster_pb2 as cpb
 
-from .shapes import rfc3339
 from .specin import _check as check
 from .specin import _labels as labels
 from .specin import _str as text

@@ -10,11 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
+from svc.dockerapi import proto
+from svc.dockerapi.http import Route, answer, body, flag
 from svc.errors import InvalidArgument, Unavailable
 from svc.v1 import control_pb2 as ctl
 
 from . import shapes, specin
-from .base import Calls, Route, answer, body, flag, joined
+from .base import Calls, joined
 
 
 class Services:
@@ -38,7 +40,7 @@ class Services:
             reply = await self.c.call("ListServices", ctl.ListServicesRequest(filters=items))
             return list(reply.services)
 
-        out = sorted(await joined(shapes.filters(request.query.get("filters", "")), fetch), key=lambda s: s.spec.name)
+        out = sorted(await joined(proto.filters(request.query.get("filters", "")), fetch), key=lambda s: s.spec.name)
         return answer([shapes.service(s, status) for s in out])
 
     async def service(self, request: web.Request) -> web.Response:

@@ -1,84 +1,20 @@
-"""svc's control API messages -> the Docker Engine API's JSON (API 1.41), and svc errors -> HTTP codes.
+"""svc's control API messages -> the Docker Engine API's JSON (API 1.41): services, tasks, nodes.
 
 Pure: no I/O, no clock. Field names are Docker's (`ID`, `Version.Index`, `Spec.TaskTemplate...`);
 times are RFC 3339 in UTC, durations nanoseconds. What svc has no word for is left out, never
-invented. The mapping of svc's error hierarchy to status codes is here and nowhere else.
+invented. The protocol rules both daemons' servers share (the version, errors to status codes,
+filters, times) are svc/dockerapi/proto.py's.
 """
 
 from __future__ import annotations
 
-import datetime
 import itertools
-import json
 from typing import Any
 
-from svc import errors, filerefs
+from svc import filerefs
+from svc.dockerapi.proto import NS, rfc3339
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as cnt
-
-API_VERSION = "1.41"  # Debian 12's docker 20.10 client
-MIN_API_VERSION = "1.24"
-NS = 1_000_000_000
-
-_STATUS: dict[type[errors.SvcError], int] = {
-    errors.InvalidArgument: 400,
-    errors.NotFound: 404,
-    errors.AlreadyExists: 409,
-    errors.Conflict: 409,
-    errors.OutOfDate: 409,
-    errors.PermissionDenied: 403,
-    errors.Unauthenticated: 401,
-    errors.Unavailable: 503,
-    errors.DeadlineExceeded: 503,
-    errors.RuntimeFailure: 500,
-}
-
-
-def http_status(exc: BaseException) -> int:
-    """The status code for an error: the one mapping of svc's hierarchy (anything else is 500)."""
-    for cls in type(exc).__mro__:
-        if cls in _STATUS:
-            return _STATUS[cls]
-    return 500
-
-
-def rfc3339(ts: float) -> str:
-    if not ts:
-        return "0001-01-01T00:00:00Z"  # Go's zero time, as Docker shows an unset one
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def version_newer(a: str, b: str) -> bool:
-    """API version a > b ("1.41" > "1.9")."""
-
-    def key(v: str) -> tuple[int, ...]:
-        try:
-            return tuple(int(p) for p in v.split("."))
-        except ValueError:
-            raise errors.InvalidArgument(f"invalid API version {v!r}") from None
-
-    return key(a) > key(b)
-
-
-def filters(raw: str) -> dict[str, list[str]]:
-    """Docker's `filters` query parameter: {"k": {"v": true}} (or the old {"k": ["v"]})."""
-    if not raw:
-        return {}
-    try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise errors.InvalidArgument(f"invalid filters: {raw[:100]!r} is not JSON") from None
-    if not isinstance(doc, dict):
-        raise errors.InvalidArgument("invalid filters: not a JSON object")
-    out: dict[str, list[str]] = {}
-    for key, values in doc.items():
-        if isinstance(values, dict):
-            out[str(key)] = sorted(str(v) for v, on in values.items() if on)
-        elif isinstance(values, list):
-            out[str(key)] = [str(v) for v in values]
-        else:
-            raise errors.InvalidArgument(f"invalid filters: {key!r} has no list of values")
-    return out
 
 
 def filter_sets(f: dict[str, list[str]], rename: dict[str, str] | None = None) -> list[list[str]]:

@@ -15,12 +15,12 @@ import json
 from typing import Any
 
 from svc import filerefs
+from svc.dockerapi.proto import NS
 from svc.errors import InvalidArgument
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as cnt
 
 from . import updateconfig
-from .shapes import NS
 
 _NET_MODES = ("host", "none", "bridge")
 # Values the docker CLI sends where the user asked for nothing; svc's behaviour is exactly this.

@@ -15,11 +15,13 @@ from typing import Any
 
 from aiohttp import web
 
+from svc.dockerapi import proto
+from svc.dockerapi.http import Route, answer, body, flag
 from svc.errors import InvalidArgument, NotFound, OutOfDate
 from svc.v1 import common_pb2
 from svc.v1 import control_pb2 as ctl
 
-from .base import Calls, Route, answer, body, error, flag
+from .base import Calls
 from .system import cluster_doc
 
 DATA_PATH_PORT = 4789  # VXLAN's port, as svc's overlay uses it
@@ -94,15 +96,14 @@ class Swarm:
 
     async def init(self, request: web.Request) -> web.Response:
         ci = await self.c.call("ClusterInfo", common_pb2.Empty())
-        return error(
-            400,
+        raise InvalidArgument(
             f"this manager is part of svc cluster {ci.cluster_id} already; "
-            "svc makes a new cluster with `svcd manager --init` on a fresh data dir",
+            "svc makes a new cluster with `svcd manager --init` on a fresh data dir"
         )
 
     async def refused(self, request: web.Request) -> web.Response:
         verb = request.match_info["verb"]
-        return error(501, f"svc does not serve docker swarm {verb}: {_INSTEAD[verb]}")
+        raise proto.Unsupported(f"svc does not serve docker swarm {verb}: {_INSTEAD[verb]}")
 
 
 _AUTOLOCK = "Spec.EncryptionConfig.AutoLockManagers"

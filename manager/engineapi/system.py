@@ -15,12 +15,13 @@ from typing import Any
 from aiohttp import web
 
 from svc import defaults
+from svc.dockerapi import proto
+from svc.dockerapi.http import Route, answer
 from svc.v1 import common_pb2
 from svc.v1 import control_pb2 as ctl
 
 from ..core import Manager
-from . import shapes
-from .base import Calls, Route, answer
+from .base import Calls
 
 
 class System:
@@ -31,30 +32,10 @@ class System:
         return [("GET", "/_ping", self.ping), ("GET", "/version", self.version), ("GET", "/info", self.info)]
 
     async def ping(self, request: web.Request) -> web.Response:
-        headers = {
-            "API-Version": shapes.API_VERSION,
-            "OSType": "linux",
-            "Docker-Experimental": "false",
-            "Swarm": "active/manager",
-            "Cache-Control": "no-cache, no-store, must-revalidate",
-            "Pragma": "no-cache",
-        }
-        return web.Response(text="" if request.method == "HEAD" else "OK", headers=headers)
+        return web.Response(text="" if request.method == "HEAD" else "OK", headers=proto.ping_headers("active/manager"))
 
     async def version(self, request: web.Request) -> web.Response:
-        engine = {"ApiVersion": shapes.API_VERSION, "MinAPIVersion": shapes.MIN_API_VERSION, "Os": "linux"}
-        return answer(
-            {
-                "Platform": {"Name": f"svc {defaults.VERSION}"},
-                "Components": [{"Name": "Engine", "Version": defaults.VERSION, "Details": engine}],
-                "Version": defaults.VERSION,
-                **engine,
-                "GitCommit": "",
-                "GoVersion": "",
-                "Arch": arch(),
-                "KernelVersion": platform.release(),
-            }
-        )
+        return answer(proto.version_doc(arch(), platform.release()))
 
     async def info(self, request: web.Request) -> web.Response:
         ci = await self.c.call("ClusterInfo", common_pb2.Empty())
@@ -118,13 +99,13 @@ def cluster_doc(m: Manager, ci: ctl.ClusterInfoResponse) -> dict[str, Any]:
     return {
         "ID": ci.cluster_id,
         "Version": {"Index": m.cluster.version if m.cluster is not None else 0},
-        "CreatedAt": shapes.rfc3339(0),
-        "UpdatedAt": shapes.rfc3339(0),
+        "CreatedAt": proto.rfc3339(0),
+        "UpdatedAt": proto.rfc3339(0),
         "Spec": {
             "Name": "default",
             "Orchestration": {"TaskHistoryRetentionLimit": defaults.TASK_HISTORY_PER_SLOT},
-            "Dispatcher": {"HeartbeatPeriod": int(ci.heartbeat_period_seconds * shapes.NS)},
-            "CAConfig": {"NodeCertExpiry": int(_cert_lifetime(m) * shapes.NS)},
+            "Dispatcher": {"HeartbeatPeriod": int(ci.heartbeat_period_seconds * proto.NS)},
+            "CAConfig": {"NodeCertExpiry": int(_cert_lifetime(m) * proto.NS)},
             "EncryptionConfig": {"AutoLockManagers": ci.autolock},
         },
         "DefaultAddrPool": [defaults.OVERLAY_ADDR_POOL],

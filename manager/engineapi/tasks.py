@@ -12,11 +12,13 @@ from typing import Any
 
 from aiohttp import web
 
+from svc.dockerapi import proto
+from svc.dockerapi.http import Route, answer
 from svc.errors import InvalidArgument, NotFound
 from svc.v1 import control_pb2 as ctl
 
 from . import shapes
-from .base import Calls, Route, answer
+from .base import Calls
 
 
 class Tasks:
@@ -30,7 +32,7 @@ class Tasks:
         ]
 
     async def tasks(self, request: web.Request) -> web.Response:
-        f = shapes.filters(request.query.get("filters", ""))
+        f = proto.filters(request.query.get("filters", ""))
         labels = f.pop("label", [])
         names = f.pop("name", [])  # swarmkit's: a prefix of SERVICE.SLOT.ID (SERVICE.NODE.ID for a global task)
         # Docker's task `label` filter is on the task's service's labels, every one required.

@@ -20,10 +20,10 @@ import tempfile
 from aiohttp import web
 
 from svc import defaults, tls
+from svc.dockerapi.http import Handler, error
 from svc.errors import Unavailable
 
 from ..core import Manager
-from .base import Handler, error
 
 log = logging.getLogger(__name__)
 

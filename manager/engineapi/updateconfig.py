@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from svc import defaults, updatepolicy
+from svc.dockerapi.proto import NS, rfc3339
 from svc.errors import InvalidArgument
 from svc.v1 import cluster_pb2 as cpb
-
-from .shapes import NS, rfc3339
 
 _FIELDS = {"Parallelism", "Delay", "FailureAction", "Monitor", "MaxFailureRatio", "Order"}
 

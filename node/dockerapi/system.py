@@ -21,20 +21,6 @@ from svc.dockerapi.http import Route, answer
 from .base import Calls
 
 
-def version_doc() -> dict[str, Any]:
-    engine = {"ApiVersion": proto.API_VERSION, "MinAPIVersion": proto.MIN_API_VERSION, "Os": "linux"}
-    return {
-        "Platform": {"Name": f"svc {defaults.VERSION}"},
-        "Components": [{"Name": "Engine", "Version": defaults.VERSION, "Details": engine}],
-        "Version": defaults.VERSION,
-        **engine,
-        "GitCommit": "",
-        "GoVersion": "",
-        "Arch": platform.machine(),
-        "KernelVersion": platform.release(),
-    }
-
-
 def _mem_total() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -101,7 +87,7 @@ class System:
         return web.Response(text="" if request.method == "HEAD" else "OK", headers=proto.ping_headers(swarm))
 
     async def version(self, request: web.Request) -> web.Response:
-        return answer(version_doc())
+        return answer(proto.version_doc(platform.machine(), platform.release()))
 
     async def info(self, request: web.Request) -> web.Response:
         info = await self.c.run(self.c.engine.info)

@@ -16,6 +16,7 @@ from manager.engineapi import shapes, specin
 from manager.engineapi.server import EngineAPI
 from manager.store.state import _template_changed
 from svc import errors
+from svc.dockerapi import proto
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import container_pb2 as cnt
 
@@ -93,23 +94,23 @@ def test_dockers_cli_defaults_are_accepted_and_the_rest_refused_by_name() -> Non
 
 
 def test_filters_and_the_one_status_mapping() -> None:
-    f = shapes.filters('{"service":{"web":true},"desired-state":{"running":true,"accepted":true}}')
+    f = proto.filters('{"service":{"web":true},"desired-state":{"running":true,"accepted":true}}')
     assert f == {"service": ["web"], "desired-state": ["accepted", "running"]}
-    assert shapes.filters('{"name":["a"]}') == {"name": ["a"]}
+    assert proto.filters('{"name":["a"]}') == {"name": ["a"]}
     assert shapes.filter_sets(f) == [
         ["desired-state=accepted", "service=web"],
         ["desired-state=running", "service=web"],
     ]
     assert shapes.filter_sets({"name": ["n"]}, {"name": "hostname"}) == [["hostname=n"]]
     with pytest.raises(errors.InvalidArgument):
-        shapes.filters("{bad")
-    assert [shapes.http_status(e("x")) for e in (errors.NotFound, errors.AlreadyExists, errors.InvalidArgument)] == [
+        proto.filters("{bad")
+    assert [proto.http_status(e("x")) for e in (errors.NotFound, errors.AlreadyExists, errors.InvalidArgument)] == [
         404,
         409,
         400,
     ]
-    assert shapes.http_status(errors.Unavailable("x")) == 503 and shapes.http_status(ValueError()) == 500
-    assert shapes.rfc3339(0) == "0001-01-01T00:00:00Z" and shapes.rfc3339(1.5) == "1970-01-01T00:00:01.500000Z"
+    assert proto.http_status(errors.Unavailable("x")) == 503 and proto.http_status(ValueError()) == 500
+    assert proto.rfc3339(0) == "0001-01-01T00:00:00Z" and proto.rfc3339(1.5) == "1970-01-01T00:00:01.500000Z"
 
 
 class _FakeControl:

@@ -19,12 +19,13 @@ from manager.engineapi.base import joined
 from manager.engineapi.server import EngineAPI
 from manager.engineapi.swarm import changed_autolock
 from svc import errors
+from svc.dockerapi import proto
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import control_pb2 as ctl
 
 
 def test_log_lines_are_stdcopy_frames_with_the_task_context() -> None:
-    assert logs.frame(logs.STDERR, b"hi\n") == b"\x02\x00\x00\x00" + struct.pack(">L", 3) + b"hi\n"
+    assert proto.frame(proto.STDERR, b"hi\n") == b"\x02\x00\x00\x00" + struct.pack(">L", 3) + b"hi\n"
     msg = ctl.ServiceLogMessage(task_id="t1", node_id="n1", time=1.25, stream="stdout", data=b"out\n")
     assert logs.line(msg, "s1", details=False, timestamps=False) == b"out\n"
     ctx = b"com.docker.swarm.node.id=n1,com.docker.swarm.service.id=s1,com.docker.swarm.task.id=t1 "
