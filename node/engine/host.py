@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -140,19 +141,36 @@ class HostResources:
             self.forget_volume(name, cid)
 
     def release(self, c: Container, files: ContainerFiles, runtime: OciRuntime | None) -> None:
-        """Runtime state, network, rootfs mount. Idempotent; logs what it cannot give back."""
-        steps: list[tuple[str, Callable[[], None]]] = [
-            ("network", lambda: self.detach(c, files)),
-            ("rootfs", lambda: unmount(files.rootfs)),
-            ("secrets and configs", lambda: self.taskfiles.unmount(c.id)),
-        ]
-        if runtime is not None:
-            steps.insert(0, ("runtime", lambda: runtime.delete(c.id, files, force=True)))
-        for what, step in steps:
+        """Runtime state, network, rootfs mount. Idempotent; logs what it cannot give back.
+
+        A bridge network's release (CNI DEL: two plugin processes, and a veth the kernel deletes
+        synchronously) and the runtime's delete touch nothing of each other's: they run side by side,
+        and both are done before the rootfs is unmounted and before this returns."""
+
+        def attempt(what: str, step: Callable[[], None]) -> None:
             try:
                 step()
             except Exception as exc:
                 log.warning("releasing %s of container %s: %s", what, c.id[:12], exc)
+
+        network = threading.Thread(
+            target=attempt, args=("network", lambda: self.detach(c, files)), name=f"release-{c.id[:12]}"
+        )
+        beside = (
+            runtime is not None and c.network == "bridge" and os.path.exists(os.path.join(files.dir, ATTACHED_MARKER))
+        )
+        if beside:
+            network.start()
+        try:
+            if runtime is not None:
+                attempt("runtime", lambda: runtime.delete(c.id, files, force=True))
+        finally:
+            if beside:
+                network.join()
+        if not beside:
+            attempt("network", lambda: self.detach(c, files))
+        attempt("rootfs", lambda: unmount(files.rootfs))
+        attempt("secrets and configs", lambda: self.taskfiles.unmount(c.id))
 
     def detach(self, c: Container, files: ContainerFiles) -> None:
         """Release the network if the container holds one (the marker saves forking CNI plugins for nothing)."""
