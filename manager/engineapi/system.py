@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from svc import defaults
-from svc.dockerapi import proto
+from svc.dockerapi import http, proto
 from svc.dockerapi.http import Route, answer
 from svc.v1 import common_pb2
 from svc.v1 import control_pb2 as ctl
@@ -64,7 +64,7 @@ class System:
                 "Architecture": arch(),
                 "KernelVersion": platform.release(),
                 "NCPU": os.cpu_count() or 0,
-                "MemTotal": _mem_total(),
+                "MemTotal": http.mem_total(),
                 "Containers": 0,
                 "Images": 0,
                 "Plugins": {"Volume": [], "Network": ["overlay"], "Log": []},
@@ -85,13 +85,6 @@ def _cert_lifetime(m: Manager) -> float:
 
 def arch() -> str:
     return platform.machine()
-
-
-def _mem_total() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return 0
 
 
 def cluster_doc(m: Manager, ci: ctl.ClusterInfoResponse) -> dict[str, Any]:

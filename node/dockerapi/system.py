@@ -15,17 +15,10 @@ from typing import Any
 from aiohttp import web
 
 from svc import defaults
-from svc.dockerapi import proto
+from svc.dockerapi import http, proto
 from svc.dockerapi.http import Route, answer
 
 from .base import Calls
-
-
-def _mem_total() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return 0
 
 
 def info_doc(info: dict[str, Any], swarm: dict[str, Any], hostname: str, root_dir: str = "") -> dict[str, Any]:
@@ -42,7 +35,7 @@ def info_doc(info: dict[str, Any], swarm: dict[str, Any], hostname: str, root_di
         "Architecture": platform.machine(),
         "KernelVersion": platform.release(),
         "NCPU": os.cpu_count() or 0,
-        "MemTotal": _mem_total(),
+        "MemTotal": http.mem_total(),
         "Containers": total,
         "ContainersRunning": running,
         "ContainersPaused": 0,

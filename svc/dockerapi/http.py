@@ -90,6 +90,14 @@ def application(routes: list[Route], middlewares: list[Any], max_body: int) -> w
     return app
 
 
+def mem_total() -> int:
+    """The host's memory in bytes, as /info's MemTotal (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
 def bind_unix(path: str) -> socket.socket:
     """A listening unix socket at `path`, mode 0600 from the moment it exists."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
