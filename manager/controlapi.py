@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,7 +32,7 @@ from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import control_pb2 as ctl
 from svc.v1 import control_pb2_grpc as ctl_grpc
 
-from . import backup, networkspec, portalloc, secretapi, servicespec, views
+from . import backup, networkspec, placementplan, portalloc, secretapi, servicespec, views
 from .ca import new_secret
 from .core import Manager
 from .imagepin import Holding, ImagePinner
@@ -45,7 +46,7 @@ Method = Callable[[Any, Any, Any], Awaitable[Any]]
 
 # Calls that may run twice with the effect of once: reads, and ScaleService, which sets an
 # absolute count. ClientBundle stores nothing (a second call issues a second credential); Backup reads.
-_RETRY_SAFE_CALLS = frozenset({"Backup", "ClusterInfo", "ClientBundle", "ScaleService", "ServiceLogs"})
+_RETRY_SAFE_CALLS = frozenset({"Backup", "ClusterInfo", "ClientBundle", "PlanPlacement", "ScaleService", "ServiceLogs"})
 
 
 def retry_safe(method: str, request: Any) -> bool:
@@ -379,6 +380,13 @@ class ControlService(ctl_grpc.ControlServicer):
             tasks=[views.task_view(t, names.get(t.service_id, ""), snap.networks) for t in tasks],
             node_names={n.id: n.hostname for n in snap.nodes.values()},
         )
+
+    @handler
+    @on_leader
+    async def PlanPlacement(self, request: ctl.PlanPlacementRequest, context: Any) -> ctl.PlanPlacementResponse:
+        """Where these specs' tasks would be placed (manager/placementplan.py); writes nothing."""
+        await self.m.barrier()
+        return await asyncio.to_thread(placementplan.answer, self.m.snapshot(), list(request.specs), time.time())
 
     @handler
     @on_leader_stream

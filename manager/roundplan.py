@@ -45,12 +45,7 @@ class RoundPlan:
 
 def plan_round(snap: Snapshot, now: float, new_id: Callable[[], str] = ops.new_id) -> RoundPlan:
     plan = orchestrator.reconcile(snap, now, new_id)
-    touched = {tid for tid, _, _ in plan.update} | set(plan.delete)
-    waiting = [
-        t
-        for t in snap.tasks.values()
-        if t.desired_state == RUNNING and t.state in (NEW, PENDING) and t.id not in touched
-    ]
+    waiting = still_waiting(snap, plan)
     placements, unplaced = scheduler.schedule(snap, waiting + plan.create)
     where = {p.task_id: p.node_id for p in placements}
     create = [_placed(t, where.get(t.id), unplaced.get(t.id, ""), now) for t in plan.create]
@@ -64,6 +59,16 @@ def plan_round(snap: Snapshot, now: float, new_id: Callable[[], str] = ops.new_i
             status = TaskStatusObj(state=PENDING, timestamp=t.status.timestamp or now, message=unplaced[t.id])
             update.append((t.id, t.version, {"status": ops.encode_status(status)}))
     return RoundPlan(create, update, list(plan.delete), list(plan.rollouts), len(placements), plan.wake_at)
+
+
+def still_waiting(snap: Snapshot, plan: orchestrator.Plan) -> list[TaskObj]:
+    """Tasks waiting for a node from earlier rounds that the orchestrator's `plan` does not change."""
+    touched = {tid for tid, _, _ in plan.update} | set(plan.delete)
+    return [
+        t
+        for t in snap.tasks.values()
+        if t.desired_state == RUNNING and t.state in (NEW, PENDING) and t.id not in touched
+    ]
 
 
 def _placed(task: TaskObj, node_id: str | None, reason: str, now: float) -> TaskObj:

@@ -115,6 +115,44 @@ class ListTasksResponse(_message.Message):
     node_names: _containers.ScalarMap[str, str]
     def __init__(self, tasks: _Optional[_Iterable[_Union[_cluster_pb2.Task, _Mapping]]] = ..., node_names: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
+class PlanPlacementRequest(_message.Message):
+    __slots__ = ("specs",)
+    SPECS_FIELD_NUMBER: _ClassVar[int]
+    specs: _containers.RepeatedCompositeFieldContainer[_cluster_pb2.ServiceSpec]
+    def __init__(self, specs: _Optional[_Iterable[_Union[_cluster_pb2.ServiceSpec, _Mapping]]] = ...) -> None: ...
+
+class ServicePlacement(_message.Message):
+    __slots__ = ("service", "nodes", "unplaced", "refused")
+    class NodesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class UnplacedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    UNPLACED_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    nodes: _containers.ScalarMap[str, int]
+    unplaced: _containers.ScalarMap[str, int]
+    refused: str
+    def __init__(self, service: _Optional[str] = ..., nodes: _Optional[_Mapping[str, int]] = ..., unplaced: _Optional[_Mapping[str, int]] = ..., refused: _Optional[str] = ...) -> None: ...
+
+class PlanPlacementResponse(_message.Message):
+    __slots__ = ("services",)
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    services: _containers.RepeatedCompositeFieldContainer[ServicePlacement]
+    def __init__(self, services: _Optional[_Iterable[_Union[ServicePlacement, _Mapping]]] = ...) -> None: ...
+
 class NodeRef(_message.Message):
     __slots__ = ("node",)
     NODE_FIELD_NUMBER: _ClassVar[int]

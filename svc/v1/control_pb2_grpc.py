@@ -76,6 +76,11 @@ class ControlStub:
                 request_serializer=svc_dot_v1_dot_control__pb2.ListTasksRequest.SerializeToString,
                 response_deserializer=svc_dot_v1_dot_control__pb2.ListTasksResponse.FromString,
                 _registered_method=True)
+        self.PlanPlacement = channel.unary_unary(
+                '/svc.v1.Control/PlanPlacement',
+                request_serializer=svc_dot_v1_dot_control__pb2.PlanPlacementRequest.SerializeToString,
+                response_deserializer=svc_dot_v1_dot_control__pb2.PlanPlacementResponse.FromString,
+                _registered_method=True)
         self.ServiceLogs = channel.unary_stream(
                 '/svc.v1.Control/ServiceLogs',
                 request_serializer=svc_dot_v1_dot_control__pb2.ServiceLogsRequest.SerializeToString,
@@ -235,6 +240,14 @@ class ControlServicer:
 
     def ListTasks(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlanPlacement(self, request, context):
+        """Where the tasks of these specs (new services, or updates of existing ones by name) would be placed,
+        by the scheduler's rules on the current state; writes nothing (`svc stack deploy --dry-run`).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -419,6 +432,11 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.ListTasks,
                     request_deserializer=svc_dot_v1_dot_control__pb2.ListTasksRequest.FromString,
                     response_serializer=svc_dot_v1_dot_control__pb2.ListTasksResponse.SerializeToString,
+            ),
+            'PlanPlacement': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanPlacement,
+                    request_deserializer=svc_dot_v1_dot_control__pb2.PlanPlacementRequest.FromString,
+                    response_serializer=svc_dot_v1_dot_control__pb2.PlanPlacementResponse.SerializeToString,
             ),
             'ServiceLogs': grpc.unary_stream_rpc_method_handler(
                     servicer.ServiceLogs,
@@ -747,6 +765,33 @@ class Control:
             '/svc.v1.Control/ListTasks',
             svc_dot_v1_dot_control__pb2.ListTasksRequest.SerializeToString,
             svc_dot_v1_dot_control__pb2.ListTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanPlacement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/svc.v1.Control/PlanPlacement',
+            svc_dot_v1_dot_control__pb2.PlanPlacementRequest.SerializeToString,
+            svc_dot_v1_dot_control__pb2.PlanPlacementResponse.FromString,
             options,
             channel_credentials,
             insecure,
