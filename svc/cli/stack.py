@@ -37,7 +37,9 @@ def register(sub: Any) -> None:
         default="always",
         help="pin images to their digests: always (default), changed (new image strings only), never",
     )
-    dep.add_argument("--dry-run", action="store_true", help="print what would be created, updated and removed")
+    dep.add_argument(
+        "--dry-run", action="store_true", help="print what would be created, updated and removed, and placed where"
+    )
     dep.add_argument(
         "--depends-timeout",
         type=float,
@@ -109,7 +111,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     p.create = depends.sort_specs(p.create, args.name, keys)
     p.update.sort(key=lambda u: keys.index(u[1].name[len(args.name) + 1 :]))
     if args.dry_run:
-        for line in plan.describe(p):
+        specs = plan.placement_specs(p, network_ids, file_ids)
+        answer = c.PlanPlacement(ctl.PlanPlacementRequest(specs=specs)) if specs else None
+        placements = {sp.service: sp for sp in answer.services} if answer else {}
+        for line in plan.describe(p, placements):
             print(line)
         return 0
     made: list[str] = []

@@ -123,14 +123,42 @@ def make(
     return plan
 
 
-def describe(plan: Plan) -> list[str]:
-    """What `deploy --dry-run` prints: every write the plan holds, in the order a deploy makes them."""
+def placement_specs(plan: Plan, network_ids: dict[str, str], file_ids: dict[tuple[str, str], str]) -> list[Any]:
+    """The specs to ask the managers where their tasks would go (PlanPlacement), in the deploy's order:
+    each update as the managers would compare it with the service's current spec, then the creates."""
+    return [resolved(spec, svc.spec, network_ids, file_ids) for svc, spec in plan.update] + list(plan.create)
+
+
+def placement_lines(p: Any) -> list[str]:
+    """A ServicePlacement as `--dry-run` prints it: where new tasks would go, and why some would not."""
+    if p.refused:
+        return [f"Would refuse service {p.service}: {p.refused}"]
+    lines = []
+    if p.nodes or not p.unplaced:
+        where = ", ".join(f"{n} on {host}" for host, n in sorted(p.nodes.items())) or "no new tasks"
+        lines.append(f"Would place {p.service}: {where}")
+    for why, n in sorted(p.unplaced.items()):
+        lines.append(f"Would not place {n} task{'s' if n != 1 else ''} of {p.service}: {why}")
+    return lines
+
+
+def describe(plan: Plan, placements: dict[str, Any] | None = None) -> list[str]:
+    """What `deploy --dry-run` prints: every write the plan holds, in the order a deploy makes them, each
+    created or updated service followed by its placement (`placements`: ServicePlacement by name)."""
+    placements = placements or {}
+
+    def placed(name: str) -> list[str]:
+        return placement_lines(placements[name]) if name in placements else []
+
     lines = [f"Would create network {spec.name}" for spec in plan.networks]
     lines += [f"Would create {kind} {spec.name}" for kind, spec in plan.files]
     for svc, spec in plan.update:
         why = ", spec unchanged: its image tag is looked up again" if spec.name in plan.repin else ""
         lines.append(f"Would update service {spec.name} (id: {svc.id}{why})")
-    lines += [f"Would create service {spec.name}" for spec in plan.create]
+        lines += placed(spec.name)
+    for spec in plan.create:
+        lines.append(f"Would create service {spec.name}")
+        lines += placed(spec.name)
     lines += [f"Would remove service {svc.spec.name} (id: {svc.id})" for svc in plan.remove]
     lines += [f"Unchanged service {name}" for name in plan.unchanged]
     return lines or ["Nothing to do"]

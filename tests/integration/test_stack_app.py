@@ -2,7 +2,8 @@
 
 db (busybox: `nc` serves what it wrote to a named volume; init, ulimits and a sysctl) and web (a
 secret, a config, an extra host, a tmpfs; depends_on db being healthy) on one stack network:
-`--dry-run` prints the writes and makes nothing; the deploy makes db, waits for it, then makes web;
+`--dry-run` prints the writes and where the leader would place tasks (or why not), and makes nothing;
+the deploy makes db, waits for it, then makes web;
 inside the containers: the secret's content and mode, the config's content, tini as PID 1, the
 rlimit, the sysctl, /etc/hosts, the tmpfs, and web reaching db by name over the network; db's task
 replaced keeps the volume's data; an unchanged redeploy replaces no task; `stack rm` leaves no
@@ -109,7 +110,8 @@ def test_one_compose_file_with_a_secret_a_config_a_volume_and_a_network(make_clu
         assert r.returncode != 0 and why in r.stderr and len(r.stderr.strip().splitlines()) == 1, (name, r.stderr)
     assert _nothing_of(c, "app")
 
-    # --dry-run: the writes, in order, and none made.
+    # --dry-run: the writes, in order, each service's placement by the leader's scheduler, and none made.
+    here = f"node-{node.name}"  # the manager runs no engine: no candidate
     r = stack("deploy", "--dry-run", "-c", str(compose), "app")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [
@@ -117,8 +119,18 @@ def test_one_compose_file_with_a_secret_a_config_a_volume_and_a_network(make_clu
         "Would create secret app_token",
         "Would create config app_conf",
         "Would create service app_db",
+        f"Would place app_db: 1 on {here}",
         "Would create service app_web",
+        f"Would place app_web: 1 on {here}",
     ]
+    (tmp_path / "eu.yml").write_text(
+        "services:\n  a: {image: busybox, deploy: {replicas: 2, placement: {constraints: [node.labels.zone==eu]}}}\n"
+    )
+    r = stack("deploy", "--dry-run", "-c", str(tmp_path / "eu.yml"), "app")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == (
+        "Would not place 2 tasks of app_a: no suitable node (constraint node.labels.zone==eu not met on 1 node)"
+    )
     assert _nothing_of(c, "app")
 
     # The deploy: db first, web once db is healthy.
@@ -166,8 +178,14 @@ def test_one_compose_file_with_a_secret_a_config_a_volume_and_a_network(make_clu
     assert exec_in("app_db", "cat", "/data/log") == "start\nstart\n"
     assert poll(lambda: from_db() == "start\nstart\n" or None, timeout=30, what="web to reach db's new task")
 
-    # The same file again: nothing created, no task replaced.
+    # The same file again: nothing created, no task replaced (and --dry-run says so).
     db, web = _running(c, "app_db"), _running(c, "app_web")
+    r = stack("deploy", "--dry-run", "-c", str(compose), "app")
+    assert r.returncode == 0, r.stderr
+    assert [ln for ln in r.stdout.splitlines() if ln.startswith("Would place")] == [
+        "Would place app_db: no new tasks",
+        "Would place app_web: no new tasks",
+    ], r.stdout
     r = stack("deploy", "-c", str(compose), "app")
     assert r.returncode == 0, r.stderr
     assert "Creating" not in r.stdout and "Waiting" not in r.stdout

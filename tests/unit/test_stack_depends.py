@@ -119,3 +119,36 @@ def test_a_port_mode_the_managers_wrote_is_no_change(tmp_path: Any) -> None:
     current.spec.task.ports[1].host_port = 30000  # picked by the managers
     p = plan.make(st, [current], {"app_default": "n1"}, {}, resolve_image="changed")
     assert p.unchanged == ["app_web"] and not p.update
+
+
+def test_dry_run_placement_lines(tmp_path: Any) -> None:
+    from svc.v1 import control_pb2 as ctl
+
+    doc = _doc(tmp_path, "services:\n  web: {image: busybox}\n  api: {image: busybox}\n")
+    st = convert.convert(doc, "app", str(tmp_path), {})
+    current = cpb.Service(id="s1", version=3)
+    current.spec.CopyFrom(st.services[0])
+    current.spec.networks[0].target = "n1"
+    p = plan.make(st, [current], {"app_default": "n1"}, {})
+    # what the managers are asked: the update as they would compare it (its network by id), then the creates
+    specs = plan.placement_specs(p, {"app_default": "n1"}, {})
+    assert [s.name for s in specs] == ["app_api", "app_web"] and plan.same(specs[0], current.spec)
+    placements = {
+        "app_api": ctl.ServicePlacement(service="app_api"),
+        "app_web": ctl.ServicePlacement(
+            service="app_web",
+            nodes={"node-b": 1, "node-a": 2},
+            unplaced={"no suitable node (insufficient memory on 2 nodes)": 1},
+        ),
+    }
+    assert plan.describe(p, placements) == [
+        "Would update service app_api (id: s1, spec unchanged: its image tag is looked up again)",
+        "Would place app_api: no new tasks",
+        "Would create service app_web",
+        "Would place app_web: 2 on node-a, 1 on node-b",
+        "Would not place 1 task of app_web: no suitable node (insufficient memory on 2 nodes)",
+    ]
+    refused = ctl.ServicePlacement(service="app_web", refused="port 80/tcp is taken")
+    assert plan.placement_lines(refused) == ["Would refuse service app_web: port 80/tcp is taken"]
+    only = ctl.ServicePlacement(service="app_db", unplaced={"no suitable node (no nodes)": 2})
+    assert plan.placement_lines(only) == ["Would not place 2 tasks of app_db: no suitable node (no nodes)"]
