@@ -23,4 +23,3 @@ def pin(image: str, settings: RegistrySettings, creds: tuple[str, str] | None = 
     ) as ep:
         _, _, digest = ep.manifest(ref.repository, ref.tag)
     return f"{ref.name}:{ref.tag}@{digest}"
-
