@@ -101,6 +101,11 @@ def _teardown(h: Host) -> None:
         if names:
             h.sh("svc rm " + " ".join(names))
         poll(lambda: not h.sh("svc container ls -aq").stdout.strip(), 60, what="the services' containers to go")
+        # and the routing mesh's namespace (up.sh's demo publishes 8080), once the node's next peer set drops
+        # it: a stopped daemon leaves its networks for the containers it would adopt (live restore)
+        netns_dir = os.path.join(h.run_dir, "engine", "netns")
+        poll(lambda: not os.path.isdir(netns_dir) or not any(n.startswith("ov-") for n in os.listdir(netns_dir)),
+             60, what="the node's overlay namespaces to go")  # fmt: skip
     try:
         pid = h.daemon_pid()
         os.kill(pid, signal.SIGTERM)
