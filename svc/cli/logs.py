@@ -140,17 +140,22 @@ def cmd_logs(args: argparse.Namespace) -> int:
     stream = c.stream("ServiceLogs", req)
     messages = held(stream) if args.follow else iter(ordered(stream))
     labels = _Labels(c, args.service) if getattr(args, "details", False) else None
-    for msg in messages:
-        if not in_window(msg.time, since, until):
-            continue
-        out = sys.stdout.buffer if msg.stream == "stdout" else sys.stderr.buffer
-        prefix = b""
-        if args.timestamps:
-            prefix += stamp(msg.time).encode() + b" "
-        if not args.no_task_ids and not args.raw:
-            prefix += f"{msg.task_name}@{msg.node_hostname}    | ".encode()
-        if labels is not None:
-            prefix += details(labels(msg.task_id))
-        out.write(prefix + msg.data)
-        out.flush()
+    try:
+        for msg in messages:
+            if not in_window(msg.time, since, until):
+                continue
+            out = sys.stdout.buffer if msg.stream == "stdout" else sys.stderr.buffer
+            prefix = b""
+            if args.timestamps:
+                prefix += stamp(msg.time).encode() + b" "
+            if not args.no_task_ids and not args.raw:
+                prefix += f"{msg.task_name}@{msg.node_hostname}    | ".encode()
+            if labels is not None:
+                prefix += details(labels(msg.task_id))
+            out.write(prefix + msg.data)
+            out.flush()
+    finally:
+        # Ends the followed stream that `held`'s thread still reads (Ctrl-C): a call left open in
+        # another thread can hold up the interpreter's exit.
+        c.close()
     return 0

@@ -91,6 +91,9 @@ def test_details_adds_the_tasks_labels_column(monkeypatch, capsysbinary) -> None
             labelled.spec.labels.update({"tier": "front", "app": "web"})
             return SimpleNamespace(tasks=[labelled, cpb.Task(id="t2")])
 
+        def close(self) -> None:
+            pass
+
     monkeypatch.setattr(service, "client", lambda args: Client())
     args = SimpleNamespace(
         service="web", follow=False, tail=0, since="", until="", timestamps=False, no_task_ids=False, raw=False
