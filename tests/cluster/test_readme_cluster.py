@@ -175,7 +175,20 @@ def test_readme_cluster_in_five_minutes(hosts: dict[str, Host]) -> None:
 
 
 def _follow_briefly(host: Host, cmd: str) -> str:
-    p = subprocess.Popen(host._cmd(cmd), env=host.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Ctrl-C in a user's terminal: SIGINT at its default, even where this suite inherited it ignored (a
+    # suite started as a background job of a non-interactive shell, `.ci/run &`, has SIGINT ignored, and a
+    # Python started so never raises KeyboardInterrupt).
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    p = subprocess.Popen(
+        host._cmd(cmd),
+        env=host.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     try:
         out, _ = p.communicate(timeout=5)
         raise AssertionError(f"`{cmd}` ended by itself ({p.returncode}): {out}")
