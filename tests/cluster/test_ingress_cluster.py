@@ -10,61 +10,16 @@ FORWARD policy DROP throughout.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-import urllib.request
-from typing import Any
 
 import pytest
 from helpers import poll
+from meshcheck import get, get_from, in_ns, mesh_left, running
 
 pytestmark = pytest.mark.cluster
 
 PORT = 8080
 HTTPD = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"
-
-
-def _get(addr: str) -> str:
-    try:
-        with urllib.request.urlopen(f"http://{addr}:{PORT}/", timeout=3) as r:
-            return r.read().decode().strip()
-    except OSError:
-        return ""
-
-
-def _get_from(h: Any, addr: str) -> str:
-    """GET from inside host `h`'s namespace."""
-    code = f"import urllib.request as u; print(u.urlopen('http://{addr}:{PORT}/', timeout=3).read().decode().strip())"
-    return _in(h.netns, sys.executable, "-c", code).strip()
-
-
-def _running(c: Any, h: Any, service: str) -> list[dict[str, Any]]:
-    return [
-        ctr
-        for ctr in c.running_containers(h)
-        if ctr.get("labels", {}).get("svc.service.name") == service and ctr.get("state") == "running"
-    ]
-
-
-def _in(ns: str, *cmd: str) -> str:
-    return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=30).stdout
-
-
-def _mesh_left(h: Any) -> list[str]:
-    """What of the routing mesh is still on host `h`."""
-    left = []
-    if "svc_ingress" in _in(h.netns, "nft", "list", "tables"):
-        left.append("nft table")
-    if "svcing0" in _in(h.netns, "ip", "-o", "link"):
-        left.append("veth svcing0")
-    if "SVC-svcing0" in _in(h.netns, "iptables", "-w", "-S"):
-        left.append("iptables chain SVC-svcing0")
-    netns_dir = os.path.join(h.run_dir, "engine", "netns")
-    if os.path.isdir(netns_dir):
-        left += [n for n in os.listdir(netns_dir) if n.startswith("ov-")]
-    return left
 
 
 def test_a_published_port_answers_on_every_node(make_cluster) -> None:  # type: ignore[no-untyped-def]
@@ -74,19 +29,19 @@ def test_a_published_port_answers_on_every_node(make_cluster) -> None:  # type: 
     c.wait_ready()
     for h in (a, b):
         c.import_image(h, c.busybox)
-        _in(h.netns, "iptables", "-w", "-P", "FORWARD", "DROP")  # as where dockerd runs
+        in_ns(h.netns, "iptables", "-w", "-P", "FORWARD", "DROP")  # as where dockerd runs
 
     c.ok(
         "create", "--name", "web", "-p", f"{PORT}:80", "--constraint", f"node.hostname==node-{b.name}",
         "busybox", "sh", "-c", HTTPD,
     )  # fmt: skip
-    poll(lambda: _running(c, b, "web"), 60, what="web to run on host B")
-    assert not _running(c, a, "web")
-    first = poll(lambda: _get(a.addr), 30, what="web through host A's port (A runs no task of web)")
-    assert _get(b.addr) == first
+    poll(lambda: running(c, b, "web"), 60, what="web to run on host B")
+    assert not running(c, a, "web")
+    first = poll(lambda: get(f"http://{a.addr}:{PORT}/"), 30, what="web through host A's port (A runs no task of web)")
+    assert get(f"http://{b.addr}:{PORT}/") == first
     # From host A itself: its own address and its loopback (the output chain; loopback masqueraded).
     for target in (a.addr, "127.0.0.1"):
-        assert _get_from(a, target) == first, f"host A to {target}:{PORT}"
+        assert get_from(a, f"http://{target}:{PORT}/") == first, f"host A to {target}:{PORT}"
 
     doc = json.loads(c.ok("inspect", "web"))[0]
     assert doc["Endpoint"]["Ports"] == [
@@ -107,13 +62,13 @@ def test_a_published_port_answers_on_every_node(make_cluster) -> None:  # type: 
     assert c.ok("ls", "--format", "{{.Name}} {{.Ports}}").split() == ["web", f"*:{PORT}->80/tcp"]
 
     c.ok("scale", "web=2")
-    poll(lambda: len(_running(c, b, "web")) == 2, 60, what="2 tasks of web on host B")
+    poll(lambda: len(running(c, b, "web")) == 2, 60, what="2 tasks of web on host B")
     seen: set[str] = set()
     deadline = time.monotonic() + 30
     for _ in range(40):  # bounded: at most 40 requests, 30 s
         if time.monotonic() > deadline or len(seen) == 2:
             break
-        got = _get(a.addr)
+        got = get(f"http://{a.addr}:{PORT}/")
         seen.add(got) if got else time.sleep(0.5)
         if len(seen) < 2:
             time.sleep(0.2)  # the second task may not be in the rotation yet
@@ -121,12 +76,12 @@ def test_a_published_port_answers_on_every_node(make_cluster) -> None:  # type: 
 
     # Back to 1: the task that goes leaves the rotation (and its connections the sandbox's conntrack).
     c.ok("scale", "web=1")
-    poll(lambda: len(_running(c, b, "web")) == 1, 60, what="1 task of web on host B")
+    poll(lambda: len(running(c, b, "web")) == 1, 60, what="1 task of web on host B")
     time.sleep(1)  # the nodes' next ingress set
-    answers = [_get(a.addr) for _ in range(6)]
+    answers = [get(f"http://{a.addr}:{PORT}/") for _ in range(6)]
     assert all(answers) and len(set(answers)) == 1, f"every request through A answered by the one task: {answers}"
 
     c.ok("rm", "web")
     for h in (a, b):
-        poll(lambda h=h: not _mesh_left(h), 60, what=f"host {h.name} to remove the routing mesh")
-    assert _get(a.addr) == ""
+        poll(lambda h=h: not mesh_left(h), 60, what=f"host {h.name} to remove the routing mesh")
+    assert get(f"http://{a.addr}:{PORT}/") == ""
