@@ -7,8 +7,10 @@ base64("user:password"), as Docker writes it.
 Credential helpers, as Docker's CLI uses them: `credHelpers` (`{"HOST": "NAME"}`) names the helper for one
 registry, `credsStore` (`"NAME"`) for every other; the secret then lives in `docker-credential-NAME`
 (svc/credhelper.py), and `svc login` writes only an empty `auths` entry for the host (as Docker does).
-A lookup asks a file's helper first, then that file's `auths`; a helper's identity token (`<token>`) is
-refused by name (svc speaks no OAuth refresh-token grant).
+A lookup asks a file's helper first, then that file's `auths`. An identity token (an OAuth2 refresh token)
+is Docker's credentials `("<token>", TOKEN)`: a helper's `"Username": "<token>"`, or an `auths` entry's
+`"identitytoken"` (before its `auth`); the registry client spends it only through the refresh grant
+(svc/registry/oauth.py), and `store` of `<token>` credentials writes `identitytoken`, as Docker does.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from svc import credhelper
 from svc.errors import InvalidArgument
 
+TOKEN_USER = "<token>"  # the user name that makes the secret an identity token (Docker's convention)
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"  # the key Docker uses for Docker Hub
 _HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
@@ -67,18 +70,9 @@ def helper_for(doc: dict[str, Any], host: str) -> str:
     return store if isinstance(store, str) else ""
 
 
-def _from_helper(name: str, host: str) -> tuple[str, str] | None:
-    found = credhelper.get(name, key_for(host))
-    if found is not None and found[0] == "<token>":
-        raise InvalidArgument(
-            f"credential helper {credhelper.program(name)} holds an identity token for {host}, which svc cannot use;"
-            f" log in with a password (svc login {host})"
-        )
-    return found
-
-
 def credentials(host: str, paths: list[str] | tuple[str, ...] = ()) -> tuple[str, str] | None:
-    """(user, password) for a registry host from the first file that has it (its helper, then its auths)."""
+    """(user, password) for a registry host from the first file that has it (its helper, then its auths);
+    `(TOKEN_USER, token)` for an identity token."""
     for path in [*paths, default_path()]:
         try:
             doc = _load(path)
@@ -86,7 +80,7 @@ def credentials(host: str, paths: list[str] | tuple[str, ...] = ()) -> tuple[str
             continue
         helper = helper_for(doc, host)
         if helper:
-            found = _from_helper(helper, host)
+            found = credhelper.get(helper, key_for(host))
             if found is not None:
                 return found
         auths = doc.get("auths")
@@ -96,6 +90,8 @@ def credentials(host: str, paths: list[str] | tuple[str, ...] = ()) -> tuple[str
             entry = auths.get(key)
             if not isinstance(entry, dict):
                 continue
+            if isinstance(entry.get("identitytoken"), str) and entry["identitytoken"]:
+                return TOKEN_USER, entry["identitytoken"]
             if isinstance(entry.get("auth"), str) and entry["auth"]:
                 try:
                     user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
@@ -139,7 +135,10 @@ def store(host: str, user: str, password: str, path: str | None = None) -> str:
         auths[key_for(host)] = {}
         _write(path, doc)
         return credhelper.program(helper)
-    auths[key_for(host)] = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
+    if user == TOKEN_USER:
+        auths[key_for(host)] = {"identitytoken": password}
+    else:
+        auths[key_for(host)] = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
     _write(path, doc)
     return path
 

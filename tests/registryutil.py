@@ -119,7 +119,8 @@ def run_marker(env, image: str) -> str:  # type: ignore[no-untyped-def]
 
 
 class TokenServer:
-    """A token service as Docker Hub's auth.docker.io: anyone gets a token (RS256, x5c) for what they ask."""
+    """A token service as Docker Hub's auth.docker.io: anyone gets a token (RS256, x5c) for what they ask by
+    GET; a POST refresh_token grant gets one only for an identity token in `refresh_tokens`."""
 
     def __init__(self, base: str) -> None:
         import base64
@@ -157,39 +158,59 @@ class TokenServer:
 
         server = self
         self.asked: list[dict[str, list[str]]] = []
+        self.refresh_tokens: set[str] = set()  # identity tokens the POST refresh_token grant takes
+        self.posted: list[dict[str, list[str]]] = []  # the forms of those POSTs
+
+        def token(service: str, scopes: list[str]) -> str:
+            access = []
+            for scope in scopes:
+                kind, _, rest = scope.partition(":")
+                repo, _, actions = rest.rpartition(":")
+                access.append({"type": kind, "name": repo, "actions": actions.split(",")})
+            t = int(time.time())
+            header = {"typ": "JWT", "alg": "RS256", "x5c": [x5c]}
+            claims = {
+                "iss": "svc-test-issuer",
+                "sub": "",
+                "aud": service,
+                "exp": t + 300,
+                "nbf": t - 10,
+                "iat": t,
+                "jti": uuid.uuid4().hex,
+                "access": access,
+            }
+            signing = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+            sig = key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+            return f"{signing}.{b64(sig)}"
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:
-                q = parse_qs(urlparse(self.path).query)
-                server.asked.append(q)
-                access = []
-                for scope in q.get("scope", []):
-                    kind, _, rest = scope.partition(":")
-                    repo, _, actions = rest.rpartition(":")
-                    access.append({"type": kind, "name": repo, "actions": actions.split(",")})
-                t = int(time.time())
-                header = {"typ": "JWT", "alg": "RS256", "x5c": [x5c]}
-                claims = {
-                    "iss": "svc-test-issuer",
-                    "sub": "",
-                    "aud": q.get("service", [""])[0],
-                    "exp": t + 300,
-                    "nbf": t - 10,
-                    "iat": t,
-                    "jti": uuid.uuid4().hex,
-                    "access": access,
-                }
-                signing = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
-                sig = key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
-                body = json.dumps({"token": f"{signing}.{b64(sig)}", "expires_in": 300}).encode()
-                self.send_response(200)
+            def _answer(self, code: int, doc: dict[str, object]) -> None:
+                body = json.dumps(doc).encode()
+                self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                q = parse_qs(urlparse(self.path).query)
+                server.asked.append(q)
+                self._answer(200, {"token": token(q.get("service", [""])[0], q.get("scope", [])), "expires_in": 300})
+
+            def do_POST(self) -> None:
+                """The OAuth2 refresh-token grant (distribution's oauth.md): a form, answered with access_token."""
+                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+                server.posted.append(form)
+                if form.get("grant_type") != ["refresh_token"]:
+                    return self._answer(400, {"error": "unsupported_grant_type"})
+                if form.get("refresh_token", [""])[0] not in server.refresh_tokens:
+                    return self._answer(400, {"error": "invalid_grant", "error_description": "unknown refresh token"})
+                scopes = " ".join(form.get("scope", [])).split()
+                doc = {"access_token": token(form.get("service", [""])[0], scopes), "expires_in": 300}
+                return self._answer(200, {**doc, "scope": " ".join(scopes)})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"

@@ -14,7 +14,7 @@ import base64
 import json
 from typing import Any
 
-from svc import filerefs
+from svc import dockerconfig, filerefs
 from svc.dockerapi.proto import NS
 from svc.errors import InvalidArgument
 from svc.v1 import cluster_pb2 as cpb
@@ -269,7 +269,12 @@ def registry_auth(header: str, spec: cpb.ServiceSpec) -> None:
         doc = json.loads(base64.urlsafe_b64decode(padded))
     except (ValueError, RecursionError):
         raise InvalidArgument("X-Registry-Auth is not base64-encoded JSON") from None
-    if isinstance(doc, dict) and doc.get("username"):
+    if isinstance(doc, dict) and isinstance(doc.get("identitytoken"), str) and doc["identitytoken"]:
+        user, secret = dockerconfig.TOKEN_USER, doc["identitytoken"]  # an identity token: Docker's credentials
+        spec.registry_auth.CopyFrom(
+            cpb.RegistryAuth(server=str(doc.get("serveraddress") or ""), username=user, password=secret)
+        )
+    elif isinstance(doc, dict) and doc.get("username"):
         spec.registry_auth.CopyFrom(
             cpb.RegistryAuth(
                 server=str(doc.get("serveraddress") or ""),

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from node.engine.pulling import pull_progress, push_progress
 from node.engine.registry import push
+from svc import dockerconfig
 from svc.aioutil import iterate_in_thread
 from svc.dockerapi import proto
 from svc.dockerapi.http import Route, answer, flag
@@ -90,7 +91,8 @@ def check_filters(f: dict[str, list[str]]) -> None:
 
 
 def registry_auth(header: str) -> tuple[str, str] | None:
-    """X-Registry-Auth: base64url JSON {username, password}; empty or `{}` is none."""
+    """X-Registry-Auth: base64url JSON {username, password} or {identitytoken} (then `("<token>", token)`,
+    Docker's identity-token credentials); empty or `{}` is none."""
     if not header:
         return None
     try:
@@ -98,9 +100,11 @@ def registry_auth(header: str) -> tuple[str, str] | None:
         doc = json.loads(base64.urlsafe_b64decode(padded))
     except (ValueError, binascii.Error):
         raise InvalidArgument("X-Registry-Auth is not base64 JSON") from None
+    if isinstance(doc, dict) and isinstance(doc.get("identitytoken"), str) and doc["identitytoken"]:
+        return dockerconfig.TOKEN_USER, doc["identitytoken"]
     if not isinstance(doc, dict) or not doc.get("username"):
-        if isinstance(doc, dict) and (doc.get("identitytoken") or doc.get("registrytoken")):
-            raise proto.Unsupported("registry identity tokens are not supported by svc: log in with a password")
+        if isinstance(doc, dict) and doc.get("registrytoken"):
+            raise proto.Unsupported("registry bearer tokens (registrytoken) are not supported by svc: log in")
         return None
     return str(doc["username"]), str(doc.get("password") or "")
 

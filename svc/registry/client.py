@@ -7,6 +7,8 @@ Uploads follow the distribution spec: HEAD first, a cross-repository mount when 
 monolithic PUT or PATCH chunks and a closing PUT (always to the newest `Location`); the bytes sent are hashed
 as they go and the closing PUT is not made if they do not match the digest; a failed upload is cancelled.
 A scope may name several (space-separated), as a push with a mount needs; each is asked of the token service.
+An identity token (`<token>` credentials) gets its bearer token by the OAuth2 refresh grant (oauth.py), never
+basic auth.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from svc.errors import (
     Unavailable,
 )
 
-from . import auth
+from . import auth, oauth
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
@@ -127,19 +129,27 @@ class Endpoint:
             if ch.scheme == "basic":
                 if creds is None:
                     raise Unauthenticated(f"registry {self.host} needs a login (no credentials for it)")
+                if oauth.is_identity_token(creds):
+                    raise Unauthenticated(
+                        f"registry {self.host} asks for basic auth, which an identity token cannot do;"
+                        f" log in with a password (svc login {self.host})"
+                    )
                 self._auth[scope] = (auth.basic_header(*creds), float("inf"))
                 return
         raise Unauthenticated(f"registry {self.host} refused access: {_registry_error(resp)}")
 
     def _token(self, ch: auth.Challenge, scope: str, creds: tuple[str, str] | None) -> tuple[str, float]:
-        params: dict[str, str | list[str]] = {}
         scopes = scope.split()
         if ch.params.get("scope") and ch.params["scope"] not in scopes:
             scopes.append(ch.params["scope"])
+        service = ch.params.get("service", "")
+        if creds is not None and oauth.is_identity_token(creds):
+            return oauth.refresh_grant(self._http, self.host, ch.params["realm"], service, scopes, creds[1])
+        params: dict[str, str | list[str]] = {}
         if scopes:
             params["scope"] = scopes if len(scopes) > 1 else scopes[0]
-        if ch.params.get("service"):
-            params["service"] = ch.params["service"]
+        if service:
+            params["service"] = service
         headers = {"Authorization": auth.basic_header(*creds)} if creds else {}
         try:
             r = self._http.get(ch.params["realm"], params=params, headers=headers)
@@ -149,15 +159,7 @@ class Endpoint:
             raise Unauthenticated(f"registry {self.host}: token refused: {_registry_error(r)}")
         if r.status_code != 200:
             raise RuntimeFailure(f"registry {self.host}: token service answered {r.status_code}")
-        try:
-            doc = r.json()
-            token = doc.get("token") or doc.get("access_token")
-            expires = float(doc.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError) as exc:
-            raise RuntimeFailure(f"registry {self.host}: the token service's answer is not a token") from exc
-        if not isinstance(token, str) or not token:
-            raise RuntimeFailure(f"registry {self.host}: the token service's answer has no token")
-        return "Bearer " + token, time.monotonic() + max(expires - 5, 1)
+        return oauth.token_answer(r, self.host)
 
     def _send(
         self,

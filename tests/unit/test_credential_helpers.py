@@ -120,8 +120,14 @@ def test_helper_failures_are_one_line_naming_the_helper(helpers, tmp_path) -> No
     assert str(err.value) == "credential helper docker-credential-broken get: keychain locked"
 
 
-def test_an_identity_token_is_refused_by_name(helpers, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_identity_token_is_docker_s_token_credentials(helpers, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A helper's `"Username": "<token>"` and an `auths` entry's `identitytoken` both mean an OAuth2 refresh
+    token: `("<token>", TOKEN)`, which the registry client spends only through the refresh grant."""
     _config(tmp_path, {"credsStore": "vault"})
     (helpers / "vault.json").write_text(json.dumps({"reg:1": ["<token>", "refresh"]}))
-    with pytest.raises(InvalidArgument, match="identity token for reg:1"):
-        dockerconfig.credentials("reg:1")
+    assert dockerconfig.credentials("reg:1") == (dockerconfig.TOKEN_USER, "refresh") == ("<token>", "refresh")
+    _config(tmp_path, {"auths": {"reg:2": {"auth": "dTpw", "identitytoken": "rt-2"}}})  # before the password
+    assert dockerconfig.credentials("reg:2") == ("<token>", "rt-2")
+    path = dockerconfig.store("reg:3", "<token>", "rt-3")  # no helper: written as Docker writes it
+    assert json.loads(open(path).read())["auths"]["reg:3"] == {"identitytoken": "rt-3"}
+    assert dockerconfig.credentials("reg:3") == ("<token>", "rt-3")

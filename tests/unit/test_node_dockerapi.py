@@ -256,6 +256,8 @@ def test_images_helpers() -> None:
     assert images.pull_reference("app", "sha256:" + "e" * 64) == "app@sha256:" + "e" * 64
     auth = base64.urlsafe_b64encode(json.dumps({"username": "u", "password": "p"}).encode()).decode().rstrip("=")
     assert images.registry_auth(auth) == ("u", "p") and images.registry_auth("e30=") is None
+    token = base64.urlsafe_b64encode(json.dumps({"identitytoken": "rt"}).encode()).decode()
+    assert images.registry_auth(token) == ("<token>", "rt")  # docker's identity token: the refresh grant's
     with pytest.raises(errors.InvalidArgument, match="X-Registry-Auth"):
         images.registry_auth("!!!")
     p = SimpleNamespace(id="abc", status="Downloading", current=1, total=2)

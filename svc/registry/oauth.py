@@ -1,0 +1,85 @@
+"""A token service's answer, and the OAuth2 refresh-token grant an identity token is spent through.
+
+Rule: an identity token (Docker's `"Username": "<token>"`, or `identitytoken` in config.json) is an OAuth2
+refresh token, never a password: it is only ever POSTed to the Bearer challenge's realm as the form
+`grant_type=refresh_token&refresh_token=…&service=…&scope=…&client_id=svc` (the distribution token spec,
+"oauth.md"), and the `access_token` (or `token`) of the JSON answer is the bearer token. It is never sent
+as basic auth, and a token service that does not take the grant (404/405 to the POST) is an error, not a
+fall-back to the GET with basic auth. Every failure is one line naming the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from svc.dockerconfig import TOKEN_USER
+from svc.errors import RuntimeFailure, Unauthenticated, Unavailable
+
+CLIENT_ID = "svc"
+
+__all__ = ["CLIENT_ID", "TOKEN_USER", "is_identity_token", "refresh_grant", "token_answer"]
+
+
+def is_identity_token(creds: tuple[str, str] | None) -> bool:
+    return creds is not None and creds[0] == TOKEN_USER
+
+
+def token_answer(resp: httpx.Response, host: str) -> tuple[str, float]:
+    """("Bearer …", monotonic expiry) from a token service's 200 JSON answer (`token` or `access_token`)."""
+    try:
+        doc = resp.json()
+        token = doc.get("token") or doc.get("access_token")
+        expires = float(doc.get("expires_in") or 60)
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise RuntimeFailure(f"registry {host}: the token service's answer is not a token") from exc
+    if not isinstance(token, str) or not token:
+        raise RuntimeFailure(f"registry {host}: the token service's answer has no token")
+    return "Bearer " + token, time.monotonic() + max(expires - 5, 1)
+
+
+def _oauth_error(resp: httpx.Response) -> str:
+    """RFC 6749's `{"error", "error_description"}`, distribution's `{"errors": [{"message"}]}`, or a line."""
+    try:
+        doc = json.loads(resp.read()[:65536])
+    except (ValueError, httpx.HTTPError):
+        doc = None
+    if isinstance(doc, dict):
+        if isinstance(doc.get("error"), str):
+            desc = doc.get("error_description")
+            return f"{doc['error']}: {desc}" if isinstance(desc, str) and desc else doc["error"]
+        errors = doc.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("message"):
+            return str(errors[0]["message"])
+    try:
+        lines = resp.text.strip().splitlines()
+    except httpx.HTTPError:
+        lines = []
+    return lines[0][:200] if lines else resp.reason_phrase or f"HTTP {resp.status_code}"
+
+
+def refresh_grant(
+    http: httpx.Client, host: str, realm: str, service: str, scopes: list[str], refresh_token: str
+) -> tuple[str, float]:
+    """Trade the identity token for a bearer token for `scopes` at `realm`: ("Bearer …", expiry)."""
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": CLIENT_ID}
+    if service:
+        form["service"] = service
+    if scopes:
+        form["scope"] = " ".join(scopes)
+    try:
+        r = http.post(realm, data=form)
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"token service {realm} unreachable: {exc}") from exc
+    if r.status_code in (400, 401, 403):
+        raise Unauthenticated(f"registry {host}: its token service refused the identity token: {_oauth_error(r)}")
+    if r.status_code in (404, 405):
+        raise RuntimeFailure(
+            f"registry {host}: its token service {realm} takes no identity token (the OAuth2 POST answered"
+            f" {r.status_code}); log in with a password (svc login {host})"
+        )
+    if r.status_code != 200:
+        raise RuntimeFailure(f"registry {host}: token service answered {r.status_code}")
+    return token_answer(r, host)
