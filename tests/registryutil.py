@@ -6,14 +6,18 @@ Shared by the tests that need a registry (pull, push, services pinning digests).
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
 import time
 import uuid
+from typing import Any
 
 from helpers import free_port, poll, run_cli
-from imagebuild import Entry, ImageSpec, busybox_entries, write_oci_layout
+from imagebuild import Entry, ImageSpec, busybox_entries, sha256, tar_bytes, write_oci_layout
+
+from svc.registry.platforms import host_platform
 
 
 def write_htpasswd(path: str, user: str, password: str) -> str:
@@ -116,6 +120,67 @@ def run_marker(env, image: str) -> str:  # type: ignore[no-untyped-def]
     r = run_cli("container", "run", "--rm", "--name", f"m{uuid.uuid4().hex[:8]}", image, "cat", "/marker", env=env)
     assert r.returncode == 0, r.stderr
     return r.stdout
+
+
+def write_multiarch(path: str, host_marker: str) -> None:
+    """An OCI layout with an index of three manifests: this host's (busybox), linux/arm64 and linux/arm/v7."""
+    host = host_platform()
+    blobs: dict[str, bytes] = {}
+
+    def add(data: bytes) -> dict[str, Any]:
+        blobs[sha256(data)] = data
+        return {"digest": sha256(data), "size": len(data)}
+
+    def image(arch: str, variant: str, entries: list[Entry]) -> dict[str, Any]:
+        layer = tar_bytes(entries)
+        gz = gzip.compress(layer, mtime=0)
+        config = json.dumps(
+            {
+                "architecture": arch,
+                "os": "linux",
+                **({"variant": variant} if variant else {}),
+                "config": {"Cmd": ["sh"]},
+                "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]},
+            }
+        ).encode()
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **add(config)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **add(gz)}],
+            }
+        ).encode()
+        platform = {"os": "linux", "architecture": arch, **({"variant": variant} if variant else {})}
+        return {"mediaType": "application/vnd.oci.image.manifest.v1+json", **add(manifest), "platform": platform}
+
+    entries = [
+        image("arm64", "v8", [Entry("marker", b"arm64")]),
+        image("arm", "v7", [Entry("marker", b"arm/v7")]),
+    ]
+    if host.architecture in ("arm64", "arm"):
+        entries = [e for e in entries if e["platform"]["architecture"] != host.architecture]
+    entries.insert(
+        1,
+        image(host.architecture, host.variant, [*busybox_entries(), Entry("marker", host_marker.encode())]),
+    )
+    index = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
+    ).encode()
+    top = {
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        **add(index),
+        "annotations": {"org.opencontainers.image.ref.name": "multi"},
+    }
+    files = [
+        Entry("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+        Entry("index.json", json.dumps({"schemaVersion": 2, "manifests": [top]}).encode()),
+        Entry("blobs", kind="dir", mode=0o755),
+        Entry("blobs/sha256", kind="dir", mode=0o755),
+        *[Entry("blobs/sha256/" + d[7:], b) for d, b in blobs.items()],
+    ]
+    with open(path, "wb") as f:
+        f.write(tar_bytes(files))
 
 
 class TokenServer:

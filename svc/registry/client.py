@@ -260,6 +260,16 @@ class Endpoint:
             media = doc["mediaType"]
         return body, media, digest
 
+    def has_manifest(self, repo: str, digest: str) -> bool:
+        """HEAD of a manifest by digest: True if the endpoint has it, False on 404."""
+        check_digest_syntax(digest)
+        scope = f"repository:{repo}:pull"
+        resp = self._send("HEAD", f"/v2/{repo}/manifests/{digest}", scope, {"Accept": ", ".join(MANIFEST_TYPES)})
+        if resp.status_code in (200, 404):
+            resp.close()
+            return resp.status_code == 200
+        raise self._fail(resp, f"manifest {digest}")
+
     def blob(
         self, repo: str, digest: str, size: int, out: IO[bytes], progress: Callable[[int], None] | None = None
     ) -> None:

@@ -7,7 +7,6 @@ skopeo's blob cache (skopeo would otherwise substitute a compressed variant it p
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
@@ -18,8 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 from helpers import free_port, run_cli
-from imagebuild import Entry, busybox_entries, sha256, tar_bytes
-from registryutil import Registry, TokenServer, oci_archive, run_marker, write_htpasswd
+from registryutil import Registry, TokenServer, oci_archive, run_marker, write_htpasswd, write_multiarch
 
 pytestmark = [
     pytest.mark.root,
@@ -123,73 +121,10 @@ def test_zstd_layer(node, registry, tmp_path) -> None:  # type: ignore[no-untype
     assert run_marker(node, f"{registry.host}/zstd:1") == marker
 
 
-def _write_multiarch(path: str, host_marker: str) -> None:
-    """An OCI layout with an index of three manifests: this host's (busybox), linux/arm64 and linux/arm/v7."""
-    from svc.registry.platforms import host_platform
-
-    host = host_platform()
-    blobs: dict[str, bytes] = {}
-
-    def add(data: bytes) -> dict:
-        blobs[sha256(data)] = data
-        return {"digest": sha256(data), "size": len(data)}
-
-    def image(arch: str, variant: str, entries: list[Entry]) -> dict:
-        layer = tar_bytes(entries)
-        gz = gzip.compress(layer, mtime=0)
-        config = json.dumps(
-            {
-                "architecture": arch,
-                "os": "linux",
-                **({"variant": variant} if variant else {}),
-                "config": {"Cmd": ["sh"]},
-                "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]},
-            }
-        ).encode()
-        manifest = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **add(config)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **add(gz)}],
-            }
-        ).encode()
-        platform = {"os": "linux", "architecture": arch, **({"variant": variant} if variant else {})}
-        return {"mediaType": "application/vnd.oci.image.manifest.v1+json", **add(manifest), "platform": platform}
-
-    entries = [
-        image("arm64", "v8", [Entry("marker", b"arm64")]),
-        image("arm", "v7", [Entry("marker", b"arm/v7")]),
-    ]
-    if host.architecture in ("arm64", "arm"):
-        entries = [e for e in entries if e["platform"]["architecture"] != host.architecture]
-    entries.insert(
-        1,
-        image(host.architecture, host.variant, [*busybox_entries(), Entry("marker", host_marker.encode())]),
-    )
-    index = json.dumps(
-        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
-    ).encode()
-    top = {
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        **add(index),
-        "annotations": {"org.opencontainers.image.ref.name": "multi"},
-    }
-    files = [
-        Entry("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
-        Entry("index.json", json.dumps({"schemaVersion": 2, "manifests": [top]}).encode()),
-        Entry("blobs", kind="dir", mode=0o755),
-        Entry("blobs/sha256", kind="dir", mode=0o755),
-        *[Entry("blobs/sha256/" + d[7:], b) for d, b in blobs.items()],
-    ]
-    with open(path, "wb") as f:
-        f.write(tar_bytes(files))
-
-
 def test_index_picks_the_host_platform(node, registry, tmp_path) -> None:  # type: ignore[no-untyped-def]
     marker = f"multi-{uuid.uuid4().hex}"
     src = str(tmp_path / "multi.tar")
-    _write_multiarch(src, marker)
+    write_multiarch(src, marker)
     registry.push(f"oci-archive:{src}:multi", "multi:1", "--all")
     raw = subprocess.run(
         ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/multi:1"],

@@ -152,11 +152,14 @@ class _Pull:
             entries = doc.get("manifests")
             if not isinstance(entries, list):
                 raise InvalidArgument("the image index has no manifests list")
-            if depth == 1:
-                index = body
             entry = platforms.choose(entries, self.want, what=f"image {self.ref}")
             digest, size = _descriptor(entry, "index entry")
-            body, media, _ = ep.manifest(repo, digest, expected_size=size)
+            if depth == 1:
+                index = body  # a peer may hold it without this platform: then its manifest comes from upstream
+                others = _other_platforms(entries, entry)
+                body, media, _ = ep.platform_manifest(repo, top_digest, (digest, size), str(self.want), others)
+            else:
+                body, media, _ = ep.manifest(repo, digest, expected_size=size)
             doc = parse_json(body, f"manifest {digest}")
             if not isinstance(doc, dict):
                 raise InvalidArgument(f"manifest {digest} is not a JSON object")
@@ -289,6 +292,20 @@ class _Pull:
             self.new_layers.append(diff_id)
         self.store.unpack_blob(digest, diff_id, name=digest)
         self.report(Progress(id=short, status="Pull complete"))
+
+
+def _other_platforms(entries: list[Any], chosen: Any) -> list[tuple[str, str]]:
+    """(digest, platform) of an index's entries besides `chosen` that name a platform (attestation
+    manifests, `unknown/unknown`, do not)."""
+    out = []
+    for e in entries:
+        if e is chosen or not isinstance(e, dict) or not isinstance(e.get("platform"), dict):
+            continue
+        digest, name = e.get("digest"), platforms.describe(e)
+        named = not {"unknown", "?"} & set(name.split("/"))
+        if named and isinstance(digest, str) and len(digest) == 71 and digest.startswith("sha256:"):
+            out.append((digest, name))
+    return out
 
 
 def _descriptor(desc: Any, what: str) -> tuple[str, int]:

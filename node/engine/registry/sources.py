@@ -6,12 +6,17 @@ nothing: every byte is verified by the endpoint client exactly as from a registr
 lacks a blob (404) stays for the others. Upstream, a mirror that fails or lacks something is passed over
 for the next; the registry's own error is the pull's error (by digest, it also says whether any node was
 asked: an air-gapped cluster's image held by no node fails as "no node holds it, and registry … unreachable").
+
+A peer holds only the platforms it pulled: when a peer served the index but no peer has the manifest this
+node's platform needs, that manifest and its blobs come from upstream like anything else a peer lacks; if
+upstream cannot serve them either, the error names the platform and, asked of the peers by HEAD of the
+index's other entries only then, the platforms they do hold (`lacking`, pure, words the error).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, TypeVar
 
 from svc.errors import NotFound, SvcError, Unavailable
@@ -19,6 +24,14 @@ from svc.registry.client import Endpoint
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def lacking(had_peers: bool, platform: str = "", held: Sequence[str] | None = None) -> str:
+    """What the peers lacked, for a pull by digest that upstream could not serve either: the image, or
+    (`platform` given: the peers served its index) its manifest for `platform`, naming those `held`."""
+    if platform:
+        return f"no node holds it for {platform}" + (f" (the nodes asked hold {', '.join(held)})" if held else "")
+    return "the nodes that hold it did not serve it" if had_peers else "no node holds it"
 
 
 class Sources:
@@ -29,6 +42,7 @@ class Sources:
         self._had_peers = bool(peers)
         self._up = 0  # the first upstream endpoint not yet passed over
         self.bytes_from: dict[str, int] = {}  # endpoint host -> bytes it served this pull
+        self.from_peers: set[str] = set()  # digests of the manifests a peer served
 
     def close(self) -> None:
         for ep in [*self.peers, *self.upstream]:
@@ -49,13 +63,15 @@ class Sources:
                 self.peers.remove(ep)
         return None
 
-    def _from_upstream(self, fn: Callable[[Endpoint], T], reset: Callable[[], None]) -> T:
+    def _from_upstream(
+        self, fn: Callable[[Endpoint], T], reset: Callable[[], None], why: Callable[[], str] | None = None
+    ) -> T:
         try:
             return self._upstream(fn, reset)
         except (Unavailable, NotFound) as exc:
             if not self.by_digest:
                 raise
-            peers = "the nodes that hold it did not serve it" if self._had_peers else "no node holds it"
+            peers = why() if why is not None else lacking(self._had_peers)
             raise type(exc)(f"{peers}, and {exc.message}") from exc
 
     def _upstream(self, fn: Callable[[Endpoint], T], reset: Callable[[], None]) -> T:
@@ -69,7 +85,9 @@ class Sources:
                     raise
                 self._up += 1  # a mirror that fails or lacks it: the next one
 
-    def manifest(self, repo: str, ref: str, expected_size: int = -1) -> tuple[bytes, str, str]:
+    def manifest(
+        self, repo: str, ref: str, expected_size: int = -1, why: Callable[[], str] | None = None
+    ) -> tuple[bytes, str, str]:
         def get(ep: Endpoint) -> tuple[bytes, str, str]:
             got = ep.manifest(repo, ref, expected_size)
             self._count(ep, len(got[0]))
@@ -78,8 +96,37 @@ class Sources:
         if ref.startswith("sha256:"):
             found = self._from_peers(f"manifest {ref}", get, lambda: None)
             if found is not None:
+                self.from_peers.add(ref)
                 return found
-        return self._from_upstream(get, lambda: None)
+        return self._from_upstream(get, lambda: None, why)
+
+    def platform_manifest(
+        self, repo: str, index_digest: str, entry: tuple[str, int], platform: str, others: Sequence[tuple[str, str]]
+    ) -> tuple[bytes, str, str]:
+        """The manifest `entry` (digest, size) an index names for `platform`. If a peer served the index and
+        no source has this manifest, the error says so, naming the platforms of `others` ((digest, platform)
+        of the index's other entries) that the peers hold."""
+
+        def why() -> str:
+            if index_digest not in self.from_peers:
+                return lacking(self._had_peers)
+            return lacking(True, platform, self._held(repo, others))
+
+        return self.manifest(repo, entry[0], entry[1], why)
+
+    def _held(self, repo: str, others: Sequence[tuple[str, str]]) -> list[str] | None:
+        """The platforms of `others` some peer still asked has (HEAD); None if no peer answered."""
+        held: list[str] = []
+        answered = False
+        for ep in list(self.peers):
+            try:
+                for digest, platform in others:
+                    if platform not in held and ep.has_manifest(repo, digest):
+                        held.append(platform)
+                answered = True
+            except SvcError as exc:
+                log.warning("peer %s: which platforms it holds: %s", ep.host, exc)
+        return held if answered else None
 
     def blob(
         self, repo: str, digest: str, size: int, out: IO[bytes], progress: Callable[[int], None] | None = None
