@@ -172,6 +172,9 @@ def test_two_hosts_reach_each_other_over_the_overlay(hosts: tuple[Host, Host]) -
     vx = a.sh("ip", "-d", "link", "show", "vxlan0", netns_path=ovns)
     for want in (f"vxlan id {VNI}", f"local {a.addr}", "dstport 4789", "nolearning", "proxy", "mtu 1450"):
         assert want in vx, vx
+    if os.path.exists("/proc/sys/net/bridge/bridge-nf-call-iptables"):  # the kernel has bridge netfilter
+        got = a.sh("sysctl", "-n", "net.bridge.bridge-nf-call-iptables", netns_path=ovns).strip()
+        assert got == "0", "bridged frames in the network's namespace skip iptables (a ~12-point throughput cost)"
     assert a.call("entries", vni=VNI) == {
         "fdb": [[ep_b["mac"], b.addr]],
         "neigh": [["10.213.5.3", ep_b["mac"]]],
