@@ -44,6 +44,15 @@ class Published:
     backends: tuple[str, ...]  # task addresses on the ingress network, no prefix
 
 
+def mesh_set(networks: list[dpb.NetworkPeers]) -> dpb.NetworkPeers | None:
+    """The ingress set this node builds its mesh from, if any: one that names this node's sandbox
+    address. The managers name it while any service publishes in ingress mode; an ingress set
+    without one comes while the tasks of a service no longer published still stop on the network
+    (they are its endpoints), which is transitional, not an error: no mesh (as with no set at all),
+    and the network's namespace stays for those tasks until they are gone."""
+    return next((n for n in networks if n.ingress and n.sandbox), None)
+
+
 def published(net: dpb.NetworkPeers) -> list[Published]:
     """The ingress set's ports, each with its service's tasks (the first service wins a port)."""
     out: dict[tuple[int, str], Published] = {}

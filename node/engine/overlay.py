@@ -36,7 +36,7 @@ from . import ingressreturn, vips
 from . import overlaypeers as peers
 from .dns import Resolver
 from .ingress import Ingress
-from .ingressrules import INGRESS_NAME
+from .ingressrules import INGRESS_NAME, mesh_set
 from .netns import Namespaces
 from .nlns import iproute, ns_fd, sysctl_in
 
@@ -119,6 +119,7 @@ class Overlays:
         for n in networks:
             peers.check_vni(n.vni)
         errors = []
+        mesh = mesh_set(networks)
         with self._lock:
             self._peers = {n.vni: n for n in networks}
             self.dns.set_networks([n for n in networks if not n.ingress])
@@ -126,14 +127,15 @@ class Overlays:
                 try:
                     self._ensure(n.vni, n.subnet, n.gateway)
                     self._reconcile(n.vni)
-                    if n.ingress:
+                    if n is mesh:
                         local = frozenset(self._users.get(n.vni, {}).values())  # local first
                         self.ingress.apply(n.vni, self.namespaces.path_of(ns_name(n.vni)), n, local)
                 except SvcError as exc:
                     errors.append(f"network {n.name or n.vni}: {exc}")
-            if self.ingress.active and not any(n.ingress and n.vni == self.ingress.vni for n in networks):
+            if self.ingress.active and (mesh is None or mesh.vni != self.ingress.vni):
                 try:
                     self.ingress.remove()  # no service publishes any more: no port, no veth
+                    log.info("the routing mesh: removed (no service publishes in ingress mode)")
                 except SvcError as exc:
                     errors.append(f"the routing mesh: {exc}")
             for cid in list(self._containers):

@@ -7,7 +7,8 @@ request to A is always answered by A's task, and to B by B's, each seeing the cl
 (the test process, on the hosts' bridge): no SNAT, and the reply found its way back through the
 mesh; from A itself too. A request to C (no task) is answered by either, which sees C's sandbox
 address on the ingress network, as in Swarm. After `svc rm` no host keeps the mesh, an overlay namespace or an
-`ip rule` of the mesh's mark. Every node host has Docker's FORWARD policy DROP.
+`ip rule` of the mesh's mark, and none warned about its networks while the tasks stopped (the ingress
+set without a sandbox address is transitional). Every node host has Docker's FORWARD policy DROP.
 """
 
 from __future__ import annotations
@@ -83,4 +84,7 @@ def test_a_host_with_a_task_serves_it_locally_with_the_client_s_address(make_clu
     for h in (a, b, h3):
         poll(lambda h=h: not mesh_left(h), 60, what=f"host {h.name} to remove the routing mesh")
         assert "0x5356" not in in_ns(h.netns, "ip", "rule"), f"host {h.name} has the mesh's ip rule"
+        assert h.node is not None
+        # while the tasks stopped, the ingress set without a sandbox address was no error
+        assert "overlay networks:" not in h.node.log(), f"host {h.name} warned about its networks"
     assert _ask(a) == ("", "")

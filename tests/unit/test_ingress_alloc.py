@@ -16,6 +16,7 @@ from manager.store import ops
 from manager.store.netalloc import ingress_of
 from manager.store.objects import RUNNING
 from manager.store.state import StoreState
+from node.engine.ingressrules import mesh_set
 from svc.errors import InvalidArgument
 from svc.ports import parse_publish
 from svc.v1 import cluster_pb2 as cpb
@@ -104,6 +105,10 @@ def test_every_node_gets_the_ingress_set_with_every_sandbox() -> None:
         ]
     s.apply(ops.service_remove("s-web"))
     assert peer_sets(s.snapshot(), {"n-1"})["n-1"] == [], "no service publishes: the mesh leaves the nodes"
+    # n-2's task still stops: the set stays for its endpoint, without a sandbox, and builds no mesh there
+    after = peer_sets(s.snapshot(), {"n-2"})["n-2"]
+    assert [(n.ingress, n.sandbox, len(n.services)) for n in after] == [(True, "", 0)]
+    assert mesh_set(after) is None
 
 
 def test_sandboxes_are_distinct_in_the_upper_half_and_stable() -> None:

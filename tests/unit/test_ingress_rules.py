@@ -51,3 +51,13 @@ def test_forward_accept_rules() -> None:
         ["-o", "svc0", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "ACCEPT"],
     ]
     assert f.link_rules("svcing0") == [["-i", "svcing0", "-j", "ACCEPT"], ["-o", "svcing0", "-j", "ACCEPT"]]
+
+
+def test_the_mesh_is_built_only_from_an_ingress_set_that_names_this_node_s_sandbox() -> None:
+    overlay = dpb.NetworkPeers(name="app", vni=4097)
+    assert r.mesh_set([overlay, _net()]) == _net()
+    stopping = _net()
+    stopping.sandbox = ""  # a removed service's tasks still stop on the network: transitional, no mesh
+    assert r.mesh_set([overlay, stopping]) is None
+    assert r.mesh_set([overlay]) is None and r.mesh_set([]) is None
+    assert r.mesh_set([dpb.NetworkPeers(name="app", sandbox="10.255.171.125/16")]) is None  # not the ingress set
