@@ -731,7 +731,8 @@ class Engine:
                 continue
             self._containers[c.id] = c
             if c.state == RUNNING and c.spec.attachments:
-                self.overlays.adopt(c.id, self.namespaces.locate(netns_name(c.id)), list(c.spec.attachments))
+                ns = self.namespaces.locate(netns_name(c.id))
+                self.overlays.adopt(c.id, ns, list(c.spec.attachments), list(c.spec.ports))
             if c.state != RUNNING:
                 if is_mounted(self._files(c.id).rootfs) or self.network.holds_namespace(c.id):
                     self._release(c)

@@ -86,7 +86,7 @@ class HostResources:
             self._mark_attached(files, True)  # before attaching: a crash in between still gets cleaned up
             attachment = self.network.attach(c.id, c.network, list(c.spec.ports))
             if c.spec.attachments and attachment.netns:
-                self.overlays.attach(c.id, attachment.netns, list(c.spec.attachments))
+                self.overlays.attach(c.id, attachment.netns, list(c.spec.attachments), list(c.spec.ports))
             overlay = bool(c.spec.attachments)  # on overlay networks: names from the embedded DNS server
             binds = write_etc_files(
                 files.etc, resolved.hostname, attachment.ip, c.network, overlay, list(c.spec.extra_hosts)

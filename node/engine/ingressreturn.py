@@ -2,8 +2,10 @@
 
 Rule: a container attached to the ingress network gets, beside its ingress interface, the table of
 `ingressrules.task_ruleset` (connections from outside the ingress subnet arriving on that interface
-are marked), an `ip rule` sending that mark to its own routing table, and in that table one default
-route through the ingress gateway (this node's sandbox `br0`) on that interface; and
+are marked), an `ip rule` sending that mark to its own routing table (and, for each UDP port it
+publishes through the mesh, the two rules that send a wildcard socket's answers there: `task_rules`),
+and in that table one default route through the ingress gateway (this node's sandbox `br0`) on that
+interface; and
 `src_valid_mark` on it, so a host whose `rp_filter` is strict judges those packets by that route.
 So a reply to a client whose connection the sandbox passed on unSNATed returns through the sandbox
 and the host, which undo their DNATs, instead of leaving by the task's default route. Everything
@@ -14,6 +16,7 @@ restarted daemon adopts gets it again: one made before this existed would have n
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from socket import AF_INET
 
 from svc.errors import RuntimeFailure
@@ -23,8 +26,9 @@ from . import vips
 from .nlns import iproute, sysctl_in
 
 
-def apply(container_ns: str, ifname: str, addr: str, gateway: str) -> None:
-    """`addr`: the task's ingress address with its prefix; `gateway`: the ingress network's."""
+def apply(container_ns: str, ifname: str, addr: str, gateway: str, udp_ports: Iterable[int] = ()) -> None:
+    """`addr`: the task's ingress address with its prefix; `gateway`: the ingress network's;
+    `udp_ports`: the task's UDP target ports published through the mesh (rules.udp_reply_ports)."""
     from pyroute2.netlink.exceptions import NetlinkError
 
     subnet = str(ipaddress.ip_interface(addr).network)
@@ -35,7 +39,12 @@ def apply(container_ns: str, ifname: str, addr: str, gateway: str) -> None:
             idx = ipc.link_lookup(ifname=ifname)[0]
             gw = str(ipaddress.ip_interface(gateway).ip)
             ipc.route("replace", dst="0.0.0.0/0", gateway=gw, oif=idx, table=rules.RT_TABLE)
-            if not any(r.get_attr("FRA_PRIORITY") == rules.RULE_PRIORITY for r in ipc.get_rules(family=AF_INET)):
-                ipc.rule("add", table=rules.RT_TABLE, priority=rules.RULE_PRIORITY, fwmark=rules.MARK)
+            have = {
+                (r.get_attr("FRA_PRIORITY"), r.get_attr("FRA_TABLE"), r.get_attr("FRA_SPORT_RANGE") or "")
+                for r in ipc.get_rules(family=AF_INET)
+            }
+            for rule in rules.task_rules(udp_ports):
+                if rules.rule_key(rule) not in have:
+                    ipc.rule("add", **rule)
     except (NetlinkError, OSError, IndexError) as exc:
         raise RuntimeFailure(f"the mesh's return route on {ifname}: {exc}") from None

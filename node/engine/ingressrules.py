@@ -17,14 +17,24 @@ task's own table (`task_ruleset`, in its namespace): a connection that arrives o
 interface from outside the ingress subnet gets a conntrack mark, its packets the same packet mark,
 and an `ip rule` sends that mark to a routing table whose default route is the ingress gateway
 (this node's sandbox `br0`), where conntrack undoes both DNATs. Where no local task runs the
-sandbox SNATs as before and the task sees this node's sandbox address.
+sandbox SNATs as before and the task sees this node's sandbox address. A UDP server that answers
+from its wildcard socket with a plain `sendto` lets the kernel choose the answer's route and source
+before any mark is set (by the main table: the task's default route, `eth0`), so for each UDP port
+the task publishes through the mesh two more rules (`task_rules`) send what leaves that port to the
+same table, unless the main table has a route more specific than its default one (the task's own
+subnets): the answer leaves the ingress interface, from its address, and conntrack takes it for the
+client's.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from svc.ports import is_host
+from svc.v1 import container_pb2 as pb
 from svc.v1 import dispatcher_pb2 as dpb
 
 INGRESS_NAME = "ingress"  # the managers' routing-mesh network (a name no user network may take)
@@ -34,6 +44,8 @@ HOST_LINK_ADDR, SANDBOX_LINK_ADDR, LINK_PREFIX = "169.254.88.1", "169.254.88.2",
 BRIDGE = "br0"
 MARK = 0x5356  # a task's connections that came in over the mesh (ct mark and packet mark)
 RT_TABLE, RULE_PRIORITY = 0x5356, 1000  # in a task's namespace: its fwmark rule and its table
+UDP_MAIN_PRIORITY, UDP_RETURN_PRIORITY = 1001, 1002  # and its published UDP ports' two rules
+MAIN_TABLE, IPPROTO_UDP = 254, 17
 
 
 @dataclass(frozen=True)
@@ -142,3 +154,28 @@ def task_ruleset(ifname: str, subnet: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def udp_reply_ports(ports: Iterable[pb.PortMapping]) -> list[int]:
+    """A task's UDP target ports published through the mesh, not also in host mode (an answer to a
+    host-mode client must leave by the task's default route, the way that client came)."""
+    udp = [p for p in ports if (p.protocol or "tcp") == "udp" and p.host_port]
+    host = {p.container_port for p in udp if is_host(p)}
+    return sorted({p.container_port for p in udp if not is_host(p)} - host)
+
+
+def task_rules(udp_ports: Iterable[int] = ()) -> list[dict[str, Any]]:
+    """A task's `ip rule`s, as pyroute2's keywords: the mark to its table; and for each UDP port,
+    what leaves it to the main table without its default route (the task's own subnets), then to
+    the mark's table (the ingress gateway)."""
+    out: list[dict[str, Any]] = [{"priority": RULE_PRIORITY, "table": RT_TABLE, "fwmark": MARK}]
+    for port in sorted(set(udp_ports)):
+        sel = {"ip_proto": IPPROTO_UDP, "sport_range": f"{port}:{port}"}
+        out.append({"priority": UDP_MAIN_PRIORITY, "table": MAIN_TABLE, "suppress_prefixlen": 0, **sel})
+        out.append({"priority": UDP_RETURN_PRIORITY, "table": RT_TABLE, **sel})
+    return out
+
+
+def rule_key(rule: dict[str, Any]) -> tuple[int, int, str]:
+    """What tells two of a task's rules apart: (priority, table, source ports or "")."""
+    return rule["priority"], rule["table"], rule.get("sport_range", "")

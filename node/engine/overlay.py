@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from svc.errors import InvalidArgument, RuntimeFailure, SvcError
@@ -36,7 +36,7 @@ from . import ingressreturn, vips
 from . import overlaypeers as peers
 from .dns import Resolver
 from .ingress import Ingress
-from .ingressrules import INGRESS_NAME, mesh_set
+from .ingressrules import INGRESS_NAME, mesh_set, udp_reply_ports
 from .netns import Namespaces
 from .nlns import iproute, ns_fd, sysctl_in
 
@@ -179,15 +179,18 @@ class Overlays:
 
     # ----- containers -----
 
-    def attach(self, cid: str, container_ns: str, attachments: list[pb.NetworkAttachment]) -> None:
-        """A veth into each network's namespace; on failure every one made is removed again."""
+    def attach(
+        self, cid: str, container_ns: str, attachments: list[pb.NetworkAttachment], ports: Sequence[pb.PortMapping] = ()
+    ) -> None:
+        """A veth into each network's namespace; on failure every one made is removed again.
+        `ports`: the container's (its UDP ports through the mesh need their way back)."""
         if not self.mesh:
             attachments = [a for a in attachments if a.network_name != INGRESS_NAME]
         named = [a.network_id for a in attachments if a.network_name != INGRESS_NAME]  # names, VIPs
         with self._lock:
             try:
                 for i, a in enumerate(attachments):
-                    self._attach_one(cid, container_ns, f"eth{i + 1}", a)
+                    self._attach_one(cid, container_ns, f"eth{i + 1}", a, ports)
                 if attachments and all(a.internal for a in attachments):
                     self._no_way_out(cid, container_ns)
                 self.dns.add(cid, container_ns, named)
@@ -200,7 +203,9 @@ class Overlays:
                     log.warning("undoing the overlay attachments of %s: %s", cid[:12], exc)
                 raise
 
-    def _attach_one(self, cid: str, container_ns: str, ifname: str, a: pb.NetworkAttachment) -> None:
+    def _attach_one(
+        self, cid: str, container_ns: str, ifname: str, a: pb.NetworkAttachment, ports: Sequence[pb.PortMapping]
+    ) -> None:
         peers.check_vni(a.vni)
         try:
             iface = ipaddress.ip_interface(a.addr)
@@ -223,7 +228,8 @@ class Overlays:
             ipc.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen)
             ipc.link("set", index=idx, state="up")
         if a.network_name == INGRESS_NAME:
-            ingressreturn.apply(container_ns, ifname, a.addr, a.gateway)  # replies back through the mesh
+            udp = udp_reply_ports(ports)
+            ingressreturn.apply(container_ns, ifname, a.addr, a.gateway, udp)  # replies back through the mesh
         if a.vni in self._peers:
             self._reconcile(a.vni)  # this container's own address is local now, never a remote entry
 
@@ -259,7 +265,13 @@ class Overlays:
         if errors:
             raise RuntimeFailure("; ".join(errors))
 
-    def adopt(self, cid: str, container_ns: str | None, attachments: list[pb.NetworkAttachment]) -> None:
+    def adopt(
+        self,
+        cid: str,
+        container_ns: str | None,
+        attachments: list[pb.NetworkAttachment],
+        ports: Sequence[pb.PortMapping] = (),
+    ) -> None:
         """A running container found at restart: its networks are in use, its DNS server is served again."""
         with self._lock:
             for a in attachments:
@@ -269,7 +281,7 @@ class Overlays:
             for i, a in enumerate(attachments):
                 if a.network_name == INGRESS_NAME:
                     try:  # its way back through the mesh, which an older daemon did not make
-                        ingressreturn.apply(container_ns, f"eth{i + 1}", a.addr, a.gateway)
+                        ingressreturn.apply(container_ns, f"eth{i + 1}", a.addr, a.gateway, udp_reply_ports(ports))
                     except SvcError as exc:
                         log.warning("container %s: %s", cid[:12], exc)
         if container_ns:

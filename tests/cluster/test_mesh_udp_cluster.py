@@ -6,7 +6,10 @@ hostname and the sender's address (`udpecho.c`, answering from the address asked
 do). A datagram to A is answered by A's task, which saw the test process's own address (no SNAT;
 the answer found its way back through the mesh, from A's address and port, or the connected
 socket would not take it). A datagram to C (no task) is answered too, the task seeing C's sandbox
-address. After `svc rm` no host keeps the mesh or an `ip rule` of its mark.
+address. `naive` (the same program answering with a plain `sendto` from its wildcard socket, the
+kernel choosing the route and the source) is answered the same way through both: its answers
+leave by the mesh too (ingressrules.task_rules). After `svc rm` no host keeps the mesh or an `ip
+rule` of its mark.
 """
 
 from __future__ import annotations
@@ -38,14 +41,14 @@ def test_udp_is_answered_locally_with_the_client_s_address_and_through_a_node_wi
         in_ns(h.netns, "iptables", "-w", "-P", "FORWARD", "DROP")  # as where dockerd runs
     client = c.net.gateway  # the test process's address on the hosts' bridge
 
-    services = {"dns": (5353, ["udpecho", str(TARGET)])}
+    services = {"dns": (5353, ["udpecho", str(TARGET)]), "naive": (5354, ["udpecho", str(TARGET), "naive"])}
     for name, (port, cmd) in services.items():
         c.ok(
             "create", "--name", name, "-p", f"{port}:{TARGET}/udp",
             "--constraint", f"node.hostname==node-{a.name}", "udpecho", *cmd,
         )  # fmt: skip
         poll(lambda name=name: running(c, a, name), 60, what=f"{name} to run on host A")
-    assert not running(c, h3, "dns")
+    assert not running(c, h3, "dns") and not running(c, h3, "naive")
 
     for name, (port, _) in services.items():
         task, peer = poll(lambda port=port: (got := udpecho.ask(a.addr, port))[0] and got, 30, what=f"{name} through A")

@@ -4,6 +4,7 @@ unSNATed, and a task's own table marks what came in over the mesh so its replies
 from __future__ import annotations
 
 from node.engine import ingressrules as r
+from svc.v1 import container_pb2 as pb
 
 WEB = r.Published(8080, "tcp", 80, ("10.255.0.5", "10.255.0.6", "10.255.0.7"))
 API = r.Published(9090, "tcp", 90, ("10.255.0.9",))
@@ -35,3 +36,21 @@ def test_task_table_marks_connections_from_outside_the_ingress_subnet() -> None:
     assert "type route hook output priority -150" in text  # a changed mark reroutes the reply
     assert text.count("ct mark 0x5356 meta mark set ct mark") == 2
     assert r.MARK == r.RT_TABLE and r.RULE_PRIORITY < 32766  # before the main table's rule
+
+
+def test_a_task_s_rules_send_its_mesh_udp_ports_answers_back_through_the_mesh() -> None:
+    ports = [
+        pb.PortMapping(host_port=5353, container_port=5300, protocol="udp", publish_mode="ingress"),
+        pb.PortMapping(host_port=8080, container_port=80, protocol="tcp", publish_mode="ingress"),  # TCP: no rule
+        pb.PortMapping(host_port=6000, container_port=60, protocol="udp", publish_mode="ingress"),
+        pb.PortMapping(host_port=6001, container_port=60, protocol="udp", publish_mode="host"),  # host mode too
+        pb.PortMapping(host_port=7000, container_port=70, protocol="udp"),  # host mode (not marked ingress)
+        pb.PortMapping(container_port=90, protocol="udp", publish_mode="ingress"),  # not published
+    ]
+    assert r.udp_reply_ports(ports) == [5300]
+    assert r.task_rules() == [{"priority": 1000, "table": 0x5356, "fwmark": 0x5356}]
+    main, back = r.task_rules([5300, 5300])[1:]
+    assert main == {"priority": 1001, "table": 254, "suppress_prefixlen": 0, "ip_proto": 17, "sport_range": "5300:5300"}
+    assert back == {"priority": 1002, "table": 0x5356, "ip_proto": 17, "sport_range": "5300:5300"}
+    assert r.RULE_PRIORITY < r.UDP_MAIN_PRIORITY < r.UDP_RETURN_PRIORITY < 32766
+    assert len({r.rule_key(x) for x in r.task_rules([5300, 60])}) == 5  # each told apart from the others
