@@ -4,7 +4,10 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export SVC_VENV=${SVC_VENV:-/opt/svc/venv}
-SVC_EXTRAS=test SVC_EDITABLE=1 SVC_EXTRA_PACKAGES="prometheus systemd curl fuse3 docker-registry skopeo" "$repo/deploy/install.sh"
+# gcc and libc6-dev: the static UDP responder test_mesh_udp_cluster builds (busybox's nc has no -u);
+# iperf3: bench/overlay_bench.py's throughput.
+SVC_EXTRAS=test SVC_EDITABLE=1 SVC_EXTRA_PACKAGES="prometheus systemd curl fuse3 docker-registry skopeo gcc libc6-dev iperf3" \
+    "$repo/deploy/install.sh"
 # The docker CLI alone, for tests/integration/test_docker_cli.py: Debian's docker.io holds the docker 20.10
 # CLI and dockerd; the package is fetched, not installed, and only usr/bin/docker kept (no dockerd,
 # containerd or iptables rules on the test host). Without it that test skips.
