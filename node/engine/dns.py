@@ -1,8 +1,11 @@
 """The embedded DNS server: 127.0.0.11:53 (UDP and TCP) inside every container on an overlay network.
 
 Rule: one thread in the node daemon holds one UDP socket and one listening TCP socket per such
-container, each made inside that container's namespace (nlns.socket_in) and bound to
-127.0.0.11:53 there, so no rule and no process is added to the container. An answer too large for
+container, each made inside that container's namespace (nlns.socket_in) and bound to 127.0.0.11
+on a port the kernel picks, and one nftables table there (`redirect_ruleset`) sends what the
+container sends to 127.0.0.11:53 to those ports (conntrack answers from 53), as Docker's does: port
+53 stays the task's own, so a DNS server in a task can listen on it. No process is added to the
+container, and the table is replaced whole when the sockets are made again. An answer too large for
 UDP goes out truncated (TC, dnswire.fit_udp) and the client asks again over TCP; a TCP connection
 is served on a small pool, a few seconds at most, never on the serving thread. Names of the
 container's networks (dnsnames) are answered from the managers' latest peer sets; other names
@@ -23,13 +26,14 @@ from concurrent.futures import ThreadPoolExecutor
 from svc.errors import RuntimeFailure
 from svc.v1 import dispatcher_pb2 as dpb
 
-from . import dnsnames, dnswire
+from . import dnsnames, dnswire, vips
 from .nlns import socket_in
 
 log = logging.getLogger(__name__)
 
 ADDRESS = "127.0.0.11"
-PORT = 53
+PORT = 53  # where the container asks; the sockets' own ports are the kernel's choice
+TABLE = "svc_dns"
 HOST_RESOLV_CONF = "/etc/resolv.conf"
 FORWARD_TIMEOUT = 2.0
 TCP_IDLE = 3.0  # a TCP connection without a query for this long is closed
@@ -75,6 +79,12 @@ class Resolver:
         except RuntimeFailure:
             sock.close()
             raise
+        try:
+            vips.apply(netns, redirect_ruleset(sock.getsockname()[1], listener.getsockname()[1]))
+        except RuntimeFailure as exc:
+            sock.close()
+            listener.close()
+            raise RuntimeFailure(f"DNS server in container {cid[:12]}: {exc}") from None
         with self._lock:
             self._drop(cid)
             self._socks[cid] = sock
@@ -245,20 +255,37 @@ class Resolver:
             pass
 
 
+def redirect_ruleset(udp_port: int, tcp_port: int) -> str:
+    """The container's table: its queries to 127.0.0.11:53 go to the server's own ports there."""
+    return "\n".join(
+        [
+            f"table ip {TABLE}",
+            f"delete table ip {TABLE}",
+            f"table ip {TABLE} {{",
+            "  chain output {",
+            "    type nat hook output priority -100; policy accept;",
+            f"    ip daddr {ADDRESS} udp dport {PORT} dnat to {ADDRESS}:{udp_port}",
+            f"    ip daddr {ADDRESS} tcp dport {PORT} dnat to {ADDRESS}:{tcp_port}",
+            "  }",
+            "}",
+            "",
+        ]
+    )
+
+
 def _bound(cid: str, netns: str, kind: int) -> socket.socket:
-    """A socket in the container's namespace bound to 127.0.0.11:53 (listening, for TCP)."""
+    """A socket in the container's namespace bound to 127.0.0.11, on a port the kernel picks
+    (listening, for TCP)."""
     sock = socket_in(netns, socket.AF_INET, kind)
     try:
-        if kind == socket.SOCK_STREAM:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((ADDRESS, PORT))
+        sock.bind((ADDRESS, 0))
         if kind == socket.SOCK_STREAM:
             sock.listen(16)
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
         proto = "tcp" if kind == socket.SOCK_STREAM else "udp"
-        what = f"DNS server in container {cid[:12]}: binding {ADDRESS}:{PORT}/{proto}"
+        what = f"DNS server in container {cid[:12]}: binding {ADDRESS}/{proto}"
         raise RuntimeFailure(f"{what}: {exc.strerror}") from None
     return sock
 

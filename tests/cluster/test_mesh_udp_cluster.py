@@ -1,7 +1,7 @@
 """The routing mesh, local first, over UDP: 1 manager and 2 nodes on namespace hosts, each with
 Docker's FORWARD policy DROP.
 
-`dns` runs one task on host A, published `-p 5353:5300/udp`; it answers each datagram with its
+`dns` runs one task on host A, published `-p 5353:53/udp`; it answers each datagram with its
 hostname and the sender's address (`udpecho.c`, answering from the address asked, as DNS servers
 do). A datagram to A is answered by A's task, which saw the test process's own address (no SNAT;
 the answer found its way back through the mesh, from A's address and port, or the connected
@@ -25,7 +25,7 @@ pytestmark = [
     pytest.mark.cluster,
     pytest.mark.skipif(udpecho.compiler() is None, reason="no C compiler for the UDP service"),
 ]
-TARGET = 5300  # not 53: the node's DNS server holds 127.0.0.11:53 in every task's namespace
+TARGET = 53  # a task's own, beside the node's DNS server at 127.0.0.11 (dns.py)
 
 
 def test_udp_is_answered_locally_with_the_client_s_address_and_through_a_node_without_a_task(  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
 """The embedded DNS server (node/engine/dns.py) in a namespace of its own: its names answered there,
-other names forwarded from the daemon's namespace (a fake upstream on loopback), nothing held after."""
+also while something else there holds port 53 on the wildcard address, other names forwarded from
+the daemon's namespace (a fake upstream on loopback), nothing held after."""
 
 from __future__ import annotations
 
@@ -67,6 +68,17 @@ def test_names_answered_others_forwarded(tmp_path, upstream: int) -> None:  # ty
         assert _ask(ns, "api") == (0, ["10.0.1.2"])
         assert _ask(ns, "tasks.api.backend.") == (0, ["10.0.1.5"])
         assert _ask(ns, "example.test") == (0, ["192.0.2.1"]), "forwarded to the host's resolver"
+        # Port 53 stays the container's own: a DNS server in it binds the wildcard address there, over
+        # both protocols, and 127.0.0.11:53 is still answered by ours (its sockets are elsewhere).
+        with (
+            socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM) as u,
+            socket_in(ns, socket.AF_INET, socket.SOCK_STREAM) as t,
+        ):
+            u.bind(("0.0.0.0", 53))
+            t.bind(("0.0.0.0", 53))
+            t.listen(1)
+            assert _ask(ns, "api") == (0, ["10.0.1.2"])
+            assert _ask_tcp(ns, "api") == (0, ["10.0.1.2"])
         dns.set_networks([])
         assert _ask(ns, "api") == (0, ["192.0.2.1"]), "a name of a network gone is no longer ours"
         dns.remove("c" * 64)
