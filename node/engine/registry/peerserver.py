@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import socket
+import socketserver
 import ssl
 import threading
 from collections.abc import Callable
@@ -163,6 +164,14 @@ class _Server(ThreadingHTTPServer):
         self.served_bytes = 0
         self._count_lock = threading.Lock()
         super().__init__(addr, _Handler)
+
+    def server_bind(self) -> None:
+        """HTTPServer's without its reverse lookup of the address (socket.getfqdn, for a name no
+        handler here uses): where the resolver does not answer, it alone held the node's start for
+        10 s."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     def count(self, n: int) -> None:
         with self._count_lock:
