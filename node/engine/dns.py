@@ -5,7 +5,9 @@ container, each made inside that container's namespace (nlns.socket_in) and boun
 on a port the kernel picks, and one nftables table there (`redirect_ruleset`) sends what the
 container sends to 127.0.0.11:53 to those ports (conntrack answers from 53), as Docker's does: port
 53 stays the task's own, so a DNS server in a task can listen on it. No process is added to the
-container, and the table is replaced whole when the sockets are made again. An answer too large for
+container; when the sockets are made again (a restarted daemon's) the table is replaced whole and
+the container's conntrack entries to the old ports are deleted, so a client that keeps one socket
+is not left sending to a port nobody holds. An answer too large for
 UDP goes out truncated (TC, dnswire.fit_udp) and the client asks again over TCP; a TCP connection
 is served on a small pool, a few seconds at most, never on the serving thread. Names of the
 container's networks (dnsnames) are answered from the managers' latest peer sets; other names
@@ -85,6 +87,10 @@ class Resolver:
             sock.close()
             listener.close()
             raise RuntimeFailure(f"DNS server in container {cid[:12]}: {exc}") from None
+        try:  # made again (a restarted daemon's): a client's socket still mapped to the old ports moves
+            vips.forget(netns, [(ADDRESS, ADDRESS)])
+        except RuntimeFailure as exc:
+            log.debug("DNS server in container %s: %s", cid[:12], exc)
         with self._lock:
             self._drop(cid)
             self._socks[cid] = sock

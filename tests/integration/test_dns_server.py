@@ -4,6 +4,7 @@ the daemon's namespace (a fake upstream on loopback), nothing held after."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -47,10 +48,12 @@ def upstream() -> Iterator[int]:
     sock.close()
 
 
-def _ask(ns: str, name: str) -> tuple[int, list[str]]:
+def _ask(ns: str, name: str, sock: socket.socket | None = None) -> tuple[int, list[str]]:
+    """Over a new socket in `ns`, or over `sock` (kept by the caller)."""
     from dnslib import DNSRecord
 
-    with socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM) as s:
+    with contextlib.ExitStack() as stack:
+        s = sock or stack.enter_context(socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM))
         s.settimeout(5)
         s.sendto(DNSRecord.question(name).pack(), ("127.0.0.11", 53))
         reply = DNSRecord.parse(s.recvfrom(4096)[0])
@@ -79,6 +82,13 @@ def test_names_answered_others_forwarded(tmp_path, upstream: int) -> None:  # ty
             t.listen(1)
             assert _ask(ns, "api") == (0, ["10.0.1.2"])
             assert _ask_tcp(ns, "api") == (0, ["10.0.1.2"])
+        # Made again, as a restarted daemon does for a container it adopts: other ports, and a client
+        # that keeps one socket (its conntrack entry to the old port refreshed by every query) moves too.
+        with socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM) as kept:
+            kept.settimeout(5)
+            assert _ask(ns, "api", kept) == (0, ["10.0.1.2"])
+            dns.add("c" * 64, ns, ["n1"])
+            assert _ask(ns, "api", kept) == (0, ["10.0.1.2"])
         dns.set_networks([])
         assert _ask(ns, "api") == (0, ["192.0.2.1"]), "a name of a network gone is no longer ours"
         dns.remove("c" * 64)
