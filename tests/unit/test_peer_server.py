@@ -120,6 +120,47 @@ def test_a_blob_being_pulled_is_waited_for(served, ca) -> None:  # type: ignore[
             assert r.status_code == 200 and r.content == data and time.monotonic() - t0 >= 0.25
 
 
+def test_a_blob_asked_while_a_pull_here_resolves_its_manifest_is_waited_for(served, ca) -> None:  # type: ignore[no-untyped-def]
+    """A rollout: the peer named for a task started the same pull a moment before and does not know the
+    layers yet (it is fetching the manifest); the asker waits instead of going to the registry."""
+    store, server = served
+    data = b"a layer of the image both pull" * 1000
+    digest = _digest(data)
+    with inflight.resolving(store.root) as resolved:
+
+        def manifest_known() -> None:
+            with inflight.expected(store.root, [digest]):
+                resolved()
+                time.sleep(0.2)
+                _put(store, data)
+
+        t = threading.Timer(0.3, manifest_known)
+        t.start()
+        with _client(ca.identity("node-b", "worker", 3600), ca.ca_pem) as c:
+            r = c.get(f"https://127.0.0.1:{server.port}/v2/web/blobs/{digest}")
+        assert r.status_code == 200 and r.content == data
+    t.join()
+
+
+def test_what_a_resolving_pull_does_not_come_to_expect_is_refused(served, ca) -> None:  # type: ignore[no-untyped-def]
+    store, server = served
+    digest = _digest(b"some other image's layer")
+    resolving = threading.Event()
+    with inflight.resolving(store.root) as resolved:
+        resolving.set()
+        stop = threading.Timer(3.0, lambda: (resolving.clear(), resolved()))
+        stop.start()
+        with _client(ca.identity("node-b", "worker", 3600), ca.ca_pem) as c:
+            # A manifest never waits on a resolving pull (two nodes resolving from each other would
+            # wait out each other's timeouts): refused while this one still resolves.
+            r = c.get(f"https://127.0.0.1:{server.port}/v2/web/manifests/{digest}")
+            assert r.status_code == 404 and resolving.is_set()
+            # A blob waits until the pull knows its blobs, and this is not one of them: refused then.
+            r = c.get(f"https://127.0.0.1:{server.port}/v2/web/blobs/{digest}")
+            assert r.status_code == 404 and not resolving.is_set()
+    stop.join()
+
+
 def test_a_lying_peer_is_skipped_for_the_next(tmp_path, ca) -> None:  # type: ignore[no-untyped-def]
     data = os.urandom(100_000)
     digest = _digest(data)

@@ -3,8 +3,10 @@ peer asking for a blob this node is still fetching may wait for.
 
 Rule: a pull takes `fetching(root, digest)` around each blob's download (a second pull of the same blob
 waits and then finds it stored); it marks the blobs of the image it is pulling `expected` from the moment
-it knows them until it ends. The peer server waits (bounded) only for expected blobs; so a peer that will
-never hold a blob answers 404 at once.
+it knows them (its manifest) until it ends, and is `resolving` from its start until then. The peer server
+waits (bounded) only for expected blobs, and for any blob while a pull here is resolving (they may be among:
+in a rollout the peers named for a task are nodes that started the same pull a moment before); so a peer
+that will never hold a blob answers 404 as soon as no pull here can still come to expect it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 _guard = threading.Lock()
 _locks: dict[str, threading.Lock] = {}
 _expected: dict[str, int] = {}
+_resolving: dict[str, int] = {}  # store root -> pulls there that do not know their blobs yet
 
 
 def _key(root: str, digest: str) -> str:
@@ -56,12 +59,46 @@ def is_expected(root: str, digest: str) -> bool:
         return _key(root, digest) in _expected
 
 
-def wait_for(root: str, digest: str, present: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    """True once the blob is stored; waits while a pull here expects it, up to `timeout` seconds."""
+@contextmanager
+def resolving(root: str) -> Iterator[Callable[[], None]]:
+    """A pull at `root` that does not know its blobs yet; call the yielded `done` once they are `expected`
+    (or the pull ends: whichever comes first)."""
+    with _guard:
+        _resolving[root] = _resolving.get(root, 0) + 1
+    ended = [False]
+
+    def done() -> None:
+        with _guard:
+            if ended[0]:
+                return
+            ended[0] = True
+            left = _resolving.get(root, 0) - 1
+            if left > 0:
+                _resolving[root] = left
+            else:
+                _resolving.pop(root, None)
+
+    try:
+        yield done
+    finally:
+        done()
+
+
+def _may_come(root: str, digest: str, blob: bool) -> bool:
+    with _guard:
+        return _key(root, digest) in _expected or (blob and root in _resolving)
+
+
+def wait_for(
+    root: str, digest: str, present: Callable[[], bool], timeout: float, step: float = 0.05, blob: bool = True
+) -> bool:
+    """True once the blob is stored; waits while a pull here expects it or, for a blob (not a manifest),
+    may yet (resolving), up to `timeout` seconds. Manifests never wait on a resolving pull: two nodes
+    resolving different images from each other would wait for each other's manifests until the timeout."""
     deadline = time.monotonic() + timeout
     while True:
         if present():
             return True
-        if not is_expected(root, digest) or time.monotonic() >= deadline:
+        if not _may_come(root, digest, blob) or time.monotonic() >= deadline:
             return present()
         time.sleep(step)

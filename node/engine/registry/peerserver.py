@@ -112,7 +112,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._refuse(400, "UNSUPPORTED", "a peer serves by sha256 digest only, never by tag", head)
         store = self.server.store
         blob = store.blob_path(ref)
-        if not inflight.wait_for(store.root, ref, lambda: os.path.exists(blob), defaults.PEER_WAIT_SECONDS):
+        stored = inflight.wait_for(
+            store.root, ref, lambda: os.path.exists(blob), defaults.PEER_WAIT_SECONDS, blob=kind == "blobs"
+        )
+        if not stored:
             unknown = "MANIFEST_UNKNOWN" if kind == "manifests" else "BLOB_UNKNOWN"
             return self._refuse(404, unknown, f"{ref} is not on this node", head)
         try:

@@ -127,8 +127,9 @@ class _Pull:
     def run(self) -> ImageRecord:
         src = self.sources()
         try:
-            top = src.manifest(self.ref.repository, self.ref.reference)
-            record = self._pull_from(src, top)
+            with inflight.resolving(self.store.root) as resolved:  # peers asking this node may wait meanwhile
+                top = src.manifest(self.ref.repository, self.ref.reference)
+                record = self._pull_from(src, top, resolved)
         finally:
             src.close()
         if src.bytes_from:
@@ -136,7 +137,7 @@ class _Pull:
             log.info("pulled %s: %s", self.ref, got)
         return record
 
-    def _pull_from(self, ep: Sources, top: tuple[bytes, str, str]) -> ImageRecord:
+    def _pull_from(self, ep: Sources, top: tuple[bytes, str, str], resolved: Callable[[], None]) -> ImageRecord:
         body, media, top_digest = top
         index = b""  # the top manifest when it is an index: kept, so peers can serve the digest a service pins
         repo = self.ref.repository
@@ -174,6 +175,21 @@ class _Pull:
         config_digest, config_size = _descriptor(config_desc, "config")
         if config_size > MAX_CONFIG_BYTES:
             raise InvalidArgument(f"image config {config_digest} is too large ({config_size} bytes)")
+        blobs = [config_digest, *(_descriptor(d, "layer")[0] for d in layer_descs)]
+        with inflight.expected(self.store.root, blobs):  # from here peers asking for them may wait
+            resolved()
+            return self._from_manifest(ep, body, top_digest, index, config_digest, config_size, layer_descs)
+
+    def _from_manifest(
+        self,
+        ep: Sources,
+        body: bytes,
+        top_digest: str,
+        index: bytes,
+        config_digest: str,
+        config_size: int,
+        layer_descs: list[Any],
+    ) -> ImageRecord:
         config = self._small_blob(ep, config_digest, config_size)
         cfg = parse_image_config(config)
         if (cfg.os and cfg.os != self.want.os) or (cfg.architecture and self._arch_mismatch(cfg.architecture)):
@@ -200,8 +216,7 @@ class _Pull:
         held = [config_digest, *(d for d, _ in layers), *cfg.diff_ids]
         self.store.hold(held)
         try:
-            with inflight.expected(self.store.root, [d for d, _ in layers]):  # peers asking for them may wait
-                return self._layers_and_record(ep, body, top_digest, config, cfg.diff_ids, layers, index)
+            return self._layers_and_record(ep, body, top_digest, config, cfg.diff_ids, layers, index)
         finally:
             self.store.release(held)
 
