@@ -1,9 +1,12 @@
 """Overlay networking: TCP throughput over the overlay against the plain path between the same two
 hosts, and how soon a new task serves through its service's VIP (issue #14's benchmark).
 
-Two nodes and a manager on namespace hosts (the tests' harness). Throughput: a bounded Python socket
-pump (no iperf3 on the test machines), one TCP stream, 64 KiB writes, at most --mb MiB or --seconds
-per run; the plain path is host A's namespace to host B's over their veth and bridge, the overlay
+Two nodes and a manager on namespace hosts (the tests' harness). Throughput: one TCP stream of iperf3
+(Debian's, installed by deploy/test.sh; run in the two namespaces with nsenter --net) for --seconds a
+run, or with `--tool python` (or where iperf3 is missing) a bounded Python socket pump, 64 KiB writes,
+at most --mb MiB or --seconds per run, whose sender and receiver threads share one interpreter and
+so measure Python as much as the path; plain and overlay runs alternate. The plain path is host A's
+namespace to host B's over their veth and bridge, the overlay
 path is a container on A to a container on B by their overlay addresses (sockets opened inside the
 containers' namespaces, so the bytes cross veth → br0 → VXLAN → the hosts' link → VXLAN → br0 →
 veth). VIP readiness: `api` on B is scaled 0 → 1, and a client on A connects to api's VIP every
@@ -11,8 +14,8 @@ veth). VIP readiness: `api` on B is scaled 0 → 1, and a client on A connects t
 Latency: on one TCP connection (TCP_NODELAY), --rtts round trips of a 64-byte request answered by a
 64-byte reply from an echo thread, each timed; the median and p99 per path (the same two paths).
 
-    sudo /opt/svc/venv/bin/python bench/overlay_bench.py [--mb 4096] [--seconds 3] [--runs 5] [--rtts 2000]
-        [--json FILE]
+    sudo /opt/svc/venv/bin/python bench/overlay_bench.py [--tool iperf3|python] [--mb 4096] [--seconds 3]
+        [--runs 5] [--rtts 2000] [--json FILE]
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from typing import Any
@@ -84,6 +89,30 @@ def pump(server_ns: str, server_addr: str, client_ns: str, mb: int, seconds: flo
     took = time.monotonic() - start
     lsock.close()
     return got[0] / took / (1 << 20)
+
+
+def iperf3(server_ns: str, server_addr: str, client_ns: str, seconds: float) -> float:
+    """MiB/s iperf3 measured receiving one TCP stream from `client_ns` to `server_ns` for `seconds`."""
+    server = subprocess.Popen(
+        ["nsenter", f"--net={server_ns}", "iperf3", "-s", "-1", "-B", server_addr, "-p", str(PORT)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(50):  # bounded: 5 s for the server to listen
+            r = subprocess.run(
+                ["nsenter", f"--net={client_ns}", "iperf3", "-c", server_addr, "-p", str(PORT), "-t", str(seconds),
+                 "-J"],
+                capture_output=True, text=True, timeout=seconds + 30,
+            )  # fmt: skip
+            doc = json.loads(r.stdout or "{}")
+            if "end" in doc and "sum_received" in doc["end"]:
+                return float(doc["end"]["sum_received"]["bits_per_second"]) / 8 / (1 << 20)
+            time.sleep(0.1)
+        raise RuntimeError(f"iperf3 to {server_addr}: {doc.get('error', r.stderr.strip())}")
+    finally:
+        server.kill()
+        server.wait()
 
 
 def _recv_exactly(sock: socket.socket, n: int) -> bytes:
@@ -176,13 +205,14 @@ def _epoch(text: Any) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--mb", type=int, default=4096, help="MiB per throughput run at most")
+    ap.add_argument("--tool", choices=("iperf3", "python"), default="iperf3" if shutil.which("iperf3") else "python")
+    ap.add_argument("--mb", type=int, default=4096, help="MiB per throughput run at most (python)")
     ap.add_argument("--seconds", type=float, default=3.0, help="seconds per throughput run at most")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rtts", type=int, default=2000, help="round trips per latency run")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
-    out: dict[str, Any] = {"mb": args.mb, "seconds": args.seconds, "runs": args.runs}
+    out: dict[str, Any] = {"tool": args.tool, "mb": args.mb, "seconds": args.seconds, "runs": args.runs}
     with cluster(netns=True) as c:
         c.start_manager(c.add_host())
         a, b = c.start_node(c.add_host(), wait=False), c.start_node(c.add_host(), wait=False)
@@ -203,10 +233,20 @@ def main() -> None:
             if t.get("desired_state") == "running" and t.get("networks")
         )
         sink_ns, src_ns = _ns_of_task(c, b, "sink"), _ns_of_task(c, a, "src")
-        plain = [pump(_ns_of_host(b), b.addr, _ns_of_host(a), args.mb, args.seconds) for _ in range(args.runs)]
-        overlay = [pump(sink_ns, sink_addr, src_ns, args.mb, args.seconds) for _ in range(args.runs)]
+
+        def stream(server_ns: str, addr: str, client_ns: str) -> float:
+            if args.tool == "iperf3":
+                return iperf3(server_ns, addr, client_ns, args.seconds)
+            return pump(server_ns, addr, client_ns, args.mb, args.seconds)
+
+        plain, overlay = [], []
+        for _ in range(args.runs):  # interleaved, so the machine's load falls on both paths alike
+            plain.append(stream(_ns_of_host(b), b.addr, _ns_of_host(a)))
+            overlay.append(stream(sink_ns, sink_addr, src_ns))
         out["plain_mib_s"], out["overlay_mib_s"] = plain, overlay
         out["overlay_vs_plain"] = median(overlay) / median(plain)
+        # Each overlay run beside the plain run just before it, under the same load: the paired ratio.
+        out["overlay_vs_plain_paired"] = median([o / p for o, p in zip(overlay, plain, strict=True)])
         lat: dict[str, list[float]] = {"plain": [], "overlay": []}
         for _ in range(args.runs):  # interleaved, so the machine's load falls on both paths alike
             lat["plain"] += round_trips(_ns_of_host(b), b.addr, _ns_of_host(a), args.rtts)
@@ -217,8 +257,9 @@ def main() -> None:
         c.ok("scale", "api=0")
         out["vip_ready_s"] = [vip_ready(c, a, b, src_ns, vip) for _ in range(args.runs)]
     print(
-        f"throughput, median of {args.runs}: plain {median(plain):.0f} MiB/s, overlay {median(overlay):.0f} MiB/s "
-        f"({out['overlay_vs_plain']:.0%}); round trips ({args.runs} x {args.rtts}): plain median "
+        f"throughput ({args.tool}), median of {args.runs}: plain {median(plain):.0f} MiB/s, "
+        f"overlay {median(overlay):.0f} MiB/s "
+        f"({out['overlay_vs_plain']:.0%}; paired runs {out['overlay_vs_plain_paired']:.0%}); round trips ({args.runs} x {args.rtts}): plain median "
         f"{out['plain_rtt_us']['median']:.0f} us, p99 {out['plain_rtt_us']['p99']:.0f} us; overlay median "
         f"{out['overlay_rtt_us']['median']:.0f} us, p99 {out['overlay_rtt_us']['p99']:.0f} us; "
         f"VIP ready after RUNNING: median {median(out['vip_ready_s']):.3f} s "

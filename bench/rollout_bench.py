@@ -1,12 +1,14 @@
 """Roll a new image out to 10 nodes: bytes the registry serves, and time until every replica runs,
 with peer distribution and without it (`svcd node --peer-port 0`).
 
-    sudo python3 bench/rollout_bench.py [--nodes 10] [--mb 30] [--layers 3] [--json out.json]
+    sudo python3 bench/rollout_bench.py [--nodes 10] [--mb 30] [--layers 3] [--registry-mbps R] [--json out.json]
 
 One manager and `--nodes` real node daemons on loopback addresses (tests/harness.py), the CNCF registry
 (Debian's docker-registry) on 127.0.0.1 behind a small counting proxy: every byte of every GET body the
 registry sends passes through it. The image: `--layers` layers of random (incompressible) data, gzip, `--mb`
-MB in all, on busybox. For each mode, a fresh cluster:
+MB in all, on busybox. `--registry-mbps R` paces what the proxy sends to R MB/s in all, shared by every
+connection: the registry's uplink as the bottleneck (the case the targets are about), where on loopback
+without it the 2 cores are. For each mode, a fresh cluster:
 
 - single: a 1-replica service of image A, placed on one node: the time of one node's pull and start;
 - rollout: `svc create --replicas N` of image B, one replica per node, all nodes needing it at once (the
@@ -33,10 +35,28 @@ from common import cluster
 from registry_bench import build_image, free_port, start_registry
 
 
-class CountingProxy:
-    """Forwards GET/HEAD to the registry; counts the body bytes it returns."""
+class Uplink:
+    """One link's bandwidth, shared by every connection through it: each chunk waits its turn."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, mb_per_s: float) -> None:
+        self.rate = mb_per_s * 1e6
+        self._lock = threading.Lock()
+        self._free_at = 0.0  # when the link has sent everything queued so far
+
+    def send(self, write: Any, data: bytes, chunk: int = 64 * 1024) -> None:
+        for i in range(0, len(data), chunk):
+            piece = data[i : i + chunk]
+            with self._lock:
+                done = max(time.monotonic(), self._free_at) + len(piece) / self.rate
+                self._free_at = done
+            time.sleep(max(0.0, done - time.monotonic()))
+            write(piece)
+
+
+class CountingProxy:
+    """Forwards GET/HEAD to the registry; counts the body bytes it returns (paced by `uplink` if set)."""
+
+    def __init__(self, upstream: str, uplink: Uplink | None = None) -> None:
         self.upstream = upstream
         self.bytes = 0
         self.blob_gets = 0
@@ -68,7 +88,10 @@ class CountingProxy:
                 if method == "GET" and resp.getheader("content-length") is None:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if uplink is not None:
+                    uplink.send(self.wfile.write, body)
+                else:
+                    self.wfile.write(body)
                 conn.close()
                 with proxy._lock:
                     proxy.bytes += len(body)
@@ -160,11 +183,12 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=10)
     ap.add_argument("--mb", type=int, default=30)
     ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--registry-mbps", type=float, default=0, help="pace the registry to this many MB/s (0: no limit)")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     base = tempfile.mkdtemp(prefix="svc-rollout-bench-")
     proc, host = start_registry(base)
-    proxy = CountingProxy(host)
+    proxy = CountingProxy(host, Uplink(args.registry_mbps) if args.registry_mbps > 0 else None)
     try:
         sizes = {}
         for tag in ("a", "b"):
@@ -184,6 +208,7 @@ def main() -> int:
         results = [run_mode(False, args.nodes, proxy), run_mode(True, args.nodes, proxy)]
         for res in results:
             res["image_bytes"] = sizes["b"]
+            res["registry_mbps"] = args.registry_mbps or None
             res["registry_bytes_per_image"] = round(res["rollout_registry_bytes"] / sizes["b"], 2)
             res["rollout_over_single"] = round(res["rollout_s"] / res["single_s"], 2)
             label = "peers" if res["peers"] else "no peers (--peer-port 0)"
