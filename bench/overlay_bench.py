@@ -259,7 +259,8 @@ def main() -> None:
     print(
         f"throughput ({args.tool}), median of {args.runs}: plain {median(plain):.0f} MiB/s, "
         f"overlay {median(overlay):.0f} MiB/s "
-        f"({out['overlay_vs_plain']:.0%}; paired runs {out['overlay_vs_plain_paired']:.0%}); round trips ({args.runs} x {args.rtts}): plain median "
+        f"({out['overlay_vs_plain']:.0%}; paired runs {out['overlay_vs_plain_paired']:.0%}); "
+        f"round trips ({args.runs} x {args.rtts}): plain median "
         f"{out['plain_rtt_us']['median']:.0f} us, p99 {out['plain_rtt_us']['p99']:.0f} us; overlay median "
         f"{out['overlay_rtt_us']['median']:.0f} us, p99 {out['overlay_rtt_us']['p99']:.0f} us; "
         f"VIP ready after RUNNING: median {median(out['vip_ready_s']):.3f} s "
