@@ -161,6 +161,53 @@ def test_what_a_resolving_pull_does_not_come_to_expect_is_refused(served, ca) ->
     stop.join()
 
 
+def _download_slowly(store: ImageStore, data: bytes, fail_after: int = -1) -> threading.Thread:
+    """A pull's download as pull._download does it: a scratch file registered as growing, written in
+    pieces, then renamed into place (or, failing after `fail_after` bytes, removed)."""
+    digest = _digest(data)
+    fd, scratch = store.scratch_file()
+    started = threading.Event()
+
+    def write() -> None:
+        with inflight.growing(store.root, digest, scratch, len(data)):
+            started.set()
+            with os.fdopen(fd, "wb", buffering=0) as f:
+                for i in range(0, len(data), 50_000):
+                    if 0 <= fail_after <= i:
+                        os.unlink(scratch)
+                        return
+                    f.write(data[i : i + 50_000])
+                    time.sleep(0.02)
+            store.commit_blob(scratch, digest)
+
+    t = threading.Thread(target=write)
+    t.start()
+    started.wait()
+    return t
+
+
+def test_a_blob_still_downloading_is_passed_on_as_it_arrives(served, ca) -> None:  # type: ignore[no-untyped-def]
+    store, server = served
+    data = os.urandom(1_000_000)
+    t = _download_slowly(store, data)
+    with _client(ca.identity("node-b", "worker", 3600), ca.ca_pem) as c:
+        r = c.get(f"https://127.0.0.1:{server.port}/v2/web/blobs/{_digest(data)}")
+    t.join()
+    assert r.status_code == 200 and r.headers["content-length"] == str(len(data))
+    assert r.content == data
+    assert server.served_bytes == len(data)
+
+
+def test_a_download_that_fails_ends_the_answer_short(served, ca) -> None:  # type: ignore[no-untyped-def]
+    store, server = served
+    data = os.urandom(1_000_000)
+    t = _download_slowly(store, data, fail_after=300_000)
+    with _client(ca.identity("node-b", "worker", 3600), ca.ca_pem) as c, pytest.raises(httpx.HTTPError):
+        c.get(f"https://127.0.0.1:{server.port}/v2/web/blobs/{_digest(data)}")  # fewer bytes than announced
+    t.join()
+    assert not store.has_blob(_digest(data))
+
+
 def test_a_lying_peer_is_skipped_for_the_next(tmp_path, ca) -> None:  # type: ignore[no-untyped-def]
     data = os.urandom(100_000)
     digest = _digest(data)

@@ -7,6 +7,8 @@ it knows them (its manifest) until it ends, and is `resolving` from its start un
 waits (bounded) only for expected blobs, and for any blob while a pull here is resolving (they may be among:
 in a rollout the peers named for a task are nodes that started the same pull a moment before); so a peer
 that will never hold a blob answers 404 as soon as no pull here can still come to expect it.
+A blob being downloaded is `growing`: its scratch file and size, so the peer server can pass its bytes on
+as they arrive (cut-through; every asker verifies size and digest itself, as it does any source's).
 """
 
 from __future__ import annotations
@@ -15,11 +17,24 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 _guard = threading.Lock()
 _locks: dict[str, threading.Lock] = {}
 _expected: dict[str, int] = {}
 _resolving: dict[str, int] = {}  # store root -> pulls there that do not know their blobs yet
+
+
+@dataclass
+class Growing:
+    """A blob's download in progress: its scratch file (renamed into place, same inode, when verified)."""
+
+    path: str
+    size: int
+    ended: threading.Event = field(default_factory=threading.Event)  # set when the download ends, either way
+
+
+_growing: dict[str, Growing] = {}
 
 
 def _key(root: str, digest: str) -> str:
@@ -34,6 +49,26 @@ def fetching(root: str, digest: str) -> Iterator[None]:
         lock = _locks.setdefault(key, threading.Lock())
     with lock:
         yield
+
+
+@contextmanager
+def growing(root: str, digest: str, path: str, size: int) -> Iterator[None]:
+    """The download of `digest` into the scratch file at `path`, `size` bytes when complete."""
+    key, g = _key(root, digest), Growing(path, size)
+    with _guard:
+        _growing[key] = g
+    try:
+        yield
+    finally:
+        with _guard:
+            if _growing.get(key) is g:
+                del _growing[key]
+        g.ended.set()
+
+
+def in_progress(root: str, digest: str) -> Growing | None:
+    with _guard:
+        return _growing.get(_key(root, digest))
 
 
 @contextmanager
@@ -92,12 +127,13 @@ def _may_come(root: str, digest: str, blob: bool) -> bool:
 def wait_for(
     root: str, digest: str, present: Callable[[], bool], timeout: float, step: float = 0.05, blob: bool = True
 ) -> bool:
-    """True once the blob is stored; waits while a pull here expects it or, for a blob (not a manifest),
-    may yet (resolving), up to `timeout` seconds. Manifests never wait on a resolving pull: two nodes
-    resolving different images from each other would wait for each other's manifests until the timeout."""
+    """True once the blob is stored or (a blob, not a manifest) its download is in progress; waits while a
+    pull here expects it or, for a blob, may yet (resolving), up to `timeout` seconds. Manifests never
+    wait on a resolving pull: two nodes resolving different images from each other would wait for each
+    other's manifests until the timeout."""
     deadline = time.monotonic() + timeout
     while True:
-        if present():
+        if present() or (blob and in_progress(root, digest) is not None):
             return True
         if not _may_come(root, digest, blob) or time.monotonic() >= deadline:
             return present()

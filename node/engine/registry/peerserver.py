@@ -44,6 +44,7 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _ROLES = ("worker", "manager")
 _MAX_MANIFEST = 4 << 20
 _CHUNK = 1 << 20
+_FOLLOW_SECONDS = 0.01  # how often a blob still downloading is read again for new bytes
 _DEFAULT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
@@ -115,7 +116,11 @@ class _Handler(BaseHTTPRequestHandler):
         stored = inflight.wait_for(
             store.root, ref, lambda: os.path.exists(blob), defaults.PEER_WAIT_SECONDS, blob=kind == "blobs"
         )
-        if not stored:
+        if stored and not os.path.exists(blob) and kind == "blobs":
+            g = inflight.in_progress(store.root, ref)
+            if g is not None and self._pass_on(g, ref, head):
+                return None
+        if not os.path.exists(blob):
             unknown = "MANIFEST_UNKNOWN" if kind == "manifests" else "BLOB_UNKNOWN"
             return self._refuse(404, unknown, f"{ref} is not on this node", head)
         try:
@@ -143,6 +148,41 @@ class _Handler(BaseHTTPRequestHandler):
                 sent += len(chunk)
             self.server.count(sent)
         return None
+
+    def _pass_on(self, g: inflight.Growing, digest: str, head: bool) -> bool:
+        """A blob this node is downloading, sent on as its bytes arrive (False: its scratch file is gone
+        already, renamed into place or removed). A download that fails ends the answer short, so the
+        asker's size check fails and it goes to its next source; a retry from another source rewrites
+        the same bytes at the same offsets (content-addressed), so following the file stays right."""
+        try:
+            f = open(g.path, "rb", buffering=0)  # unbuffered: every read asks the file again
+        except FileNotFoundError:
+            return False
+        with f:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(g.size))
+            self.send_header("Docker-Content-Digest", digest)
+            self.end_headers()
+            if head:
+                return True
+            sent = 0
+            while sent < g.size:
+                chunk = f.read(min(_CHUNK, g.size - sent))
+                if chunk:
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+                elif g.ended.is_set():
+                    if not (chunk := f.read(min(_CHUNK, g.size - sent))):
+                        break  # the download failed (or the file was cut): end short
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+                else:
+                    g.ended.wait(_FOLLOW_SECONDS)
+            self.server.count(sent)
+            if sent < g.size:
+                self.close_connection = True
+        return True
 
     def _send(self, body: bytes, media: str, digest: str, head: bool) -> None:
         self.send_response(200)

@@ -274,13 +274,14 @@ class _Pull:
     def _download(self, ep: Sources, digest: str, size: int, progress: Callable[[int], None] | None) -> None:
         fd, scratch = self.store.scratch_file()
         try:
-            with os.fdopen(fd, "wb") as out:
-                ep.blob(self.ref.repository, digest, size, out, progress)
-                out.flush()
-                os.fsync(out.fileno())
-            with self._lock:
-                self.new_blobs.append(digest)
-            self.store.commit_blob(scratch, digest)
+            with inflight.growing(self.store.root, digest, scratch, size):  # peers may pass it on meanwhile
+                with os.fdopen(fd, "wb") as out:
+                    ep.blob(self.ref.repository, digest, size, out, progress)
+                    out.flush()
+                    os.fsync(out.fileno())
+                with self._lock:
+                    self.new_blobs.append(digest)
+                self.store.commit_blob(scratch, digest)
         finally:
             if os.path.exists(scratch):
                 os.unlink(scratch)
