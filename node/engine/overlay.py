@@ -87,7 +87,11 @@ def _no_bridge_netfilter(path: str) -> None:
     (its routed and locally delivered packets, the mesh's NAT among them, still pass the IP hooks)."""
     for key in BRIDGE_NETFILTER:
         if os.path.exists("/proc/sys/" + key.replace(".", "/")):
-            sysctl_in(path, key, "0")
+            try:
+                sysctl_in(path, key, "0")
+            except RuntimeFailure as exc:  # a kernel before 5.3 has them for the host only: speed, not a failure
+                log.debug("network namespace %s: %s", path, exc)
+                return
 
 
 def _lookup(ipr: Any, name: str) -> int | None:

@@ -208,6 +208,43 @@ def test_a_download_that_fails_ends_the_answer_short(served, ca) -> None:  # typ
     assert not store.has_blob(_digest(data))
 
 
+def test_a_download_with_no_bytes_yet_is_waited_for_not_passed_on(served, ca, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two tasks of one image on each of two nodes: each node's download may be waiting on the other.
+    An empty download is waited for like an expected blob and refused at the deadline, never answered
+    200 and then followed until both askers' read timeouts."""
+    from svc import defaults
+
+    monkeypatch.setattr(defaults, "PEER_WAIT_SECONDS", 0.5)
+    store, server = served
+    digest = _digest(b"never comes")
+    fd, scratch = store.scratch_file()
+    os.close(fd)
+    with inflight.growing(store.root, digest, scratch, 1000), _client(ca.identity("n", "worker", 3600), ca.ca_pem) as c:
+        r = c.get(f"https://127.0.0.1:{server.port}/v2/web/blobs/{digest}")
+    assert r.status_code == 404
+    os.unlink(scratch)
+
+
+def test_a_stalled_download_ends_the_answer_short(served, ca, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from node.engine.registry import peerserver
+
+    monkeypatch.setattr(peerserver, "_STALL_SECONDS", 0.5)
+    store, server = served
+    digest = _digest(b"stalls")
+    fd, scratch = store.scratch_file()
+    with os.fdopen(fd, "wb") as f:
+        f.write(b"x" * 1000)
+    ident = ca.identity("node-b", "worker", 3600)
+    url = f"https://127.0.0.1:{server.port}/v2/web/blobs/{digest}"
+    with (
+        inflight.growing(store.root, digest, scratch, 100_000),
+        _client(ident, ca.ca_pem) as c,
+        pytest.raises(httpx.HTTPError),  # 1000 of 100 000 bytes, then nothing: short
+    ):
+        c.get(url)
+    os.unlink(scratch)
+
+
 def test_a_lying_peer_is_skipped_for_the_next(tmp_path, ca) -> None:  # type: ignore[no-untyped-def]
     data = os.urandom(100_000)
     digest = _digest(data)

@@ -13,6 +13,7 @@ as they arrive (cut-through; every asker verifies size and digest itself, as it 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,6 +72,19 @@ def in_progress(root: str, digest: str) -> Growing | None:
         return _growing.get(_key(root, digest))
 
 
+def _flowing(root: str, digest: str) -> bool:
+    """A download in progress that has bytes already. One still at 0 may itself be waiting on the peer
+    that asks (two tasks of one image on each of two nodes): passing it on would stall both until their
+    read timeouts, so it is waited for like an expected blob instead, and refused at the deadline."""
+    g = in_progress(root, digest)
+    if g is None:
+        return False
+    try:
+        return os.path.getsize(g.path) > 0
+    except OSError:
+        return False
+
+
 @contextmanager
 def expected(root: str, digests: list[str]) -> Iterator[None]:
     keys = [_key(root, d) for d in digests]
@@ -127,13 +141,13 @@ def _may_come(root: str, digest: str, blob: bool) -> bool:
 def wait_for(
     root: str, digest: str, present: Callable[[], bool], timeout: float, step: float = 0.05, blob: bool = True
 ) -> bool:
-    """True once the blob is stored or (a blob, not a manifest) its download is in progress; waits while a
+    """True once the blob is stored or (a blob, not a manifest) its download has begun to bring bytes; waits while a
     pull here expects it or, for a blob, may yet (resolving), up to `timeout` seconds. Manifests never
     wait on a resolving pull: two nodes resolving different images from each other would wait for each
     other's manifests until the timeout."""
     deadline = time.monotonic() + timeout
     while True:
-        if present() or (blob and in_progress(root, digest) is not None):
+        if present() or (blob and _flowing(root, digest)):
             return True
         if not _may_come(root, digest, blob) or time.monotonic() >= deadline:
             return present()

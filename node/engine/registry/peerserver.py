@@ -22,6 +22,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,6 +46,7 @@ _ROLES = ("worker", "manager")
 _MAX_MANIFEST = 4 << 20
 _CHUNK = 1 << 20
 _FOLLOW_SECONDS = 0.01  # how often a blob still downloading is read again for new bytes
+_STALL_SECONDS = 10.0  # no new bytes this long: end the answer short (the asker's read timeout is 30 s)
 _DEFAULT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
@@ -166,17 +168,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if head:
                 return True
-            sent = 0
+            sent, moved = 0, time.monotonic()
             while sent < g.size:
                 chunk = f.read(min(_CHUNK, g.size - sent))
                 if chunk:
                     self.wfile.write(chunk)
                     sent += len(chunk)
+                    moved = time.monotonic()
                 elif g.ended.is_set():
                     if not (chunk := f.read(min(_CHUNK, g.size - sent))):
                         break  # the download failed (or the file was cut): end short
                     self.wfile.write(chunk)
                     sent += len(chunk)
+                elif time.monotonic() - moved > _STALL_SECONDS:
+                    break  # stalled (or restarted from 0 by a retry): end short before the asker's timeout
                 else:
                     g.ended.wait(_FOLLOW_SECONDS)
             self.server.count(sent)
