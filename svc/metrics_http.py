@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-import socketserver
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, disable_created_metrics, generate_latest
 
 from svc.errors import Unavailable
+from svc.httpserver import QuickBindHTTPServer
 from svc.netaddr import split_addr
 
 log = logging.getLogger(__name__)
@@ -28,17 +28,6 @@ JsonRoute = Callable[[], Any]
 disable_created_metrics()
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves its own address (socket.getfqdn): on a host whose DNS
-        # server is unreachable that stalls start-up for 10 s, and nothing here uses the name.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-
 class MetricsServer:
     def __init__(
         self, addr: str, registry: CollectorRegistry, title: str, routes: dict[str, JsonRoute] | None = None
@@ -47,7 +36,7 @@ class MetricsServer:
         self.registry = registry
         self.title = title
         self.routes = routes or {}
-        self._server: _HTTPServer | None = None
+        self._server: QuickBindHTTPServer | None = None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         outer = self
@@ -86,7 +75,7 @@ class MetricsServer:
     def start(self) -> None:
         host, port = split_addr(self.addr, "metrics address")
         try:
-            self._server = _HTTPServer((host, port), self._handler())
+            self._server = QuickBindHTTPServer((host, port), self._handler())
         except OSError as exc:
             raise Unavailable(f"cannot serve metrics on {self.addr}: {exc.strerror}") from None
         threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True).start()

@@ -19,17 +19,17 @@ import logging
 import os
 import re
 import socket
-import socketserver
 import ssl
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 from svc import defaults, tls
 from svc.errors import Unavailable
+from svc.httpserver import QuickBindHTTPServer
 from svc.netaddr import split_addr
 
 from ..images import ImageStore
@@ -201,8 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.count(len(body))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(QuickBindHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, addr: tuple[str, int], store: ImageStore, context: Callable[[], ssl.SSLContext]) -> None:
@@ -212,14 +211,6 @@ class _Server(ThreadingHTTPServer):
         self.served_bytes = 0
         self._count_lock = threading.Lock()
         super().__init__(addr, _Handler)
-
-    def server_bind(self) -> None:
-        """HTTPServer's without its reverse lookup of the address (socket.getfqdn, for a name no
-        handler here uses): where the resolver does not answer, it alone held the node's start for
-        10 s."""
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
 
     def count(self, n: int) -> None:
         with self._count_lock:
