@@ -1,29 +1,30 @@
 """`svc scale web=100` from 1 on one host with real containers, and back to 1.
 
-    sudo python3 bench/scale_bench.py [--replicas 100] [--runs 3]
+    sudo python3 bench/scale_bench.py [--replicas 100] [--runs 3] [--swarm | --no-swarm]
 
 Times are wall-clock from the command until the condition holds, measured from outside
 (the store and the node's own container list must agree): 1 -> N until N containers run;
 N -> 1 until the other containers are gone. The workload is Docker's anchor: busybox
 `sleep 1000000`, which as PID 1 ignores SIGTERM, so scale-down includes the 10 s stop grace.
-Docker Swarm is measured in the same run when a Docker engine answers (`docker info`).
+Docker Swarm is measured in the same run, the runs interleaved with svc's: Debian's docker.io and
+containerd, fetched into /var/cache/svc/bench-docker and run in namespaces of their own
+(bench/dockerswarm.py). By default it is tried and, if it cannot run, the anchor numbers are used
+instead; --swarm makes it required, --no-swarm skips it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import subprocess
+import os
 import sys
 import time
 
 from common import cluster, median
+from dockerswarm import DockerSwarm, DockerUnavailable
 
 SWARM_ANCHOR = {"up": 29.0, "down": 20.0}  # ../shared/notes/anchors.md, 2-core Debian 12, Docker 20.10
-
-
-def count_running(c, h) -> int:  # type: ignore[no-untyped-def]
-    return sum(1 for x in c.running_containers(h) if x["labels"].get("svc.service.name") == "web")
 
 
 def wait(fn, timeout: float = 300) -> float:  # type: ignore[no-untyped-def]
@@ -35,87 +36,109 @@ def wait(fn, timeout: float = 300) -> float:  # type: ignore[no-untyped-def]
     return time.monotonic() - start
 
 
-def run_svc(replicas: int, runs: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"up": [], "down": []}
-    with cluster() as c:
-        m = c.start_manager(c.add_host())
-        n = c.start_node(c.add_host())
-        c.import_image(n, c.busybox)
+class SvcSide:
+    """svc: a manager and a node as separate processes on this host."""
+
+    name = "svc"
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self.c = c = stack.enter_context(cluster())
+        self.m = c.start_manager(c.add_host())
+        self.n = c.start_node(c.add_host())
+        c.import_image(self.n, c.busybox)
         time.sleep(2)
         c.ok("create", "--name", "web", "--replicas", "1", "busybox", "sleep", "1000000")
-        for _ in range(runs):
-            start = time.monotonic()
-            c.ok("scale", "-d", f"web={replicas}", via=m)
-            wait(lambda: count_running(c, n) == replicas)
-            out["up"].append(time.monotonic() - start)
-            start = time.monotonic()
-            c.ok("scale", "-d", "web=1", via=m)
-            wait(lambda: count_running(c, n) == 1)
-            out["down"].append(time.monotonic() - start)
-    return out
+        wait(lambda: self.running() == 1)
+
+    def running(self) -> int:
+        return sum(1 for x in self.c.running_containers(self.n) if x["labels"].get("svc.service.name") == "web")
+
+    def scale(self, replicas: int) -> None:
+        self.c.ok("scale", "-d", f"web={replicas}", via=self.m)
 
 
-def docker_available() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+class SwarmSide:
+    """Docker Swarm: Debian's dockerd + containerd in namespaces of their own (bench/dockerswarm.py)."""
+
+    name = "Docker Swarm"
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self.d = d = stack.enter_context(DockerSwarm())
+        d.load_busybox(os.path.join(d.dir, "busybox.tar"))
+        d.docker("service", "create", "-d", "--no-resolve-image", "--name", "web", "busybox", "sleep", "1000000")
+        wait(lambda: self.running() == 1)
+        self.versions = d.versions()
+        self.rss_mib = d.rss_mib()
+
+    def running(self) -> int:
+        # `docker ps` lists running containers only: a new CLI process each poll, like svc's `container ls`.
+        return len(self.d.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=web").stdout.split())
+
+    def scale(self, replicas: int) -> None:
+        self.d.docker("service", "scale", "-d", f"web={replicas}")
 
 
-def run_swarm(replicas: int, runs: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"up": [], "down": []}
-
-    def running() -> int:
-        r = subprocess.run(
-            ["docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name=svcbench"],
-            capture_output=True,
-            text=True,
-        )
-        return len(r.stdout.split())
-
-    subprocess.run(["docker", "swarm", "init"], capture_output=True)
-    subprocess.run(
-        ["docker", "service", "create", "-d", "--name", "svcbench", "busybox", "sleep", "1000000"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        wait(lambda: running() == 1)
-        for _ in range(runs):
-            start = time.monotonic()
-            subprocess.run(
-                ["docker", "service", "scale", "-d", f"svcbench={replicas}"], check=True, capture_output=True
-            )
-            wait(lambda: running() == replicas)
-            out["up"].append(time.monotonic() - start)
-            start = time.monotonic()
-            subprocess.run(["docker", "service", "scale", "-d", "svcbench=1"], check=True, capture_output=True)
-            wait(lambda: running() == 1)
-            out["down"].append(time.monotonic() - start)
-    finally:
-        subprocess.run(["docker", "service", "rm", "svcbench"], capture_output=True)
-    return out
+def one_run(side: SvcSide | SwarmSide, replicas: int, out: dict[str, list[float]]) -> None:
+    start = time.monotonic()
+    side.scale(replicas)
+    wait(lambda: side.running() == replicas)
+    out["up"].append(time.monotonic() - start)
+    start = time.monotonic()
+    side.scale(1)
+    wait(lambda: side.running() == 1)
+    out["down"].append(time.monotonic() - start)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--replicas", type=int, default=100)
     p.add_argument("--runs", type=int, default=3)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--swarm", action="store_true", help="require the Docker Swarm side (fail if it cannot run)")
+    g.add_argument("--no-swarm", action="store_true", help="svc only, against the anchor numbers")
     p.add_argument("--json")
     args = p.parse_args()
-    svc = run_svc(args.replicas, args.runs)
-    swarm = run_swarm(args.replicas, args.runs) if docker_available() else None
-    ref = {k: median(v) for k, v in swarm.items()} if swarm else SWARM_ANCHOR
-    source = "measured in this run" if swarm else "anchor (no Docker engine here)"
+    results: dict[str, dict[str, list[float]]] = {"svc": {"up": [], "down": []}}
+    info: dict[str, object] = {}
+    with contextlib.ExitStack() as stack:
+        svc = SvcSide(stack)
+        swarm: SwarmSide | None = None
+        if not args.no_swarm:
+            try:
+                swarm = SwarmSide(stack)
+            except DockerUnavailable as e:
+                if args.swarm:
+                    print(f"Docker Swarm cannot run here: {e}", file=sys.stderr)
+                    return 1
+                print(f"note: no Docker Swarm side ({e}); comparing with the anchor", file=sys.stderr)
+        if swarm is not None:
+            results["swarm"] = {"up": [], "down": []}
+            info = {"docker": swarm.versions, "idle_rss_mib": swarm.rss_mib}
+            print(f"Docker Swarm: {json.dumps(swarm.versions)}; idle RSS MiB {json.dumps(swarm.rss_mib)}")
+        for i in range(args.runs):
+            # Interleaved, the order alternating: svc first on even runs, Swarm first on odd ones.
+            order: list[tuple[str, SvcSide | SwarmSide]] = [("svc", svc)]
+            if swarm is not None:
+                order = [*order, ("swarm", swarm)] if i % 2 == 0 else [("swarm", swarm), *order]
+            for key, side in order:
+                one_run(side, args.replicas, results[key])
+                up, down = results[key]["up"][-1], results[key]["down"][-1]
+                print(f"run {i + 1} {side.name}: up {up:.2f}s down {down:.2f}s", flush=True)
+    measured = "swarm" in results
+    ref = {k: median(v) for k, v in results["swarm"].items()} if measured else SWARM_ANCHOR
+    source = "measured in this run" if measured else "anchor (no Docker engine here)"
     for key, label in (("up", f"scale 1 -> {args.replicas}"), ("down", f"scale {args.replicas} -> 1")):
-        runs = ", ".join(f"{x:.2f}" for x in svc[key])
-        print(
-            f"{label}: svc median {median(svc[key]):.2f}s (runs {runs}); Swarm {ref[key]:.1f}s [{source}]; "
-            f"{ref[key] / median(svc[key]):.1f}x faster"
-        )
+        svc_runs = results["svc"][key]
+        line = f"{label}: svc median {median(svc_runs):.2f}s (runs {', '.join(f'{x:.2f}' for x in svc_runs)}); "
+        if measured:
+            sw = results["swarm"][key]
+            line += f"Swarm median {ref[key]:.2f}s (runs {', '.join(f'{x:.2f}' for x in sw)}) [{source}]; "
+        else:
+            line += f"Swarm {ref[key]:.1f}s [{source}]; "
+        print(line + f"{ref[key] / median(svc_runs):.1f}x faster")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"svc": svc, "swarm": swarm, "reference": ref}, f, indent=1)
+            json.dump({**results, "reference": ref, "reference_source": source, **info}, f, indent=1)
     return 0
 
 
