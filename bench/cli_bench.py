@@ -1,12 +1,14 @@
 """Wall time of `svc ls` and `svc ps web` as an operator runs them: a new process each time.
 
-    sudo python3 bench/cli_bench.py [--runs 10] [--replicas 5]
+    sudo python3 bench/cli_bench.py [--runs 10] [--replicas 5] [--swarm | --no-swarm]
 
 A manager and a node on loopback, one service `web` of N busybox replicas. Each command runs
 `--runs` times through the installed `svc` entry point (the same process a shell starts), and the
 median and worst are reported. `python -c pass` from the same interpreter is the floor every
 Python CLI pays, and `svc --version` what argument parsing adds to it. `docker service ls` is
-measured in the same run when a Docker engine in swarm mode answers.
+measured in the same run against a real single-node Docker Swarm with the same service (Debian's
+docker.io and containerd in namespaces of their own, bench/dockerswarm.py): tried by default,
+required with --swarm, skipped with --no-swarm.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import sys
 import time
 
 from common import cluster, median
+from dockerswarm import DockerSwarm, DockerUnavailable
+
+BUSYBOX_SLEEP = ("busybox", "sleep", "1000000")
 
 
 def timed(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
@@ -38,22 +43,40 @@ def svc_entry() -> list[str]:
     return [found] if found else [sys.executable, "-m", "svc"]
 
 
-def docker_swarm_ls(runs: int) -> list[float] | None:
-    try:
-        r = subprocess.run(
-            ["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True, timeout=10
+def docker_swarm_ls(runs: int, replicas: int) -> dict[str, list[float]]:
+    """`docker service ls` against a real single-node swarm (bench/dockerswarm.py) with one service `web`;
+    `docker --version` (no daemon asked) is the Go CLI's floor."""
+    with DockerSwarm() as d:
+        d.load_busybox(os.path.join(d.dir, "busybox.tar"))
+        d.docker(
+            "service",
+            "create",
+            "-d",
+            "--no-resolve-image",
+            "--name",
+            "web",
+            "--replicas",
+            str(replicas),
+            *BUSYBOX_SLEEP,
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if r.returncode != 0 or r.stdout.strip() != "active":
-        return None
-    return timed(["docker", "service", "ls"], dict(os.environ), runs)
+        deadline = time.monotonic() + 120
+        while len(d.docker("ps", "-q").stdout.split()) < replicas:
+            if time.monotonic() > deadline:
+                raise SystemExit("docker: the service's replicas did not start")
+            time.sleep(0.2)
+        return {
+            "docker --version": timed([d.cli, "--version"], d.env, runs),
+            "docker service ls": timed([d.cli, "service", "ls"], d.env, runs),
+        }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--replicas", type=int, default=5)
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--swarm", action="store_true", help="require the Docker Swarm side (fail if it cannot run)")
+    g.add_argument("--no-swarm", action="store_true", help="svc only")
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
     svc = svc_entry()
@@ -68,9 +91,13 @@ def main() -> None:
         results["svc --version"] = timed([*svc, "--version"], env, a.runs)
         results["svc ls"] = timed([*svc, "ls"], env, a.runs)
         results["svc ps web"] = timed([*svc, "ps", "web"], env, a.runs)
-    swarm = docker_swarm_ls(a.runs)
-    if swarm is not None:
-        results["docker service ls"] = swarm
+    if not a.no_swarm:
+        try:
+            results.update(docker_swarm_ls(a.runs, a.replicas))
+        except DockerUnavailable as e:
+            if a.swarm:
+                raise SystemExit(f"Docker Swarm cannot run here: {e}") from None
+            print(f"note: no Docker Swarm side ({e})", file=sys.stderr)
     print(f"{'command':<20} {'median ms':>10} {'worst ms':>10}")
     for name, values in results.items():
         print(f"{name:<20} {median(values) * 1000:>10.0f} {max(values) * 1000:>10.0f}")
