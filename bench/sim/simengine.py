@@ -88,6 +88,9 @@ class SimulatedEngine:
     def pin_images(self, refs: set[str]) -> None:
         pass  # nothing is collected here
 
+    def announce_pulls(self, refs: set[str]) -> None:
+        pass  # nothing is pulled here
+
     def image_refs(self) -> list[str]:
         return ["busybox:latest"]
 

@@ -73,6 +73,8 @@ class Worker:
             self.assigned[t.id] = t
         for tid in remove:
             self.assigned.pop(tid, None)
+        # Before any start: a peer that names this node for the image may ask before the pull begins.
+        self.engine.announce_pulls(pulls_to_come(update))
         self.poke()
 
     def set_networks(self, networks: list[dpb.NetworkPeers]) -> None:
@@ -257,3 +259,13 @@ def registry_creds(task: cpb.Task) -> tuple[str, str] | None:
     except SvcError:
         return None
     return auth.username, auth.password
+
+
+def pulls_to_come(tasks: list[cpb.Task]) -> set[str]:
+    """The pinned images of `tasks` (an assignment message's) that this node will start and so may pull:
+    desired running, not yet begun here (assigned or accepted). Pure."""
+    return {
+        t.spec.image
+        for t in tasks
+        if t.desired_state == "running" and t.status.state in ("assigned", "accepted") and "@" in t.spec.image
+    }

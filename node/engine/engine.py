@@ -643,6 +643,24 @@ class Engine:
         """The image references tasks assigned to this node need: GC and prune never remove them."""
         self._pinned = frozenset(refs)
 
+    def announce_pulls(self, refs: set[str]) -> None:
+        """Pinned images (`NAME@sha256:…`) that tasks just assigned here will pull: those not held are
+        announced to peers before the worker starts their pull (registry/inflight.py), so a node that
+        names this one as its peer waits for the pull instead of going to the registry."""
+        from .registry import inflight
+
+        missing = []
+        for ref in refs:
+            digest = ref.rpartition("@")[2]
+            if not digest.startswith("sha256:"):
+                continue  # by tag: no peer asks for it
+            try:
+                self.images.resolve(ref)
+            except (NotFound, InvalidArgument):
+                missing.append(digest)
+        if missing:
+            inflight.announce(self.images.root, missing)
+
     def _images_in_use(self) -> set[str]:
         with self._lock:
             used = {c.image_id for c in self._containers.values()}

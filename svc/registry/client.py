@@ -95,6 +95,7 @@ class Endpoint:
         creds: tuple[str, str] | None = None,
         verify: ssl.SSLContext | bool = True,
         connect_timeout: float = 10.0,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = host
@@ -103,7 +104,7 @@ class Endpoint:
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=True,
-            headers={"User-Agent": "svc"},
+            headers={"User-Agent": "svc", **(headers or {})},
             verify=_system_tls() if verify is True else verify,
         )
         self._auth: dict[str, tuple[str, float]] = {}  # scope -> (Authorization value, expiry)

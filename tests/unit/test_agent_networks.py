@@ -25,6 +25,9 @@ class _Engine:
     def ensure_image(self, *args: Any) -> None:
         pass
 
+    def announce_pulls(self, refs: set[str]) -> None:
+        pass
+
     def run(self, spec: pb.ContainerSpec, name: str = "") -> Any:
         self.runs.append(spec)
 

@@ -100,6 +100,9 @@ class _RecordingEngine:
     def remove(self, ref: str, force: bool = False) -> None:
         self.removed.append(ref)
 
+    def announce_pulls(self, refs: set[str]) -> None:
+        pass
+
 
 def test_worker_leaves_containers_alone_until_the_first_full_assignment_set() -> None:
     import asyncio

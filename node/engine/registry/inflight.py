@@ -3,10 +3,15 @@ peer asking for a blob this node is still fetching may wait for.
 
 Rule: a pull takes `fetching(root, digest)` around each blob's download (a second pull of the same blob
 waits and then finds it stored); it marks the blobs of the image it is pulling `expected` from the moment
-it knows them (its manifest) until it ends, and is `resolving` from its start until then. The peer server
-waits (bounded) only for expected blobs, and for any blob while a pull here is resolving (they may be among:
-in a rollout the peers named for a task are nodes that started the same pull a moment before); so a peer
-that will never hold a blob answers 404 as soon as no pull here can still come to expect it.
+it knows them (its manifest) until it ends, and is `resolving` its image (the pinned top digest) from its
+start until then. Before that, the agent `announce`s the pinned images its new assignments will pull, as
+they arrive: in a rollout the peers named for a task are nodes given the same image a moment before, which
+may not have begun their pull when asked. An announcement ends when a pull of it begins (resolving takes
+over), or after `PEER_WAIT_SECONDS`, the bound of any wait (a pull that never starts holds no asker longer).
+The peer server waits (bounded) only for expected blobs, and, for a blob asked on behalf of image D
+(the asker names the image it pulls), while D is announced or resolving here; an ask naming no image waits
+while any pull here is announced or resolving (the blob may be among theirs). So a peer that will never
+hold a blob answers 404 as soon as no pull here can still come to expect it. Manifests never wait.
 A blob being downloaded is `growing`: its scratch file and size, so the peer server can pass its bytes on
 as they arrive (cut-through; every asker verifies size and digest itself, as it does any source's).
 """
@@ -16,14 +21,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from svc import defaults
 
 _guard = threading.Lock()
 _locks: dict[str, threading.Lock] = {}
 _expected: dict[str, int] = {}
-_resolving: dict[str, int] = {}  # store root -> pulls there that do not know their blobs yet
+_resolving: dict[str, int] = {}  # _key(root, image) -> pulls of it there that do not know their blobs yet
+_announced: dict[str, float] = {}  # _key(root, image) -> monotonic deadline: a pull an assignment will start
 
 
 @dataclass
@@ -108,12 +116,34 @@ def is_expected(root: str, digest: str) -> bool:
         return _key(root, digest) in _expected
 
 
-@contextmanager
-def resolving(root: str) -> Iterator[Callable[[], None]]:
-    """A pull at `root` that does not know its blobs yet; call the yielded `done` once they are `expected`
-    (or the pull ends: whichever comes first)."""
+def announce(root: str, images: Iterable[str], ttl: float = defaults.PEER_WAIT_SECONDS) -> None:
+    """Pulls of `images` (pinned top digests) into the store at `root` that assignments will start soon."""
+    deadline = time.monotonic() + ttl
     with _guard:
-        _resolving[root] = _resolving.get(root, 0) + 1
+        for image in images:
+            _announced[_key(root, image)] = deadline
+
+
+def _announced_here(root: str, image: str) -> bool:
+    """Whether `image` (or, "", any image) is announced at `root` and not past its deadline; drops the
+    expired. Called with `_guard` held."""
+    now = time.monotonic()
+    for k in [k for k, until in _announced.items() if until <= now]:
+        del _announced[k]
+    if image:
+        return _key(root, image) in _announced
+    return any(k.startswith(root + "\0") for k in _announced)
+
+
+@contextmanager
+def resolving(root: str, image: str = "") -> Iterator[Callable[[], None]]:
+    """A pull of `image` (its pinned top digest; "" for a pull by tag) at `root` that does not know its
+    blobs yet; call the yielded `done` once they are `expected` (or the pull ends: whichever comes first).
+    An announcement of `image` ends here: from now on the pull itself says what may come."""
+    key = _key(root, image)
+    with _guard:
+        _resolving[key] = _resolving.get(key, 0) + 1
+        _announced.pop(key, None)
     ended = [False]
 
     def done() -> None:
@@ -121,11 +151,11 @@ def resolving(root: str) -> Iterator[Callable[[], None]]:
             if ended[0]:
                 return
             ended[0] = True
-            left = _resolving.get(root, 0) - 1
+            left = _resolving.get(key, 0) - 1
             if left > 0:
-                _resolving[root] = left
+                _resolving[key] = left
             else:
-                _resolving.pop(root, None)
+                _resolving.pop(key, None)
 
     try:
         yield done
@@ -133,22 +163,37 @@ def resolving(root: str) -> Iterator[Callable[[], None]]:
         done()
 
 
-def _may_come(root: str, digest: str, blob: bool) -> bool:
+def _may_come(root: str, digest: str, blob: bool, image: str = "") -> bool:
+    """Whether a pull here may yet bring `digest`: it is expected, or (a blob) the image it is asked for
+    on behalf of is announced or resolving here (`image` ""; any is)."""
     with _guard:
-        return _key(root, digest) in _expected or (blob and root in _resolving)
+        if _key(root, digest) in _expected:
+            return True
+        if not blob:
+            return False
+        if image:
+            return _key(root, image) in _resolving or _announced_here(root, image)
+        return any(k.startswith(root + "\0") for k in _resolving) or _announced_here(root, "")
 
 
 def wait_for(
-    root: str, digest: str, present: Callable[[], bool], timeout: float, step: float = 0.05, blob: bool = True
+    root: str,
+    digest: str,
+    present: Callable[[], bool],
+    timeout: float,
+    step: float = 0.05,
+    blob: bool = True,
+    image: str = "",
 ) -> bool:
     """True once the blob is stored or (a blob, not a manifest) its download has begun to bring bytes; waits while a
-    pull here expects it or, for a blob, may yet (resolving), up to `timeout` seconds. Manifests never
-    wait on a resolving pull: two nodes resolving different images from each other would wait for each
-    other's manifests until the timeout."""
+    pull here expects it or, for a blob, may yet (announced or resolving: `image` is the pinned top digest the
+    asker pulls, "" if it named none), up to `timeout` seconds. Manifests never wait on a pull that may yet
+    come: two nodes resolving different images from each other would wait for each other's manifests until
+    the timeout (and a manifest is stored only when its pull ends)."""
     deadline = time.monotonic() + timeout
     while True:
         if present() or (blob and _flowing(root, digest)):
             return True
-        if not _may_come(root, digest, blob) or time.monotonic() >= deadline:
+        if not _may_come(root, digest, blob, image) or time.monotonic() >= deadline:
             return present()
         time.sleep(step)

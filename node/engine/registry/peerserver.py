@@ -5,7 +5,8 @@ distribution API's read subset, so a pull uses a peer as one more endpoint); nev
 client presenting a certificate of the cluster's CA with a node's or manager's role (the TLS handshake
 refuses anyone else; an admin certificate gets 403). The certificate is the agent's current one: each new
 connection uses the identity of the moment, so a renewal or a CA rotation needs no restart. A blob this
-node is still pulling itself is waited for (PEER_WAIT_SECONDS) rather than refused.
+node is still pulling itself, or may yet (the image the asker names in `X-Svc-Image` is announced or
+resolving here: inflight.py), is waited for (PEER_WAIT_SECONDS) rather than refused.
 
 The stdlib's threading HTTP server: a few concurrent peers, files streamed from disk, no new dependency
 and no event loop shared with the agent's gRPC.
@@ -48,6 +49,8 @@ _CHUNK = 1 << 20
 _FOLLOW_SECONDS = 0.01  # how often a blob still downloading is read again for new bytes
 _STALL_SECONDS = 10.0  # no new bytes this long: end the answer short (the asker's read timeout is 30 s)
 _DEFAULT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+# An asker's pinned top digest: a blob ask waits only on a pull of that image here (announced or resolving).
+IMAGE_HEADER = "X-Svc-Image"
 
 
 def is_digest(ref: str) -> bool:
@@ -115,8 +118,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._refuse(400, "UNSUPPORTED", "a peer serves by sha256 digest only, never by tag", head)
         store = self.server.store
         blob = store.blob_path(ref)
+        image = self.headers.get(IMAGE_HEADER, "")  # the pinned image the asker pulls this for, if it says
         stored = inflight.wait_for(
-            store.root, ref, lambda: os.path.exists(blob), defaults.PEER_WAIT_SECONDS, blob=kind == "blobs"
+            store.root,
+            ref,
+            lambda: os.path.exists(blob),
+            defaults.PEER_WAIT_SECONDS,
+            blob=kind == "blobs",
+            image=image if is_digest(image) else "",
         )
         if stored and not os.path.exists(blob) and kind == "blobs":
             g = inflight.in_progress(store.root, ref)

@@ -33,6 +33,7 @@ from svc.registry.settings import RegistrySettings
 from ..imageconfig import parse_image_config
 from ..images import ImageRecord, ImageStore
 from . import inflight
+from .peerserver import IMAGE_HEADER
 from .sources import Sources
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ class _Pull:
                         timeout=defaults.PEER_READ_TIMEOUT_SECONDS,
                         verify=self.peer_tls,
                         connect_timeout=defaults.PEER_CONNECT_TIMEOUT_SECONDS,
+                        headers={IMAGE_HEADER: self.ref.digest},  # the peer may be about to pull it too
                     )
                 )
         upstream = [
@@ -127,7 +129,8 @@ class _Pull:
     def run(self) -> ImageRecord:
         src = self.sources()
         try:
-            with inflight.resolving(self.store.root) as resolved:  # peers asking this node may wait meanwhile
+            # peers asking this node may wait meanwhile
+            with inflight.resolving(self.store.root, self.ref.digest) as resolved:
                 top = src.manifest(self.ref.repository, self.ref.reference)
                 record = self._pull_from(src, top, resolved)
         finally:
