@@ -11,6 +11,7 @@ the one place that knows gRPC's texts; managers use it for their forwarded calls
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -102,9 +103,12 @@ class RpcClient:
         self.address = address
         self._channel = channel
         self.stub = stub_class(channel)
+        self.unary: Any = self.stub  # where unary calls go (a subclass may give them a lighter transport)
 
     def __getattr__(self, method: str) -> Callable[..., Any]:
-        rpc = getattr(self.stub, method)
+        if method.startswith("_") or method in ("unary", "stub"):
+            raise AttributeError(method)  # not yet set (or never): not an RPC
+        rpc = getattr(self.unary, method)
 
         def call(request: Any, timeout: float | None = None) -> Any:
             try:
@@ -148,36 +152,44 @@ class EngineClient(RpcClient):
 
 
 def translate(fn: Callable[[], T], address: str) -> T:
-    import grpc
-
-    from svc.rpc import error_from_rpc
-
     try:
         return fn()
-    except grpc.RpcError as exc:
-        raise _explain(error_from_rpc(exc), exc, address) from None
+    except Exception as exc:
+        raise _failure(exc, address) from None
 
 
 def translate_iter(it: Iterator[T], address: str) -> Iterator[T]:
-    import grpc
-
-    from svc.rpc import error_from_rpc
-
     try:
         yield from it
-    except grpc.RpcError as exc:
-        raise _explain(error_from_rpc(exc), exc, address) from None
+    except Exception as exc:
+        raise _failure(exc, address) from None
 
 
-def _explain(err: SvcError, exc: Any, address: str) -> SvcError:
-    """Turn a failure of this side's own connection to `address` into what the user should check;
-    leave a status a server sent as it is (module rule)."""
+def _failure(exc: Exception, address: str) -> Exception:
+    """The svc error for a failed call of either transport; any other exception as it is."""
+    from svc.grpcwire import CallFailed
+
+    if isinstance(exc, CallFailed):
+        from svc.statuscodes import error_class
+
+        return _explain(error_class(exc.code)(exc.details), exc.kind, exc.details, address)
+    grpc = sys.modules.get("grpc")  # not imported: not one of its errors (and no import just to ask)
+    if grpc is None or not isinstance(exc, grpc.RpcError):
+        return exc
+    from svc.rpc import error_from_rpc
+
     details = exc.details() if hasattr(exc, "details") else None
     kind = transport_failure(exc.code(), details) if hasattr(exc, "code") else None
+    return _explain(error_from_rpc(exc), kind, details, address)
+
+
+def _explain(err: SvcError, kind: str | None, details: str | None, address: str) -> SvcError:
+    """Turn a failure of this side's own connection to `address` into what the user should check;
+    leave a status a server sent as it is (module rule)."""
     where = address.removeprefix("unix:")
     if kind == NOT_SENT:
         detail = (details or "").lower()
-        if "handshake" in detail or "ssl" in detail or "certificate" in detail:
+        if any(word in detail for word in ("handshake", "ssl", "certificate", "verification")):
             return Unauthenticated(
                 f"TLS with {address} failed: the manager and this credential do not trust each other "
                 "(another cluster, an expired or revoked certificate, or not the manager's API port)"

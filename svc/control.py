@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from svc import defaults, tls
 from svc.client import RpcClient
@@ -60,18 +62,57 @@ def expired(identity: tls.Identity, where: str) -> Unauthenticated | None:
 
 
 class _AdminClient(RpcClient):
-    """A client with an admin credential; `stub_module.stub_name` is the service it calls."""
+    """A client with an admin credential; `stub_module.stub_name` is the service it calls.
+
+    Unary calls go over svc.grpcwire (no grpcio to import: most of a short command's time otherwise);
+    streams, and every call where SVC_CLI_TRANSPORT=grpcio, over a grpcio channel made when first
+    needed. Both speak gRPC to the same servers; errors come out the same (svc.client)."""
 
     default_timeout = defaults.CLI_RPC_TIMEOUT_SECONDS
-    stub_module = stub_name = ""
+    stub_module = stub_name = service_name = ""
 
     def __init__(self, host: str | None = None, tls_dir: str | None = None) -> None:
         import importlib
 
         address, self.identity = locate(host, tls_dir)
         self.where = tls_dir or os.environ.get("SVC_TLS_DIR") or "the local admin credential"
-        stub = getattr(importlib.import_module(self.stub_module), self.stub_name)
-        super().__init__(address, tls.secure_channel(address, self.identity, aio=False), stub)
+        self.address = address
+        self._channel = None
+        self.stub = None
+        if os.environ.get("SVC_CLI_TRANSPORT", "") == "grpcio":
+            self._grpcio()
+            self.unary = self.stub
+            return
+        from svc import grpcwire
+
+        pb2 = importlib.import_module(self.stub_module.removesuffix("_grpc"))
+        connection = grpcwire.Connection(
+            address,
+            grpcwire.context_for(self.identity),
+            defaults.MANAGER_TLS_NAME,
+            defaults.GRPC_MAX_MESSAGE_BYTES,
+            user_agent=f"svc/{defaults.VERSION}",
+        )
+        self.unary = grpcwire.UnaryStub(connection, pb2.DESCRIPTOR.services_by_name[self.service_name])
+
+    def _grpcio(self) -> Any:
+        import importlib
+
+        if self.stub is None:
+            stub = getattr(importlib.import_module(self.stub_module), self.stub_name)
+            self._channel = tls.secure_channel(self.address, self.identity, aio=False)
+            self.stub = stub(self._channel)
+        return self.stub
+
+    def stream(self, method: str, request: Any) -> Iterator[Any]:
+        self._grpcio()
+        return super().stream(method, request)
+
+    def close(self) -> None:
+        if self.unary is not self.stub:
+            self.unary.close()
+        if self._channel is not None:
+            self._channel.close()
 
     def explain(self, err: SvcError) -> SvcError:
         if isinstance(err, Unauthenticated | Unavailable):
@@ -82,10 +123,10 @@ class _AdminClient(RpcClient):
 class ControlClient(_AdminClient):
     """A manager's control API over mutual TLS."""
 
-    stub_module, stub_name = "svc.v1.control_pb2_grpc", "ControlStub"
+    stub_module, stub_name, service_name = "svc.v1.control_pb2_grpc", "ControlStub", "Control"
 
 
 class CAClient(_AdminClient):
     """A manager's NodeCA service over mutual TLS, as an admin: the root CA and its rotation."""
 
-    stub_module, stub_name = "svc.v1.ca_pb2_grpc", "NodeCAStub"
+    stub_module, stub_name, service_name = "svc.v1.ca_pb2_grpc", "NodeCAStub", "NodeCA"

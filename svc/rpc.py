@@ -1,4 +1,4 @@
-"""gRPC status codes <-> svc errors, in one place for both sides of the wire."""
+"""gRPC status codes <-> svc errors for grpcio, both sides of the wire (the table: svc.statuscodes)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,14 @@ from typing import Any, TypeVar
 
 import grpc
 
-from svc import errors
+from svc import errors, statuscodes
 
 log = logging.getLogger(__name__)
 
+_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 _TO_CODE: dict[type[errors.SvcError], grpc.StatusCode] = {
-    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.NotFound: grpc.StatusCode.NOT_FOUND,
-    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    errors.Conflict: grpc.StatusCode.FAILED_PRECONDITION,
-    errors.OutOfDate: grpc.StatusCode.ABORTED,
-    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
-    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
-    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
-    errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
-    errors.RuntimeFailure: grpc.StatusCode.INTERNAL,
+    cls: _BY_NUMBER[number] for cls, number in statuscodes.TO_CODE.items()
 }
-_FROM_CODE = {code: cls for cls, code in _TO_CODE.items()}
 
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
@@ -41,13 +32,8 @@ def error_from_rpc(exc: grpc.RpcError) -> errors.SvcError:
     """Turn a failed call back into the svc error it stands for."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     detail = (exc.details() if hasattr(exc, "details") else None) or str(code)
-    cls = _FROM_CODE.get(code)
-    if cls is None:
-        if code == grpc.StatusCode.UNAVAILABLE or code == grpc.StatusCode.CANCELLED:
-            cls = errors.Unavailable
-        else:
-            cls = errors.SvcError
-    return cls(detail)
+    number = code.value[0] if isinstance(code, grpc.StatusCode) else statuscodes.UNKNOWN
+    return statuscodes.error_class(number)(detail)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

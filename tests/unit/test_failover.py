@@ -17,9 +17,8 @@ from manager import controlapi
 from manager.core import Manager
 from svc import defaults
 from svc.cli import service
-from svc.client import BROKEN, NOT_SENT, TIMED_OUT, TargetUnreachable, _explain, transport_failure
+from svc.client import BROKEN, NOT_SENT, TIMED_OUT, TargetUnreachable, _failure, transport_failure
 from svc.errors import DeadlineExceeded, NotFound, SvcError, Unauthenticated, Unavailable
-from svc.rpc import error_from_rpc
 from svc.v1 import control_pb2 as ctl
 
 U = grpc.StatusCode.UNAVAILABLE
@@ -86,26 +85,26 @@ def test_the_follower_names_the_leader_in_its_own_words() -> None:
 
 def test_the_cli_passes_on_an_unavailable_a_follower_sent() -> None:
     exc = rpc_error(U, f"leader {LEADER} is unreachable: connection refused")
-    err = _explain(error_from_rpc(exc), exc, FOLLOWER)
+    err = _failure(exc, FOLLOWER)
     assert type(err) is Unavailable and err.message == f"leader {LEADER} is unreachable: connection refused"
     assert FOLLOWER not in err.message
 
 
 def test_the_cli_blames_its_own_target_only_for_its_own_transport() -> None:
     exc = rpc_error(U, REFUSED.replace(LEADER, FOLLOWER))
-    err = _explain(error_from_rpc(exc), exc, FOLLOWER)
+    err = _failure(exc, FOLLOWER)
     assert isinstance(err, TargetUnreachable) and err.message.startswith(f"cannot reach {FOLLOWER}")
     exc = rpc_error(U, TLS)
-    assert "do not trust each other" in _explain(error_from_rpc(exc), exc, FOLLOWER).message
-    assert isinstance(_explain(error_from_rpc(exc), exc, FOLLOWER), Unauthenticated)
+    assert "do not trust each other" in _failure(exc, FOLLOWER).message
+    assert isinstance(_failure(exc, FOLLOWER), Unauthenticated)
     exc = rpc_error(U, SOCKET_CLOSED)
-    err = _explain(error_from_rpc(exc), exc, FOLLOWER)
+    err = _failure(exc, FOLLOWER)
     assert isinstance(err, TargetUnreachable) and f"lost the connection to {FOLLOWER}" in err.message
     # A server's message that mentions certificates is its own, not a TLS failure of ours.
     exc = rpc_error(U, "this manager has not received the cluster CA certificate yet")
-    assert type(_explain(error_from_rpc(exc), exc, FOLLOWER)) is Unavailable
+    assert type(_failure(exc, FOLLOWER)) is Unavailable
     exc = rpc_error(U, "failed to connect to all addresses; last error: unix:/run/svc/engine.sock: No such file")
-    assert "is `svcd node` running?" in _explain(error_from_rpc(exc), exc, "unix:/run/svc/engine.sock").message
+    assert "is `svcd node` running?" in _failure(exc, "unix:/run/svc/engine.sock").message
 
 
 def test_which_calls_may_run_twice() -> None:
