@@ -11,6 +11,8 @@ A lookup asks a file's helper first, then that file's `auths`. An identity token
 is Docker's credentials `("<token>", TOKEN)`: a helper's `"Username": "<token>"`, or an `auths` entry's
 `"identitytoken"` (before its `auth`); the registry client spends it only through the refresh grant
 (svc/registry/oauth.py), and `store` of `<token>` credentials writes `identitytoken`, as Docker does.
+`svc login` stores the identity token a token service gives at login instead of the password; one a token
+service rotates in is written back where the lookup found the old one (`rotate`).
 """
 
 from __future__ import annotations
@@ -73,6 +75,13 @@ def helper_for(doc: dict[str, Any], host: str) -> str:
 def credentials(host: str, paths: list[str] | tuple[str, ...] = ()) -> tuple[str, str] | None:
     """(user, password) for a registry host from the first file that has it (its helper, then its auths);
     `(TOKEN_USER, token)` for an identity token."""
+    found = _find(host, paths)
+    return found[0] if found is not None else None
+
+
+def _find(host: str, paths: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], str, str, str] | None:
+    """(credentials, file, helper, auths key) where the lookup finds them: helper "" for an auths entry,
+    key "" for a helper's."""
     for path in [*paths, default_path()]:
         try:
             doc = _load(path)
@@ -82,7 +91,7 @@ def credentials(host: str, paths: list[str] | tuple[str, ...] = ()) -> tuple[str
         if helper:
             found = credhelper.get(helper, key_for(host))
             if found is not None:
-                return found
+                return found, path, helper, ""
         auths = doc.get("auths")
         if not isinstance(auths, dict):
             continue
@@ -91,16 +100,37 @@ def credentials(host: str, paths: list[str] | tuple[str, ...] = ()) -> tuple[str
             if not isinstance(entry, dict):
                 continue
             if isinstance(entry.get("identitytoken"), str) and entry["identitytoken"]:
-                return TOKEN_USER, entry["identitytoken"]
+                return (TOKEN_USER, entry["identitytoken"]), path, "", key
             if isinstance(entry.get("auth"), str) and entry["auth"]:
                 try:
                     user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
                 except (ValueError, UnicodeDecodeError):
                     continue
-                return user, password
+                return (user, password), path, "", key
             if isinstance(entry.get("username"), str) and isinstance(entry.get("password"), str):
-                return entry["username"], entry["password"]
+                return (entry["username"], entry["password"]), path, "", key
     return None
+
+
+def rotate(host: str, old: str, new: str, paths: list[str] | tuple[str, ...] = ()) -> str:
+    """A token service rotated the identity token `old` for `host` into `new`: keep `new` where the lookup
+    finds `old` (that helper, or that file's auths entry, its other keys kept); returns where, or "" when
+    the lookup no longer finds `old` (a newer login since: left alone)."""
+    found = _find(host, paths)
+    if found is None or found[0] != (TOKEN_USER, old):
+        return ""
+    _, path, helper, key = found
+    if helper:
+        credhelper.store(helper, key_for(host), TOKEN_USER, new)
+        return credhelper.program(helper)
+    doc = _load(path)
+    auths = doc.get("auths")
+    entry = auths.get(key) if isinstance(auths, dict) else None
+    if not isinstance(entry, dict) or entry.get("identitytoken") != old:
+        return ""  # changed since it was read
+    entry["identitytoken"] = new
+    _write(path, doc)
+    return path
 
 
 def _write(path: str, doc: dict[str, Any]) -> None:

@@ -225,6 +225,10 @@ class TokenServer:
         self.asked: list[dict[str, list[str]]] = []
         self.refresh_tokens: set[str] = set()  # identity tokens the POST refresh_token grant takes
         self.posted: list[dict[str, list[str]]] = []  # the forms of those POSTs
+        # user -> password: a GET with offline_token=true by one of these gets a refresh token (docker login)
+        self.logins: dict[str, str] = {}
+        self.issued: list[str] = []  # the refresh tokens given so (at login, or rotated in)
+        self.rotate = False  # a refresh grant answers a new refresh token and forgets the one spent
 
         def token(service: str, scopes: list[str]) -> str:
             access = []
@@ -263,7 +267,19 @@ class TokenServer:
             def do_GET(self) -> None:
                 q = parse_qs(urlparse(self.path).query)
                 server.asked.append(q)
-                self._answer(200, {"token": token(q.get("service", [""])[0], q.get("scope", [])), "expires_in": 300})
+                doc: dict[str, object] = {
+                    "token": token(q.get("service", [""])[0], q.get("scope", [])),
+                    "expires_in": 300,
+                }
+                if q.get("offline_token") == ["true"]:  # docker login's ask: a refresh token for a known login
+                    user, _, password = (
+                        base64.b64decode(self.headers.get("Authorization", "Basic ").split(" ", 1)[1] or b"")
+                        .decode()
+                        .partition(":")
+                    )
+                    if server.logins.get(user) == password:
+                        doc["refresh_token"] = server._new_refresh()
+                self._answer(200, doc)
 
             def do_POST(self) -> None:
                 """The OAuth2 refresh-token grant (distribution's oauth.md): a form, answered with access_token."""
@@ -275,11 +291,20 @@ class TokenServer:
                     return self._answer(400, {"error": "invalid_grant", "error_description": "unknown refresh token"})
                 scopes = " ".join(form.get("scope", [])).split()
                 doc = {"access_token": token(form.get("service", [""])[0], scopes), "expires_in": 300}
+                if server.rotate:
+                    server.refresh_tokens.discard(form["refresh_token"][0])
+                    doc["refresh_token"] = server._new_refresh()
                 return self._answer(200, {**doc, "scope": " ".join(scopes)})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _new_refresh(self) -> str:
+        rt = f"rt-{uuid.uuid4().hex}"
+        self.refresh_tokens.add(rt)
+        self.issued.append(rt)
+        return rt
 
     def registry_config(self) -> str:
         return (

@@ -158,7 +158,14 @@ class EngineService(epb_grpc.EngineServicer):
             return pull_progress(self.engine, request.reference, request.platform, creds)
 
         async for p in iterate_in_thread(progress):
-            yield epb.PullProgress(id=p.id, status=p.status, current=p.current, total=p.total, image_id=p.image_id)
+            yield epb.PullProgress(
+                id=p.id,
+                status=p.status,
+                current=p.current,
+                total=p.total,
+                image_id=p.image_id,
+                identity_token=p.identity_token,
+            )
 
     @handler
     async def TagImage(self, request: epb.TagImageRequest, context) -> epb.ImageInfo:
@@ -181,7 +188,14 @@ class EngineService(epb_grpc.EngineServicer):
             return push_progress(self.engine, request.reference, creds)
 
         async for p in iterate_in_thread(progress):
-            yield epb.PullProgress(id=p.id, status=p.status, current=p.current, total=p.total, image_id=p.image_id)
+            yield epb.PullProgress(
+                id=p.id,
+                status=p.status,
+                current=p.current,
+                total=p.total,
+                image_id=p.image_id,
+                identity_token=p.identity_token,
+            )
 
     @handler
     async def RegistryLogin(self, request: epb.RegistryLoginRequest, context) -> epb.RegistryLoginResponse:
@@ -190,8 +204,8 @@ class EngineService(epb_grpc.EngineServicer):
         if not request.username:
             raise InvalidArgument("login needs a username")
         config = self.engine.registry_settings()
-        host = await self._call(pull.check_login, request.server, request.username, request.password, config)
-        return epb.RegistryLoginResponse(registry=host)
+        host, token = await self._call(pull.check_login, request.server, request.username, request.password, config)
+        return epb.RegistryLoginResponse(registry=host, identity_token=token)
 
     @handler
     async def CreateVolume(self, request: epb.CreateVolumeRequest, context) -> epb.VolumeInfo:

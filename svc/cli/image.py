@@ -208,6 +208,9 @@ def pull(reference: str, platform: str = "", display: PullDisplay | None = None)
     request = epb.PullImageRequest(reference=reference, platform=platform, username=creds[0], password=creds[1])
     image_id = ""
     for p in _engine().stream("PullImage", request):
+        if (rotated := _keep_rotated(ref.registry, creds, p)) is not None:
+            creds = rotated
+            continue
         if p.image_id:
             image_id = p.image_id
         if display is not None:
@@ -234,6 +237,9 @@ def cmd_push(args: argparse.Namespace) -> int:
         display = None if args.quiet else PullDisplay()  # a display per push: the same layers may show again
         request = epb.PushImageRequest(reference=target, username=creds[0], password=creds[1])
         for p in engine.stream("PushImage", request):
+            if (rotated := _keep_rotated(ref.registry, creds, p)) is not None:
+                creds = rotated  # the next tag's push spends the new one
+                continue
             if display is not None:
                 display.update(p)
         if args.quiet:
@@ -285,9 +291,24 @@ def cmd_login(args: argparse.Namespace) -> int:
     if not password:
         raise InvalidArgument("login needs a password")
     reply = _engine().RegistryLogin(epb.RegistryLoginRequest(server=host, username=user, password=password))
-    path = dockerconfig.store(reply.registry or host, user, password)
+    if reply.identity_token:  # the token service's refresh token is kept instead of the password (docker's way)
+        path = dockerconfig.store(reply.registry or host, dockerconfig.TOKEN_USER, reply.identity_token)
+    else:
+        path = dockerconfig.store(reply.registry or host, user, password)
     print(f"Login Succeeded (credentials kept in {path})")
     return 0
+
+
+def _keep_rotated(host: str, sent: tuple[str, str], p: Any) -> tuple[str, str] | None:
+    """For a progress line carrying the identity token the registry's token service rotated the one sent
+    into: written back where the CLI read it; the credentials to send from now on (None: a line to show)."""
+    if not p.identity_token:
+        return None
+    from svc import dockerconfig
+
+    if sent[0] == dockerconfig.TOKEN_USER:
+        dockerconfig.rotate(host, sent[1], p.identity_token)
+    return dockerconfig.TOKEN_USER, p.identity_token
 
 
 def cmd_logout(args: argparse.Namespace) -> int:

@@ -8,7 +8,9 @@ monolithic PUT or PATCH chunks and a closing PUT (always to the newest `Location
 as they go and the closing PUT is not made if they do not match the digest; a failed upload is cancelled.
 A scope may name several (space-separated), as a push with a mount needs; each is asked of the token service.
 An identity token (`<token>` credentials) gets its bearer token by the OAuth2 refresh grant (oauth.py), never
-basic auth.
+basic auth. A grant that rotates the refresh token: the new one is spent from then on, and written back where
+the old one came from (the config file or helper it was read from; credentials given with the request are the
+caller's to keep: `rotated`). A login endpoint (`offline=True`) asks the token service for a refresh token.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +26,7 @@ from typing import IO, Any
 
 import httpx
 
+from svc import dockerconfig
 from svc.errors import (
     InvalidArgument,
     NotFound,
@@ -34,6 +38,8 @@ from svc.errors import (
 )
 
 from . import auth, oauth
+
+log = logging.getLogger(__name__)
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
@@ -96,11 +102,16 @@ class Endpoint:
         verify: ssl.SSLContext | bool = True,
         connect_timeout: float = 10.0,
         headers: dict[str, str] | None = None,
+        offline: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = host
         self.config_files = config_files
         self.creds = creds  # given with the request (svc login's); else looked up in config files
+        self.offline = offline  # a login: ask the token service for a refresh token too
+        self.refresh_token = ""  # what it gave (offline), the identity token to keep instead of the password
+        self.rotated = ""  # a refresh token a grant rotated in for credentials given with the request
+        self._identity = ""  # the identity token to spend from now on, once rotated
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=True,
@@ -145,12 +156,18 @@ class Endpoint:
             scopes.append(ch.params["scope"])
         service = ch.params.get("service", "")
         if creds is not None and oauth.is_identity_token(creds):
-            return oauth.refresh_grant(self._http, self.host, ch.params["realm"], service, scopes, creds[1])
+            spent = self._identity or creds[1]
+            tok = oauth.refresh_grant(self._http, self.host, ch.params["realm"], service, scopes, spent)
+            if tok.refresh and tok.refresh != spent:
+                self._rotate(spent, tok.refresh)
+            return tok.header, tok.expiry
         params: dict[str, str | list[str]] = {}
         if scopes:
             params["scope"] = scopes if len(scopes) > 1 else scopes[0]
         if service:
             params["service"] = service
+        if self.offline and creds:  # docker login's ask (the token spec's offline_token)
+            params.update(offline_token="true", client_id=oauth.CLIENT_ID, account=creds[0])
         headers = {"Authorization": auth.basic_header(*creds)} if creds else {}
         try:
             r = self._http.get(ch.params["realm"], params=params, headers=headers)
@@ -160,7 +177,26 @@ class Endpoint:
             raise Unauthenticated(f"registry {self.host}: token refused: {_registry_error(r)}")
         if r.status_code != 200:
             raise RuntimeFailure(f"registry {self.host}: token service answered {r.status_code}")
-        return oauth.token_answer(r, self.host)
+        tok = oauth.token_answer(r, self.host)
+        if self.offline and creds:
+            self.refresh_token = tok.refresh
+        return tok.header, tok.expiry
+
+    def _rotate(self, old: str, new: str) -> None:
+        """The token service rotated the identity token: spend `new` from now on (the old one may be
+        revoked), and keep it where `old` came from. A failure to write it back is a warning: this pull
+        has its bearer token; the next one will say what the kept token is worth."""
+        self._identity = new
+        if self.creds is not None:
+            self.rotated = new  # the caller's (a CLI's request, a service's --with-registry-auth)
+            return
+        try:
+            where = dockerconfig.rotate(self.host, old, new, self.config_files)
+        except (SvcError, OSError) as exc:
+            log.warning("registry %s: the rotated identity token could not be kept: %s", self.host, exc)
+            return
+        if where:
+            log.info("registry %s: the token service rotated the identity token; kept in %s", self.host, where)
 
     def _send(
         self,

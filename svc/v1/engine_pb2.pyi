@@ -207,24 +207,28 @@ class RegistryLoginRequest(_message.Message):
     def __init__(self, server: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class RegistryLoginResponse(_message.Message):
-    __slots__ = ("registry",)
+    __slots__ = ("registry", "identity_token")
     REGISTRY_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_TOKEN_FIELD_NUMBER: _ClassVar[int]
     registry: str
-    def __init__(self, registry: _Optional[str] = ...) -> None: ...
+    identity_token: str
+    def __init__(self, registry: _Optional[str] = ..., identity_token: _Optional[str] = ...) -> None: ...
 
 class PullProgress(_message.Message):
-    __slots__ = ("id", "status", "current", "total", "image_id")
+    __slots__ = ("id", "status", "current", "total", "image_id", "identity_token")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CURRENT_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_TOKEN_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: str
     current: int
     total: int
     image_id: str
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., image_id: _Optional[str] = ...) -> None: ...
+    identity_token: str
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., image_id: _Optional[str] = ..., identity_token: _Optional[str] = ...) -> None: ...
 
 class ImageInfo(_message.Message):
     __slots__ = ("id", "tags", "size_bytes", "created_at", "architecture", "os", "layers", "config_json", "repo_digests")

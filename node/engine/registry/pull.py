@@ -66,6 +66,7 @@ class Progress:
     current: int = 0
     total: int = 0
     image_id: str = ""  # set on the last message
+    identity_token: str = ""  # the identity token given with the pull, rotated by the token service: keep this one
 
 
 Report = Callable[[Progress], None]
@@ -135,6 +136,9 @@ class _Pull:
                 record = self._pull_from(src, top, resolved)
         finally:
             src.close()
+            for ep in src.upstream:
+                if ep.rotated:  # even if the pull failed: the old token may be revoked now
+                    self.report(Progress(identity_token=ep.rotated))
         if src.bytes_from:
             got = ", ".join(f"{n} bytes from {h}" for h, n in sorted(src.bytes_from.items()))
             log.info("pulled %s: %s", self.ref, got)
@@ -372,13 +376,16 @@ def pull(
         raise
 
 
-def check_login(server: str, user: str, password: str, settings: RegistrySettings) -> str:
-    """Try credentials against a registry (`svc login`); returns the registry host they are for."""
+def check_login(server: str, user: str, password: str, settings: RegistrySettings) -> tuple[str, str]:
+    """Try credentials against a registry (`svc login`): (the registry host they are for, the identity
+    token its token service gave to keep instead of the password, or "": a basic-auth registry, or a
+    token service that gives none). The token service is asked for one as docker login asks
+    (`offline_token=true`)."""
     host = refs.login_host(server)
     api = refs.DOCKER_HUB_API if host == refs.DOCKER_HUB else host
-    with Endpoint(settings.base_url(api), api, creds=(user, password), verify=settings.tls(api)) as ep:
+    with Endpoint(settings.base_url(api), api, creds=(user, password), verify=settings.tls(api), offline=True) as ep:
         try:
             ep.check_login()
         except SvcError as exc:
             raise type(exc)(f"login to {host}: {exc.message}") from exc
-    return host
+        return host, ep.refresh_token

@@ -217,6 +217,9 @@ class _Push:
                     if f"registry {ep.host}" in exc.message:
                         raise
                     raise type(exc)(f"registry {ep.host} refused: {exc.message}") from exc
+                finally:
+                    if ep.rotated:  # the caller's identity token, rotated: theirs to keep (the CLI writes it back)
+                        self.report(Progress(identity_token=ep.rotated))
         finally:
             self.store.release(names)
         record = self.store.add_repo_digest(self.record.id, f"{self.ref.name}@{digest}")
