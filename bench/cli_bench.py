@@ -5,7 +5,9 @@
 A manager and a node on loopback, one service `web` of N busybox replicas. Each command runs
 `--runs` times through the installed `svc` entry point (the same process a shell starts), and the
 median and worst are reported. `python -c pass` from the same interpreter is the floor every
-Python CLI pays, and `svc --version` what argument parsing adds to it. `docker service ls` is
+Python CLI pays, and `svc --version` what argument parsing adds to it. The `(grpcio)` rows are the
+same commands with SVC_CLI_TRANSPORT=grpcio (grpcio instead of svc.grpcwire), alternated run by
+run with the default. `docker service ls` is
 measured in the same run against a real single-node Docker Swarm with the same service (Debian's
 docker.io and containerd in namespaces of their own, bench/dockerswarm.py): tried by default,
 required with --swarm, skipped with --no-swarm.
@@ -89,8 +91,13 @@ def main() -> None:
         env = {**os.environ, "SVC_HOST": m.api, "SVC_TLS_DIR": c.admin_dir()}
         results["python -c pass"] = timed([sys.executable, "-c", "pass"], env, a.runs)
         results["svc --version"] = timed([*svc, "--version"], env, a.runs)
-        results["svc ls"] = timed([*svc, "ls"], env, a.runs)
-        results["svc ps web"] = timed([*svc, "ps", "web"], env, a.runs)
+        # The CLI's own transport against grpcio's (SVC_CLI_TRANSPORT=grpcio), alternated run by run so
+        # both see the same load.
+        grpcio = {**env, "SVC_CLI_TRANSPORT": "grpcio"}
+        for name, cmd in (("svc ls", [*svc, "ls"]), ("svc ps web", [*svc, "ps", "web"])):
+            for _ in range(a.runs):
+                results.setdefault(name, []).extend(timed(cmd, env, 1))
+                results.setdefault(f"{name} (grpcio)", []).extend(timed(cmd, grpcio, 1))
     if not a.no_swarm:
         try:
             results.update(docker_swarm_ls(a.runs, a.replicas))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o644, fsync: bool = True) -> None:
     """Replace `path` with `data` so readers see the old or the new content, never a mix."""
     directory = os.path.dirname(path) or "."
+    import tempfile  # here: every CLI command imports this module, and only writers need tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:

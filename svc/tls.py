@@ -13,13 +13,10 @@ cryptography's x509 costs more than the rest of a `svc ls`.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import socket
 import ssl
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from svc import defaults
 from svc.errors import InvalidArgument, Unauthenticated, Unavailable
@@ -33,8 +30,9 @@ TOKEN_PREFIX = "SWMTKN-1-"
 ROLES = ("worker", "manager", "admin")
 
 
-@dataclass(frozen=True)
-class Identity:
+# Immutable; a NamedTuple rather than a frozen dataclass: every CLI command imports this module, and
+# dataclasses (with inspect) would cost it ~8 ms.
+class Identity(NamedTuple):
     ca_pem: bytes
     cert_pem: bytes
     key_pem: bytes
@@ -118,6 +116,9 @@ def new_csr(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def ca_digest(ca_pem: bytes) -> str:
     """The CA fingerprint a token carries: sha256 of the DER certificate, base32, lower case."""
+    import base64
+    import hashlib
+
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -251,8 +252,6 @@ def ssl_context(identity: Identity, server: bool) -> ssl.SSLContext:
     The other side must present a certificate from the cluster's CA (CERT_REQUIRED, both ways). Names are
     not checked (a node's certificate names its node id, not an address): the roots decide.
     """
-    import tempfile
-
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if not server:
@@ -261,12 +260,16 @@ def ssl_context(identity: Identity, server: bool) -> ssl.SSLContext:
     ctx.load_verify_locations(cadata=identity.ca_pem.decode())
     # The ssl module loads a key only from a file: a private one (0600, in memory where /dev/shm exists; the
     # key is on disk beside the certificate anyway), gone as soon as it is read.
-    where = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    with tempfile.NamedTemporaryFile(prefix="svc-tls-", suffix=".pem", dir=where) as f:
-        os.chmod(f.name, 0o600)
-        f.write(identity.cert_pem + b"\n" + identity.key_pem)
-        f.flush()
-        ctx.load_cert_chain(f.name)
+    # (os.open, not tempfile: the CLI calls this for every command, and tempfile brings shutil and random.)
+    where = "/dev/shm" if os.path.isdir("/dev/shm") else os.environ.get("TMPDIR", "/tmp")
+    path = os.path.join(where, f"svc-tls-{os.getpid()}-{os.urandom(8).hex()}.pem")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(identity.cert_pem + b"\n" + identity.key_pem)
+        ctx.load_cert_chain(path)
+    finally:
+        os.unlink(path)
     return ctx
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from svc.cli.gotemplate import Header, Template
+if TYPE_CHECKING:
+    from svc.cli.gotemplate import Template
 
 TABLE = "table"
 
@@ -23,6 +24,8 @@ def is_template(fmt: str) -> bool:
 
 
 def prepare(fmt: str) -> tuple[Template, bool]:
+    from svc.cli.gotemplate import Template  # only a command given a template pays for the parser
+
     table = fmt.startswith(TABLE)
     text = fmt[len(TABLE) :] if table else fmt
     text = text.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
@@ -31,6 +34,8 @@ def prepare(fmt: str) -> tuple[Template, bool]:
 
 def render(fmt: str, docs: Iterable[Any], titles: dict[str, str] | None = None, out: Any = None) -> None:
     """Print each document through the template `fmt` (a bad one fails before anything is printed)."""
+    from svc.cli.gotemplate import Header
+
     out = out or sys.stdout
     template, table = prepare(fmt)
     body = "".join(template.execute(doc) + "\n" for doc in docs)  # all rows first: an error prints nothing
