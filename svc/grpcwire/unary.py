@@ -86,6 +86,7 @@ class Connection:
         deadline = time.monotonic() + timeout if timeout else None
         sent = False
         try:
+            self._catch_up()
             if self._sock is None or self._goaway_last is not None:
                 self._open(deadline)
             stream = self._next_stream
@@ -133,6 +134,20 @@ class Connection:
         self._buf.clear()
 
     # ----- connection -----
+
+    def _catch_up(self) -> None:
+        """Before a call on a connection kept from the last one: what the server sent since (a PING, a
+        GOAWAY) is answered or heeded, and a connection it closed is dropped, so that this call goes
+        out on a new one (a manager restarted between two calls: nothing was sent, so nothing is lost)."""
+        import select
+
+        while self._sock is not None and (self._sock.pending() or select.select([self._sock], [], [], 0)[0]):
+            try:
+                frame = self._read_frame(time.monotonic() + 1.0)
+            except OSError:  # closed, reset, or half a frame: start again
+                self.close()
+                return
+            self._handle(frame, -1, None)
 
     def _open(self, deadline: float | None) -> None:
         self.close()

@@ -45,8 +45,7 @@ def ca() -> CertificateAuthority:
     return CertificateAuthority(*create_root("cluster-wire"))
 
 
-@pytest.fixture(scope="module")
-def manager(ca: CertificateAuthority) -> Iterator[str]:
+def serve(ca: CertificateAuthority, port: int = 0) -> tuple[Any, int]:
     ident = ca.identity("manager-1", "manager", 3600)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4),
@@ -56,8 +55,14 @@ def manager(ca: CertificateAuthority) -> Iterator[str]:
     creds = grpc.ssl_server_credentials(
         [(ident.key_pem, ident.cert_pem)], root_certificates=ident.ca_pem, require_client_auth=True
     )
-    port = server.add_secure_port("127.0.0.1:0", creds)
+    port = server.add_secure_port(f"127.0.0.1:{port}", creds)
     server.start()
+    return server, port
+
+
+@pytest.fixture(scope="module")
+def manager(ca: CertificateAuthority) -> Iterator[str]:
+    server, port = serve(ca)
     yield f"127.0.0.1:{port}"
     server.stop(None)
 
@@ -99,6 +104,28 @@ def test_a_servers_status_comes_through_in_its_words(transport: str, manager: st
         c.GetService(control_pb2.ServiceRef(service="nosuch"))
     assert str(err.value) == "nosuch: no such service (100% sure, ✓)"
     assert c.GetService(control_pb2.ServiceRef(service="after")).id == "after"  # the connection goes on
+
+
+def test_a_manager_restarted_between_two_calls(transport: str, ca: CertificateAuthority, admin: str) -> None:
+    """The connection kept from the first call is gone: the second goes out on a new one, as grpcio's
+    channel reconnects, and is not reported as lost during the call."""
+    server, port = serve(ca)
+    c = ControlClient(f"127.0.0.1:{port}", admin)
+    try:
+        assert c.GetService(control_pb2.ServiceRef(service="one")).id == "one"
+        server.stop(None).wait()
+        server, _ = serve(ca, port)
+        deadline = time.monotonic() + 10
+        while True:  # grpcio may need a moment to see its channel's connection go
+            try:
+                assert c.GetService(control_pb2.ServiceRef(service="two"), timeout=5).id == "two"
+                break
+            except TargetUnreachable as exc:
+                assert transport == "grpcio" and "during the call" not in str(exc), exc
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        server.stop(None)
 
 
 def test_deadline(transport: str, manager: str, admin: str) -> None:
