@@ -34,11 +34,9 @@ def run_once(kind: str, writers: int, writes: int) -> dict[str, float]:
         from svc.v1 import cluster_pb2 as cpb
         from svc.v1 import control_pb2 as ctl
 
-        client = ControlClient(leader.api, c.admin_dir())
+        client = ControlClient(leader.api, c.admin_dir(), transport="grpcio")  # 50 threads' calls at once
         for w in range(writers):
-            client.CreateService(
-                ctl.CreateServiceRequest(spec=cpb.ServiceSpec(name=f"s{w}", replicas=0, task=_task()))
-            )
+            client.CreateService(ctl.CreateServiceRequest(spec=cpb.ServiceSpec(name=f"s{w}", replicas=0, task=_task())))
         latencies: list[float] = []
         lock = threading.Lock()
 

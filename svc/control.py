@@ -71,7 +71,9 @@ class _AdminClient(RpcClient):
     default_timeout = defaults.CLI_RPC_TIMEOUT_SECONDS
     stub_module = stub_name = service_name = ""
 
-    def __init__(self, host: str | None = None, tls_dir: str | None = None) -> None:
+    def __init__(self, host: str | None = None, tls_dir: str | None = None, transport: str | None = None) -> None:
+        """`transport`: "grpcio" for many calls at once from threads (the wire transport makes one
+        at a time); default SVC_CLI_TRANSPORT, else the wire."""
         import importlib
 
         address, self.identity = locate(host, tls_dir)
@@ -79,7 +81,7 @@ class _AdminClient(RpcClient):
         self.address = address
         self._channel = None
         self.stub = None
-        if os.environ.get("SVC_CLI_TRANSPORT", "") == "grpcio":
+        if (transport or os.environ.get("SVC_CLI_TRANSPORT", "")) == "grpcio":
             self._grpcio()
             self.unary = self.stub
             return

@@ -231,3 +231,20 @@ def test_alpn_is_required(ca: CertificateAuthority, admin: str, monkeypatch: Any
     finally:
         t.join(5)
         listener.close()
+
+
+def test_calls_from_threads_take_turns(manager: str, admin: str, monkeypatch: Any) -> None:
+    """One client shared by threads (a benchmark's writers): each call gets its own answer."""
+    monkeypatch.setenv("SVC_CLI_TRANSPORT", "wire")
+    c = ControlClient(manager, admin)
+    got: dict[int, str] = {}
+
+    def call(i: int) -> None:
+        got[i] = c.GetService(control_pb2.ServiceRef(service=f"s{i}")).id
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert got == {i: f"s{i}" for i in range(16)}
