@@ -177,3 +177,30 @@ def test_an_announced_pull_that_never_begins_holds_the_asker_only_until_it_expir
     r = _get(ca, f"https://127.0.0.1:{server.port}/v2/web/blobs/{_digest(b'never')}", D)
     took = time.monotonic() - t0
     assert r.status_code == 404 and 0.45 <= took < 2.0, took
+
+
+def test_the_worker_announces_an_assignment_s_pulls_before_it_starts_any() -> None:
+    import asyncio
+
+    from node.agent.worker import Worker
+
+    class Engine:
+        def __init__(self) -> None:
+            self.announced: list[set[str]] = []
+
+        def subscribe(self, fn: object) -> None:
+            pass
+
+        def announce_pulls(self, refs: set[str]) -> None:
+            self.announced.append(refs)
+
+    async def scenario() -> list[set[str]]:
+        engine = Engine()
+        worker = Worker(engine, "n1", on_status=lambda: None)  # type: ignore[arg-type]
+        t = cpb.Task(id="t1", desired_state="running")
+        t.spec.image = f"reg/web:1@{D}"
+        t.status.state = "assigned"
+        worker.set_assignments(True, [t], [])  # no reconcile has run: nothing started yet
+        return engine.announced
+
+    assert asyncio.run(scenario()) == [{f"reg/web:1@{D}"}]
