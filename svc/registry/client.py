@@ -308,15 +308,37 @@ class Endpoint:
         raise self._fail(resp, f"manifest {digest}")
 
     def blob(
-        self, repo: str, digest: str, size: int, out: IO[bytes], progress: Callable[[int], None] | None = None
+        self,
+        repo: str,
+        digest: str,
+        size: int,
+        out: IO[bytes],
+        progress: Callable[[int], None] | None = None,
+        offset: int = 0,
     ) -> None:
-        """Stream a blob into `out`, checking its size as it comes and its digest at the end."""
+        """Stream a blob into `out`, checking its size as it comes and its digest at the end.
+
+        `offset` > 0: `out` (readable) holds the blob's first `offset` bytes, just before its position, from an
+        answer that ended short; the rest is asked for (`Range`), and the digest covers both. A source that
+        answers the whole blob instead has it written over them."""
         check_digest_syntax(digest)
-        resp = self._send("GET", f"/v2/{repo}/blobs/{digest}", f"repository:{repo}:pull", {})
-        if resp.status_code != 200:
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        resp = self._send("GET", f"/v2/{repo}/blobs/{digest}", f"repository:{repo}:pull", headers)
+        if resp.status_code not in (200, 206) or (resp.status_code == 206 and not offset):
             raise self._fail(resp, f"blob {digest}")
         hasher = hashlib.sha256()
         got = 0
+        if offset and resp.status_code == 206:
+            if not resp.headers.get("content-range", "").startswith(f"bytes {offset}-"):
+                resp.close()
+                raise Unavailable(
+                    f"blob {digest}: asked from byte {offset}, answered {resp.headers.get('content-range')}"
+                )
+            _hash_back(out, offset, hasher)
+            got = offset
+        elif offset:  # the whole blob again: over what the short answer left
+            out.seek(out.tell() - offset)
+            out.truncate()
         try:
             for chunk in resp.iter_raw():  # as the socket gives it: no re-chunking copy
                 got += len(chunk)
@@ -485,6 +507,21 @@ class Endpoint:
         if stated and stated != digest:
             raise RuntimeFailure(f"registry {self.host} stored manifest {ref} as {stated}, not {digest}")
         return digest
+
+
+def _hash_back(out: IO[bytes], n: int, hasher: Any) -> None:
+    """Hash the `n` bytes of `out` just before its position (a resumed blob's first part), position kept."""
+    out.flush()
+    end = out.tell()
+    out.seek(end - n)
+    left = n
+    while left > 0:
+        chunk = out.read(min(_CHUNK, left))
+        if not chunk:
+            raise RuntimeFailure("the blob's first part is gone from its scratch file")
+        hasher.update(chunk)
+        left -= len(chunk)
+    out.seek(end)
 
 
 def _check_sent(digest: str, size: int, sent: int, hasher: Any) -> None:

@@ -6,7 +6,8 @@ client presenting a certificate of the cluster's CA with a node's or manager's r
 refuses anyone else; an admin certificate gets 403). The certificate is the agent's current one: each new
 connection uses the identity of the moment, so a renewal or a CA rotation needs no restart. A blob this
 node is still pulling itself, or may yet (the image the asker names in `X-Svc-Image` is announced or
-resolving here: inflight.py), is waited for (PEER_WAIT_SECONDS) rather than refused.
+resolving here: inflight.py), is waited for (PEER_WAIT_SECONDS) rather than refused. `Range: bytes=N-`
+is served (206), stored or still downloading: an asker whose answer ended short resumes from byte N.
 
 The stdlib's threading HTTP server: a few concurrent peers, files streamed from disk, no new dependency
 and no event loop shared with the agent's gRPC.
@@ -43,6 +44,7 @@ _PATH = re.compile(
     r"/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)"
 )
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_RANGE = re.compile(r"bytes=(\d{1,15})-")
 _ROLES = ("worker", "manager")
 _MAX_MANIFEST = 4 << 20
 _CHUNK = 1 << 20
@@ -51,6 +53,13 @@ _STALL_SECONDS = 10.0  # no new bytes this long: end the answer short (the asker
 _DEFAULT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 # An asker's pinned top digest: a blob ask waits only on a pull of that image here (announced or resolving).
 IMAGE_HEADER = "X-Svc-Image"
+
+
+def _range_start(value: str) -> int:
+    """The first byte a `Range: bytes=START-` asks for (an asker resuming an answer that ended short); 0 for
+    none, or a form this server does not serve (it then answers the whole blob, as RFC 9110 lets it)."""
+    m = _RANGE.fullmatch(value.strip())
+    return int(m[1]) if m else 0
 
 
 def is_digest(ref: str) -> bool:
@@ -127,9 +136,10 @@ class _Handler(BaseHTTPRequestHandler):
             blob=kind == "blobs",
             image=image if is_digest(image) else "",
         )
+        start = _range_start(self.headers.get("Range", "")) if kind == "blobs" and not head else 0
         if stored and not os.path.exists(blob) and kind == "blobs":
             g = inflight.in_progress(store.root, ref)
-            if g is not None and self._pass_on(g, ref, head):
+            if g is not None and self._pass_on(g, ref, head, start):
                 return None
         if not os.path.exists(blob):
             unknown = "MANIFEST_UNKNOWN" if kind == "manifests" else "BLOB_UNKNOWN"
@@ -146,13 +156,12 @@ class _Handler(BaseHTTPRequestHandler):
                 if not media:
                     return self._refuse(404, "MANIFEST_UNKNOWN", f"{ref} is not a manifest on this node", head)
                 return self._send(body, media, ref, head)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(size))
-            self.send_header("Docker-Content-Digest", ref)
-            self.end_headers()
+            if start and start >= size:
+                return self._refuse(416, "RANGE_INVALID", f"{ref} has {size} bytes", head)
+            self._blob_headers(ref, start, size)
             if head:
                 return None
+            f.seek(start)
             sent = 0
             while chunk := f.read(_CHUNK):
                 self.wfile.write(chunk)
@@ -160,7 +169,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.count(sent)
         return None
 
-    def _pass_on(self, g: inflight.Growing, digest: str, head: bool) -> bool:
+    def _blob_headers(self, digest: str, start: int, size: int) -> None:
+        """200 for the whole blob; 206 from `start` (a Range `bytes=START-` an asker resuming sent)."""
+        self.send_response(206 if start else 200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(size - start))
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+        self.send_header("Docker-Content-Digest", digest)
+        self.end_headers()
+
+    def _pass_on(self, g: inflight.Growing, digest: str, head: bool, start: int = 0) -> bool:
         """A blob this node is downloading, sent on as its bytes arrive (False: its scratch file is gone
         already, renamed into place or removed). A download that fails ends the answer short, so the
         asker's size check fails and it goes to its next source; a retry from another source rewrites
@@ -170,31 +189,31 @@ class _Handler(BaseHTTPRequestHandler):
         except FileNotFoundError:
             return False
         with f:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(g.size))
-            self.send_header("Docker-Content-Digest", digest)
-            self.end_headers()
+            if start and start >= g.size:
+                self._refuse(416, "RANGE_INVALID", f"{digest} has {g.size} bytes", head)
+                return True
+            self._blob_headers(digest, start, g.size)
             if head:
                 return True
-            sent, moved = 0, time.monotonic()
-            while sent < g.size:
-                chunk = f.read(min(_CHUNK, g.size - sent))
+            f.seek(start)  # a retry writing the file again from 0 reaches here later: read on until it does
+            pos, moved = start, time.monotonic()
+            while pos < g.size:
+                chunk = f.read(min(_CHUNK, g.size - pos))
                 if chunk:
                     self.wfile.write(chunk)
-                    sent += len(chunk)
+                    pos += len(chunk)
                     moved = time.monotonic()
                 elif g.ended.is_set():
-                    if not (chunk := f.read(min(_CHUNK, g.size - sent))):
+                    if not (chunk := f.read(min(_CHUNK, g.size - pos))):
                         break  # the download failed (or the file was cut): end short
                     self.wfile.write(chunk)
-                    sent += len(chunk)
+                    pos += len(chunk)
                 elif time.monotonic() - moved > _STALL_SECONDS:
                     break  # stalled (or restarted from 0 by a retry): end short before the asker's timeout
                 else:
                     g.ended.wait(_FOLLOW_SECONDS)
-            self.server.count(sent)
-            if sent < g.size:
+            self.server.count(pos - start)
+            if pos < g.size:
                 self.close_connection = True
         return True
 

@@ -282,7 +282,7 @@ class _Pull:
         fd, scratch = self.store.scratch_file()
         try:
             with inflight.growing(self.store.root, digest, scratch, size):  # peers may pass it on meanwhile
-                with os.fdopen(fd, "wb") as out:
+                with os.fdopen(fd, "w+b") as out:  # readable: a resumed blob hashes its first part again
                     ep.blob(self.ref.repository, digest, size, out, progress)
                     out.flush()
                     os.fsync(out.fileno())

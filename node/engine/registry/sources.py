@@ -3,9 +3,12 @@
 Rule: a peer is asked by digest only (a tag is the registry's word, never a peer's), and is trusted for
 nothing: every byte is verified by the endpoint client exactly as from a registry. A peer that fails
 (unreachable, refusing, or serving bytes that do not match) is dropped for the rest of the pull; one that
-lacks a blob (404) stays for the others. Upstream, a mirror that fails or lacks something is passed over
-for the next; the registry's own error is the pull's error (by digest, it also says whether any node was
-asked: an air-gapped cluster's image held by no node fails as "no node holds it, and registry … unreachable").
+lacks a blob (404) stays for the others. A peer whose blob answer ends short (it passes on a download of
+its own that stalled or failed: cut-through) is asked once more for the rest (`Range`), the bytes so far
+kept; only if that fails too is it dropped and the blob asked of the next source from byte 0. Upstream,
+a mirror that fails or lacks something is passed over for the next; the registry's own error is the pull's
+error (by digest, it also says whether any node was asked: an air-gapped cluster's image held by no node
+fails as "no node holds it, and registry … unreachable").
 
 A peer holds only the platforms it pulled: when a peer served the index but no peer has the manifest this
 node's platform needs, that manifest and its blobs come from upstream like anything else a peer lacks; if
@@ -51,13 +54,21 @@ class Sources:
     def _count(self, ep: Endpoint, n: int) -> None:
         self.bytes_from[ep.host] = self.bytes_from.get(ep.host, 0) + n
 
-    def _from_peers(self, what: str, fn: Callable[[Endpoint], T], reset: Callable[[], None]) -> T | None:
+    def _from_peers(
+        self,
+        what: str,
+        fn: Callable[[Endpoint], T],
+        reset: Callable[[], None],
+        resume: Callable[[Endpoint, SvcError], T | None] | None = None,
+    ) -> T | None:
         for ep in list(self.peers):
             try:
                 return fn(ep)
             except NotFound:
                 reset()
             except SvcError as exc:
+                if resume is not None and (got := resume(ep, exc)) is not None:
+                    return got
                 reset()
                 log.warning("peer %s: %s: %s (not asked again for this pull)", ep.host, what, exc)
                 self.peers.remove(ep)
@@ -142,6 +153,22 @@ class Sources:
             self._count(ep, out.tell() - start)
             return True
 
-        if self._from_peers(f"blob {digest}", get, reset):
+        def resume(ep: Endpoint, exc: SvcError) -> bool | None:
+            """A peer's answer that ended short (cut-through: its own download stalled, or failed and is
+            being fetched again from its next source) is asked once more, for the rest only (Range); the
+            bytes so far are kept. None: not such an answer, or the second ended short too."""
+            have = out.tell() - start
+            if not isinstance(exc, Unavailable) or not 0 < have < size:
+                return None
+            log.info("peer %s: blob %s ended at %d of %d bytes: asking it for the rest", ep.host, digest, have, size)
+            try:
+                ep.blob(repo, digest, size, out, progress, offset=have)
+            except SvcError as again:
+                log.info("peer %s: blob %s: the rest: %s", ep.host, digest, again)
+                return None
+            self._count(ep, out.tell() - start)  # both parts came from it
+            return True
+
+        if self._from_peers(f"blob {digest}", get, reset, resume):
             return
         self._from_upstream(get, reset)
