@@ -258,15 +258,27 @@ def ssl_context(identity: Identity, server: bool) -> ssl.SSLContext:
         ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(cadata=identity.ca_pem.decode())
-    # The ssl module loads a key only from a file: a private one (0600, in memory where /dev/shm exists; the
-    # key is on disk beside the certificate anyway), gone as soon as it is read.
-    # (os.open, not tempfile: the CLI calls this for every command, and tempfile brings shutil and random.)
-    where = "/dev/shm" if os.path.isdir("/dev/shm") else os.environ.get("TMPDIR", "/tmp")
+    # The ssl module loads a key only from a file: a nameless one in memory (memfd), so nothing is left
+    # even if the process is killed here; where there is none, a private file, gone as soon as it is read.
+    # (Not tempfile: the CLI calls this for every command, and tempfile brings shutil and random.)
+    pem = identity.cert_pem + b"\n" + identity.key_pem
+    try:
+        fd = os.memfd_create("svc-tls", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        fd = -1
+    if fd >= 0:
+        try:
+            os.write(fd, pem)
+            ctx.load_cert_chain(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+        return ctx
+    where = "/dev/shm" if os.access("/dev/shm", os.W_OK) else os.environ.get("TMPDIR", "/tmp")
     path = os.path.join(where, f"svc-tls-{os.getpid()}-{os.urandom(8).hex()}.pem")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(identity.cert_pem + b"\n" + identity.key_pem)
+            f.write(pem)
         ctx.load_cert_chain(path)
     finally:
         os.unlink(path)

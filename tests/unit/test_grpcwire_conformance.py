@@ -17,10 +17,10 @@ import grpc
 import pytest
 
 from manager.ca import CertificateAuthority, create_root
-from svc import tls
+from svc import defaults, tls
 from svc.client import TargetUnreachable
 from svc.control import ControlClient
-from svc.errors import DeadlineExceeded, NotFound, Unauthenticated
+from svc.errors import DeadlineExceeded, NotFound, SvcError, Unauthenticated
 from svc.v1 import cluster_pb2, control_pb2, control_pb2_grpc
 
 BIG = 3 << 20  # beyond every default window and frame size
@@ -45,11 +45,11 @@ def ca() -> CertificateAuthority:
     return CertificateAuthority(*create_root("cluster-wire"))
 
 
-def serve(ca: CertificateAuthority, port: int = 0) -> tuple[Any, int]:
+def serve(ca: CertificateAuthority, port: int = 0, max_receive: int = 64 << 20) -> tuple[Any, int]:
     ident = ca.identity("manager-1", "manager", 3600)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4),
-        options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)],
+        options=[("grpc.max_receive_message_length", max_receive), ("grpc.max_send_message_length", 64 << 20)],
     )
     control_pb2_grpc.add_ControlServicer_to_server(Servicer(), server)
     creds = grpc.ssl_server_credentials(
@@ -124,6 +124,21 @@ def test_a_manager_restarted_between_two_calls(transport: str, ca: CertificateAu
                 assert transport == "grpcio" and "during the call" not in str(exc), exc
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
+    finally:
+        server.stop(None)
+
+
+def test_a_request_the_server_refuses_before_reading_it_all(
+    transport: str, ca: CertificateAuthority, admin: str
+) -> None:
+    """The server answers (too large) and resets the stream while the request is still going out: its
+    status comes through, not a lost connection."""
+    server, port = serve(ca, max_receive=1 << 20)
+    try:
+        c = ControlClient(f"127.0.0.1:{port}", admin)
+        with pytest.raises(SvcError, match="larger than max"):
+            c.CreateSecret(control_pb2.CreateSecretRequest(spec=cluster_pb2.SecretSpec(data=b"x" * (30 << 20))))
+        assert c.GetService(control_pb2.ServiceRef(service="after")).id == "after"
     finally:
         server.stop(None)
 
@@ -248,3 +263,73 @@ def test_calls_from_threads_take_turns(manager: str, admin: str, monkeypatch: An
     for t in threads:
         t.join(30)
     assert got == {i: f"s{i}" for i in range(16)}
+
+
+def _silent_h2_server(ca: CertificateAuthority, tls_too: bool = True) -> tuple[socket.socket, threading.Thread]:
+    """A manager that takes the connection (and, with tls_too, sends its SETTINGS) and then says nothing."""
+    ident = ca.identity("manager-4", "manager", 3600)
+    ctx = tls.ssl_context(ident, server=True)
+    ctx.set_alpn_protocols(["h2"])
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        raw, _ = listener.accept()
+        try:
+            if tls_too:
+                with ctx.wrap_socket(raw, server_side=True) as conn:
+                    conn.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+                    time.sleep(3)
+            else:
+                time.sleep(3)
+        except OSError:
+            pass
+        finally:
+            raw.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return listener, t
+
+
+def test_a_manager_gone_silent_is_found_by_keepalive(ca: CertificateAuthority, admin: str, monkeypatch: Any) -> None:
+    """No answer and no close (a power cut): the ping goes unanswered, and the call is broken well
+    before its deadline, as grpcio's keepalive has it."""
+    monkeypatch.setenv("SVC_CLI_TRANSPORT", "wire")
+    monkeypatch.setattr(defaults, "GRPC_KEEPALIVE_SECONDS", 0.3)
+    monkeypatch.setattr(defaults, "GRPC_KEEPALIVE_TIMEOUT_SECONDS", 0.3)
+    listener, t = _silent_h2_server(ca)
+    try:
+        start = time.monotonic()
+        with pytest.raises(TargetUnreachable, match="during the call"):
+            ControlClient(f"127.0.0.1:{listener.getsockname()[1]}", admin).GetService(
+                control_pb2.ServiceRef(service="web"), timeout=30
+            )
+        assert time.monotonic() - start < 20  # (the deadline was 30 s: it was keepalive, not the deadline)
+    finally:
+        t.join(5)
+        listener.close()
+
+
+def test_a_handshake_that_never_ends_is_not_sent(ca: CertificateAuthority, admin: str, monkeypatch: Any) -> None:
+    """TCP taken, TLS never answered: nothing can have been done, so it reads as unreachable."""
+    monkeypatch.setenv("SVC_CLI_TRANSPORT", "wire")
+    listener, t = _silent_h2_server(ca, tls_too=False)
+    try:
+        with pytest.raises(TargetUnreachable, match="cannot reach"):
+            ControlClient(f"127.0.0.1:{listener.getsockname()[1]}", admin).GetService(
+                control_pb2.ServiceRef(service="web"), timeout=1
+            )
+    finally:
+        t.join(5)
+        listener.close()
+
+
+def test_the_receive_window_is_topped_up(manager: str, admin: str, monkeypatch: Any) -> None:
+    """Many large answers on one connection: the window is opened again as they are read."""
+    from svc.grpcwire import unary
+
+    monkeypatch.setenv("SVC_CLI_TRANSPORT", "wire")
+    monkeypatch.setattr(unary, "_TOP_UP", 1 << 20)
+    c = ControlClient(manager, admin)
+    for _ in range(4):
+        assert len(c.GetService(control_pb2.ServiceRef(service="big")).id) == BIG
