@@ -11,7 +11,7 @@ from svc import defaults, tls
 from svc.cli.service import client
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, command: str | None = None) -> None:
     p = sub.add_parser("cluster", help="the cluster as a whole")
     csub = p.add_subparsers(dest="verb", required=True)
     info = csub.add_parser("info", help="leader, managers, counts")

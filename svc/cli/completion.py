@@ -31,7 +31,7 @@ autoload -U +X bashcompinit && bashcompinit
 """ + BASH.split("\n", 1)[1]
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, command: str | None = None) -> None:
     p = sub.add_parser("completion", help="print the shell completion script: eval \"$(svc completion bash)\"")
     p.add_argument("shell", choices=("bash", "zsh"))
     p.set_defaults(func=cmd_completion)

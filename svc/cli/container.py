@@ -12,7 +12,7 @@ from svc.cli.specflags import add_container_flags, spec_from_args
 from svc.errors import InvalidArgument, NotFound
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, command: str | None = None) -> None:
     p = sub.add_parser("container", help="manage containers on this node")
     csub = p.add_subparsers(dest="verb", required=True)
 

@@ -16,7 +16,7 @@ from svc.cli import output
 from svc.errors import InvalidArgument, NotFound
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, command: str | None = None) -> None:
     p = sub.add_parser("image", help="manage images on this node")
     isub = p.add_subparsers(dest="verb", required=True)
     imp = isub.add_parser("import", help="import a `docker save` tarball, an OCI layout archive or a rootfs tarball")

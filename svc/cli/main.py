@@ -10,7 +10,8 @@ from typing import Any
 from svc import defaults
 from svc.errors import SvcError
 
-# Command groups, each a module with `register(subparsers)`.
+# Command groups, each a module with `register(subparsers, command)`: `command` is the top-level word
+# the command line names (None: every command, for the help), and a group may build only what it needs.
 GROUPS = (
     "svc.cli.service",
     "svc.cli.node",
@@ -80,7 +81,7 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
             if exc.name != name:
                 raise
             continue
-        module.register(sub)
+        module.register(sub, command if group else None)
     return p
 
 

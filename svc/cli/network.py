@@ -10,7 +10,7 @@ from svc.cli.service import add_inspect_format, client
 from svc.kv import NETWORK_FILTERS, parse_filters, parse_kv
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, command: str | None = None) -> None:
     p = sub.add_parser("network", help="manage overlay networks")
     nsub = p.add_subparsers(dest="verb", required=True)
     cr = nsub.add_parser("create", help="create an overlay network")

@@ -10,7 +10,7 @@ from svc.cli.service import add_inspect_format, client
 from svc.kv import NODE_FILTERS, parse_filters
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, command: str | None = None) -> None:
     p = sub.add_parser("node", help="manage the cluster's nodes")
     nsub = p.add_subparsers(dest="verb", required=True)
     ls = nsub.add_parser("ls", help="list nodes")

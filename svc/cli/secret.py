@@ -17,7 +17,7 @@ from svc.errors import InvalidArgument
 from svc.kv import parse_filters, parse_kv
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, command: str | None = None) -> None:
     for kind in filerefs.KINDS:
         p = sub.add_parser(kind, help=f"manage {kind}s ({'never shown' if kind == 'secret' else 'files'} for tasks)")
         ksub = p.add_subparsers(dest="verb", required=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from svc import updatepolicy
@@ -22,15 +23,24 @@ from svc.kv import SERVICE_FILTERS, TASK_FILTERS, parse_filters, parse_kv
 from svc.reference import familiar
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, command: str | None = None) -> None:
     """The verbs at top level (the short forms) and again under `svc service` (docker's spelling):
-    the same parsers' flags and the same handlers, made by one function."""
-    register_verbs(sub)
-    group = sub.add_parser("service", help="manage services (the same verbs as the top-level short forms)")
-    register_verbs(group.add_subparsers(dest="verb", required=True, metavar="COMMAND"))
+    the same parsers' flags and the same handlers, made by one function per verb. Given the command
+    word, only what it needs is built: building every verb's parser twice cost a command ~25 ms."""
+    if command != "service":
+        register_verbs(sub, command)
+    if command in (None, "service"):
+        group = sub.add_parser("service", help="manage services (the same verbs as the top-level short forms)")
+        register_verbs(group.add_subparsers(dest="verb", required=True, metavar="COMMAND"))
 
 
-def register_verbs(sub: Any) -> None:
+def register_verbs(sub: Any, only: str | None = None) -> None:
+    for verb, build in VERBS.items():
+        if only in (None, verb):
+            build(sub)
+
+
+def _create_parser(sub: Any) -> None:
     create = sub.add_parser("create", help="create a service")
     create.add_argument("--name", default=None, help="service name (default: from the image)")
     create.add_argument("--replicas", type=int, default=None, help="number of tasks (default 1)")
@@ -70,12 +80,16 @@ def register_verbs(sub: Any) -> None:
     create.add_argument("command", nargs=argparse.REMAINDER)
     create.set_defaults(func=cmd_create)
 
+
+def _ls_parser(sub: Any) -> None:
     ls = sub.add_parser("ls", help="list services")
     ls.add_argument("-q", "--quiet", action="store_true")
     ls.add_argument("-f", "--filter", action="append", default=[], help="name=, id=, mode=, label=")
     ls.add_argument("--format", default="")
     ls.set_defaults(func=cmd_ls)
 
+
+def _ps_parser(sub: Any) -> None:
     ps = sub.add_parser("ps", help="list the tasks of services")
     ps.add_argument("services", nargs="+")
     ps.add_argument("-q", "--quiet", action="store_true")
@@ -84,17 +98,23 @@ def register_verbs(sub: Any) -> None:
     ps.add_argument("--format", default="")
     ps.set_defaults(func=cmd_ps)
 
+
+def _inspect_parser(sub: Any) -> None:
     ins = sub.add_parser("inspect", help="show services as JSON (or --pretty, or --format TEMPLATE)")
     ins.add_argument("services", nargs="+")
     ins.add_argument("--pretty", action="store_true", help="docker's human-readable layout")
     add_inspect_format(ins)
     ins.set_defaults(func=cmd_inspect)
 
+
+def _scale_parser(sub: Any) -> None:
     scale = sub.add_parser("scale", help="scale services: svc scale web=5 api=3")
     scale.add_argument("pairs", nargs="+", metavar="SERVICE=REPLICAS")
     scale.add_argument("-d", "--detach", action="store_true", help="return at once, do not wait")
     scale.set_defaults(func=cmd_scale)
 
+
+def _update_parser(sub: Any) -> None:
     upd = sub.add_parser("update", help="change a service (tasks are replaced one at a time)")
     upd.add_argument("service")
     upd.add_argument("--image")
@@ -135,15 +155,21 @@ def register_verbs(sub: Any) -> None:
     )
     upd.set_defaults(func=cmd_update)
 
+
+def _rollback_parser(sub: Any) -> None:
     rb = sub.add_parser("rollback", help="return a service to its previous spec")
     rb.add_argument("service")
     rb.add_argument("-d", "--detach", action="store_true")
     rb.set_defaults(func=cmd_rollback)
 
+
+def _rm_parser(sub: Any) -> None:
     rm = sub.add_parser("rm", help="remove services")
     rm.add_argument("services", nargs="+")
     rm.set_defaults(func=cmd_rm)
 
+
+def _logs_parser(sub: Any) -> None:
     logs = sub.add_parser("logs", help="the output of a service's tasks, from every node")
     logs.add_argument("service")
     logs.add_argument("-f", "--follow", action="store_true")
@@ -155,6 +181,19 @@ def register_verbs(sub: Any) -> None:
     logs.add_argument("--raw", action="store_true", help="the lines alone, without the task@node prefix")
     logs.add_argument("--details", action="store_true", help="show the tasks' labels before each line, as docker")
     logs.set_defaults(func=cmd_logs)
+
+
+VERBS: dict[str, Callable[[Any], None]] = {
+    "create": _create_parser,
+    "ls": _ls_parser,
+    "ps": _ps_parser,
+    "inspect": _inspect_parser,
+    "scale": _scale_parser,
+    "update": _update_parser,
+    "rollback": _rollback_parser,
+    "rm": _rm_parser,
+    "logs": _logs_parser,
+}
 
 
 def add_inspect_format(p: Any) -> None:

@@ -23,7 +23,7 @@ NAMESPACE = "com.docker.stack.namespace"  # as svc.stack.convert (not imported: 
 KINDS = ("secret", "config")
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, command: str | None = None) -> None:
     p = sub.add_parser("stack", help="manage stacks (applications from compose files)")
     ssub = p.add_subparsers(dest="verb", required=True)
     dep = ssub.add_parser("deploy", help="deploy a new stack or update an existing one")

@@ -19,7 +19,7 @@ VOLUME_FILTERS = ("dangling", "label", "name")
 _WARN = "WARNING! This will remove all local volumes not used by at least one container."
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, command: str | None = None) -> None:
     p = sub.add_parser("volume", help="manage this node's named volumes")
     vsub = p.add_subparsers(dest="verb", required=True)
     cr = vsub.add_parser("create", help="create a volume (tasks and containers also make theirs on first use)")
