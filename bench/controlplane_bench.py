@@ -45,6 +45,20 @@ def metrics(addr: str) -> dict[str, float]:
     return out
 
 
+def heartbeats_by_path(addr: str) -> dict[str, float]:
+    """svc_heartbeats_total by path (udp, stream): which path the idle heartbeats took."""
+    out: dict[str, float] = {}
+    try:
+        with urllib.request.urlopen(f"http://{addr}/metrics", timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                m = re.match(r'svc_heartbeats_total\{path="(\w+)"\} (\S+)', line)
+                if m:
+                    out[m.group(1)] = float(m.group(2))
+    except OSError:
+        pass
+    return out
+
+
 def cpu_seconds(pid: int) -> float:
     t = psutil.Process(pid).cpu_times()
     return t.user + t.system
@@ -57,6 +71,7 @@ def peak_rss_mib(pid: int) -> float:
 
 
 SIM_PROCESSES = 4  # the simulated nodes are shared out over this many processes
+
 
 class SimNodes:
     """The simulated nodes' processes (SIM_PROCESSES of them, nodes shared out); reads their status lines.
@@ -152,9 +167,12 @@ def run_nodes(nodes: int, task_counts: list[int], runs: int, failover: bool) -> 
             pids = {name: h.manager.pid for name, h in managers.items()}
             # Heartbeats only: the leader's CPU while N nodes keep their sessions and nothing else happens.
             time.sleep(3)
+            h0 = heartbeats_by_path(f"{leader.addr}:9424")
             c0 = cpu_seconds(pids[leader.name])
             time.sleep(IDLE_SECONDS)
             idle_pct = 100 * (cpu_seconds(pids[leader.name]) - c0) / IDLE_SECONDS
+            h1 = heartbeats_by_path(f"{leader.addr}:9424")
+            idle_beats = {path: h1[path] - h0.get(path, 0) for path in h1}
             for tasks in task_counts:
                 row = []
                 for _ in range(runs):
@@ -163,6 +181,7 @@ def run_nodes(nodes: int, task_counts: list[int], runs: int, failover: bool) -> 
                     r["baseline_leader_core_pct"] = baseline_pct
                     r["heartbeat_core_pct"] = idle_pct - baseline_pct
                     r["heartbeat_cost_per_node_pct"] = (idle_pct - baseline_pct) / nodes
+                    r["idle_heartbeats_by_path"] = idle_beats
                     print(json.dumps(r), flush=True)
                     row.append(r)
                     last = tasks == task_counts[-1] and len(row) == runs
@@ -300,6 +319,9 @@ def main() -> int:
             f"{med('idle_leader_core_pct'):>10.1f} {med('baseline_leader_core_pct'):>13.1f} "
             f"{med('heartbeat_core_pct'):>8.1f}"
         )
+    for runs in rows:
+        beats = runs[0].get("idle_heartbeats_by_path", {})
+        print(f"{runs[0]['nodes']} nodes, idle heartbeats in {IDLE_SECONDS:.0f}s by path: {json.dumps(beats)}")
     for runs in rows:
         for r in runs:
             if "failover" in r:

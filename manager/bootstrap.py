@@ -56,6 +56,7 @@ class ManagerOptions:
     registry_mirrors: list[str] = field(default_factory=list)
     docker_socket: str = ""  # the Docker Engine API's unix socket; relative: under run_dir; "": none
     docker_tcp: str = ""  # HOST:PORT for the Docker Engine API with mutual TLS (admins only); "": none
+    heartbeat_udp_port: int = defaults.HEARTBEAT_UDP_PORT  # (a promoted node's manager: the default)
 
     @property
     def home(self) -> str:

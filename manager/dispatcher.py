@@ -8,19 +8,23 @@ committed, so a node knows to resend if the leader died first.
 
 A node whose heartbeats stop for 3 periods is marked down (after a leader change every node
 gets extra time to find the new leader): the dispatcher only records when it last heard from
-each node; manager/liveness.py decides.
+each node; manager/liveness.py decides. Beats come over two paths, the Heartbeats stream and
+UDP datagrams (manager/heartbeatudp.py, each MAC'd with the session's key from Register); both
+are recorded by the one `heard`, so stall discounting and liveness are one mechanism.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from svc import defaults, tls
+from svc import defaults, heartbeatwire, tls
 from svc.errors import NotFound, Unauthenticated, Unavailable
 from svc.rpc import handler
 from svc.v1 import common_pb2 as cmn
@@ -47,6 +51,21 @@ class Session:
     sent: dict[str, str] | None = None  # task id -> desired state last sent; None until the full set went out
     streaming: bool = False
     sent_networks: bytes = b""  # the peer sets last sent, serialized (netpeers.peer_sets)
+    # The UDP path (manager/heartbeatudp.py): the key only this session's agent holds, the last beat
+    # counter taken (a datagram must be above it), and the answer last sent over UDP, serialized.
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(heartbeatwire.KEY_BYTES))
+    udp_counter: int = 0
+    udp_answer: tuple[Any, bytes] = (None, b"")
+    reported: tuple[str, float] = ("", 0.0)  # (cert root, when) last written for this node
+
+
+Facts = tuple[float, list[str], str, str, str]  # what a heartbeat answer tells: period, managers, role, CA
+
+
+def answer(facts: Facts) -> dpb.HeartbeatResponse:
+    return dpb.HeartbeatResponse(
+        period_seconds=facts[0], managers=facts[1], role=facts[2], cert_root=facts[3], trust=facts[4]
+    )
 
 
 def assignment_set(tasks: list[TaskObj]) -> dict[str, TaskObj]:
@@ -82,6 +101,12 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         self._status_task: asyncio.Task[None] | None = None
         self.log_sink: Any = None  # the LogBroker
         self._ca_cache: tuple[Any, tuple[str, str]] = (None, ("", ""))
+        self.udp_port = 0  # the UDP heartbeat port told to nodes at Register; 0: none (manager/heartbeatudp.py)
+        self.udp_drain: Callable[[], None] | None = None  # reads the UDP beats waiting, on every tick
+        self.beats = {"stream": 0, "udp": 0}  # heartbeats taken, by path (metrics)
+        # Datagrams dropped, by reason (metrics; every series from the start): not one of ours, no such live
+        # session, a bad MAC, a counter not above the last, a bug, an answer the socket would not take.
+        self.datagrams_rejected = dict.fromkeys(("malformed", "session", "mac", "replay", "error", "unanswered"), 0)
         manager.on_change(self._on_change)
 
     # ----- leadership -----
@@ -97,6 +122,8 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
 
     def _tick(self) -> None:
         self.stall.tick(time.monotonic())
+        if self.udp_drain is not None:  # UDP beats are read here, not woken for (manager/heartbeatudp.py)
+            self.udp_drain()
         self._ticker = asyncio.get_running_loop().call_later(defaults.STALL_TICK_SECONDS, self._tick)
 
     def lost_leadership(self) -> None:
@@ -122,7 +149,9 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
         down = liveness.expired_nodes(now, nodes.values(), seen, self.period(), since)
         for node_id, _, _ in down:
             if node_id in self.last_seen:  # it had a session with us, now stale: it must register again
-                self.sessions.pop(node_id, None)
+                stale = self.sessions.pop(node_id, None)
+                if stale is not None:  # its assignment stream ends: a node still there registers at once
+                    stale.queue.put_nowait(None)
         live = {n: t for n, t in seen.items() if n in self.sessions}
         return down + liveness.revived_nodes(now, nodes.values(), live, self.period())
 
@@ -162,42 +191,49 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
             session_id=session.session_id,
             heartbeat_period_seconds=self.period(),
             managers=self.m.manager_api_addrs(),
+            heartbeat_key=session.key if self.udp_port else b"",
+            heartbeat_udp_port=self.udp_port,
         )
 
     @handler
     async def Heartbeats(self, request_iterator: Any, context: Any) -> Any:
         session: Session | None = None
         beats = 0
-        answered: tuple[float, list[str], str, str, str] = (0.0, [], "", "", "")
-        reported = ("", 0.0)  # (root, when) last written for this node: one write, retried after a while
+        answered: Facts = (0.0, [], "", "", "")
         async for request in request_iterator:
             if session is None:
                 session = self._session(request.session_id)
             elif self.sessions.get(session.node_id) is not session:
                 raise NotFound("the session was replaced; register again")
-            self.last_seen[session.node_id] = time.monotonic()
-            self._stall_at[session.node_id] = self.stall.total
-            if request.HasField("description"):
-                # In the background: a write can wait on an election, and heartbeats must keep counting.
-                node = NodeObj(id=session.node_id, role="", description=request.description)
-                self.m.write_in_background(ops.node_register(node), f"recording node {session.node_id[:12]}")
+            description = request.description if request.HasField("description") else None
+            now = self.heard(session, request.cert_root, description, "stream")
             # Answer every HEARTBEAT_ANSWER_EVERY-th beat, or at once when what we tell the node changed:
             # a node only needs to know the leader is alive, and each message costs the leader CPU.
             beats += 1
-            record = self.m.state.nodes.get(session.node_id)
-            fresh = reported[0] == request.cert_root and time.monotonic() - reported[1] < 5.0
-            if request.cert_root and record is not None and request.cert_root != record.cert_root and not fresh:
-                # The node renewed (a CA rotation): the leader's rotation check reads this from the store.
-                reported = (request.cert_root, time.monotonic())
-                change = ops.node_update(session.node_id, 0, cert_root=request.cert_root)
-                self.m.write_in_background(change, f"recording the certificate root of node {session.node_id[:12]}")
-            ca = self.m.ca()
-            now = (self.period(), self.m.manager_api_addrs(), record.role if record else "", *self._ca_facts(ca))
             if beats % defaults.HEARTBEAT_ANSWER_EVERY == 1 or now != answered:
                 answered = now
-                yield dpb.HeartbeatResponse(
-                    period_seconds=now[0], managers=now[1], role=now[2], cert_root=now[3], trust=now[4]
-                )
+                yield answer(now)
+
+    def heard(self, session: Session, cert_root: str, description: Any, path: str) -> Facts:
+        """A heartbeat of a live session, from either path: record it, write what changed, and
+        return what an answer would tell the node now."""
+        self.last_seen[session.node_id] = time.monotonic()
+        self._stall_at[session.node_id] = self.stall.total
+        self.beats[path] += 1
+        if description is not None:
+            # In the background: a write can wait on an election, and heartbeats must keep counting.
+            node = NodeObj(id=session.node_id, role="", description=description)
+            self.m.write_in_background(ops.node_register(node), f"recording node {session.node_id[:12]}")
+        record = self.m.state.nodes.get(session.node_id)
+        reported = session.reported  # one write per new root, retried after a while
+        fresh = reported[0] == cert_root and time.monotonic() - reported[1] < 5.0
+        if cert_root and record is not None and cert_root != record.cert_root and not fresh:
+            # The node renewed (a CA rotation): the leader's rotation check reads this from the store.
+            session.reported = (cert_root, time.monotonic())
+            change = ops.node_update(session.node_id, 0, cert_root=cert_root)
+            self.m.write_in_background(change, f"recording the certificate root of node {session.node_id[:12]}")
+        ca = self.m.ca()
+        return (self.period(), self.m.manager_api_addrs(), record.role if record else "", *self._ca_facts(ca))
 
     def _ca_facts(self, ca: Any) -> tuple[str, str]:
         """(the root that signs now, the roots trusted), computed once per CA."""

@@ -99,6 +99,16 @@ class StoreCollector(Collector):
             "Task updates the store skipped as stale (compare-and-set conflicts)",
             value=self.leader.write_conflicts,
         )
+        beats = CounterMetricFamily("svc_heartbeats", "Node heartbeats this leader took, by path", labels=["path"])
+        for path, n in sorted(self.leader.dispatcher.beats.items()):
+            beats.add_metric([path], n)
+        yield beats
+        rejected = CounterMetricFamily(
+            "svc_heartbeat_datagrams_rejected", "Heartbeat datagrams dropped, by reason", labels=["reason"]
+        )
+        for reason, n in sorted(self.leader.dispatcher.datagrams_rejected.items()):
+            rejected.add_metric([reason], n)
+        yield rejected
         yield CounterMetricFamily(
             "svc_leader_nodes_marked_down", "Nodes this leader marked down", value=self.leader.nodes_marked_down
         )

@@ -86,6 +86,15 @@ ELECTION_GRACE_FACTOR = 2
 # for an answer. Swarm answers every beat of a unary call; at 1 s beats that cost the leader ~30 % of a
 # core for 200 nodes, ~10 % this way (docs/benchmarks.md).
 HEARTBEAT_ANSWER_EVERY = 3
+# Beats as UDP datagrams (svc/heartbeatwire.py), a fraction of a gRPC message's cost to the leader.
+# The port: 0 = the number of the manager's gRPC port, on UDP; -1 = off (every beat on the stream).
+HEARTBEAT_UDP_PORT = 0
+# A node that has no UDP answer this many periods into a session (UDP filtered, an older manager)
+# beats on the gRPC stream for the rest of the session.
+HEARTBEAT_UDP_PROBE_PERIODS = 3
+HEARTBEAT_DATAGRAM_MAX_BYTES = 1400  # below any path's MTU: a beat or an answer is never fragmented
+HEARTBEAT_UDP_DRAIN_MAX = 10_000  # datagrams taken per tick at most: a flood cannot hold the loop
+HEARTBEAT_UDP_RCVBUF_BYTES = 4 << 20  # the leader's socket buffer: beats that wait out a loop stall
 TASK_HISTORY_PER_SLOT = 5
 # Swarm's restart-policy delay: a task that failed or completed is replaced this long after it ended,
 # unless its service sets its own delay. Tasks of a node that went down are replaced at once.

@@ -19,6 +19,7 @@ from manager import autolock, bootstrap, server, upkeep
 from manager.bootstrap import ManagerOptions, ManagerState
 from manager.core import Manager
 from manager.dispatcher import Dispatcher
+from manager.heartbeatudp import open_endpoint
 from manager.imagepin import ImagePinner
 from manager.leader import LeaderLoop
 from manager.store import ops
@@ -127,6 +128,9 @@ async def start_manager(opts: ManagerOptions) -> RunningManager:
         )
         await grpc_server.start()
         stack.push_async_callback(grpc_server.stop, 1)
+        udp = await open_endpoint(dispatcher, opts.listen_addr, opts.heartbeat_udp_port)
+        if udp is not None:
+            stack.callback(udp.close)
         if opts.docker_socket or opts.docker_tcp:
             from manager.engineapi.server import EngineAPI
 

@@ -127,6 +127,12 @@ _MANAGER_CORE = (
     _o("advertise_addr", "", "HOST[:PORT] others reach this manager on"),
     _o("raft_port", defaults.MANAGER_RAFT_PORT, "Raft port on the advertised host", type=int),
     _o("heartbeat_period", defaults.HEARTBEAT_PERIOD_SECONDS, "node heartbeat period in seconds", type=float),
+    _o(
+        "heartbeat_udp_port",
+        defaults.HEARTBEAT_UDP_PORT,
+        "UDP port for node heartbeats (0: the gRPC port's number; -1: off, heartbeats on the gRPC stream)",
+        type=int,
+    ),
     _o("cert_lifetime", defaults.CERT_LIFETIME_SECONDS, "node certificate lifetime in seconds", type=float),
 )
 MANAGER = (

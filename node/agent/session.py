@@ -3,6 +3,15 @@
 The node registers with any manager it knows; a follower answers with the leader's address
 and the node goes there. Heartbeats keep the session; if one fails, or the assignment
 stream ends, the node registers again, trying the next manager on the list it was given.
+
+Heartbeats go as UDP datagrams when the leader gave the session a key and a port
+(node/agent/heartbeatudp.py), over the gRPC Heartbeats stream otherwise. The stream stays open
+either way: it carries what the leader needs only on change (a new node description), and a
+stream beat every period while the UDP path is unproven. The session starts probing (both
+paths); the first authentic UDP answer makes it UDP only, and no UDP answer within
+HEARTBEAT_UDP_PROBE_PERIODS periods (UDP filtered, an older manager) makes it stream only for the
+rest of the session. Whichever path answers, the rule for a dead leader is one: no answer for
+HEARTBEAT_ANSWER_EVERY periods and a margin ends the session.
 """
 
 from __future__ import annotations
@@ -18,10 +27,12 @@ import grpc
 
 from svc import defaults, tls
 from svc.errors import Unavailable
+from svc.netaddr import split_addr
 from svc.v1 import cluster_pb2 as cpb
 from svc.v1 import dispatcher_pb2 as dpb
 from svc.v1 import dispatcher_pb2_grpc as dpb_grpc
 
+from .heartbeatudp import HeartbeatSender, open_sender
 from .logs import LogPublisher
 from .worker import Worker
 
@@ -45,6 +56,7 @@ class Session:
         self.connected_to = ""
         self.session_id = ""
         self.heartbeat_rtt = 0.0
+        self.heartbeat_path = ""  # "probe", "udp" or "stream": how this session's beats go
         self.registrations = 0
         self._send = asyncio.Event()
         self._restart = asyncio.Event()
@@ -120,7 +132,7 @@ class Session:
         self.worker.resend_all()
         period = resp.heartbeat_period_seconds or defaults.HEARTBEAT_PERIOD_SECONDS
         loops = [
-            asyncio.create_task(self._heartbeats(stub, resp.session_id, period)),
+            asyncio.create_task(self._heartbeats(stub, resp, addr, period)),
             asyncio.create_task(self._assignments(stub, resp.session_id)),
             asyncio.create_task(self._reports(stub, resp.session_id)),
             asyncio.create_task(self._restart.wait()),
@@ -136,46 +148,99 @@ class Session:
                 t.cancel()
             await asyncio.gather(*loops, return_exceptions=True)  # collect them all: none goes unretrieved
 
-    async def _heartbeats(self, stub: Any, session_id: str, period: float) -> None:
-        """One beat per period on a long-lived stream; a missing answer ends the session."""
+    async def _heartbeats(self, stub: Any, resp: dpb.RegisterResponse, addr: str, period: float) -> None:
+        """One beat per period, on UDP or the long-lived stream; no answer in time ends the session."""
         loop = asyncio.get_running_loop()
-        sent_at: list[float] = []
-        state = {"period": period}
+        session_id = resp.session_id
+        state = {"period": period, "heard": loop.time(), "sent": 0.0}
 
-        async def beats() -> Any:
+        def answered(msg: dpb.HeartbeatResponse) -> None:
+            now = loop.time()
+            if state["sent"]:
+                self.heartbeat_rtt = now - state["sent"]
+                state["sent"] = 0.0
+            state["heard"] = now
+            state["period"] = msg.period_seconds or state["period"]
+            if msg.role and self.on_role is not None:
+                self.on_role(msg.role)
+            if msg.cert_root and self.on_ca is not None:
+                self.on_ca(msg.cert_root, msg.trust)
+            if msg.managers and list(msg.managers) != self.managers:
+                self.managers = list(msg.managers)
+                self.on_managers(self.managers)
+
+        udp: HeartbeatSender | None = None
+        if resp.heartbeat_key and resp.heartbeat_udp_port:
+            host = split_addr(addr)[0]
+            udp = await open_sender(
+                host, resp.heartbeat_udp_port, resp.heartbeat_key, resp.node_id, session_id, answered
+            )
+        self.heartbeat_path = "probe" if udp is not None else "stream"
+        probe_until = loop.time() + defaults.HEARTBEAT_UDP_PROBE_PERIODS * period
+        outbox: asyncio.Queue[dpb.HeartbeatRequest] = asyncio.Queue()
+
+        async def requests() -> Any:
+            while True:
+                yield await outbox.get()
+
+        async def beats() -> None:
             while True:
                 await asyncio.sleep(state["period"] * random.uniform(0.9, 1.0))
-                req = dpb.HeartbeatRequest(session_id=session_id, cert_root=self.cert_root())
+                root = self.cert_root()
+                req = dpb.HeartbeatRequest(session_id=session_id, cert_root=root)
                 description = self.describe()
                 raw = description.SerializeToString(deterministic=True)
                 if raw != self._last_description:
                     req.description.CopyFrom(description)
                     self._last_description = raw
-                sent_at.append(loop.time())
-                yield req
+                if udp is not None and self.heartbeat_path == "probe":
+                    if udp.answered:
+                        self.heartbeat_path = "udp"
+                        log.info("heartbeats to %s go as UDP datagrams", addr)
+                    elif loop.time() > probe_until:
+                        self.heartbeat_path = "stream"
+                        udp.close()
+                        log.warning(
+                            "no UDP heartbeat answer from %s:%d: heartbeats go on the gRPC stream",
+                            split_addr(addr)[0],
+                            resp.heartbeat_udp_port,
+                        )
+                state["sent"] = loop.time()
+                if udp is not None and self.heartbeat_path != "stream":
+                    udp.send(root)
+                if self.heartbeat_path != "udp" or req.HasField("description"):
+                    outbox.put_nowait(req)
 
-        call = stub.Heartbeats(beats())
-        try:
+        async def reader(call: Any) -> None:
             while True:
-                # The leader answers every HEARTBEAT_ANSWER_EVERY-th beat: silence for that many periods
-                # and a margin means it is gone.
-                silence = defaults.HEARTBEAT_ANSWER_EVERY * state["period"] + max(1.0, state["period"])
-                resp = await asyncio.wait_for(call.read(), silence)
-                if resp is grpc.aio.EOF:
+                msg = await call.read()
+                if msg is grpc.aio.EOF:
                     raise Unavailable("the heartbeat stream ended")
-                if sent_at:
-                    self.heartbeat_rtt = loop.time() - sent_at[-1]
-                    sent_at.clear()
-                state["period"] = resp.period_seconds or state["period"]
-                if resp.role and self.on_role is not None:
-                    self.on_role(resp.role)
-                if resp.cert_root and self.on_ca is not None:
-                    self.on_ca(resp.cert_root, resp.trust)
-                if resp.managers and list(resp.managers) != self.managers:
-                    self.managers = list(resp.managers)
-                    self.on_managers(self.managers)
+                answered(msg)
+
+        async def watchdog() -> None:
+            # The leader answers at least every HEARTBEAT_ANSWER_EVERY-th beat: silence for that many
+            # periods and a margin means it is gone.
+            while True:
+                silence = defaults.HEARTBEAT_ANSWER_EVERY * state["period"] + max(1.0, state["period"])
+                left = state["heard"] + silence - loop.time()
+                if left <= 0:
+                    raise Unavailable(f"no heartbeat answer for {silence:.0f}s")
+                await asyncio.sleep(left)
+
+        call = stub.Heartbeats(requests())
+        loops = [asyncio.create_task(f) for f in (beats(), reader(call), watchdog())]
+        try:
+            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                t.result()  # raises what ended it
         finally:
+            for t in loops:
+                t.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
             call.cancel()
+            if udp is not None:
+                udp.close()
 
     async def _assignments(self, stub: Any, session_id: str) -> None:
         try:

@@ -26,7 +26,7 @@ from svc.v1 import cluster_pb2 as svc_dot_v1_dot_cluster__pb2
 from svc.v1 import common_pb2 as svc_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17svc/v1/dispatcher.proto\x12\x06svc.v1\x1a\x14svc/v1/cluster.proto\x1a\x13svc/v1/common.proto\"c\n\x0fRegisterRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12,\n\x0b\x64\x65scription\x18\x02 \x01(\x0b\x32\x17.svc.v1.NodeDescription\x12\x11\n\tcert_root\x18\x03 \x01(\t\"\x80\x01\n\x10RegisterResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12 \n\x18heartbeat_period_seconds\x18\x03 \x01(\x01\x12\x10\n\x08managers\x18\x04 \x03(\t\x12\x13\n\x0bleader_addr\x18\x05 \x01(\t\"g\n\x10HeartbeatRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12,\n\x0b\x64\x65scription\x18\x02 \x01(\x0b\x32\x17.svc.v1.NodeDescription\x12\x11\n\tcert_root\x18\x03 \x01(\t\"m\n\x11HeartbeatResponse\x12\x16\n\x0eperiod_seconds\x18\x01 \x01(\x01\x12\x10\n\x08managers\x18\x02 \x03(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x11\n\tcert_root\x18\x04 \x01(\t\x12\r\n\x05trust\x18\x05 \x01(\t\"(\n\x12\x41ssignmentsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\xc2\x01\n\x12\x41ssignmentsMessage\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\x12\x1c\n\x06update\x18\x02 \x03(\x0b\x32\x0c.svc.v1.Task\x12\x0e\n\x06remove\x18\x03 \x03(\t\x12\x32\n\x11log_subscriptions\x18\x04 \x03(\x0b\x32\x17.svc.v1.LogSubscription\x12&\n\x08networks\x18\x05 \x03(\x0b\x32\x14.svc.v1.NetworkPeers\x12\x14\n\x0cnetworks_set\x18\x06 \x01(\x08\"\xe9\x01\n\x0cNetworkPeers\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03vni\x18\x03 \x01(\r\x12\x0e\n\x06subnet\x18\x04 \x01(\t\x12\x0f\n\x07gateway\x18\x05 \x01(\t\x12\x10\n\x08internal\x18\x06 \x01(\x08\x12*\n\tendpoints\x18\x07 \x03(\x0b\x32\x17.svc.v1.NetworkEndpoint\x12)\n\x08services\x18\x08 \x03(\x0b\x32\x17.svc.v1.ServiceEndpoint\x12\x0f\n\x07ingress\x18\t \x01(\x08\x12\x0f\n\x07sandbox\x18\n \x01(\t\"a\n\x0fNetworkEndpoint\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0c\n\x04\x61\x64\x64r\x18\x02 \x01(\t\x12\x0b\n\x03mac\x18\x03 \x01(\t\x12\x11\n\tnode_addr\x18\x04 \x01(\t\x12\x0f\n\x07node_id\x18\x05 \x01(\t\"\x8e\x01\n\x0fServiceEndpoint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61liases\x18\x02 \x03(\t\x12\x0b\n\x03vip\x18\x03 \x01(\t\x12\x12\n\ntask_addrs\x18\x04 \x03(\t\x12\x15\n\rendpoint_mode\x18\x05 \x01(\t\x12$\n\x05ports\x18\x06 \x03(\x0b\x32\x15.svc.v1.PublishedPort\"D\n\rPublishedPort\x12\x11\n\tpublished\x18\x01 \x01(\r\x12\x0e\n\x06target\x18\x02 \x01(\r\x12\x10\n\x08protocol\x18\x03 \x01(\t\"]\n\x0fLogSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08task_ids\x18\x02 \x03(\t\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x0c\n\x04tail\x18\x04 \x01(\x05\x12\x0e\n\x06\x63\x61ncel\x18\x05 \x01(\x08\"~\n\x12PublishLogsMessage\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x01\x12\x0e\n\x06stream\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x06 \x01(\x0c\"G\n\x10TaskStatusUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\"\n\x06status\x18\x02 \x01(\x0b\x32\x12.svc.v1.TaskStatus\"X\n\x17UpdateTaskStatusRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12)\n\x07updates\x18\x02 \x03(\x0b\x32\x18.svc.v1.TaskStatusUpdate2\xdb\x02\n\nDispatcher\x12=\n\x08Register\x12\x17.svc.v1.RegisterRequest\x1a\x18.svc.v1.RegisterResponse\x12\x45\n\nHeartbeats\x12\x18.svc.v1.HeartbeatRequest\x1a\x19.svc.v1.HeartbeatResponse(\x01\x30\x01\x12G\n\x0b\x41ssignments\x12\x1a.svc.v1.AssignmentsRequest\x1a\x1a.svc.v1.AssignmentsMessage0\x01\x12\x42\n\x10UpdateTaskStatus\x12\x1f.svc.v1.UpdateTaskStatusRequest\x1a\r.svc.v1.Empty\x12:\n\x0bPublishLogs\x12\x1a.svc.v1.PublishLogsMessage\x1a\r.svc.v1.Empty(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17svc/v1/dispatcher.proto\x12\x06svc.v1\x1a\x14svc/v1/cluster.proto\x1a\x13svc/v1/common.proto\"c\n\x0fRegisterRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12,\n\x0b\x64\x65scription\x18\x02 \x01(\x0b\x32\x17.svc.v1.NodeDescription\x12\x11\n\tcert_root\x18\x03 \x01(\t\"\xb3\x01\n\x10RegisterResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12 \n\x18heartbeat_period_seconds\x18\x03 \x01(\x01\x12\x10\n\x08managers\x18\x04 \x03(\t\x12\x13\n\x0bleader_addr\x18\x05 \x01(\t\x12\x15\n\rheartbeat_key\x18\x06 \x01(\x0c\x12\x1a\n\x12heartbeat_udp_port\x18\x07 \x01(\r\"g\n\x10HeartbeatRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12,\n\x0b\x64\x65scription\x18\x02 \x01(\x0b\x32\x17.svc.v1.NodeDescription\x12\x11\n\tcert_root\x18\x03 \x01(\t\"m\n\x11HeartbeatResponse\x12\x16\n\x0eperiod_seconds\x18\x01 \x01(\x01\x12\x10\n\x08managers\x18\x02 \x03(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x11\n\tcert_root\x18\x04 \x01(\t\x12\r\n\x05trust\x18\x05 \x01(\t\"(\n\x12\x41ssignmentsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\xc2\x01\n\x12\x41ssignmentsMessage\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\x12\x1c\n\x06update\x18\x02 \x03(\x0b\x32\x0c.svc.v1.Task\x12\x0e\n\x06remove\x18\x03 \x03(\t\x12\x32\n\x11log_subscriptions\x18\x04 \x03(\x0b\x32\x17.svc.v1.LogSubscription\x12&\n\x08networks\x18\x05 \x03(\x0b\x32\x14.svc.v1.NetworkPeers\x12\x14\n\x0cnetworks_set\x18\x06 \x01(\x08\"\xe9\x01\n\x0cNetworkPeers\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03vni\x18\x03 \x01(\r\x12\x0e\n\x06subnet\x18\x04 \x01(\t\x12\x0f\n\x07gateway\x18\x05 \x01(\t\x12\x10\n\x08internal\x18\x06 \x01(\x08\x12*\n\tendpoints\x18\x07 \x03(\x0b\x32\x17.svc.v1.NetworkEndpoint\x12)\n\x08services\x18\x08 \x03(\x0b\x32\x17.svc.v1.ServiceEndpoint\x12\x0f\n\x07ingress\x18\t \x01(\x08\x12\x0f\n\x07sandbox\x18\n \x01(\t\"a\n\x0fNetworkEndpoint\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0c\n\x04\x61\x64\x64r\x18\x02 \x01(\t\x12\x0b\n\x03mac\x18\x03 \x01(\t\x12\x11\n\tnode_addr\x18\x04 \x01(\t\x12\x0f\n\x07node_id\x18\x05 \x01(\t\"\x8e\x01\n\x0fServiceEndpoint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61liases\x18\x02 \x03(\t\x12\x0b\n\x03vip\x18\x03 \x01(\t\x12\x12\n\ntask_addrs\x18\x04 \x03(\t\x12\x15\n\rendpoint_mode\x18\x05 \x01(\t\x12$\n\x05ports\x18\x06 \x03(\x0b\x32\x15.svc.v1.PublishedPort\"D\n\rPublishedPort\x12\x11\n\tpublished\x18\x01 \x01(\r\x12\x0e\n\x06target\x18\x02 \x01(\r\x12\x10\n\x08protocol\x18\x03 \x01(\t\"]\n\x0fLogSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08task_ids\x18\x02 \x03(\t\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x0c\n\x04tail\x18\x04 \x01(\x05\x12\x0e\n\x06\x63\x61ncel\x18\x05 \x01(\x08\"~\n\x12PublishLogsMessage\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x01\x12\x0e\n\x06stream\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x06 \x01(\x0c\"G\n\x10TaskStatusUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\"\n\x06status\x18\x02 \x01(\x0b\x32\x12.svc.v1.TaskStatus\"X\n\x17UpdateTaskStatusRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12)\n\x07updates\x18\x02 \x03(\x0b\x32\x18.svc.v1.TaskStatusUpdate2\xdb\x02\n\nDispatcher\x12=\n\x08Register\x12\x17.svc.v1.RegisterRequest\x1a\x18.svc.v1.RegisterResponse\x12\x45\n\nHeartbeats\x12\x18.svc.v1.HeartbeatRequest\x1a\x19.svc.v1.HeartbeatResponse(\x01\x30\x01\x12G\n\x0b\x41ssignments\x12\x1a.svc.v1.AssignmentsRequest\x1a\x1a.svc.v1.AssignmentsMessage0\x01\x12\x42\n\x10UpdateTaskStatus\x12\x1f.svc.v1.UpdateTaskStatusRequest\x1a\r.svc.v1.Empty\x12:\n\x0bPublishLogs\x12\x1a.svc.v1.PublishLogsMessage\x1a\r.svc.v1.Empty(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,31 +36,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REGISTERREQUEST']._serialized_start=78
   _globals['_REGISTERREQUEST']._serialized_end=177
   _globals['_REGISTERRESPONSE']._serialized_start=180
-  _globals['_REGISTERRESPONSE']._serialized_end=308
-  _globals['_HEARTBEATREQUEST']._serialized_start=310
-  _globals['_HEARTBEATREQUEST']._serialized_end=413
-  _globals['_HEARTBEATRESPONSE']._serialized_start=415
-  _globals['_HEARTBEATRESPONSE']._serialized_end=524
-  _globals['_ASSIGNMENTSREQUEST']._serialized_start=526
-  _globals['_ASSIGNMENTSREQUEST']._serialized_end=566
-  _globals['_ASSIGNMENTSMESSAGE']._serialized_start=569
-  _globals['_ASSIGNMENTSMESSAGE']._serialized_end=763
-  _globals['_NETWORKPEERS']._serialized_start=766
-  _globals['_NETWORKPEERS']._serialized_end=999
-  _globals['_NETWORKENDPOINT']._serialized_start=1001
-  _globals['_NETWORKENDPOINT']._serialized_end=1098
-  _globals['_SERVICEENDPOINT']._serialized_start=1101
-  _globals['_SERVICEENDPOINT']._serialized_end=1243
-  _globals['_PUBLISHEDPORT']._serialized_start=1245
-  _globals['_PUBLISHEDPORT']._serialized_end=1313
-  _globals['_LOGSUBSCRIPTION']._serialized_start=1315
-  _globals['_LOGSUBSCRIPTION']._serialized_end=1408
-  _globals['_PUBLISHLOGSMESSAGE']._serialized_start=1410
-  _globals['_PUBLISHLOGSMESSAGE']._serialized_end=1536
-  _globals['_TASKSTATUSUPDATE']._serialized_start=1538
-  _globals['_TASKSTATUSUPDATE']._serialized_end=1609
-  _globals['_UPDATETASKSTATUSREQUEST']._serialized_start=1611
-  _globals['_UPDATETASKSTATUSREQUEST']._serialized_end=1699
-  _globals['_DISPATCHER']._serialized_start=1702
-  _globals['_DISPATCHER']._serialized_end=2049
+  _globals['_REGISTERRESPONSE']._serialized_end=359
+  _globals['_HEARTBEATREQUEST']._serialized_start=361
+  _globals['_HEARTBEATREQUEST']._serialized_end=464
+  _globals['_HEARTBEATRESPONSE']._serialized_start=466
+  _globals['_HEARTBEATRESPONSE']._serialized_end=575
+  _globals['_ASSIGNMENTSREQUEST']._serialized_start=577
+  _globals['_ASSIGNMENTSREQUEST']._serialized_end=617
+  _globals['_ASSIGNMENTSMESSAGE']._serialized_start=620
+  _globals['_ASSIGNMENTSMESSAGE']._serialized_end=814
+  _globals['_NETWORKPEERS']._serialized_start=817
+  _globals['_NETWORKPEERS']._serialized_end=1050
+  _globals['_NETWORKENDPOINT']._serialized_start=1052
+  _globals['_NETWORKENDPOINT']._serialized_end=1149
+  _globals['_SERVICEENDPOINT']._serialized_start=1152
+  _globals['_SERVICEENDPOINT']._serialized_end=1294
+  _globals['_PUBLISHEDPORT']._serialized_start=1296
+  _globals['_PUBLISHEDPORT']._serialized_end=1364
+  _globals['_LOGSUBSCRIPTION']._serialized_start=1366
+  _globals['_LOGSUBSCRIPTION']._serialized_end=1459
+  _globals['_PUBLISHLOGSMESSAGE']._serialized_start=1461
+  _globals['_PUBLISHLOGSMESSAGE']._serialized_end=1587
+  _globals['_TASKSTATUSUPDATE']._serialized_start=1589
+  _globals['_TASKSTATUSUPDATE']._serialized_end=1660
+  _globals['_UPDATETASKSTATUSREQUEST']._serialized_start=1662
+  _globals['_UPDATETASKSTATUSREQUEST']._serialized_end=1750
+  _globals['_DISPATCHER']._serialized_start=1753
+  _globals['_DISPATCHER']._serialized_end=2100
 # @@protoc_insertion_point(module_scope)

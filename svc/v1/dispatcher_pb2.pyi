@@ -19,18 +19,22 @@ class RegisterRequest(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., description: _Optional[_Union[_cluster_pb2.NodeDescription, _Mapping]] = ..., cert_root: _Optional[str] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
-    __slots__ = ("node_id", "session_id", "heartbeat_period_seconds", "managers", "leader_addr")
+    __slots__ = ("node_id", "session_id", "heartbeat_period_seconds", "managers", "leader_addr", "heartbeat_key", "heartbeat_udp_port")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MANAGERS_FIELD_NUMBER: _ClassVar[int]
     LEADER_ADDR_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_KEY_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_UDP_PORT_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     session_id: str
     heartbeat_period_seconds: float
     managers: _containers.RepeatedScalarFieldContainer[str]
     leader_addr: str
-    def __init__(self, node_id: _Optional[str] = ..., session_id: _Optional[str] = ..., heartbeat_period_seconds: _Optional[float] = ..., managers: _Optional[_Iterable[str]] = ..., leader_addr: _Optional[str] = ...) -> None: ...
+    heartbeat_key: bytes
+    heartbeat_udp_port: int
+    def __init__(self, node_id: _Optional[str] = ..., session_id: _Optional[str] = ..., heartbeat_period_seconds: _Optional[float] = ..., managers: _Optional[_Iterable[str]] = ..., leader_addr: _Optional[str] = ..., heartbeat_key: _Optional[bytes] = ..., heartbeat_udp_port: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("session_id", "description", "cert_root")

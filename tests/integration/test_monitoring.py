@@ -34,6 +34,8 @@ MANAGER_METRICS = {
     "svc_leader_write_conflicts_total",
     "svc_leader_nodes_marked_down_total",
     "svc_leader_loop_stall_seconds_total",
+    "svc_heartbeats_total",
+    "svc_heartbeat_datagrams_rejected_total",
     "svc_scheduler_placements_total",
     "svc_scheduling_delay_seconds",
     "svc_controlapi_requests_total",
