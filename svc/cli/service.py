@@ -3,6 +3,7 @@
 A command's waits (create, scale, update, rollback) outlive a leader change: once the write has
 landed, the reads that follow it are tried again through an election, and the result printed is
 the cluster's. A single read is not retried here: the manager it goes to retries its forward.
+The write verbs import their flags and waits where they are built or run: `svc ls` never needs them.
 """
 
 from __future__ import annotations
@@ -13,11 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from svc import updatepolicy
-from svc.cli import kernelflags, output
-from svc.cli.specflags import add_container_flags, overlay_networks, parse_attachment, spec_from_args
-from svc.cli.wait import wait_converged
-from svc.constraints import parse_preference
+from svc.cli import output
 from svc.errors import InvalidArgument, SvcError
 from svc.kv import SERVICE_FILTERS, TASK_FILTERS, parse_filters, parse_kv
 from svc.reference import familiar
@@ -41,6 +38,9 @@ def register_verbs(sub: Any, only: str | None = None) -> None:
 
 
 def _create_parser(sub: Any) -> None:
+    from svc import updatepolicy
+    from svc.cli.specflags import add_container_flags
+
     create = sub.add_parser("create", help="create a service")
     create.add_argument("--name", default=None, help="service name (default: from the image)")
     create.add_argument("--replicas", type=int, default=None, help="number of tasks (default 1)")
@@ -115,6 +115,9 @@ def _scale_parser(sub: Any) -> None:
 
 
 def _update_parser(sub: Any) -> None:
+    from svc import updatepolicy
+    from svc.cli import kernelflags
+
     upd = sub.add_parser("update", help="change a service (tasks are replaced one at a time)")
     upd.add_argument("service")
     upd.add_argument("--image")
@@ -207,6 +210,10 @@ def client(args: argparse.Namespace) -> Any:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
+    from svc import updatepolicy
+    from svc.cli.specflags import overlay_networks, parse_attachment, spec_from_args
+    from svc.cli.wait import wait_converged
+    from svc.constraints import parse_preference
     from svc.units import parse_cpus, parse_duration, parse_size
     from svc.v1 import cluster_pb2 as cpb
     from svc.v1 import control_pb2 as ctl
@@ -263,6 +270,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def update_networks(c: Any, spec: Any, add: list[str], remove: list[str]) -> None:
     """`--network-add/--network-rm`: the spec stores network ids; names are resolved through the managers."""
+    from svc.cli.specflags import parse_attachment
     from svc.v1 import control_pb2 as ctl
 
     def network_id(ref: str) -> str:
@@ -462,6 +470,7 @@ def parse_scale_pairs(pairs: list[str]) -> list[tuple[str, int]]:
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
+    from svc.cli.wait import wait_converged
     from svc.v1 import control_pb2 as ctl
 
     pairs = parse_scale_pairs(args.pairs)
@@ -483,6 +492,10 @@ def cmd_scale(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     import shlex
 
+    from svc import updatepolicy
+    from svc.cli import kernelflags
+    from svc.cli.wait import wait_converged
+    from svc.constraints import parse_preference
     from svc.units import parse_cpus, parse_size
     from svc.v1 import cluster_pb2 as cpb
     from svc.v1 import control_pb2 as ctl
@@ -565,6 +578,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    from svc.cli.wait import wait_converged
     from svc.v1 import control_pb2 as ctl
 
     c = client(args)

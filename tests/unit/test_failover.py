@@ -16,7 +16,7 @@ import pytest
 from manager import controlapi
 from manager.core import Manager
 from svc import defaults
-from svc.cli import service
+from svc.cli.wait import wait_converged
 from svc.client import BROKEN, NOT_SENT, TIMED_OUT, TargetUnreachable, _failure, transport_failure
 from svc.errors import DeadlineExceeded, NotFound, SvcError, Unauthenticated, Unavailable
 from svc.v1 import control_pb2 as ctl
@@ -305,7 +305,7 @@ class FlakyClient:
 def test_the_wait_reads_through_an_election(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     monkeypatch.setattr(defaults, "CLI_WAIT_RETRY_SECONDS", 0.01)
     c = FlakyClient(Unavailable(f"leader {LEADER} is unreachable: connection refused"), 5)
-    assert service.wait_converged(c, ["web"], timeout=10) == 0
+    assert wait_converged(c, ["web"], timeout=10) == 0
     assert "web: 3/3 running" in capsys.readouterr().out
 
 
@@ -314,12 +314,12 @@ def test_the_wait_gives_up_on_its_own_lost_manager(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(defaults, "CLI_TARGET_LOST_SECONDS", 0.2)
     c = FlakyClient(TargetUnreachable(f"cannot reach {FOLLOWER}: is the manager running and reachable?"), 10**6)
     start = time.monotonic()
-    assert service.wait_converged(c, ["web"], timeout=60) == 1
+    assert wait_converged(c, ["web"], timeout=60) == 1
     assert time.monotonic() - start < 5
     assert f"svc: web: not converged: cannot follow it: cannot reach {FOLLOWER}" in capsys.readouterr().err
 
 
 def test_the_wait_does_not_retry_a_real_answer(capsys: Any) -> None:
     c = FlakyClient(NotFound("no such service: web"), 10**6)
-    assert service.wait_converged(c, ["web"], timeout=60) == 1
+    assert wait_converged(c, ["web"], timeout=60) == 1
     assert c.calls == 1 and "no such service: web" in capsys.readouterr().err
