@@ -405,10 +405,15 @@ TASK_COLUMNS = ("ID", "Name", "Image", "Node", "DesiredState", "CurrentState", "
 def print_tasks(args: argparse.Namespace, c: Any, requests: list[Any]) -> int:
     """`svc ps` and `svc node ps`: the tasks each ListTasks request finds, with their history."""
     from svc.cli import formatter, jsonview
-    from svc.ports import format_ports
 
-    if formatter.is_template(args.format):
+    template = formatter.is_template(args.format)
+    if template:
         formatter.prepare(args.format)
+    as_json = args.format == "json"
+    # Only a template shows the ports, and only --format json the documents: the table needs neither
+    # (svc.ports brings ipaddress, and a document per task is most of the work for a long list).
+    if template:
+        from svc.ports import format_ports
     rows, docs = [], []
     now = time.time()
     for request in requests:
@@ -422,7 +427,8 @@ def print_tasks(args: argparse.Namespace, c: Any, requests: list[Any]) -> int:
             tasks.sort(key=lambda t: (t.desired_state != "running", -t.created_at))
             label = f"{svc_name}.{slot}" if slot else f"{svc_name}.{node_id[:12]}"
             for i, t in enumerate(tasks):
-                docs.append(jsonview.doc(t))
+                if as_json:
+                    docs.append(jsonview.doc(t))
                 error = t.status.err or (t.status.message if t.status.state == "pending" else "")
                 rows.append(
                     [
@@ -433,15 +439,15 @@ def print_tasks(args: argparse.Namespace, c: Any, requests: list[Any]) -> int:
                         t.desired_state.capitalize(),
                         _state_text(t, now),
                         error if args.no_trunc else output.truncate(error, 60),
-                        format_ports(list(t.spec.ports)),
+                        format_ports(list(t.spec.ports)) if template else "",
                     ]
                 )
     if args.quiet:
         for r in rows:
             print(r[0])
-    elif args.format == "json":
+    elif as_json:
         output.json_lines(docs)
-    elif formatter.is_template(args.format):
+    elif template:
         formatter.render(args.format, [dict(zip(TASK_COLUMNS, r, strict=True)) for r in rows])
     else:
         rows = [r[:-1] for r in rows]
