@@ -170,6 +170,8 @@ def init_cluster(opts: ManagerOptions) -> tuple[ManagerState, tls.Identity, ops.
     """Create the CA, secrets and this manager's identity; returns the cluster.init op to commit."""
     if opts.heartbeat_period <= 0:
         raise InvalidArgument("--heartbeat-period must be positive")
+    if not -1 <= opts.heartbeat_udp_port <= 65535:
+        raise InvalidArgument("--heartbeat-udp-port must be a port (0: the gRPC port's number; -1: off)")
     if opts.cert_lifetime < 10:
         raise InvalidArgument("--cert-lifetime must be at least 10 seconds")
     cluster_id = ops.new_id()

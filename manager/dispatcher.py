@@ -121,10 +121,16 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
             self._tick()
 
     def _tick(self) -> None:
-        self.stall.tick(time.monotonic())
-        if self.udp_drain is not None:  # UDP beats are read here, not woken for (manager/heartbeatudp.py)
-            self.udp_drain()
+        # Scheduled first: a failing drain must not stop the ticker (and with it the stall clock).
         self._ticker = asyncio.get_running_loop().call_later(defaults.STALL_TICK_SECONDS, self._tick)
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        """The stall clock up to now, and the UDP beats waiting read (manager/heartbeatudp.py: they
+        are read here, not woken for)."""
+        self.stall.tick(time.monotonic())
+        if self.udp_drain is not None:
+            self.udp_drain()
 
     def lost_leadership(self) -> None:
         if self._ticker is not None:
@@ -141,6 +147,10 @@ class Dispatcher(dpb_grpc.DispatcherServicer):
     def node_transitions(self, nodes: dict[str, NodeObj]) -> list[liveness.NodeState]:
         """(node id, state, why): engine nodes whose heartbeats stopped go DOWN; DOWN nodes that
         heartbeat to this leader come back READY (liveness decides both)."""
+        if self._ticker is not None:
+            # After a stall of this loop, the round can run before the ticker: count the stall, and
+            # read the beats that waited in the socket, before anyone's silence is judged.
+            self._catch_up()
         now = time.monotonic()
         # Silence is counted without the time this leader's own loop could not run (stallclock.py).
         stall = self.stall.total

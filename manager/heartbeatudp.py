@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from typing import Any
 
 from svc import defaults, heartbeatwire
@@ -46,7 +47,10 @@ class HeartbeatEndpoint:
         """Take every datagram waiting (at most a bounded number: the loop must not stall on a flood)."""
         if self.sock is None:
             return
+        until = time.monotonic() + defaults.HEARTBEAT_UDP_DRAIN_SECONDS  # a flood costs the loop this much
         for _ in range(defaults.HEARTBEAT_UDP_DRAIN_MAX):
+            if time.monotonic() > until:
+                return
             try:
                 data, addr = self.sock.recvfrom(defaults.HEARTBEAT_DATAGRAM_MAX_BYTES + 1)
             except (BlockingIOError, InterruptedError):
@@ -124,7 +128,7 @@ async def open_endpoint(dispatcher: Dispatcher, listen_addr: str, configured: in
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, defaults.HEARTBEAT_UDP_RCVBUF_BYTES)
         sock.bind((host, port))
         sock.setblocking(False)
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:  # (OverflowError: a port out of range)
         sock.close()
         log.warning("no UDP heartbeats on %s:%d (%s): nodes heartbeat on their gRPC streams", host, port, exc)
         return None

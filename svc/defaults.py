@@ -94,6 +94,7 @@ HEARTBEAT_UDP_PORT = 0
 HEARTBEAT_UDP_PROBE_PERIODS = 3
 HEARTBEAT_DATAGRAM_MAX_BYTES = 1400  # below any path's MTU: a beat or an answer is never fragmented
 HEARTBEAT_UDP_DRAIN_MAX = 10_000  # datagrams taken per tick at most: a flood cannot hold the loop
+HEARTBEAT_UDP_DRAIN_SECONDS = 0.02  # and at most this long per tick
 HEARTBEAT_UDP_RCVBUF_BYTES = 4 << 20  # the leader's socket buffer: beats that wait out a loop stall
 TASK_HISTORY_PER_SLOT = 5
 # Swarm's restart-policy delay: a task that failed or completed is replaced this long after it ended,

@@ -205,10 +205,15 @@ class Session:
                             split_addr(addr)[0],
                             resp.heartbeat_udp_port,
                         )
+                # A datagram has no retransmit: when the last beat went unanswered (it, or its answer, was
+                # lost, or junk crowds the leader's socket), this one goes on the stream too, so that a
+                # lost datagram or two never reads as the node's silence (the leader marks it down after
+                # 3 periods, before this side's own watchdog would give up on UDP).
+                backup = udp is not None and self.heartbeat_path == "udp" and udp.answered < udp.counter
                 state["sent"] = loop.time()
                 if udp is not None and self.heartbeat_path != "stream":
                     udp.send(root)
-                if self.heartbeat_path != "udp" or req.HasField("description"):
+                if self.heartbeat_path != "udp" or backup or req.HasField("description"):
                     outbox.put_nowait(req)
 
         async def reader(call: Any) -> None:
