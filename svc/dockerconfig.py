@@ -165,6 +165,8 @@ def store(host: str, user: str, password: str, path: str | None = None) -> str:
         auths[key_for(host)] = {}
         _write(path, doc)
         return credhelper.program(helper)
+    for k in _lookup_keys(host):  # an older secret under another of the host's keys may be found first
+        auths.pop(k, None)
     if user == TOKEN_USER:
         auths[key_for(host)] = {"identitytoken": password}
     else:

@@ -118,6 +118,11 @@ def pull_reference(image: str, tag: str) -> str:
 
 
 def progress_line(p: Any, ref: str) -> bytes:
+    """A progress line as docker's JSON stream; b"" for none: a line carrying the identity token the token
+    service rotated the X-Registry-Auth one into is not the docker client's (no field of the stream holds
+    it, and it must not reach a client as anything else): docker keeps its old token (docs/images.md)."""
+    if getattr(p, "identity_token", ""):
+        return b""
     status = f"Status: Downloaded newer image for {ref}" if p.status.startswith("Status: Downloaded") else p.status
     doc: dict[str, Any] = {"status": status}
     if p.id:
@@ -197,12 +202,15 @@ class Images:
 
     async def _stream(self, request: web.Request, events: Any, ref: str) -> web.StreamResponse:
         first = await anext(events)  # before the headers: an early failure is its HTTP status
+        while not progress_line(first, ref):  # a rotated identity token's line, which is not shown
+            first = await anext(events)
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         await resp.prepare(request)
         p = first
         try:
             while True:
-                await resp.write(progress_line(p, ref))
+                if line := progress_line(p, ref):
+                    await resp.write(line)
                 try:
                     p = await anext(events)
                 except StopAsyncIteration:

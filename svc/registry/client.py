@@ -10,7 +10,15 @@ A scope may name several (space-separated), as a push with a mount needs; each i
 An identity token (`<token>` credentials) gets its bearer token by the OAuth2 refresh grant (oauth.py), never
 basic auth. A grant that rotates the refresh token: the new one is spent from then on, and written back where
 the old one came from (the config file or helper it was read from; credentials given with the request are the
-caller's to keep: `rotated`). A login endpoint (`offline=True`) asks the token service for a refresh token.
+caller's to keep: `rotated`, and `on_rotate` is told at once). A login endpoint (`offline=True`) asks the
+token service for a refresh token.
+
+A rotating token service revokes the token spent, so a refresh token is never spent twice in this process:
+the grant and the write-back hold a lock for the token's family (its host and the token it was rotated
+from first), and every rotation is recorded old -> new; under the lock the newest of the family is spent.
+Layers download on several threads sharing one endpoint, and two pulls on a node read the same token from
+the config: when their bearer token expires together, the first thread's grant rotates T0 into T1, the
+others take the bearer token it got (same endpoint and scope) or spend T1, never the revoked T0.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import hashlib
 import json
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -82,6 +91,43 @@ def _registry_error(resp: httpx.Response) -> str:
     return text[0][:200] if text else resp.reason_phrase or f"HTTP {resp.status_code}"
 
 
+_grants = threading.Lock()  # guards the two maps below
+_family: dict[tuple[str, str], str] = {}  # (host, refresh token) -> the family's first token (its lock's key)
+_rotated_to: dict[tuple[str, str], str] = {}  # (host, refresh token) -> the one a grant rotated it into
+_family_locks: dict[tuple[str, str], threading.Lock] = {}
+
+
+def _grant_lock(host: str, token: str) -> threading.Lock:
+    """The process-wide lock for the grant and write-back of `token`'s family at `host`."""
+    with _grants:
+        key = (host, _family.get((host, token), token))
+        return _family_locks.setdefault(key, threading.Lock())
+
+
+def _newest(host: str, token: str) -> str:
+    """The refresh token `token` has been rotated into since, through every later rotation (itself if none)."""
+    with _grants:
+        seen = {token}
+        while (nxt := _rotated_to.get((host, token))) is not None and nxt not in seen:
+            seen.add(nxt)
+            token = nxt
+        return token
+
+
+def _forget_rotations() -> None:
+    """For tests: a fresh process's maps."""
+    with _grants:
+        _family.clear()
+        _rotated_to.clear()
+        _family_locks.clear()
+
+
+def _record_rotation(host: str, old: str, new: str) -> None:
+    with _grants:
+        _rotated_to[(host, old)] = new
+        _family[(host, new)] = _family.get((host, old), old)
+
+
 @functools.lru_cache(maxsize=1)
 def _system_tls() -> ssl.SSLContext:
     """The system's CAs, loaded once per process: building a context costs ~10 ms (the CA bundle's parse),
@@ -103,6 +149,7 @@ class Endpoint:
         connect_timeout: float = 10.0,
         headers: dict[str, str] | None = None,
         offline: bool = False,
+        on_rotate: Callable[[str], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = host
@@ -112,6 +159,7 @@ class Endpoint:
         self.refresh_token = ""  # what it gave (offline), the identity token to keep instead of the password
         self.rotated = ""  # a refresh token a grant rotated in for credentials given with the request
         self._identity = ""  # the identity token to spend from now on, once rotated
+        self.on_rotate = on_rotate  # told each token rotated in for credentials given with the request, at once
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=True,
@@ -131,12 +179,16 @@ class Endpoint:
 
     # ----- auth -----
 
-    def _authorize(self, resp: httpx.Response, scope: str) -> None:
+    def _authorize(self, resp: httpx.Response, scope: str, sent: str = "") -> None:
+        """Credentials for `scope` after a 401 to a request that carried `sent` ("" for none)."""
         challenges = auth.parse_challenges(resp.headers.get("www-authenticate", ""))
         creds = self.creds or auth.credentials(self.host, self.config_files)
         for ch in challenges:
             if ch.scheme == "bearer" and ch.params.get("realm"):
-                self._auth[scope] = self._token(ch, scope, creds)
+                if creds is not None and oauth.is_identity_token(creds):
+                    self._identity_grant(ch, scope, creds[1], sent)
+                else:
+                    self._auth[scope] = self._token(ch, scope, creds)
                 return
             if ch.scheme == "basic":
                 if creds is None:
@@ -150,17 +202,38 @@ class Endpoint:
                 return
         raise Unauthenticated(f"registry {self.host} refused access: {_registry_error(resp)}")
 
-    def _token(self, ch: auth.Challenge, scope: str, creds: tuple[str, str] | None) -> tuple[str, float]:
+    @staticmethod
+    def _scopes(ch: auth.Challenge, scope: str) -> list[str]:
         scopes = scope.split()
         if ch.params.get("scope") and ch.params["scope"] not in scopes:
             scopes.append(ch.params["scope"])
-        service = ch.params.get("service", "")
-        if creds is not None and oauth.is_identity_token(creds):
-            spent = self._identity or creds[1]
+        return scopes
+
+    def _identity_grant(self, ch: auth.Challenge, scope: str, token: str, sent: str) -> None:
+        """The refresh grant, under the token family's lock: a bearer token another thread got meanwhile
+        for this scope is taken instead; else the family's newest refresh token is spent (never one
+        rotated already: the token service may have revoked it), and a rotation recorded and kept."""
+        lock = _grant_lock(self.host, self._identity or token)
+        with lock:
+            cached = self._auth.get(scope)
+            if cached and cached[0] != sent and cached[1] > time.monotonic():
+                return  # another thread's grant, after the 401 this one got
+            spent = _newest(self.host, self._identity or token)
+            if spent != (self._identity or token):  # rotated by another endpoint in this process
+                self._identity = spent
+                if self.creds is not None:
+                    self._tell(spent)  # the caller's copy is that old one: it moves on through this one
+            scopes = self._scopes(ch, scope)
+            service = ch.params.get("service", "")
             tok = oauth.refresh_grant(self._http, self.host, ch.params["realm"], service, scopes, spent)
             if tok.refresh and tok.refresh != spent:
+                _record_rotation(self.host, spent, tok.refresh)
                 self._rotate(spent, tok.refresh)
-            return tok.header, tok.expiry
+            self._auth[scope] = (tok.header, tok.expiry)
+
+    def _token(self, ch: auth.Challenge, scope: str, creds: tuple[str, str] | None) -> tuple[str, float]:
+        scopes = self._scopes(ch, scope)
+        service = ch.params.get("service", "")
         params: dict[str, str | list[str]] = {}
         if scopes:
             params["scope"] = scopes if len(scopes) > 1 else scopes[0]
@@ -182,13 +255,23 @@ class Endpoint:
             self.refresh_token = tok.refresh
         return tok.header, tok.expiry
 
+    def _tell(self, new: str) -> None:
+        """The caller's (a CLI's request, a service's --with-registry-auth): kept in `rotated`, and told at
+        once, not at the end, so a pull interrupted after the rotation still hands it back."""
+        self.rotated = new
+        if self.on_rotate is not None:
+            try:
+                self.on_rotate(new)
+            except Exception:  # the pull's bearer token is got; the caller's trouble is not the grant's
+                log.exception("registry %s: reporting the rotated identity token failed", self.host)
+
     def _rotate(self, old: str, new: str) -> None:
         """The token service rotated the identity token: spend `new` from now on (the old one may be
         revoked), and keep it where `old` came from. A failure to write it back is a warning: this pull
         has its bearer token; the next one will say what the kept token is worth."""
         self._identity = new
         if self.creds is not None:
-            self.rotated = new  # the caller's (a CLI's request, a service's --with-registry-auth)
+            self._tell(new)
             return
         try:
             where = dockerconfig.rotate(self.host, old, new, self.config_files)
@@ -231,7 +314,7 @@ class Endpoint:
             if resp.status_code == 401 and attempt == 0:
                 resp.read()
                 resp.close()
-                self._authorize(resp, scope)
+                self._authorize(resp, scope, h.get("Authorization", ""))
                 continue
             return resp
         raise AssertionError("unreachable")

@@ -122,10 +122,22 @@ class _Pull:
                     )
                 )
         upstream = [
-            Endpoint(base, host, self.settings.config_files, creds=self.creds, verify=self.settings.tls(host))
+            Endpoint(
+                base,
+                host,
+                self.settings.config_files,
+                creds=self.creds,
+                verify=self.settings.tls(host),
+                on_rotate=self._rotated,
+            )
             for base, host in self.endpoints()
         ]
         return Sources(peers, upstream, by_digest=bool(self.ref.digest))
+
+    def _rotated(self, token: str) -> None:
+        """The token service rotated the identity token given with the pull (and may have revoked the old):
+        on the progress stream at once, so the caller keeps it even if the pull fails or is cut off later."""
+        self.report(Progress(identity_token=token))
 
     def run(self) -> ImageRecord:
         src = self.sources()
@@ -136,9 +148,6 @@ class _Pull:
                 record = self._pull_from(src, top, resolved)
         finally:
             src.close()
-            for ep in src.upstream:
-                if ep.rotated:  # even if the pull failed: the old token may be revoked now
-                    self.report(Progress(identity_token=ep.rotated))
         if src.bytes_from:
             got = ", ".join(f"{n} bytes from {h}" for h, n in sorted(src.bytes_from.items()))
             log.info("pulled %s: %s", self.ref, got)

@@ -206,6 +206,7 @@ class _Push:
                 self.settings.config_files,
                 creds=self.creds,
                 verify=self.settings.tls(host),
+                on_rotate=lambda token: self.report(Progress(identity_token=token)),  # at once, as a pull's
             ) as ep:
                 try:
                     self._layers(ep, shown)
@@ -217,9 +218,6 @@ class _Push:
                     if f"registry {ep.host}" in exc.message:
                         raise
                     raise type(exc)(f"registry {ep.host} refused: {exc.message}") from exc
-                finally:
-                    if ep.rotated:  # the caller's identity token, rotated: theirs to keep (the CLI writes it back)
-                        self.report(Progress(identity_token=ep.rotated))
         finally:
             self.store.release(names)
         record = self.store.add_repo_digest(self.record.id, f"{self.ref.name}@{digest}")
