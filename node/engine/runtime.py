@@ -183,7 +183,8 @@ class RuncFamily(OciRuntime):
                 rootfs=os.path.join(scratch, "rootfs"),
                 read_only=False,
                 capabilities=[],
-                cgroups_path=f"/svc-probe/{cid}",
+                # A cgroup of its own at the top, which `runc delete` removes (a parent of ours would stay).
+                cgroups_path=f"/{cid}",
                 netns_path=None,
             )
             config = ocispec.build_config(bundle)
