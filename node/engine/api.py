@@ -6,6 +6,7 @@ import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -20,6 +21,9 @@ from svc.v1 import engine_pb2_grpc as epb_grpc
 from .convert import container_info, container_stats, image_info
 from .engine import Engine
 from .volumeapi import VolumeView
+
+if TYPE_CHECKING:
+    from .registry.pull import Progress
 
 
 def volume_info(view: VolumeView) -> epb.VolumeInfo:
@@ -158,14 +162,7 @@ class EngineService(epb_grpc.EngineServicer):
             return pull_progress(self.engine, request.reference, request.platform, creds)
 
         async for p in iterate_in_thread(progress):
-            yield epb.PullProgress(
-                id=p.id,
-                status=p.status,
-                current=p.current,
-                total=p.total,
-                image_id=p.image_id,
-                identity_token=p.identity_token,
-            )
+            yield _progress_message(p)
 
     @handler
     async def TagImage(self, request: epb.TagImageRequest, context) -> epb.ImageInfo:
@@ -188,14 +185,7 @@ class EngineService(epb_grpc.EngineServicer):
             return push_progress(self.engine, request.reference, creds)
 
         async for p in iterate_in_thread(progress):
-            yield epb.PullProgress(
-                id=p.id,
-                status=p.status,
-                current=p.current,
-                total=p.total,
-                image_id=p.image_id,
-                identity_token=p.identity_token,
-            )
+            yield _progress_message(p)
 
     @handler
     async def RegistryLogin(self, request: epb.RegistryLoginRequest, context) -> epb.RegistryLoginResponse:
@@ -257,3 +247,10 @@ async def serve_unix(engine: Engine, socket_path: str) -> grpc.aio.Server:
     os.chmod(socket_path, 0o600)
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     return server
+
+
+def _progress_message(p: Progress) -> epb.PullProgress:
+    """A pull's or a push's progress line (registry.pull.Progress) as the API sends it."""
+    return epb.PullProgress(
+        id=p.id, status=p.status, current=p.current, total=p.total, image_id=p.image_id, identity_token=p.identity_token
+    )
