@@ -428,7 +428,10 @@ class Engine:
         with self._lock:
             c.state, c.pid, c.conmon_pid = EXITED, 0, 0
             c.exit_code = -1 if code is None else code
-            c.oom_killed, c.finished_at = oom, finished
+            # Never before the start as recorded: a process that exits at once is done before `start`
+            # returns and started_at is stamped, and the exit file's mtime is the kernel's coarse clock
+            # (a tick behind). Docker's FinishedAt is never before StartedAt either.
+            c.oom_killed, c.finished_at = oom, max(finished, c.started_at)
             if error:
                 c.error = error
             c.save(files.dir, fsync=False)
