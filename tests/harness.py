@@ -51,7 +51,18 @@ class Host:
 
     @property
     def admin_dir(self) -> str:
+        """The local admin credential's place at rest (the data dir)."""
         return os.path.join(self.data_dir, "manager", "admin")
+
+    @property
+    def local_admin_dir(self) -> str:
+        """Where the manager keeps the local admin credential now, as it names it for the local CLI: in
+        the run dir under autolock, at rest otherwise (manager/upkeep.local_admin moves it)."""
+        try:
+            with open(os.path.join(self.run_dir, "manager.admin")) as f:  # defaults.MANAGER_CREDS_FILE
+                return f.read().strip() or self.admin_dir
+        except FileNotFoundError:
+            return self.admin_dir
 
 
 class Cluster:
@@ -180,9 +191,12 @@ class Cluster:
         return r.stdout
 
     def admin_dir(self) -> str:
+        # Where the manager says it is: turning autolock on moves it to the run dir at the manager's next
+        # upkeep round, and a test that looked only at rest failed when that round came first.
         for h in self.managers():
-            if os.path.exists(os.path.join(h.admin_dir, "cert.pem")):
-                return h.admin_dir
+            where = h.local_admin_dir
+            if os.path.exists(os.path.join(where, "cert.pem")):
+                return where
         raise AssertionError("no admin credential yet")
 
     def any_live_manager(self) -> Host:
