@@ -240,11 +240,17 @@ def make_cluster(
     before = set(netns_list())
     yield make
     failed = request.node.rep_call.failed if hasattr(request.node, "rep_call") else False
+    left_behind = []
     for c in made:
         if failed:
-            print(c.logs())
+            try:
+                print(c.logs())
+            except Exception as exc:  # a failed report must not keep the cluster running (it once did)
+                print(f"(no cluster logs: {exc})")
         left = c.teardown()
-        assert not left, f"the cluster left things behind: {left}"
+        if left:
+            left_behind.append(left)
+    assert not left_behind, f"the cluster left things behind: {left_behind}"
     assert set(netns_list()) <= before, f"network namespaces left: {set(netns_list()) - before}"
 
 
