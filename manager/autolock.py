@@ -12,10 +12,9 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 from typing import Any
 
-from svc import keywrap, sdnotify
+from svc import keywrap, sdnotify, tls
 from svc.errors import InvalidArgument
 from svc.rpc import handler
 
@@ -63,7 +62,7 @@ async def wait_unlocked(state: ManagerState, home: str, run_dir: str) -> None:
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
     os.chmod(run_dir, 0o700)
     # A local admin credential of the last run (autolock keeps it in the run dir) is of no use now.
-    shutil.rmtree(os.path.join(run_dir, "admin"), ignore_errors=True)
+    tls.remove(os.path.join(run_dir, "admin"))
     path = unlock_socket(run_dir)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)

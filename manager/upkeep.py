@@ -9,7 +9,6 @@ import asyncio
 import logging
 import os
 import random
-import shutil
 import time
 
 from svc import defaults, tls
@@ -166,9 +165,9 @@ async def local_admin(manager: Manager, home: str, run_dir: str) -> None:
                 admin = manager.ca().identity(
                     "admin-" + manager.node_id[:12], "admin", defaults.ADMIN_CERT_LIFETIME_SECONDS
                 )
-                admin.save(admin_dir)
+                admin.publish(admin_dir)  # as one: the local CLI may be reading it now
             write_atomic(os.path.join(run_dir, defaults.MANAGER_CREDS_FILE), (admin_dir + "\n").encode(), mode=0o600)
-            shutil.rmtree(other, ignore_errors=True)
+            tls.remove(other)  # after the pointer names admin_dir: a CLI that read it reads again (svc.control)
             where, checked = admin_dir, time.monotonic()
         await asyncio.sleep(defaults.MANAGER_UPKEEP_SECONDS)
 

@@ -40,14 +40,31 @@ def locate(host: str | None = None, tls_dir: str | None = None) -> tuple[str, tl
         raise Unavailable("no manager to talk to: this host runs none; give --host HOST:PORT or set SVC_HOST")
     if ":" not in addr:
         addr = f"{addr}:{defaults.MANAGER_GRPC_PORT}"
-    creds = tls_dir or os.environ.get("SVC_TLS_DIR") or _read(os.path.join(_run_dir(), defaults.MANAGER_CREDS_FILE))
-    identity = tls.Identity.load(creds) if creds else None
+    given = tls_dir or os.environ.get("SVC_TLS_DIR")
+    identity = tls.Identity.load(given) if given else _local_admin()
     if identity is None:
         raise Unauthenticated(
             "no credential for the manager: run as root on a manager host, or get one with "
             "`svc cluster client-bundle DIR` and pass --tls-dir DIR (or SVC_TLS_DIR)"
         )
     return addr, identity
+
+
+def _local_admin() -> tls.Identity | None:
+    """The local manager's admin credential, found where its pointer file says. The manager moves it
+    (at rest, or in the run dir under autolock) by writing the new place, then the pointer, then
+    removing the old place: a read that finds the old place gone reads the pointer once more."""
+    pointer = os.path.join(_run_dir(), defaults.MANAGER_CREDS_FILE)
+    seen = ""
+    for _ in range(3):
+        where = _read(pointer)
+        if not where or where == seen:
+            return None
+        identity = tls.Identity.load(where)
+        if identity is not None:
+            return identity
+        seen = where
+    return None
 
 
 def expired(identity: tls.Identity, where: str) -> Unauthenticated | None:

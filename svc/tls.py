@@ -70,26 +70,109 @@ class Identity(NamedTuple):
         return self.cert.not_valid_before_utc.timestamp()
 
     def save(self, directory: str) -> None:
+        """Write the three files into `directory` (a client bundle). A reader in another process may see
+        one file new and the next old while this runs: for a credential that is replaced while others
+        read it, use `publish`."""
         os.makedirs(directory, mode=0o700, exist_ok=True)
         os.chmod(directory, 0o700)
         write_atomic(os.path.join(directory, "key.pem"), self.key_pem, mode=0o600)
         write_atomic(os.path.join(directory, "cert.pem"), self.cert_pem, mode=0o600)
         write_atomic(os.path.join(directory, "ca.pem"), self.ca_pem, mode=0o600)
 
+    def publish(self, directory: str) -> None:
+        """Replace the credential at `directory` as one: `directory` becomes a symlink to a sibling that
+        holds the three files, swapped by rename(2), so a reader sees the old set or the new one, never
+        one's key with the other's certificate (the local CLI reads the admin credential while the
+        manager reissues it for a new CA). A set is never written to once published; the old one is
+        removed after the swap, and a reader caught inside it reads again (`load`)."""
+        import shutil
+        import tempfile
+
+        parent, name = os.path.split(os.path.abspath(directory))
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        fresh = tempfile.mkdtemp(prefix=f".{name}.", dir=parent)
+        try:
+            self.save(fresh)
+            if os.path.isdir(directory) and not os.path.islink(directory):
+                shutil.rmtree(directory)  # a plain directory (written by `save`): replaced once, not as one
+            link = fresh + ".link"
+            os.symlink(os.path.basename(fresh), link)
+            os.replace(link, directory)
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
+        _fsync_dir(parent)
+        _sweep(directory, keep=fresh)
+
     @classmethod
     def load(cls, directory: str) -> Identity | None:
-        try:
-            with open(os.path.join(directory, "ca.pem"), "rb") as f:
-                ca = f.read()
-            with open(os.path.join(directory, "cert.pem"), "rb") as f:
-                cert = f.read()
-            with open(os.path.join(directory, "key.pem"), "rb") as f:
-                key = f.read()
-        except FileNotFoundError:
-            return None
-        except PermissionError:
-            raise Unauthenticated(f"cannot read the credential in {directory}: run as root") from None
-        return cls(ca_pem=ca, cert_pem=cert, key_pem=key)
+        """The credential in `directory`, or None if there is none. The three files are read through one
+        open of the directory, so a `publish` that swaps it meanwhile cannot mix two sets; one that
+        removes the set being read sends this round again, to the new one."""
+        for _ in range(_LOAD_ATTEMPTS):
+            try:
+                fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:
+                return None
+            except PermissionError:
+                raise Unauthenticated(f"cannot read the credential in {directory}: run as root") from None
+            try:
+                ca, cert, key = (_read_at(fd, name) for name in ("ca.pem", "cert.pem", "key.pem"))
+                return cls(ca_pem=ca, cert_pem=cert, key_pem=key)
+            except FileNotFoundError:
+                continue  # an incomplete directory, or a set removed while read: look again
+            except PermissionError:
+                raise Unauthenticated(f"cannot read the credential in {directory}: run as root") from None
+            finally:
+                os.close(fd)
+        return None
+
+
+_LOAD_ATTEMPTS = 3  # a set is removed only after its successor is in place: one more round finds that one
+
+
+def _read_at(dir_fd: int, name: str) -> bytes:
+    with open(name, "rb", opener=lambda path, flags: os.open(path, flags, dir_fd=dir_fd)) as f:
+        return f.read()
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove(directory: str) -> None:
+    """Remove a credential, whether written by `save` or by `publish` (the link and the set it names)."""
+    import shutil
+
+    if os.path.islink(directory):
+        os.unlink(directory)
+    else:
+        shutil.rmtree(directory, ignore_errors=True)
+    _sweep(directory, keep="")
+
+
+def _sweep(directory: str, keep: str) -> None:
+    """Remove the sets beside `directory` other than `keep`: the one a swap replaced, and any left by a
+    publish cut off between its write and its swap."""
+    import shutil
+
+    parent, name = os.path.split(os.path.abspath(directory))
+    try:
+        entries = os.listdir(parent)
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        path = os.path.join(parent, entry)
+        if not entry.startswith(f".{name}.") or path == keep:
+            continue
+        if os.path.islink(path):
+            os.unlink(path)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def subject_field(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str:

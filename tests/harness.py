@@ -78,6 +78,8 @@ class Cluster:
         self.extra_manager_args: list[str] = []  # e.g. ["--cert-lifetime", "12"] for a new cluster
         self.net = net  # a netns.TestNet: hosts are network namespaces on its bridge
         self.daemon_env: dict[str, str] = {}  # extra environment for every daemon, e.g. SVC_RAFT_JOURNAL
+        self.tls_dir: str | None = None  # a client bundle for the CLI, instead of a manager's local credential
+        self.admin_host: Host | None = None  # whose local credential (default: the first live manager's)
 
     # ----- hosts -----
 
@@ -180,9 +182,14 @@ class Cluster:
     # ----- talking to it -----
 
     def cli(self, via: Host | None = None, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run `svc` against a manager (default: the first live one) with an admin credential."""
+        """Run `svc` against a manager (default: the first live one) with an admin credential: the
+        bundle in `tls_dir`, else a manager's local one, found as root on that host finds it (through
+        the run dir's pointer, which follows the credential when the manager moves it)."""
         via = via or self.any_live_manager()
-        env = {"SVC_HOST": via.api, "SVC_TLS_DIR": self.admin_dir()}
+        if self.tls_dir:
+            env = {"SVC_HOST": via.api, "SVC_TLS_DIR": self.tls_dir}
+        else:
+            env = {"SVC_HOST": via.api, "SVC_TLS_DIR": "", "SVC_RUN_DIR": self._admin_host().run_dir}
         return run_cli(*args, env=env, timeout=timeout)
 
     def ok(self, *args: str, via: Host | None = None) -> str:
@@ -191,12 +198,18 @@ class Cluster:
         return r.stdout
 
     def admin_dir(self) -> str:
-        # Where the manager says it is: turning autolock on moves it to the run dir at the manager's next
-        # upkeep round, and a test that looked only at rest failed when that round came first.
-        for h in self.managers():
-            where = h.local_admin_dir
-            if os.path.exists(os.path.join(where, "cert.pem")):
-                return where
+        """A directory holding an admin credential now, for a client made in the test. A manager moves
+        its local one (autolock), so a test that turns autolock on sets `tls_dir` to a bundle."""
+        return self.tls_dir or self._admin_host().local_admin_dir
+
+    def _admin_host(self) -> Host:
+        if self.admin_host is not None:
+            return self.admin_host
+        managers = self.managers()
+        live = [h for h in managers if h.manager is not None and h.manager.alive()]
+        for h in live + [h for h in managers if h not in live]:
+            if os.path.exists(os.path.join(h.local_admin_dir, "cert.pem")):
+                return h
         raise AssertionError("no admin credential yet")
 
     def any_live_manager(self) -> Host:

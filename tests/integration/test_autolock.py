@@ -93,7 +93,7 @@ def test_autolock_seal_unlock_rotate_disable(make_cluster, tmp_path) -> None:  #
                     needles[f"{h.name}'s {which} key, line {i}"] = line
     bundle = str(tmp_path / "bundle")
     c.ok("cluster", "client-bundle", bundle)
-    c.admin_dir = lambda: bundle  # the managers' local admin credential leaves the data dir with autolock
+    c.tls_dir = bundle  # the managers' local admin credential leaves the data dir with autolock
 
     # The Raft journal is encrypted at rest from the start: no store secret in it even before autolock.
     for h in managers:

@@ -87,7 +87,7 @@ def test_ca_rotation_keeps_every_session_and_task(make_cluster, tmp_path) -> Non
     unlock_key = re.search(r"SWMKEY-1-[A-Z2-7]{52}", out).group(0)  # type: ignore[union-attr]
     local_admin = os.path.join(m.run_dir, "admin")
     poll(lambda: os.path.exists(os.path.join(local_admin, "cert.pem")), 30, what="the admin credential in the run dir")
-    c.admin_dir = lambda: local_admin  # reissued by the manager for each new root (a bundle would not be)
+    # (c.cli follows the manager's local credential, reissued for each new root: a bundle would not be)
     poll(lambda: not os.path.exists(os.path.join(m.data_dir, "manager", "tls", "key.pem")), 30, what="the seal")
 
     old_root = _fingerprint(c)
@@ -211,7 +211,7 @@ def test_ca_rotation_survives_a_leader_change(make_cluster) -> None:  # type: ig
     leader = c.leader()
     assert leader is not None
     survivors = [h for h in (m1, m2, m3) if h is not leader]
-    c.admin_dir = lambda: survivors[0].admin_dir  # the dead leader's credential is not reissued
+    c.admin_host = survivors[0]  # the dead leader's credential is not reissued
     old_root = _fingerprint(c)
 
     # The node cannot renew while it is stopped: the rotation is still running when the leader dies.
