@@ -14,7 +14,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
-from svc import defaults
+from svc import defaults, tls
 from svc.errors import Unavailable
 from svc.join import join_address
 from svc.netaddr import check_bindable
@@ -84,19 +84,44 @@ def _dynamic_credentials(manager: Manager, require_client_cert: bool) -> Any:
     without a restart; connections already open keep going. The chain sent is the certificate, its
     intermediate (the cross-signed root, during a rotation) and every root trusted, so a joining host
     finds the root its token pins in it."""
+    served: dict[str, Any] = {"inputs": None, "pair": None}
+
+    def pair() -> tuple[bytes, bytes]:
+        """(chain sent, roots trusted), made again only when the certificate or the bundle changed."""
+        ident = manager.identity
+        inputs = (ident.cert_pem, ident.ca_pem, _cluster_bundle(manager))
+        if inputs != served["inputs"]:
+            served["inputs"], served["pair"] = inputs, _served(*inputs)
+        return served["pair"]  # type: ignore[no-any-return]
 
     def config() -> Any:
-        ident = manager.identity
-        return grpc.ssl_server_certificate_configuration(
-            [(ident.key_pem, ident.cert_pem + ident.ca_pem)], root_certificates=ident.ca_pem
-        )
+        chain, roots = pair()
+        return grpc.ssl_server_certificate_configuration([(manager.identity.key_pem, chain)], root_certificates=roots)
 
-    current = {"cert": manager.identity.cert_pem + manager.identity.ca_pem}
+    current = {"pair": pair()}
 
     def fetch() -> Any:
-        if manager.identity.cert_pem + manager.identity.ca_pem != current["cert"]:
-            current["cert"] = manager.identity.cert_pem + manager.identity.ca_pem
+        if pair() != current["pair"]:
+            current["pair"] = pair()
             return config()
         return None
 
     return grpc.dynamic_ssl_server_credentials(config(), fetch, require_client_authentication=require_client_cert)
+
+
+def _cluster_bundle(manager: Manager) -> bytes:
+    try:
+        return manager.ca().ca_pem
+    except Unavailable:
+        return b""  # not received the CA yet (a manager joining)
+
+
+def _served(cert_pem: bytes, own_bundle: bytes, cluster_bundle: bytes) -> tuple[bytes, bytes]:
+    """The roots are this manager's bundle and the cluster's as this replica knows it now: a rotation
+    puts the new root in from the moment its record is applied here, not from this manager's renewal a
+    moment later, so a host joining at once with the token printed then (which pins the new root)
+    finds that root in the chain."""
+    roots = tls.split_pems(own_bundle)
+    roots += [p for p in tls.split_pems(cluster_bundle) if p not in roots]
+    bundle = b"".join(roots)
+    return cert_pem + bundle, bundle

@@ -165,6 +165,7 @@ GRPC_RECONNECT_MIN_SECONDS = 0.2  # gRPC's: 1 s; a restarted manager is reached 
 GRPC_RECONNECT_MAX_SECONDS = 2.0  # gRPC's: 120 s
 GRPC_MAX_MESSAGE_BYTES = 64 << 20  # gRPC's: 4 MiB; room for a large node's full assignment set or task list
 CA_FETCH_TIMEOUT_SECONDS = 10.0  # `--join`: fetching the CA certificate from the join port
+CA_FETCH_RETRY_SECONDS = 0.2  # `--join` during a rotation's first moment: asking again for a leaf under the pinned root
 
 # --- node agent ---
 SESSION_RPC_TIMEOUT_SECONDS = 10.0  # Register and UpdateTaskStatus calls to the leader

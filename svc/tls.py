@@ -258,8 +258,33 @@ def fetch_ca(addr: str, expected_digest: str, timeout: float = defaults.CA_FETCH
     """Get the cluster CA from a manager's TLS handshake and pin it to the token's digest.
 
     The manager sends its certificate chain (leaf and CA). Nothing is trusted yet: the CA is
-    accepted only if its digest is the one in the join token, exactly as Swarm does.
+    accepted only if its digest is the one in the join token, exactly as Swarm does. A token printed
+    just after a CA rotation started pins the new root, which a manager trusts at once but signs its
+    own certificate with a moment later (its upkeep round): until then its leaf would not verify
+    against the pin, so this asks again, until `timeout`.
     """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        chain = _presented_chain(addr, timeout)
+        pinned = next((pem for pem in map(_pem, chain) if ca_digest(pem) == expected_digest), None)
+        if pinned is None:
+            raise Unauthenticated(
+                f"the manager at {addr} does not present the CA named in the join token (another cluster, a token "
+                "from before a CA rotation: get a new one with `svc cluster join-token`, or a man in the middle)"
+            )
+        if _chains_to(chain, pinned):
+            return pinned
+        if time.monotonic() >= deadline:
+            raise Unavailable(
+                f"the manager at {addr} trusts the CA root in the join token but does not serve a certificate "
+                "from it yet (a CA rotation is starting): try again"
+            )
+        time.sleep(defaults.CA_FETCH_RETRY_SECONDS)
+
+
+def _presented_chain(addr: str, timeout: float) -> list[bytes]:
     host, _, port = addr.rpartition(":")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -273,14 +298,39 @@ def fetch_ca(addr: str, expected_digest: str, timeout: float = defaults.CA_FETCH
             chain = _unverified_chain(tls)
     except (OSError, ValueError) as exc:
         raise Unavailable(f"cannot reach the manager at {addr}: {exc}") from None
-    for der in chain:
-        pem = ssl.DER_cert_to_PEM_cert(der).encode()
-        if ca_digest(pem) == expected_digest:
-            return pem
-    raise Unauthenticated(
-        f"the manager at {addr} does not present the CA named in the join token (another cluster, a token from "
-        "before a CA rotation: get a new one with `svc cluster join-token`, or a man in the middle)"
-    )
+    if not chain:
+        raise Unavailable(f"the manager at {addr} sent no certificate")
+    return chain
+
+
+def _pem(der: bytes) -> bytes:
+    return ssl.DER_cert_to_PEM_cert(der).encode()
+
+
+def _chains_to(chain: list[bytes], root_pem: bytes) -> bool:
+    """Whether the leaf (chain[0]) verifies up to `root_pem` through the intermediates sent with it
+    (the cross-signed root, during a rotation)."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
+    def issued(child: x509.Certificate, parent: x509.Certificate) -> bool:
+        try:
+            child.verify_directly_issued_by(parent)
+        except (ValueError, TypeError, InvalidSignature):
+            return False
+        return True
+
+    certs = [x509.load_der_x509_certificate(der) for der in chain]
+    root = x509.load_pem_x509_certificate(root_pem)
+    todo, seen = [0], {0}
+    while todo:
+        cert = certs[todo.pop()]
+        if issued(cert, root):
+            return True
+        above = [i for i in range(1, len(certs)) if i not in seen and issued(cert, certs[i])]
+        seen.update(above)
+        todo += above
+    return False
 
 
 def _unverified_chain(tls: ssl.SSLSocket) -> list[bytes]:
