@@ -86,27 +86,29 @@ def _dynamic_credentials(manager: Manager, require_client_cert: bool) -> Any:
     finds the root its token pins in it."""
     served: dict[str, Any] = {"inputs": None, "pair": None}
 
-    def pair() -> tuple[bytes, bytes]:
-        """(chain sent, roots trusted), made again only when the certificate or the bundle changed."""
-        ident = manager.identity
+    def config(ident: tls.Identity) -> tuple[tuple[bytes, bytes], Any]:
+        """(chain sent, roots trusted) and the configuration for `ident`, read once: gRPC asks from its
+        own thread while a renewal replaces manager.identity on the loop, and a key must go with its own
+        certificate. The chain is made again only when the certificate or a bundle changed."""
         inputs = (ident.cert_pem, ident.ca_pem, _cluster_bundle(manager))
         if inputs != served["inputs"]:
             served["inputs"], served["pair"] = inputs, _served(*inputs)
-        return served["pair"]  # type: ignore[no-any-return]
+        chain, roots = served["pair"]
+        return (ident.key_pem, chain), grpc.ssl_server_certificate_configuration(
+            [(ident.key_pem, chain)], root_certificates=roots
+        )
 
-    def config() -> Any:
-        chain, roots = pair()
-        return grpc.ssl_server_certificate_configuration([(manager.identity.key_pem, chain)], root_certificates=roots)
-
-    current = {"pair": pair()}
+    first, initial = config(manager.identity)
+    current = {"pair": first}
 
     def fetch() -> Any:
-        if pair() != current["pair"]:
-            current["pair"] = pair()
-            return config()
-        return None
+        pair, configuration = config(manager.identity)
+        if pair == current["pair"]:
+            return None
+        current["pair"] = pair
+        return configuration
 
-    return grpc.dynamic_ssl_server_credentials(config(), fetch, require_client_authentication=require_client_cert)
+    return grpc.dynamic_ssl_server_credentials(initial, fetch, require_client_authentication=require_client_cert)
 
 
 def _cluster_bundle(manager: Manager) -> bytes:

@@ -148,11 +148,13 @@ def remove(directory: str) -> None:
     """Remove a credential, whether written by `save` or by `publish` (the link and the set it names)."""
     import shutil
 
+    # The sets first, then the link: a dangling link reads as no credential, and a cut here leaves no
+    # key at rest (autolock removes the at-rest credential so that none is left in the data dir).
+    _sweep(directory, keep="")
     if os.path.islink(directory):
         os.unlink(directory)
     else:
         shutil.rmtree(directory, ignore_errors=True)
-    _sweep(directory, keep="")
 
 
 def _sweep(directory: str, keep: str) -> None:
@@ -272,7 +274,8 @@ def fetch_ca(addr: str, expected_digest: str, timeout: float = defaults.CA_FETCH
         if pinned is None:
             raise Unauthenticated(
                 f"the manager at {addr} does not present the CA named in the join token (another cluster, a token "
-                "from before a CA rotation: get a new one with `svc cluster join-token`, or a man in the middle)"
+                "from before a CA rotation, or one this manager has not learned of yet: get a new one with "
+                "`svc cluster join-token`; or a man in the middle)"
             )
         if _chains_to(chain, pinned):
             return pinned
