@@ -13,10 +13,11 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from svc.errors import InvalidArgument, RuntimeFailure
+from svc.v1 import container_pb2 as pb
 
 from . import apparmor, initbin, ocispec, seccomp
 from .container import Container, ExecContext
@@ -83,7 +84,9 @@ class HostResources:
             undo.append(lambda: unmount(files.rootfs))
             uid, gid, groups = resolve_user(files.rootfs, resolved.user)
             undo.append(lambda: self.detach(c, files))
-            self._mark_attached(files, True)  # before attaching: a crash in between still gets cleaned up
+            # Before attaching, so a crash in between still gets cleaned up; with the ports published on
+            # this host, so their rules are removed even if the routing mesh is switched before then.
+            self._mark_attached(files, True, self.network.published(list(c.spec.ports)), list(c.spec.ports))
             attachment = self.network.attach(c.id, c.network, list(c.spec.ports))
             if c.spec.attachments and attachment.netns:
                 self.overlays.attach(c.id, attachment.netns, list(c.spec.attachments), list(c.spec.ports))
@@ -136,6 +139,17 @@ class HostResources:
         context = ExecContext(list(resolved.env), resolved.cwd, uid, gid, list(resolved.capabilities), rlimits)
         return Held(pid=pid, conmon_pid=conmon_pid, ip=attachment.ip, exec_context=context)
 
+    @staticmethod
+    def _published_at_attach(files: ContainerFiles, ports: list[pb.PortMapping]) -> list[pb.PortMapping]:
+        """The ports the marker says were published; a marker of an older version names none, so every
+        port with a host port (removing a rule that was never made is harmless)."""
+        try:
+            with open(os.path.join(files.dir, ATTACHED_MARKER)) as f:
+                indexes = json.load(f)["published"]
+            return [ports[i] for i in indexes if isinstance(i, int) and 0 <= i < len(ports)]
+        except (OSError, ValueError, KeyError, TypeError):
+            return [p for p in ports if p.host_port]
+
     def _forget(self, names: list[str], cid: str) -> None:
         for name in names:
             self.forget_volume(name, cid)
@@ -181,17 +195,24 @@ class HostResources:
                     self.overlays.detach(c.id, list(c.spec.attachments))
                 except RuntimeFailure as exc:
                     overlay_error = exc  # its namespace goes below all the same, taking the veths along
-            self.network.detach(c.id, c.network, list(c.spec.ports))
+            ports = list(c.spec.ports)
+            self.network.detach(c.id, c.network, ports, self._published_at_attach(files, ports))
             self._mark_attached(files, False)
             if overlay_error is not None:
                 raise overlay_error
 
     @staticmethod
-    def _mark_attached(files: ContainerFiles, attached: bool) -> None:
+    def _mark_attached(
+        files: ContainerFiles,
+        attached: bool,
+        published: Sequence[pb.PortMapping] = (),
+        ports: Sequence[pb.PortMapping] = (),
+    ) -> None:
+        """The marker names which of the container's ports were published (their indexes in its spec)."""
         path = os.path.join(files.dir, ATTACHED_MARKER)
         if attached:
-            with open(path, "w"):
-                pass
+            with open(path, "w") as f:
+                f.write(json.dumps({"published": [i for i, p in enumerate(ports) if p in published]}))
         else:
             try:
                 os.unlink(path)

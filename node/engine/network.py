@@ -170,15 +170,20 @@ class BridgeNetwork:
             self.detach(cid, mode, ports)
             raise
 
-    def detach(self, cid: str, mode: str, ports: list[pb.PortMapping]) -> None:
-        """Undo `attach`; safe to call twice, and after a partial attach."""
+    def detach(
+        self, cid: str, mode: str, ports: list[pb.PortMapping], published: list[pb.PortMapping] | None = None
+    ) -> None:
+        """Undo `attach`; safe to call twice, and after a partial attach. `published`: the ports `attach`
+        published (what `published(ports)` said then); by default what it says now, which differs when
+        the daemon restarted with the routing mesh turned on or off."""
         if mode == "host":
             return
         # Where it is pinned: a container started by an older version has it in /run/netns.
         path = self.namespaces.locate(netns_name(cid)) or ""
         errors = []
         if mode != "none":
-            runtime_config = {"portMappings": [self._port(p) for p in self.published(ports)]}
+            mapped = self.published(ports) if published is None else published
+            runtime_config = {"portMappings": [self._port(p) for p in mapped]}
             for plugin in reversed(self._plugins(bool(runtime_config["portMappings"]))):
                 conf = dict(plugin)
                 if plugin["type"] == "portmap":

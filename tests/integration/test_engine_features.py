@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import subprocess
 import time
 import urllib.request
 
 import pytest
 from helpers import free_port, mounts_under, netns_list, poll
 
+from svc import ports
 from svc.errors import InvalidArgument, NotFound
 from svc.v1 import container_pb2 as pb
 
@@ -129,3 +132,40 @@ def test_bad_input_leaves_nothing(engine, engine_env) -> None:  # type: ignore[n
     assert {c.id for c in engine.containers(all=True)} == before
     assert set(netns_list()) == before_ns
     assert not mounts_under(engine_env.base)
+
+
+def _portmap_rules(cid: str) -> list[str]:
+    r = subprocess.run(["iptables", "-w", "-t", "nat", "-S"], capture_output=True, text=True, check=True)
+    return [line for line in r.stdout.splitlines() if cid in line]
+
+
+def test_published_port_rules_go_with_the_container_when_the_mesh_was_switched(  # type: ignore[no-untyped-def]
+    engine_env, busybox_tar
+) -> None:
+    """A node without the routing mesh publishes a service's ingress port where its task runs (portmap);
+    restarted with the mesh on, removing that task still removes those rules (they are not the mesh's)."""
+    from node.engine.engine import Engine
+
+    before = set(netns_list())
+    port = free_port()
+    spec = pb.ContainerSpec(
+        image="busybox",
+        cmd=["sleep", "1000"],
+        ports=[pb.PortMapping(host_port=port, container_port=80, publish_mode=ports.INGRESS)],
+    )
+    eng = Engine(dataclasses.replace(engine_env.config(), routing_mesh=False))
+    try:
+        eng.import_image(busybox_tar, "busybox")
+        c = eng.run(spec)
+        assert _portmap_rules(c.id), "the port is published on this host"
+    finally:
+        eng.close()
+    eng = Engine(engine_env.config())  # the mesh on (the default)
+    try:
+        eng.remove(c.id, force=True)
+        assert _portmap_rules(c.id) == []
+    finally:
+        for left in eng.containers(all=True):
+            eng.remove(left.id, force=True)
+        eng.close()
+    assert not (set(netns_list()) - before) and not engine_env.leftovers()
