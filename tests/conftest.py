@@ -17,12 +17,14 @@ from helpers import (
     Daemon,
     cgroup_children,
     delete_bridge,
+    delete_portmap_rules,
     host_tools_missing,
     is_root,
     masquerade_rules,
     mounts_under,
     netns_list,
     poll,
+    portmap_rules,
     remove_cgroup_parent,
 )
 from imagebuild import ImageSpec, busybox_entries, write_docker_save, write_oci_layout, write_rootfs_tar
@@ -130,8 +132,11 @@ def _assert_clean(env: EngineEnv, netns_before: set[str]) -> None:
 def engine_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineEnv]:
     env = EngineEnv(str(tmp_path_factory.mktemp("engine")))
     yield env
+    portmaps = portmap_rules(env.bridge)
+    delete_portmap_rules(env.bridge)
     env.cleanup()
     assert not masquerade_rules(env.bridge), f"NAT rules of {env.bridge} left behind"
+    assert not portmaps, f"published-port rules of {env.bridge} left behind: {portmaps}"
 
 
 def _make_engine(env: EngineEnv):  # type: ignore[no-untyped-def]

@@ -17,7 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpers import Daemon, cgroup_children, delete_bridge, mounts_under, poll, remove_cgroup_parent, run_cli
+from helpers import (
+    Daemon,
+    cgroup_children,
+    delete_bridge,
+    delete_portmap_rules,
+    mounts_under,
+    poll,
+    portmap_rules,
+    remove_cgroup_parent,
+    run_cli,
+)
 
 API_PORT, RAFT_PORT = 4242, 4243
 _addresses = itertools.cycle(range(10, 250))  # loopback hosts unique within a test run
@@ -310,7 +320,7 @@ class Cluster:
                     "--metrics-addr",
                     "",
                 ]
-                alone[h.name] = Daemon(args, os.path.join(h.base, "node-cleanup.log"), netns=h.netns).start()
+                alone[h.name] = self._daemon(h, args, "node-cleanup").start()  # configured as the node was
 
         def clean(h: Host) -> None:
             env = {"SVC_RUN_DIR": h.run_dir}
@@ -329,6 +339,8 @@ class Cluster:
         if self.net is not None:
             self.net.destroy()
         for h in self.hosts:
+            left += [f"{h.name}: published-port rule {r}" for r in portmap_rules(h.bridge)]
+            delete_portmap_rules(h.bridge)
             delete_bridge(h.bridge)
             left += [f"{h.name}: mount {m}" for m in mounts_under(h.base)]
             left += [f"{h.name}: cgroup {c}" for c in cgroup_children(h.cgroup_parent)]
