@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -52,27 +53,32 @@ def test_remove_sweeps_a_set_a_cut_off_publish_left(tmp_path) -> None:  # type: 
     assert os.listdir(tmp_path) == []
 
 
-def test_a_reader_never_sees_a_mixed_or_missing_set_while_it_is_republished(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    where = str(tmp_path / "admin")
-    _identity(0).publish(where)
+def _bad_reads_while(read: Callable[[], tls.Identity | None], write: Callable[[int], None]) -> list[object]:
+    """What `read` returned that was not one whole set, while `write(n)` ran for each round."""
     done = threading.Event()
-    bad: list[tls.Identity | None] = []
+    bad: list[object] = []
 
-    def read() -> None:
+    def reader() -> None:
         while not done.is_set():
-            got = tls.Identity.load(where)
+            got = read()
             if not _whole(got):
                 bad.append(got)
 
-    reader = threading.Thread(target=read)
-    reader.start()
+    thread = threading.Thread(target=reader)
+    thread.start()
     try:
         for n in range(1, ROUNDS):
-            _identity(n).publish(where)
+            write(n)
     finally:
         done.set()
-        reader.join(timeout=30)
-    assert bad == []
+        thread.join(timeout=30)
+    return bad
+
+
+def test_a_reader_never_sees_a_mixed_or_missing_set_while_it_is_republished(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    where = str(tmp_path / "admin")
+    _identity(0).publish(where)
+    assert _bad_reads_while(lambda: tls.Identity.load(where), lambda n: _identity(n).publish(where)) == []
 
 
 def test_the_cli_follows_the_credential_when_the_manager_moves_it(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -92,24 +98,7 @@ def test_the_cli_follows_the_credential_when_the_manager_moves_it(tmp_path, monk
         tls.remove(other)
 
     move(0)
-    done = threading.Event()
-    bad: list[tls.Identity | None] = []
-
-    def read() -> None:
-        while not done.is_set():
-            got = control._local_admin()
-            if not _whole(got):
-                bad.append(got)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
-        for n in range(1, ROUNDS):
-            move(n)
-    finally:
-        done.set()
-        reader.join(timeout=30)
-    assert bad == []
+    assert _bad_reads_while(control._local_admin, move) == []
 
 
 def test_no_pointer_no_credential(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
