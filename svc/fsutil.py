@@ -29,6 +29,15 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644, fsync: bool = True) 
         raise
 
 
+def fsync_dir(path: str) -> None:
+    """Make a directory's entries durable (a rename or link in it)."""
+    fd = os.open(path or ".", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_json(path: str, doc: Any, mode: int = 0o644, fsync: bool = True) -> None:
     write_atomic(path, json.dumps(doc, sort_keys=True, indent=1).encode(), mode, fsync)
 

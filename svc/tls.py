@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from svc import defaults
 from svc.errors import InvalidArgument, Unauthenticated, Unavailable
-from svc.fsutil import write_atomic
+from svc.fsutil import fsync_dir, write_atomic
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -101,7 +101,7 @@ class Identity(NamedTuple):
         except BaseException:
             shutil.rmtree(fresh, ignore_errors=True)
             raise
-        _fsync_dir(parent)
+        fsync_dir(parent)
         _sweep(directory, keep=fresh)
 
     @classmethod
@@ -134,14 +134,6 @@ _LOAD_ATTEMPTS = 3  # a set is removed only after its successor is in place: one
 def _read_at(dir_fd: int, name: str) -> bytes:
     with open(name, "rb", opener=lambda path, flags: os.open(path, flags, dir_fd=dir_fd)) as f:
         return f.read()
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove(directory: str) -> None:

@@ -29,6 +29,8 @@ import struct
 import zlib
 from typing import Any
 
+from svc.fsutil import fsync_dir
+
 log = logging.getLogger(__name__)
 
 MAGIC = b"SVCWAL1\n"
@@ -36,14 +38,6 @@ RECORD_MARKER = 0xE5  # an encrypted command's first byte (svc.keywrap.RECORD_MA
 _HEAD = struct.Struct("<II")  # payload length, crc32 of the payload
 _ENTRY = struct.Struct("<QQ")  # index, term
 Entry = tuple[bytes, int, int]  # (command, index, term), as pysyncobj keeps them
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path or ".", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_file(path: str) -> None:
