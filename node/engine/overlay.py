@@ -20,6 +20,7 @@ all of it (a few netlink calls per change). All netlink goes through nlns (no fo
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import logging
 import os
@@ -97,6 +98,43 @@ def _no_bridge_netfilter(path: str) -> None:
 def _lookup(ipr: Any, name: str) -> int | None:
     found = ipr.link_lookup(ifname=name)
     return found[0] if found else None
+
+
+def _host_vxlan(host: Any, vni: int, vtep: str) -> int:
+    """Make network `vni`'s VXLAN device in the host's namespace; its index.
+
+    The kernel allows one device per id and UDP port made from a namespace, wherever it lives now:
+    a device another driver made (dockerd's swarm numbers its networks from 4096 too), or one in a
+    namespace something still holds, refuses ours with EEXIST, which is named here, not "File exists".
+    """
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    tmp = _host_tmp_name(vni)
+    stale = _lookup(host, tmp)
+    if stale is not None:  # ours, from a start that stopped before the move
+        host.link("del", index=stale)
+    opts: dict[str, Any] = {"vxlan_id": vni, "vxlan_port": VXLAN_PORT, "vxlan_learning": 0}
+    if vtep:
+        opts["vxlan_local"] = vtep
+    try:
+        host.link("add", ifname=tmp, kind="vxlan", vxlan_proxy=1, mtu=MTU, **opts)
+    except NetlinkError as exc:
+        if exc.code != errno.EEXIST:
+            raise
+        holder = _holder(host, vni)
+        raise RuntimeFailure(f"VXLAN id {vni} (UDP {VXLAN_PORT}) is already taken on this host by {holder}") from None
+    return _lookup(host, tmp)  # type: ignore[return-value]
+
+
+def _holder(host: Any, vni: int) -> str:
+    for link in host.get_links():
+        info = link.get_attr("IFLA_LINKINFO")
+        if info is None or info.get_attr("IFLA_INFO_KIND") != "vxlan":
+            continue
+        data = info.get_attr("IFLA_INFO_DATA")
+        if data is not None and (data.get_attr("IFLA_VXLAN_ID"), data.get_attr("IFLA_VXLAN_PORT")) == (vni, VXLAN_PORT):
+            return f"the device {link.get_attr('IFLA_IFNAME')}"
+    return "a device in another network namespace (another overlay driver, or a namespace something still holds)"
 
 
 class Overlays:
@@ -333,14 +371,7 @@ class Overlays:
                 ipn.link("set", index=br, state="up")
             tmp = _host_tmp_name(vni)
             with iproute() as host, _netlink(f"VXLAN {vni} in the host's namespace"):
-                stale = _lookup(host, tmp)
-                if stale is not None:
-                    host.link("del", index=stale)
-                opts: dict[str, Any] = {"vxlan_id": vni, "vxlan_port": VXLAN_PORT, "vxlan_learning": 0}
-                if self.vtep:
-                    opts["vxlan_local"] = self.vtep
-                host.link("add", ifname=tmp, kind="vxlan", vxlan_proxy=1, mtu=MTU, **opts)
-                idx = _lookup(host, tmp)
+                idx = _host_vxlan(host, vni, self.vtep)
                 try:
                     with ns_fd(path) as fd:
                         host.link("set", index=idx, net_ns_fd=fd)

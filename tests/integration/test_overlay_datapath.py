@@ -245,6 +245,40 @@ def test_a_failed_attachment_leaves_nothing(hosts: tuple[Host, Host]) -> None:
     assert a.call("overlays") == []
 
 
+def test_a_vxlan_id_taken_on_the_host_is_named_and_leaves_nothing(hosts: tuple[Host, Host]) -> None:
+    """The kernel allows one VXLAN device per id and port made from a namespace, wherever it lives: a
+    device of another driver, or one in a namespace something holds, is named in one line."""
+    a, _ = hosts
+    a.sh("ip", "link", "add", "other0", "type", "vxlan", "id", str(VNI), "dstport", "4789")
+    with pytest.raises(
+        AssertionError, match=f"VXLAN id {VNI} \\(UDP 4789\\) is already taken on this host by the device other0"
+    ):
+        a.call("networks", networks=peers())
+    assert a.call("overlays") == []
+    holder = f"{a.ns}h"
+    sh("ip", "netns", "add", holder)
+    try:
+        a.sh("ip", "link", "set", "other0", "netns", holder)  # made from A's namespace, living in another
+        with pytest.raises(AssertionError, match="already taken on this host by a device in another network namespace"):
+            a.call("networks", networks=peers())
+        assert a.call("overlays") == []
+    finally:
+        sh("ip", "netns", "del", holder)
+    poll(lambda: _made(a), timeout=20, what="the network once the other device is gone")
+    a.call("networks", networks=[])
+    assert a.call("overlays") == []
+
+
+def _made(h: Host) -> bool:
+    try:
+        h.call("networks", networks=peers())
+    except AssertionError as exc:
+        if "already taken" in str(exc):  # the kernel destroys a deleted namespace asynchronously
+            return False
+        raise
+    return h.call("overlays") == [VNI]
+
+
 def test_a_vip_balances_over_the_tasks_on_another_host(hosts: tuple[Host, Host]) -> None:
     """`numgen inc` DNAT in the client's namespace: successive connections alternate between tasks;
     a backend removed from the set leaves the rotation at the next set; no task: refused at once."""
