@@ -69,6 +69,7 @@ class Daemon:
         self.env = {**os.environ, "PYTHONPATH": REPO, **(env or {})}
         self.netns = netns
         self.proc: subprocess.Popen[bytes] | None = None
+        self._asked_to_stop = False  # a second SIGTERM makes svcd exit at once, skipping its shutdown
 
     def start(self) -> Daemon:
         cmd = [sys.executable, "-m", "svcd", *self.args]
@@ -78,6 +79,7 @@ class Daemon:
             cmd = ["nsenter", f"--net=/run/netns/{self.netns}", *cmd]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO)
+        self._asked_to_stop = False
         log.close()
         return self
 
@@ -96,12 +98,14 @@ class Daemon:
 
     def terminate(self) -> None:
         """Ask the daemon to stop (SIGTERM) without waiting; `stop` then waits."""
-        if self.proc and self.proc.poll() is None:
+        if self.proc and self.proc.poll() is None and not self._asked_to_stop:
             self.proc.send_signal(signal.SIGTERM)
+            self._asked_to_stop = True
 
     def stop(self, timeout: float = 15) -> None:
+        """SIGTERM (once) and wait for a clean exit; SIGKILL after `timeout`."""
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
