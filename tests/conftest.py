@@ -132,6 +132,11 @@ def _assert_clean(env: EngineEnv, netns_before: set[str]) -> None:
 def engine_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineEnv]:
     env = EngineEnv(str(tmp_path_factory.mktemp("engine")))
     yield env
+    _release(env)
+
+
+def _release(env: EngineEnv) -> None:
+    """Remove the engine's bridge and rules; fail on the rules it should have removed itself."""
     portmaps = portmap_rules(env.bridge)
     delete_portmap_rules(env.bridge)
     env.cleanup()
@@ -189,7 +194,7 @@ def any_engine(
         eng.remove(c.id, force=True)
     eng.close()
     _assert_clean(env, before)
-    env.cleanup()
+    _release(env)
 
 
 @pytest.fixture

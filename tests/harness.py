@@ -336,11 +336,12 @@ class Cluster:
         for d in alone.values():
             d.stop()
         left = []
+        for h in self.hosts:  # in the host's own namespace: before a test host's goes
+            left += [f"{h.name}: published-port rule {r}" for r in portmap_rules(h.bridge, h.netns)]
+            delete_portmap_rules(h.bridge, h.netns)
         if self.net is not None:
             self.net.destroy()
         for h in self.hosts:
-            left += [f"{h.name}: published-port rule {r}" for r in portmap_rules(h.bridge)]
-            delete_portmap_rules(h.bridge)
             delete_bridge(h.bridge)
             left += [f"{h.name}: mount {m}" for m in mounts_under(h.base)]
             left += [f"{h.name}: cgroup {c}" for c in cgroup_children(h.cgroup_parent)]

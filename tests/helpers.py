@@ -189,21 +189,26 @@ def delete_bridge(name: str) -> None:
     subprocess.run(["iptables", "-w", "-X", chain], capture_output=True)
 
 
-def portmap_rules(bridge: str) -> list[str]:
+def _iptables(netns: str | None) -> list[str]:
+    """iptables in this namespace, or in the test host's namespace `netns` (pinned in /run/netns)."""
+    return [*(["nsenter", f"--net=/run/netns/{netns}"] if netns else []), "iptables", "-w"]
+
+
+def portmap_rules(bridge: str, netns: str | None = None) -> list[str]:
     """The CNI portmap plugin's DNAT jumps for containers on `bridge` (the network is named svc-<bridge>);
     each container's rules go with its CNI DEL."""
-    r = subprocess.run(["iptables", "-w", "-t", "nat", "-S", "CNI-HOSTPORT-DNAT"], capture_output=True, text=True)
+    r = subprocess.run([*_iptables(netns), "-t", "nat", "-S", "CNI-HOSTPORT-DNAT"], capture_output=True, text=True)
     return [line for line in r.stdout.splitlines() if f'\\"svc-{bridge}\\"' in line]
 
 
-def delete_portmap_rules(bridge: str) -> None:
+def delete_portmap_rules(bridge: str, netns: str | None = None) -> None:
     """What a leaking test left, so the next test does not inherit it (the test still fails)."""
-    for rule in portmap_rules(bridge):
+    for rule in portmap_rules(bridge, netns):
         chain = rule.rsplit("-j ", 1)[1].strip()
         delete = shlex.split(rule.replace("-A ", "-D ", 1))
-        subprocess.run(["iptables", "-w", "-t", "nat", *delete], capture_output=True)
-        subprocess.run(["iptables", "-w", "-t", "nat", "-F", chain], capture_output=True)
-        subprocess.run(["iptables", "-w", "-t", "nat", "-X", chain], capture_output=True)
+        subprocess.run([*_iptables(netns), "-t", "nat", *delete], capture_output=True)
+        subprocess.run([*_iptables(netns), "-t", "nat", "-F", chain], capture_output=True)
+        subprocess.run([*_iptables(netns), "-t", "nat", "-X", chain], capture_output=True)
 
 
 def masquerade_rules(bridge: str) -> list[str]:
