@@ -44,11 +44,13 @@ def ids_in_use() -> set[int]:
     return used
 
 
-def _namespaces() -> dict[tuple[int, int], tuple[list[str], str]]:
-    """Every reachable network namespace, by (dev, inode): the nsenter arguments that enter it, and
-    what holds it (a process, or a mount in some process's mount namespace)."""
-    found: dict[tuple[int, int], tuple[list[str], str]] = {}
-    seen_mnt: set[int] = set()
+def _namespaces() -> list[tuple[list[str], str]]:
+    """Every reachable network namespace: the nsenter arguments that enter it, and what holds it (a
+    process, or a mount in some process's mount namespace). A namespace pinned by several mounts, or
+    also by a process, is listed once for each."""
+    found: list[tuple[list[str], str]] = []
+    seen_net: set[tuple[int, int]] = set()
+    seen_mnt: set[tuple[int, int]] = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         with contextlib.suppress(OSError):
             with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -57,25 +59,25 @@ def _namespaces() -> dict[tuple[int, int], tuple[list[str], str]]:
                 with open(f"/proc/{pid}/comm") as f:
                     cmdline = f"[{f.read().strip()}]"
             who = f"pid {pid} ({cmdline[:120]})"
-            st = os.stat(f"/proc/{pid}/ns/net")
-            found.setdefault((st.st_dev, st.st_ino), ([f"--net=/proc/{pid}/ns/net"], f"the namespace of {who}"))
-            mnt = os.stat(f"/proc/{pid}/ns/mnt").st_ino
-            if mnt in seen_mnt:
+            net, mnt = (os.stat(f"/proc/{pid}/ns/{kind}") for kind in ("net", "mnt"))
+            if (net.st_dev, net.st_ino) not in seen_net:
+                seen_net.add((net.st_dev, net.st_ino))
+                found.append(([f"--net=/proc/{pid}/ns/net"], f"the namespace of {who}"))
+            if (mnt.st_dev, mnt.st_ino) in seen_mnt:
                 continue
-            seen_mnt.add(mnt)
+            seen_mnt.add((mnt.st_dev, mnt.st_ino))
             with open(f"/proc/{pid}/mountinfo") as f:
                 points = [ln.split()[4] for ln in f if ln.split()[ln.split().index("-") + 1] == "nsfs"]
             for point in points:
-                key = (-mnt, hash(point))  # resolved below, inside that mount namespace
                 enter = [f"--mount=/proc/{pid}/ns/mnt", f"--net={point}"]
-                found.setdefault(key, (enter, f"a mount at {point} in the mount namespace of {who}"))
+                found.append((enter, f"a mount at {point} in the mount namespace of {who}"))
     return found
 
 
 def release(ids: set[int]) -> list[str]:
     """Name and delete the devices holding `ids`; what was found, one line each."""
     report = []
-    for enter, holder in _namespaces().values():
+    for enter, holder in _namespaces():
         r = subprocess.run(
             ["nsenter", *enter, "ip", "-d", "-o", "link", "show", "type", "vxlan"],
             capture_output=True,
