@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Any
 
 
@@ -36,6 +37,32 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class BackgroundFsync:
+    """`fsync(fd)` on a thread of its own, started at once: the caller goes on with bytes it has verified and
+    waits for durability only where it must, before the rename that puts the file in place. The caller keeps
+    `fd` open until `wait()` returns, whatever happens meanwhile."""
+
+    def __init__(self, fd: int) -> None:
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, args=(fd,), name="fsync", daemon=True)
+        self._thread.start()
+
+    def _run(self, fd: int) -> None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:  # raised by wait(), in the caller's thread
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def wait_quietly(self) -> None:
+        """Wait without raising: where the work is being abandoned anyway."""
+        self._thread.join()
 
 
 def write_json(path: str, doc: Any, mode: int = 0o644, fsync: bool = True) -> None:

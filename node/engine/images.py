@@ -263,8 +263,19 @@ class ImageStore:
         """Rename a verified, fsynced scratch file into place as blob `digest`."""
         os.replace(scratch, self._blob_path(digest))
 
-    def unpack_blob(self, blob_digest: str, expected_diff_id: str, name: str = "") -> str:
-        """Unpack a stored layer blob (its diff id checked against `expected_diff_id` when given)."""
+    def unpack_blob(
+        self,
+        blob_digest: str,
+        expected_diff_id: str,
+        name: str = "",
+        source: str = "",
+        ready: Callable[[], None] | None = None,
+    ) -> str:
+        """Unpack a stored layer blob (its diff id checked against `expected_diff_id` when given).
+
+        `source`: read the blob from this file instead, a verified download not in the store yet (its fsync
+        still running); `ready()` puts that blob in place and is called before the layer is, so a layer is
+        never in the store without its blob."""
         name = name or blob_digest
         key = expected_diff_id or blob_digest
         with self._lock:
@@ -273,13 +284,15 @@ class ImageStore:
             scratch = tempfile.mkdtemp(dir=self._tmp)
             os.chmod(scratch, 0o755)
             try:
-                with open(self._blob_path(blob_digest), "rb") as blob:
+                with open(source or self._blob_path(blob_digest), "rb") as blob:
                     try:
                         diff_id, size = unpack_layer(blob, scratch)
                     except InvalidArgument as exc:
                         raise InvalidArgument(f"layer {name}: {exc}") from exc
                 if expected_diff_id and diff_id != expected_diff_id:
                     raise InvalidArgument(f"layer {name}: content does not match its diff id {expected_diff_id}")
+                if ready is not None:
+                    ready()
                 final = os.path.join(self._layers, diff_id[7:])
                 if not os.path.isdir(final):
                     os.rename(scratch, final)
