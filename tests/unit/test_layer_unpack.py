@@ -165,3 +165,16 @@ def test_a_directory_replaced_and_made_again_is_empty(tmp_path) -> None:  # type
     ]
     unpack_layer(io.BytesIO(_tar(entries)), str(dest))
     assert (dest / "d" / "x" / "y").read_bytes() == b"y"
+
+
+def test_a_root_in_a_setgid_directory_still_gets_the_headers_group(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    parent = tmp_path / "store"
+    parent.mkdir()
+    os.chown(parent, 0, 50)
+    os.chmod(parent, 0o2755)
+    dest = parent / "layer"
+    dest.mkdir()  # takes group 50 and the setgid bit from its parent
+    entries = [(_info("./", tarfile.DIRTYPE, 0o755), b""), (_info("f"), b"f"), (_info("d", tarfile.DIRTYPE), b"")]
+    unpack_layer(io.BytesIO(_tar(entries)), str(dest))
+    for p in (dest, dest / "f", dest / "d"):
+        assert os.lstat(p).st_gid == 0, p
