@@ -281,6 +281,10 @@ class ImageStore:
         with self._lock:
             lock = self._layer_locks.setdefault(key, threading.Lock())
         with lock:
+            if expected_diff_id and self.has_layer(expected_diff_id):  # unpacked meanwhile by another pull
+                if ready is not None:
+                    ready()
+                return expected_diff_id
             scratch = tempfile.mkdtemp(dir=self._tmp)
             os.chmod(scratch, 0o755)
             try:

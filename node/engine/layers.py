@@ -28,6 +28,7 @@ from svc.errors import InvalidArgument
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 _OPAQUE_XATTR = "trusted.overlay.opaque"
+_DEFAULT_ACL = "system.posix_acl_default"
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _READ = 1 << 20
@@ -121,7 +122,8 @@ _DIR, _SYMLINK, _OTHER = "dir", "symlink", "other"
 
 
 def _umask() -> int | None:
-    """This process's umask, read without setting it (os.umask would, for every thread at once)."""
+    """This process's umask, read without setting it (os.umask would, for every thread at once). svcd sets
+    its umask only while it binds its sockets at start, before anything can pull."""
     try:
         with open("/proc/self/status", "rb") as f:
             for line in f:
@@ -132,27 +134,35 @@ def _umask() -> int | None:
     return None
 
 
+def _has_default_acl(path: str) -> bool:
+    try:
+        return _DEFAULT_ACL in os.listxattr(path)
+    except OSError:
+        return False  # no xattrs here: no ACLs either
+
+
 class _Unpacker:
     """Writes the entries into `root`, an empty directory only it writes to.
 
     So it knows what every path there is without asking the kernel: `made` maps each path it created to its
     kind, and a path not in it does not exist. Each system call an entry saves is a GIL hand-off saved, and
     hand-offs are what a Python-heavy unpack of many small files (a busybox layer: ~400 entries) waits on
-    while other layers download and unpack beside it. Likewise a chown that would change nothing (the
-    entry's owner is the creator's, no setgid directory in the layer) and a chmod the creation mode already
-    did are skipped."""
+    while other layers download and unpack beside it. So an entry it creates is not chowned when the owner
+    would not change (the creator's, and no directory so far could have passed on another group), nor
+    chmodded when its creation mode was already final (no special bits, nothing the umask or a default ACL
+    takes away)."""
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self.dir_times: list[tuple[str, float]] = []
+        self.dir_times: dict[str, float] = {}  # directory -> its last header's mtime, set at the end
         self.made: dict[str, str] = {"": _DIR}
         self._me = (os.geteuid(), os.getegid())
-        # A file made in a setgid directory takes that directory's group: chown everything from then on,
-        # and from the start if the root itself is setgid or took a group other than ours.
+        # A directory may pass its group to what is made in it (setgid, or a grpid mount): chown everything
+        # once one has a group other than ours, and from the start if the root itself does.
         st = os.stat(root)
-        self._setgid_seen = bool(st.st_mode & stat.S_ISGID) or st.st_gid != self._me[1]
+        self._group_passed = bool(st.st_mode & stat.S_ISGID) or st.st_gid != self._me[1]
         umask = _umask()
-        self._exact = None if umask is None else ~umask & 0o777  # permission bits a creation keeps
+        self._exact = None if umask is None or _has_default_acl(root) else ~umask & 0o777  # bits a creation keeps
 
     def _ensure_parent(self, rel: str, entry: str) -> str:
         """Create the parent directories of `rel`, refusing to pass through a symlink."""
@@ -180,8 +190,10 @@ class _Unpacker:
                 return True
             shutil.rmtree(path)
             inside = rel + "/"
-            for p in [p for p in self.made if p.startswith(inside)]:
-                del self.made[p]
+            for known in (self.made, self.dir_times):
+                for p in [p for p in known if p.startswith(inside)]:
+                    del known[p]
+            self.dir_times.pop(rel, None)
         else:
             os.unlink(path)
         del self.made[rel]
@@ -191,7 +203,7 @@ class _Unpacker:
         rel = clean_entry_name(member.name)
         if not rel:
             if member.isdir():
-                self._set_meta(self.root, member, fresh=False)
+                self._set_meta(self.root, "", member, created=False, exact=False)
             return
         base = rel.rsplit("/", 1)[-1]
         if base == OPAQUE_MARKER:
@@ -200,19 +212,22 @@ class _Unpacker:
             os.setxattr(parent_dir, _OPAQUE_XATTR, b"y")
             return
         if base.startswith(WHITEOUT_PREFIX):
+            hidden = base[len(WHITEOUT_PREFIX) :]
+            if hidden in ("", ".", ".."):
+                raise InvalidArgument(f"layer entry {member.name!r} is a whiteout of no name")
             target = self._ensure_parent(rel, member.name)
-            hidden_rel = rel[: len(rel) - len(base)] + base[len(WHITEOUT_PREFIX) :]
+            hidden_rel = rel[: len(rel) - len(base)] + hidden
             self._clear(hidden_rel, keep_dir=False)
-            os.mknod(os.path.join(os.path.dirname(target), base[len(WHITEOUT_PREFIX) :]), stat.S_IFCHR, 0)
+            os.mknod(os.path.join(os.path.dirname(target), hidden), stat.S_IFCHR, 0)
             self.made[hidden_rel] = _OTHER
             return
         path = self._ensure_parent(rel, member.name)
-        fresh = not self._clear(rel, keep_dir=member.isdir())
+        created = not self._clear(rel, keep_dir=member.isdir())
         mode = self._creation_mode(member)
         kind = _OTHER
         if member.isdir():
             kind = _DIR
-            if fresh:
+            if created:
                 os.mkdir(path, 0o755 if mode is None else mode)
         elif member.isreg():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600 if mode is None else mode)
@@ -245,7 +260,7 @@ class _Unpacker:
         else:
             raise InvalidArgument(f"layer entry {member.name!r} has an unsupported type {member.type!r}")
         self.made[rel] = kind
-        self._set_meta(path, member, fresh=fresh and mode is not None)
+        self._set_meta(path, rel, member, created=created, exact=created and mode is not None)
 
     def _creation_mode(self, member: tarfile.TarInfo) -> int | None:
         """The mode to create the entry with when that gives its final mode (no chown after it, which would
@@ -256,7 +271,8 @@ class _Unpacker:
         return mode
 
     def _needs_chown(self, member: tarfile.TarInfo) -> bool:
-        return self._setgid_seen or (member.uid, member.gid) != self._me
+        """Whether a new entry must be chowned to get the header's owner."""
+        return self._group_passed or (member.uid, member.gid) != self._me
 
     def _check_no_symlink_parents(self, rel: str, entry: str) -> None:
         prefix = ""
@@ -265,36 +281,38 @@ class _Unpacker:
             if self.made.get(prefix) == _SYMLINK:
                 raise InvalidArgument(f"layer entry {entry!r} links through a symlink")
 
-    def _set_meta(self, path: str, member: tarfile.TarInfo, fresh: bool) -> None:
-        """Owner, mode, xattrs and time. `fresh`: created just now with its final mode (see _creation_mode)."""
-        if self._needs_chown(member):
+    def _set_meta(self, path: str, rel: str, member: tarfile.TarInfo, created: bool, exact: bool) -> None:
+        """Owner, mode, xattrs and time. `created`: the entry made the inode just now; `exact`: with its final
+        mode (see _creation_mode). An inode kept from an earlier header is always chowned and chmodded."""
+        chowned = not created or self._needs_chown(member)
+        if chowned:
             os.lchown(path, member.uid, member.gid)
-            fresh = False
-        if not member.issym() and not fresh:
+        if not member.issym() and (chowned or not exact):
             # chmod after chown: chown clears setuid/setgid bits.
             os.chmod(path, member.mode & 0o7777)
-        if member.isdir() and member.mode & stat.S_ISGID:
-            self._setgid_seen = True
+        if member.isdir() and (member.mode & stat.S_ISGID or member.gid != self._me[1]):
+            self._group_passed = True
         for key, value in (member.pax_headers or {}).items():
             if key.startswith("SCHILY.xattr."):
+                name = key[len("SCHILY.xattr.") :]
+                if name == _DEFAULT_ACL:
+                    self._exact = None  # what is made in this directory gets the ACL's mode, not the umask's
                 try:
-                    os.setxattr(
-                        path,
-                        key[len("SCHILY.xattr.") :],
-                        value.encode("utf-8", "surrogateescape"),
-                        follow_symlinks=False,
-                    )
+                    os.setxattr(path, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
                 except OSError:
                     pass  # an xattr the filesystem refuses (e.g. security.selinux) is not fatal
         if member.isdir():
-            self.dir_times.append((path, member.mtime))
+            self.dir_times[rel] = member.mtime
         else:
             os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
 
     def finish(self) -> None:
-        # Directory times last: creating entries inside a directory changes its mtime.
-        for path, mtime in reversed(self.dir_times):
-            os.utime(path, (mtime, mtime), follow_symlinks=False)
+        # Directory times last (creating entries inside a directory changes its mtime), the deepest first,
+        # each on a directory the layer still has: every path component is then a directory made here.
+        for rel in sorted(self.dir_times, key=lambda r: r.count("/") + bool(r), reverse=True):
+            if self.made.get(rel) == _DIR:
+                mtime = self.dir_times[rel]
+                os.utime(os.path.join(self.root, rel) if rel else self.root, (mtime, mtime), follow_symlinks=False)
 
 
 def unpack_layer(blob: BinaryIO, dest: str) -> tuple[str, int]:

@@ -178,3 +178,63 @@ def test_a_root_in_a_setgid_directory_still_gets_the_headers_group(tmp_path) -> 
     unpack_layer(io.BytesIO(_tar(entries)), str(dest))
     for p in (dest, dest / "f", dest / "d"):
         assert os.lstat(p).st_gid == 0, p
+
+
+def test_directory_times_and_owners_come_from_their_last_header(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    entries = [
+        (_info("d", tarfile.DIRTYPE, 0o700, uid=1000, gid=1000, mtime=MTIME - 100), b""),
+        (_info("d/sub", tarfile.DIRTYPE, 0o755, mtime=MTIME - 50), b""),
+        (_info("d/sub/f", mode=0o644), b"f"),
+        (_info("d", tarfile.DIRTYPE, 0o755, mtime=MTIME + 100), b""),  # again, as the process's own 0:0
+    ]
+    unpack_layer(io.BytesIO(_tar(entries)), str(dest))
+    st = os.lstat(dest / "d")
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), int(st.st_mtime)) == (0, 0, 0o755, MTIME + 100)
+    assert int(os.lstat(dest / "d" / "sub").st_mtime) == MTIME - 50
+
+
+def test_a_directory_replaced_by_a_symlink_gets_no_time_through_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    outside = tmp_path / "outside"
+    (outside / "passwd").mkdir(parents=True)
+    before = os.lstat(outside / "passwd").st_mtime_ns
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    entries = [
+        (_info("a", tarfile.DIRTYPE, 0o755), b""),
+        (_info("a/passwd", tarfile.DIRTYPE, 0o755), b""),
+        (_info("a", tarfile.SYMTYPE, linkname=str(outside)), b""),
+    ]
+    unpack_layer(io.BytesIO(_tar(entries)), str(dest))
+    assert os.lstat(outside / "passwd").st_mtime_ns == before
+
+
+@pytest.mark.parametrize("name", [".wh.", "d/.wh..", "d/.wh..."])
+def test_a_whiteout_of_no_name_is_refused(tmp_path, name: str) -> None:  # type: ignore[no-untyped-def]
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    entries = [(_info("d", tarfile.DIRTYPE, 0o755), b""), (_info("d/keep"), b"k"), (_info(name), b"")]
+    with pytest.raises(InvalidArgument, match="whiteout of no name"):
+        unpack_layer(io.BytesIO(_tar(entries)), str(dest))
+    assert (dest / "d" / "keep").exists()
+
+
+def test_a_default_acl_does_not_narrow_the_modes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import struct
+
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    # user::rwx group::r-x other::--- : what is made here gets no bits for others, whatever the umask
+    acl = struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", tag, perm, 0xFFFFFFFF) for tag, perm in [(1, 7), (4, 5), (32, 0)]
+    )
+    try:
+        os.setxattr(dest, "system.posix_acl_default", acl)
+    except OSError as exc:
+        pytest.skip(f"no ACLs here: {exc}")
+    entries = [(_info("f", mode=0o644), b"f"), (_info("d", tarfile.DIRTYPE, 0o755), b"")]
+    with _umask(0o022):
+        unpack_layer(io.BytesIO(_tar(entries)), str(dest))
+    assert stat.S_IMODE(os.lstat(dest / "f").st_mode) == 0o644
+    assert stat.S_IMODE(os.lstat(dest / "d").st_mode) == 0o755
