@@ -323,22 +323,27 @@ class _Pull:
     def _settle(
         self, fd: int, scratch: str, digest: str, then: Callable[[str, Callable[[], None]], None] | None
     ) -> None:
-        """fsync the verified scratch file and rename it into place as the blob, `then` working on it meanwhile."""
+        """fsync the verified scratch file and rename it into place as the blob; with `then`, the fsync runs on
+        a thread of its own while `then` works on the file."""
+        if then is None:
+            os.fsync(fd)
+            self._commit(scratch, digest)
+            return
         synced = BackgroundFsync(fd)
 
         def commit() -> None:
             synced.wait()
-            with self._lock:
-                self.new_blobs.append(digest)
-            self.store.commit_blob(scratch, digest)
+            self._commit(scratch, digest)
 
         try:
-            if then is None:
-                commit()
-            else:
-                then(scratch, commit)
+            then(scratch, commit)
         finally:
             synced.wait_quietly()  # the file stays open until its fsync is done, whatever happened
+
+    def _commit(self, scratch: str, digest: str) -> None:
+        with self._lock:
+            self.new_blobs.append(digest)
+        self.store.commit_blob(scratch, digest)
 
     def _small_blob(self, ep: Sources, digest: str, size: int) -> bytes:
         self._fetch(ep, digest, size)
