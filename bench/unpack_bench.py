@@ -39,10 +39,11 @@ def layers_to_unpack() -> dict[str, bytes]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--dir", default="/var/tmp", help="unpack under this directory (a tmpfs: no disk effects)")
     args = ap.parse_args()
     from node.engine.layers import unpack_layer
 
-    base = tempfile.mkdtemp(prefix="svc-unpack-bench-", dir="/var/tmp")
+    base = tempfile.mkdtemp(prefix="svc-unpack-bench-", dir=args.dir)
     result: dict[str, dict[str, float]] = {}
     try:
         for name, blob in layers_to_unpack().items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import random
 import zlib
 
 import pytest
@@ -38,3 +39,18 @@ def test_truncated_and_corrupt_streams_are_errors() -> None:
         _all(_Gunzip(io.BytesIO(bad_crc)), 1 << 20)
     with pytest.raises(zlib.error):
         _all(_Gunzip(io.BytesIO(blob + b"garbage")), 1 << 20)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_member_ends_across_feed_and_block_boundaries(seed: int) -> None:
+    """zlib is given 64 KiB at a time out of 1 MiB blocks: a member may end anywhere in either, and what
+    zlib did not use (a size limit, or the bytes after a member) must be given again, exactly once."""
+    rng = random.Random(seed)
+    members, data = [], b""
+    for _ in range(rng.randint(2, 5)):
+        part = rng.choice([os.urandom(rng.randint(0, 300_000)), b"x" * rng.randint(0, 3 << 20)])
+        members.append(gzip.compress(part, rng.choice([1, 6, 9])) + b"\0" * rng.choice([0, 0, 7, 512]))
+        data += part
+    blob = b"".join(members)
+    for n in (1000, 65536, 1 << 20):
+        assert _all(_Gunzip(io.BytesIO(blob)), n) == data
