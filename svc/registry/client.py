@@ -47,6 +47,7 @@ from svc.errors import (
 )
 
 from . import auth, oauth
+from .body import iter_body
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ class Endpoint:
             verify=_system_tls() if verify is True else verify,
         )
         self._auth: dict[str, tuple[str, float]] = {}  # scope -> (Authorization value, expiry)
+        self._read_timeout = timeout
 
     def close(self) -> None:
         self._http.close()
@@ -423,7 +425,7 @@ class Endpoint:
             out.seek(out.tell() - offset)
             out.truncate()
         try:
-            for chunk in resp.iter_raw():  # as the socket gives it: no re-chunking copy
+            for chunk in iter_body(resp, self._read_timeout):  # as the socket gives it: no re-chunking copy
                 got += len(chunk)
                 if size >= 0 and got > size:
                     raise InvalidArgument(f"blob {digest} is larger than its descriptor's {size} bytes")

@@ -299,6 +299,7 @@ def _store_listing(root: str) -> set[str]:
     return out
 
 
+@pytest.mark.parametrize("reads", ["through-h11", "off-the-socket"])
 @pytest.mark.parametrize(
     "mode, message",
     [
@@ -307,10 +308,13 @@ def _store_listing(root: str) -> set[str]:
         ("manifest", "Docker-Content-Digest sha256:"),
     ],
 )
-def test_a_tampering_registry_is_refused(registry, tmp_path, mode: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_tampering_registry_is_refused(registry, tmp_path, monkeypatch, mode: str, message: str, reads: str) -> None:  # type: ignore[no-untyped-def]
     from node.engine.images import ImageStore
     from node.engine.registry import pull
-    from svc.registry import settings
+    from svc.registry import body, settings
+
+    if reads == "off-the-socket":  # these blobs are small: a small READ reads them off the socket (body.py)
+        monkeypatch.setattr(body, "READ", 1000)
 
     registry.push(f"oci-archive:{oci_archive(tmp_path, f'{mode}-{uuid.uuid4().hex}')}", "spoilt:1")
     proxy = TamperingProxy(registry.host, mode)

@@ -2,7 +2,7 @@
 peerserver.py, svc/registry/client.Endpoint.blob's `offset`): `Range: bytes=N-` served from a stored blob and
 from one still downloading (a retry writing it again from 0 is followed until it passes N); the bytes the
 asker has are kept and hashed with the rest; a second short end drops the peer for the next source, from 0.
-Real peer servers over the cluster's mutual TLS."""
+Real peer servers over the cluster's mutual TLS; each body read through h11 and read off the socket (body.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from node.engine.registry import inflight, peerserver
 from node.engine.registry.peerserver import PeerServer
 from node.engine.registry.sources import Sources
 from svc import tls
+from svc.registry import body
 from svc.registry.client import Endpoint
 
 
@@ -33,6 +34,13 @@ def _put(store: ImageStore, data: bytes) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     store.commit_blob(scratch, _digest(data))
+
+
+@pytest.fixture(autouse=True, params=["through-h11", "off-the-socket"])
+def body_reads(request, monkeypatch):  # type: ignore[no-untyped-def]
+    """Each test twice: these blobs are smaller than body.READ, so a small READ makes them read off the socket."""
+    if request.param == "off-the-socket":
+        monkeypatch.setattr(body, "READ", 1 << 14)
 
 
 @pytest.fixture(scope="module")
