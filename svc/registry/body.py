@@ -5,14 +5,14 @@ receive buffer, two slices out, and a bytes() of the event). A 50 MB blob cost 0
 read straight off the socket, and on a node downloading several layers at once those copies are most of
 what the threads queue for. So once h11 has parsed the headers and handed over the body bytes it already
 holds (the first chunk), the rest of a body of known length is read from the response's network stream
-(httpcore's `network_stream` extension), in large reads. h11 never sees those bytes, so the connection must
-not be used again: closing the response with its message unfinished makes httpcore close the connection,
-not pool it.
+(httpcore's `network_stream` extension). h11 never sees those bytes, so the connection must not be used
+again: closing the response with its message unfinished makes httpcore close the connection, not pool it.
+The next request to that endpoint opens a new one (a TCP connect, and a TLS handshake where there is TLS).
 
-Rule: only an HTTP/1.x response with a Content-Length of at least `READ` and no Transfer-Encoding is read
-this way; any other body goes through httpx as before (a small one keeps its connection in the pool). Errors
-are httpx's, whichever way the bytes came: `httpx.ReadError` or `httpx.ReadTimeout`, and
-`httpx.RemoteProtocolError` for a body that ends before its Content-Length.
+Rule: only the body of a GET's 200 or 206, HTTP/1.x, with a Content-Length of at least `DIRECT_FROM` and no
+Transfer-Encoding is read this way; any other body goes through httpx as before (a small one keeps its
+connection in the pool). Errors are httpx's, whichever way the bytes came: `httpx.ReadError` or
+`httpx.ReadTimeout`, and `httpx.RemoteProtocolError` for a body that ends before its Content-Length.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from typing import Any
 import httpcore
 import httpx
 
-READ = 1 << 20  # bytes asked of the socket per read: what it holds, at most this
+DIRECT_FROM = 1 << 20  # a body this long or longer is read off the socket
+# Bytes asked of the socket per read. Not more: Python sets aside what it asks for at each recv and gives back
+# the rest, and a TLS socket returns one 16 KiB record a read, so a 1 MiB ask cost an mmap and munmap per
+# record (over TLS slower than through h11); 64 KiB comes from the heap and takes what a fast link holds.
+READ = 1 << 16
 
 
 def iter_body(resp: httpx.Response, timeout: float | None) -> Iterator[bytes]:
@@ -31,7 +35,8 @@ def iter_body(resp: httpx.Response, timeout: float | None) -> Iterator[bytes]:
     stream: Any = resp.extensions.get("network_stream")
     length = _content_length(resp)
     chunks = resp.iter_raw()
-    if stream is None or length < READ or resp.http_version not in ("HTTP/1.1", "HTTP/1.0"):
+    plain = resp.request.method == "GET" and resp.status_code in (200, 206)  # h11 frames a HEAD, 204, 304 bodiless
+    if not plain or stream is None or length < DIRECT_FROM or resp.http_version not in ("HTTP/1.1", "HTTP/1.0"):
         yield from chunks  # small: the copies cost little, and the connection stays in the pool
         return
     got = 0
@@ -39,6 +44,8 @@ def iter_body(resp: httpx.Response, timeout: float | None) -> Iterator[bytes]:
         got += len(first)
         yield first
         break
+    else:
+        return  # no body after all (h11's framing): the connection went back to the pool, never read it here
     while got < length:
         try:
             chunk = stream.read(min(READ, length - got), timeout)

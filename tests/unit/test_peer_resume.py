@@ -38,9 +38,8 @@ def _put(store: ImageStore, data: bytes) -> None:
 
 @pytest.fixture(autouse=True, params=["through-h11", "off-the-socket"])
 def body_reads(request, monkeypatch):  # type: ignore[no-untyped-def]
-    """Each test twice: these blobs are smaller than body.READ, so a small READ makes them read off the socket."""
-    if request.param == "off-the-socket":
-        monkeypatch.setattr(body, "READ", 1 << 14)
+    """Each test twice: every body through h11, and every body of 16 KiB or more read off the socket."""
+    monkeypatch.setattr(body, "DIRECT_FROM", 1 << 14 if request.param == "off-the-socket" else 1 << 62)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from svc.errors import InvalidArgument, Unavailable
 from svc.registry import body
 from svc.registry.client import Endpoint
 
-BIG = 3 * body.READ + 12345
+BIG = 3 * body.DIRECT_FROM + 12345
 DATA = bytes(range(256)) * (BIG // 256 + 1)
 
 
@@ -38,10 +40,21 @@ class _Server:
                 server.connections += 1
                 super().setup()
 
+            reset = False
+
+            def finish(self) -> None:
+                if not self.reset:
+                    super().finish()
+
+            def do_HEAD(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", self.path.strip("/").split("/")[-1])
+                self.end_headers()
+
             def do_GET(self) -> None:
                 parts = self.path.strip("/").split("/")
                 if parts[0] == "v2":  # a blob of Endpoint's: /v2/REPO/blobs/DIGEST, REPO's last part the kind
-                    kind, size = (parts[-3] if parts[-3] in ("short", "stall") else "full"), BIG
+                    kind, size = (parts[-3] if parts[-3] in ("short", "stall", "reset") else "full"), BIG
                 else:  # /KIND/SIZE
                     kind, size = parts[0], int(parts[1])
                 data = DATA[:size]
@@ -62,6 +75,13 @@ class _Server:
                     self.wfile.write(data[: size // 2])
                     self.wfile.flush()
                     self.close_connection = True
+                elif kind == "reset":  # a part, then a TCP reset (SO_LINGER 0: RST, not FIN)
+                    self.wfile.write(data[: size // 2])
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    os.close(self.connection.detach())  # closed here, with no shutdown (a FIN) first
+                    self.reset = self.close_connection = True
                 elif kind == "stall":  # a part, then nothing until the client gives up
                     self.wfile.write(data[: size // 2])
                     self.wfile.flush()
@@ -95,7 +115,7 @@ def test_a_large_body_is_read_whole_and_its_connection_is_not_pooled(server: _Se
         assert _get(client, f"{server.url}/full/{BIG}") == DATA[:BIG]
         assert _get(client, f"{server.url}/full/{BIG}") == DATA[:BIG]
         assert server.connections == 2  # h11 never saw the bytes read off the first one
-        small = body.READ - 1
+        small = body.DIRECT_FROM - 1
         assert _get(client, f"{server.url}/full/{small}") == DATA[:small]
         assert _get(client, f"{server.url}/full/{small}") == DATA[:small]
         assert server.connections == 3  # through httpx: the connection went back to the pool
@@ -106,7 +126,7 @@ def test_a_chunked_body_goes_through_httpx(server: _Server) -> None:
         assert _get(client, f"{server.url}/chunked/{BIG}") == DATA[:BIG]
 
 
-@pytest.mark.parametrize("size", [BIG, body.READ - 1])
+@pytest.mark.parametrize("size", [BIG, body.DIRECT_FROM - 1])
 def test_a_body_that_ends_early_is_httpx_error(server: _Server, size: int) -> None:
     with httpx.Client() as client, pytest.raises(httpx.RemoteProtocolError):
         _get(client, f"{server.url}/short/{size}")
@@ -143,12 +163,47 @@ def test_endpoint_blob_short_or_stalled_is_unavailable(server: _Server) -> None:
 
 
 def test_a_reset_connection_is_a_read_error(server: _Server) -> None:
-    """The socket failing under a direct read: httpx's ReadError, as through h11."""
-    with httpx.Client() as client, client.stream("GET", f"{server.url}/full/{BIG}") as resp:
-        chunks = body.iter_body(resp, 10.0)
-        next(chunks)
-        sock = resp.extensions["network_stream"].get_extra_info("socket")
-        sock.shutdown(socket.SHUT_RDWR)
-        with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
-            for _ in chunks:
-                pass
+    """The connection reset under a direct read: httpx's ReadError, as through h11, and Unavailable for a blob."""
+    with httpx.Client() as client, pytest.raises(httpx.ReadError):
+        _get(client, f"{server.url}/reset/{BIG}")
+    with Endpoint(server.url, "127.0.0.1") as ep, pytest.raises(Unavailable, match="transfer failed after"):
+        ep.blob("r/reset", _digest(DATA[:BIG]), BIG, io.BytesIO())
+
+
+def test_a_head_stating_a_large_length_is_not_read(server: _Server) -> None:
+    """h11 frames a HEAD's answer as bodiless whatever its Content-Length: nothing is read off the socket."""
+    with httpx.Client() as client, client.stream("HEAD", f"{server.url}/full/{BIG}") as resp:
+        assert resp.headers["content-length"] == str(BIG)
+        assert b"".join(body.iter_body(resp, 1.0)) == b""
+
+
+@pytest.mark.parametrize("with_headers", [0, 1000, "pause"])
+def test_the_first_chunk_from_h11_then_the_socket(with_headers: int | str) -> None:
+    """The body bytes that came with the headers (none, some), or a first read of its own after a pause: h11
+    hands over what it holds, the socket gives the rest, nothing lost or doubled."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % BIG
+            if with_headers == "pause":
+                conn.sendall(head)
+                time.sleep(0.2)
+                conn.sendall(DATA[:BIG])
+            else:
+                assert isinstance(with_headers, int)
+                conn.sendall(head + DATA[:with_headers])
+                time.sleep(0.2)
+                conn.sendall(DATA[with_headers:BIG])
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        with httpx.Client() as client:
+            assert _get(client, f"http://127.0.0.1:{port}/x") == DATA[:BIG]
+    finally:
+        t.join(5)
+        listener.close()
