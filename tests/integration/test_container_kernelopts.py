@@ -16,7 +16,7 @@ pytestmark = pytest.mark.root
 
 SCRIPT = (
     "tr '\\0' ' ' < /proc/1/cmdline; echo; cat /proc/sys/net/ipv4/ip_unprivileged_port_start; "
-    "ulimit -n; ulimit -Hn; grep db /etc/hosts"
+    "ulimit -n; ulimit -Hn; grep -w db /etc/hosts"
 )
 
 
