@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from helpers import (
     Daemon,
+    bridge_ports,
     cgroup_children,
     delete_bridge,
     delete_portmap_rules,
@@ -116,6 +117,10 @@ class EngineEnv:
         if os.path.isdir(self.netns_dir):  # its mounts are in mounts_under(base); this finds bare files
             found += [f"netns file {n}" for n in os.listdir(self.netns_dir)]
         found += [f"cgroup {c}" for c in cgroup_children(self.cgroup_parent)]
+        found += [f"bridge port {p}" for p in bridge_ports(self.bridge)]
+        ipam = os.path.join(self.run_dir, "cni", "ipam", "svc-" + self.bridge)
+        if os.path.isdir(ipam):
+            found += [f"address {a}" for a in os.listdir(ipam) if a != "lock" and not a.startswith("last_")]
         return found  # (the bridge and its NAT rule stay while the engine lives; cleanup removes them)
 
     def cleanup(self) -> None:

@@ -216,6 +216,12 @@ def masquerade_rules(bridge: str) -> list[str]:
     return [line for line in r.stdout.splitlines() if f'"svc {bridge}"' in line]
 
 
+def bridge_ports(bridge: str) -> list[str]:
+    """The links that are ports of `bridge` in this namespace (none when it does not exist)."""
+    r = subprocess.run(["ip", "-o", "link", "show", "master", bridge], capture_output=True, text=True)
+    return [line.split(":")[1].strip().split("@")[0] for line in r.stdout.splitlines() if line.strip()]
+
+
 def is_root() -> bool:
     return os.geteuid() == 0
 

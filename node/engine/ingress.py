@@ -29,7 +29,7 @@ from svc.v1 import dispatcher_pb2 as dpb
 
 from . import forwardrules, vips
 from . import ingressrules as rules
-from .nlns import iproute, ns_fd, sysctl_in
+from .nlns import iproute, link_index, netlink_errors, ns_fd, sysctl_in
 from .overlaypeers import mac_of
 
 log = logging.getLogger(__name__)
@@ -37,23 +37,6 @@ log = logging.getLogger(__name__)
 
 def _host_ns() -> str:
     return f"/proc/{os.getpid()}/ns/net"
-
-
-def _lookup(ipr: Any, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
-
-
-@contextlib.contextmanager
-def _netlink(what: str) -> Any:
-    from pyroute2.netlink.exceptions import NetlinkError
-
-    try:
-        yield
-    except NetlinkError as exc:
-        raise RuntimeFailure(f"{what}: {os.strerror(exc.code) if exc.code else exc}") from None
-    except OSError as exc:
-        raise RuntimeFailure(f"{what}: {exc.strerror or exc}") from None
 
 
 class Ingress:
@@ -120,17 +103,17 @@ class Ingress:
 
     def _plumb(self, path: str) -> None:
         """The veth between the host and the sandbox, its addresses and routes, forwarding on."""
-        with iproute() as host, ns_fd(path) as target, _netlink(f"veth {rules.HOST_LINK}"):
-            stale = _lookup(host, rules.HOST_LINK)
+        with iproute() as host, ns_fd(path) as target, netlink_errors(f"veth {rules.HOST_LINK}"):
+            stale = link_index(host, rules.HOST_LINK)
             if stale is not None:
                 host.link("del", index=stale)
             peer = {"ifname": rules.SANDBOX_LINK, "net_ns_fd": target}
             host.link("add", ifname=rules.HOST_LINK, kind="veth", peer=peer)
-            idx = _lookup(host, rules.HOST_LINK)
+            idx = link_index(host, rules.HOST_LINK)
             host.addr("add", index=idx, address=rules.HOST_LINK_ADDR, prefixlen=rules.LINK_PREFIX)
             host.link("set", index=idx, state="up")
-        with iproute(path) as ipn, _netlink(f"{rules.SANDBOX_LINK} in the ingress sandbox"):
-            idx = _lookup(ipn, rules.SANDBOX_LINK)
+        with iproute(path) as ipn, netlink_errors(f"{rules.SANDBOX_LINK} in the ingress sandbox"):
+            idx = link_index(ipn, rules.SANDBOX_LINK)
             ipn.addr("add", index=idx, address=rules.SANDBOX_LINK_ADDR, prefixlen=rules.LINK_PREFIX)
             ipn.link("set", index=idx, state="up")
             ipn.route("replace", dst="0.0.0.0/0", gateway=rules.HOST_LINK_ADDR, oif=idx)
@@ -142,8 +125,8 @@ class Ingress:
     @staticmethod
     def _address(path: str, iface: Any, old: str) -> None:
         """br0: the sandbox address beside the gateway, and its MAC (other nodes' entries name it)."""
-        with iproute(path) as ipn, _netlink("the sandbox address on br0"):
-            br = _lookup(ipn, rules.BRIDGE)
+        with iproute(path) as ipn, netlink_errors("the sandbox address on br0"):
+            br = link_index(ipn, rules.BRIDGE)
             if br is None:
                 raise RuntimeFailure("the ingress network's namespace has no br0")
             if old:
@@ -165,8 +148,8 @@ class Ingress:
         except SvcError as exc:
             errors.append(str(exc))
         try:
-            with iproute() as host, _netlink(f"removing {rules.HOST_LINK}"):
-                idx = _lookup(host, rules.HOST_LINK)
+            with iproute() as host, netlink_errors(f"removing {rules.HOST_LINK}"):
+                idx = link_index(host, rules.HOST_LINK)
                 if idx is not None:
                     host.link("del", index=idx)
         except SvcError as exc:

@@ -1,10 +1,12 @@
-"""Container networking with the standard CNI plugins.
+"""Container networking: the node bridge in-process, CNI's `portmap` for published ports.
 
 bridge mode: a network namespace per container (made in-process, pinned at
-<run dir>/netns/svc-<id12> by `netns.Namespaces`, lo up), wired by the `bridge` plugin
-(host-local IPAM, the node's own subnet) and `portmap` when ports are published. none
-mode: the namespace with lo only. host mode: no namespace at all. Plugins are run as CNI
-specifies: config on stdin, CNI_* in the environment, a JSON result or a JSON error on stdout.
+<run dir>/netns/svc-<id12> by `netns.Namespaces`, lo up), wired to the node bridge in-process
+(bridgelink.py: what the CNI `bridge` plugin did, over netlink) with an address of the node's own
+subnet (hostlocal.py: host-local's store, in-process), then the `portmap` plugin when ports are
+published, given that result as its prevResult. none mode: the namespace with lo only. host mode:
+no namespace at all. Plugins are run as CNI specifies: config on stdin, CNI_* in the environment, a
+JSON result or a JSON error on stdout.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import ipaddress
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,8 @@ from svc.ports import is_host
 from svc.v1 import container_pb2 as pb
 
 from . import forwardrules
+from .bridgelink import IFNAME, BridgeLinks
+from .hostlocal import HostLocal
 from .netns import Namespaces
 
 CNI_VERSION = "1.0.0"
@@ -55,12 +60,15 @@ class BridgeNetwork:
         os.makedirs(state_dir, exist_ok=True)
         self.name = "svc-" + bridge
         self._masquerading = False
+        self.ipam = HostLocal(os.path.join(state_dir, "ipam"), self.name, self.subnet)
+        gateway = ipaddress.IPv4Interface(f"{self.ipam.gateway}/{self.ipam.network.prefixlen}")
+        self.links = BridgeLinks(bridge, gateway)
 
     def holds_namespace(self, cid: str) -> bool:
         return self.namespaces.exists(netns_name(cid))
 
     def missing_plugins(self) -> list[str]:
-        return [p for p in ("bridge", "host-local", "portmap") if self._find(p) is None]
+        return [p for p in ("portmap",) if self._find(p) is None]
 
     def _find(self, plugin: str) -> str | None:
         for d in self.plugin_dirs:
@@ -96,28 +104,27 @@ class BridgeNetwork:
         forwardrules.ensure(forwardrules.chain_name(self.bridge), forwardrules.bridge_rules(self.bridge))
         self._masquerading = True
 
-    def _plugins(self, publishes: bool) -> list[dict[str, Any]]:
-        """The chain: bridge, then portmap only when ports are published (it costs several iptables calls)."""
-        chain = [
-            {
-                "type": "bridge",
-                "bridge": self.bridge,
-                "isGateway": True,
-                # One masquerade rule for the whole subnet (ensure_masquerade) instead of the
-                # plugin's per-container chain: saves several iptables runs per container.
-                "ipMasq": False,
-                "hairpinMode": True,
-                "ipam": {
-                    "type": "host-local",
-                    "ranges": [[{"subnet": self.subnet}]],
-                    "routes": [{"dst": "0.0.0.0/0"}],
-                    "dataDir": os.path.join(self.state_dir, "ipam"),
-                },
-            },
-        ]
-        if publishes:
-            chain.append({"type": "portmap", "capabilities": {"portMappings": True}, "snat": True})
-        return chain
+    @staticmethod
+    def _portmap(ports: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "type": "portmap",
+            "capabilities": {"portMappings": True},
+            "snat": True,
+            "runtimeConfig": {"portMappings": ports},
+        }
+
+    def _result(self, path: str, address: ipaddress.IPv4Interface, made: dict[str, str]) -> dict[str, Any]:
+        """The bridge plugin's result for what bridgelink made: portmap's prevResult."""
+        return {
+            "cniVersion": CNI_VERSION,
+            "interfaces": [
+                {"name": self.bridge},
+                {"name": made["host_end"], "mac": made["host_mac"]},
+                {"name": IFNAME, "mac": made["mac"], "sandbox": path},
+            ],
+            "ips": [{"address": str(address), "gateway": str(self.ipam.gateway), "interface": 2}],
+            "routes": [{"dst": "0.0.0.0/0"}],
+        }
 
     def _exec(self, command: str, plugin_conf: dict[str, Any], cid: str, netns: str) -> dict[str, Any]:
         binary = self._find(plugin_conf["type"])
@@ -154,18 +161,13 @@ class BridgeNetwork:
             if mode == "none":
                 return Attachment(ip="", netns=path)
             self.ensure_masquerade()
-            prev: dict[str, Any] | None = None
-            runtime_config = {"portMappings": [self._port(p) for p in self.published(ports)]}
-            for plugin in self._plugins(bool(runtime_config["portMappings"])):
-                conf = dict(plugin)
-                if prev is not None:
-                    conf["prevResult"] = prev
-                if plugin["type"] == "portmap":
-                    conf["runtimeConfig"] = runtime_config
-                prev = self._exec("ADD", conf, cid, path)
-            ips = (prev or {}).get("ips") or []
-            ip = ips[0]["address"].split("/")[0] if ips else ""
-            return Attachment(ip=ip, netns=path)
+            address = self.ipam.reserve(cid, IFNAME)
+            made = self.links.plug(cid, path, address)
+            mapped = [self._port(p) for p in self.published(ports)]
+            if mapped:
+                conf = {**self._portmap(mapped), "prevResult": self._result(path, address, made)}
+                self._exec("ADD", conf, cid, path)
+            return Attachment(ip=str(address.ip), netns=path)
         except BaseException:
             self.detach(cid, mode, ports)
             raise
@@ -182,14 +184,16 @@ class BridgeNetwork:
         path = self.namespaces.locate(netns_name(cid)) or ""
         errors = []
         if mode != "none":
-            mapped = self.published(ports) if published is None else published
-            runtime_config = {"portMappings": [self._port(p) for p in mapped]}
-            for plugin in reversed(self._plugins(bool(runtime_config["portMappings"]))):
-                conf = dict(plugin)
-                if plugin["type"] == "portmap":
-                    conf["runtimeConfig"] = runtime_config
+            mapped = [self._port(p) for p in (self.published(ports) if published is None else published)]
+            steps: list[Callable[[], object]] = [
+                lambda: self.links.unplug(path),
+                lambda: self.ipam.release(cid, IFNAME),
+            ]
+            if mapped:
+                steps.insert(0, lambda: self._exec("DEL", self._portmap(mapped), cid, path))
+            for step in steps:
                 try:
-                    self._exec("DEL", conf, cid, path)
+                    step()
                 except RuntimeFailure as exc:
                     errors.append(str(exc))
         try:

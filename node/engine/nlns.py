@@ -100,6 +100,25 @@ def iproute(path: str | None = None) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
+def netlink_errors(what: str) -> Iterator[None]:
+    """Netlink and OS errors as one-line RuntimeFailures naming the step."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        yield
+    except NetlinkError as exc:
+        raise RuntimeFailure(f"{what}: {os.strerror(exc.code) if exc.code else exc}") from None
+    except OSError as exc:
+        raise RuntimeFailure(f"{what}: {exc.strerror or exc}") from None
+
+
+def link_index(ipr: Any, name: str) -> int | None:
+    """The index of the link called `name` where `ipr` looks, or None."""
+    found = ipr.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+@contextlib.contextmanager
 def ns_fd(path: str) -> Iterator[int]:
     """An open descriptor of the namespace at `path` (to move a link there)."""
     try:

@@ -26,7 +26,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from svc.errors import InvalidArgument, RuntimeFailure, SvcError
@@ -39,7 +39,7 @@ from .dns import Resolver
 from .ingress import Ingress
 from .ingressrules import INGRESS_NAME, mesh_set, udp_reply_ports
 from .netns import Namespaces
-from .nlns import iproute, ns_fd, sysctl_in
+from .nlns import iproute, link_index, netlink_errors, ns_fd, sysctl_in
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +70,6 @@ def _host_tmp_name(vni: int) -> str:
     return f"svx{vni}"  # the VXLAN device's name in the host's namespace, before it moves
 
 
-@contextlib.contextmanager
-def _netlink(what: str) -> Iterator[None]:
-    """Netlink and OS errors as one-line RuntimeFailures naming the step."""
-    from pyroute2.netlink.exceptions import NetlinkError
-
-    try:
-        yield
-    except NetlinkError as exc:
-        raise RuntimeFailure(f"{what}: {os.strerror(exc.code) if exc.code else exc}") from None
-    except OSError as exc:
-        raise RuntimeFailure(f"{what}: {exc.strerror or exc}") from None
-
-
 def _no_bridge_netfilter(path: str) -> None:
     """Bridged frames in the namespace at `path` skip netfilter, where the kernel has bridge netfilter
     (its routed and locally delivered packets, the mesh's NAT among them, still pass the IP hooks)."""
@@ -95,11 +82,6 @@ def _no_bridge_netfilter(path: str) -> None:
                 return
 
 
-def _lookup(ipr: Any, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
-
-
 def _host_vxlan(host: Any, vni: int, vtep: str) -> int:
     """Make network `vni`'s VXLAN device in the host's namespace; its index.
 
@@ -110,7 +92,7 @@ def _host_vxlan(host: Any, vni: int, vtep: str) -> int:
     from pyroute2.netlink.exceptions import NetlinkError
 
     tmp = _host_tmp_name(vni)
-    stale = _lookup(host, tmp)
+    stale = link_index(host, tmp)
     if stale is not None:  # ours, from a start that stopped before the move
         host.link("del", index=stale)
     opts: dict[str, Any] = {"vxlan_id": vni, "vxlan_port": VXLAN_PORT, "vxlan_learning": 0}
@@ -123,7 +105,7 @@ def _host_vxlan(host: Any, vni: int, vtep: str) -> int:
             raise
         holder = _holder(host, vni)
         raise RuntimeFailure(f"VXLAN id {vni} (UDP {VXLAN_PORT}) is already taken on this host by {holder}") from None
-    return _lookup(host, tmp)  # type: ignore[return-value]
+    return link_index(host, tmp)  # type: ignore[return-value]
 
 
 def _holder(host: Any, vni: int) -> str:
@@ -216,7 +198,8 @@ class Overlays:
 
     def entries(self, vni: int) -> peers.Entries:
         """What the network's VXLAN device holds now (static FDB and permanent neighbour entries)."""
-        with self._lock, iproute(self.namespaces.path_of(ns_name(vni))) as ipn, _netlink(f"reading {ns_name(vni)}"):
+        path = self.namespaces.path_of(ns_name(vni))
+        with self._lock, iproute(path) as ipn, netlink_errors(f"reading {ns_name(vni)}"):
             return self._dump(ipn, self._vxlan(ipn, vni))
 
     # ----- containers -----
@@ -258,15 +241,16 @@ class Overlays:
         self._users.setdefault(a.vni, {})[cid] = str(iface.ip)
         path = self.namespaces.path_of(ns_name(a.vni))
         host_end = veth_name(cid)
-        with iproute(path) as ipn, ns_fd(container_ns) as target, _netlink(f"veth {host_end} on {ns_name(a.vni)}"):
-            stale = _lookup(ipn, host_end)
+        what = f"veth {host_end} on {ns_name(a.vni)}"
+        with iproute(path) as ipn, ns_fd(container_ns) as target, netlink_errors(what):
+            stale = link_index(ipn, host_end)
             if stale is not None:
                 ipn.link("del", index=stale)
             peer = {"ifname": ifname, "net_ns_fd": target, "address": mac, "mtu": MTU}
             ipn.link("add", ifname=host_end, kind="veth", mtu=MTU, peer=peer)
-            ipn.link("set", index=_lookup(ipn, host_end), master=_lookup(ipn, BRIDGE), state="up")
-        with iproute(container_ns) as ipc, _netlink(f"{ifname} of container {cid[:12]}"):
-            idx = _lookup(ipc, ifname)
+            ipn.link("set", index=link_index(ipn, host_end), master=link_index(ipn, BRIDGE), state="up")
+        with iproute(container_ns) as ipc, netlink_errors(f"{ifname} of container {cid[:12]}"):
+            idx = link_index(ipc, ifname)
             ipc.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen)
             ipc.link("set", index=idx, state="up")
         if a.network_name == INGRESS_NAME:
@@ -279,7 +263,7 @@ class Overlays:
     def _no_way_out(cid: str, container_ns: str) -> None:
         """Only on --internal networks: no default route (Docker's rule: egress needs one network
         that is not internal); the node bridge's eth0 stays for the container's own address."""
-        with iproute(container_ns) as ipc, _netlink(f"removing the default route of container {cid[:12]}"):
+        with iproute(container_ns) as ipc, netlink_errors(f"removing the default route of container {cid[:12]}"):
             for r in ipc.get_default_routes(family=socket.AF_INET):
                 ipc.route("del", dst="0.0.0.0/0", gateway=r.get("RTA_GATEWAY"), oif=r.get("RTA_OIF"))
 
@@ -297,8 +281,8 @@ class Overlays:
                 if path is None:
                     continue
                 try:
-                    with iproute(path) as ipn, _netlink(f"removing {veth_name(cid)} from {ns_name(a.vni)}"):
-                        idx = _lookup(ipn, veth_name(cid))
+                    with iproute(path) as ipn, netlink_errors(f"removing {veth_name(cid)} from {ns_name(a.vni)}"):
+                        idx = link_index(ipn, veth_name(cid))
                         if idx is not None:
                             ipn.link("del", index=idx)
                 except SvcError as exc:
@@ -347,7 +331,7 @@ class Overlays:
             complete = False
             try:
                 with iproute(path) as ipn:
-                    if _lookup(ipn, VXLAN) is not None and _lookup(ipn, BRIDGE) is not None:
+                    if link_index(ipn, VXLAN) is not None and link_index(ipn, BRIDGE) is not None:
                         complete = True
             except SvcError:
                 pass
@@ -362,15 +346,15 @@ class Overlays:
         try:
             _no_bridge_netfilter(path)
             self._quiet.add(vni)
-            with iproute(path) as ipn, _netlink(f"bridge in {name}"):
+            with iproute(path) as ipn, netlink_errors(f"bridge in {name}"):
                 ipn.link("add", ifname=BRIDGE, kind="bridge", mtu=MTU)
-                br = _lookup(ipn, BRIDGE)
+                br = link_index(ipn, BRIDGE)
                 if gateway and subnet:
                     prefix = ipaddress.ip_network(subnet, strict=False).prefixlen
                     ipn.addr("add", index=br, address=gateway, prefixlen=prefix)
                 ipn.link("set", index=br, state="up")
             tmp = _host_tmp_name(vni)
-            with iproute() as host, _netlink(f"VXLAN {vni} in the host's namespace"):
+            with iproute() as host, netlink_errors(f"VXLAN {vni} in the host's namespace"):
                 idx = _host_vxlan(host, vni, self.vtep)
                 try:
                     with ns_fd(path) as fd:
@@ -378,8 +362,8 @@ class Overlays:
                 except BaseException:
                     host.link("del", index=idx)
                     raise
-            with iproute(path) as ipn, _netlink(f"VXLAN {vni} in {name}"):
-                ipn.link("set", index=_lookup(ipn, tmp), ifname=VXLAN, master=_lookup(ipn, BRIDGE), state="up")
+            with iproute(path) as ipn, netlink_errors(f"VXLAN {vni} in {name}"):
+                ipn.link("set", index=link_index(ipn, tmp), ifname=VXLAN, master=link_index(ipn, BRIDGE), state="up")
         except BaseException:
             try:
                 self._destroy(vni)
@@ -401,9 +385,9 @@ class Overlays:
         path = self.namespaces.locate(name)
         if path is not None:
             try:
-                with iproute(path) as ipn, _netlink(f"removing the devices of {name}"):
+                with iproute(path) as ipn, netlink_errors(f"removing the devices of {name}"):
                     for dev in (VXLAN, BRIDGE):
-                        idx = _lookup(ipn, dev)
+                        idx = link_index(ipn, dev)
                         if idx is not None:
                             ipn.link("del", index=idx)
             except SvcError as exc:
@@ -462,7 +446,7 @@ class Overlays:
     # ----- entries -----
 
     def _vxlan(self, ipn: Any, vni: int) -> int:
-        idx = _lookup(ipn, VXLAN)
+        idx = link_index(ipn, VXLAN)
         if idx is None:
             raise RuntimeFailure(f"network namespace {ns_name(vni)} has no {VXLAN}")
         return idx
@@ -487,7 +471,7 @@ class Overlays:
         endpoints = [(e.addr, e.mac, e.node_addr) for e in net.endpoints] if net else []
         want = peers.wanted(endpoints, self.vtep, self._users.get(vni, {}).values())
         name = ns_name(vni)
-        with iproute(self.namespaces.path_of(name)) as ipn, _netlink(f"entries of {name}"):
+        with iproute(self.namespaces.path_of(name)) as ipn, netlink_errors(f"entries of {name}"):
             vx = self._vxlan(ipn, vni)
             change = peers.diff(self._dump(ipn, vx), want)
             for n in change.del_neigh:

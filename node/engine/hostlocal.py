@@ -1,0 +1,107 @@
+"""Addresses on the node bridge, reserved in-process the way the CNI `host-local` plugin keeps them.
+
+Rule: the store on disk is host-local's own, so either can read what the other wrote (a container
+attached by an older svc through the plugin is released here, and back): `<data dir>/<network>/<ip>`
+holds `<container id>\\r\\n<ifname>`, `last_reserved_ip.0` the last address handed out (the next search
+starts after it, so a released address is not reused at once), and every change is made holding an
+flock on `<data dir>/<network>/lock`, as the plugin does. The range is the plugin's default: from the
+subnet's first address to the one before its broadcast, without the gateway (the first). Who holds
+what is read from disk once, at the first change, and kept in memory after: this daemon is the only
+writer of its run directory's store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import os
+import threading
+from collections.abc import Iterator
+
+from svc.errors import RuntimeFailure
+
+LAST_RESERVED = "last_reserved_ip.0"
+LOCK = "lock"
+LINE_BREAK = "\r\n"
+
+
+class HostLocal:
+    def __init__(self, data_dir: str, network: str, subnet: str) -> None:
+        self.dir = os.path.join(data_dir, network)
+        self.network = ipaddress.IPv4Network(subnet)
+        self.gateway = self.network.network_address + 1
+        self._lock = threading.Lock()  # flock is per open file: this keeps our own threads in line cheaply
+        self._owners: dict[str, str] | None = None  # address -> its file's content, once read
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._lock:
+            os.makedirs(self.dir, mode=0o755, exist_ok=True)
+            fd = os.open(os.path.join(self.dir, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the flock
+
+    def reserve(self, cid: str, ifname: str) -> ipaddress.IPv4Interface:
+        """The container's address (with the subnet's prefix); the one it holds already if any."""
+        with self._locked():
+            held = self._held_by(cid, ifname)
+            if held:
+                return ipaddress.IPv4Interface(f"{held[0]}/{self.network.prefixlen}")
+            first = int(self.network.network_address) + 1
+            last = int(self.network.broadcast_address) - 1
+            start = self._last_reserved()
+            start = start + 1 if start is not None and first <= start < last else first
+            for n in [*range(start, last + 1), *range(first, start)]:
+                ip = ipaddress.IPv4Address(n)
+                if ip == self.gateway:
+                    continue
+                try:
+                    fd = os.open(os.path.join(self.dir, str(ip)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                except FileExistsError:
+                    continue
+                try:
+                    os.write(fd, (cid + LINE_BREAK + ifname).encode())
+                finally:
+                    os.close(fd)
+                self._read_owners()[str(ip)] = cid + LINE_BREAK + ifname
+                with open(os.path.join(self.dir, LAST_RESERVED), "w") as f:
+                    f.write(str(ip))
+                return ipaddress.IPv4Interface(f"{ip}/{self.network.prefixlen}")
+            raise RuntimeFailure(f"no address left in {self.network} on this node's bridge")
+
+    def release(self, cid: str, ifname: str) -> None:
+        """Free what the container holds on `ifname`; nothing held is not an error."""
+        with self._locked():
+            for name in self._held_by(cid, ifname):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.dir, name))
+                self._read_owners().pop(name, None)
+
+    def _held_by(self, cid: str, ifname: str) -> list[str]:
+        # The plugin before 0.9 wrote the id alone; since, the id and the interface.
+        return [ip for ip, owner in self._read_owners().items() if owner in (cid + LINE_BREAK + ifname, cid)]
+
+    def _read_owners(self) -> dict[str, str]:
+        if self._owners is None:
+            owners = {}
+            for name in os.listdir(self.dir):
+                if name == LOCK or name.startswith("last_reserved_ip"):
+                    continue
+                try:
+                    with open(os.path.join(self.dir, name), "rb") as f:  # binary: keep the \r\n
+                        owners[name] = f.read().decode("utf-8", "replace").strip()
+                except (FileNotFoundError, IsADirectoryError):
+                    continue
+            self._owners = owners
+        return self._owners
+
+    def _last_reserved(self) -> int | None:
+        try:
+            with open(os.path.join(self.dir, LAST_RESERVED)) as f:
+                return int(ipaddress.IPv4Address(f.read().strip()))
+        except (FileNotFoundError, ValueError):
+            return None
