@@ -119,7 +119,7 @@ class BridgeNetwork:
             "cniVersion": CNI_VERSION,
             "interfaces": [
                 {"name": self.bridge},
-                {"name": made["host_end"], "mac": made["host_mac"]},
+                {"name": made["host_end"]},
                 {"name": IFNAME, "mac": made["mac"], "sandbox": path},
             ],
             "ips": [{"address": str(address), "gateway": str(self.ipam.gateway), "interface": 2}],

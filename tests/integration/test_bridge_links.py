@@ -1,6 +1,6 @@
-"""The node bridge wired in-process (bridgelink.py, hostlocal.py): what the CNI bridge plugin did.
+"""The node bridge wired in-process (bridgelink.py, rtnl.py, hostlocal.py): what the CNI bridge plugin did.
 
-Two containers get distinct addresses of the subnet, a default route via the gateway on the bridge,
+Two containers get distinct addresses of the subnet, Docker's MAC, a default route via the gateway,
 and reach each other; a container reaches its own published port through the gateway (hairpin);
 a removed container leaves no bridge port and no reservation (the `engine` fixture checks both); a
 container wired by the real `bridge` and `host-local` plugins (as an older svc did) is detached here.
@@ -17,6 +17,7 @@ import pytest
 from helpers import bridge_ports, free_port, poll
 
 from node.engine.network import netns_name
+from node.engine.overlaypeers import mac_of
 from svc.v1 import container_pb2 as pb
 
 pytestmark = pytest.mark.root
@@ -36,8 +37,9 @@ def test_two_containers_on_the_bridge_reach_each_other(engine, engine_env) -> No
     gateway = str(net.network_address + 1)
     assert a.ip != b.ip and {ipaddress.ip_address(a.ip), ipaddress.ip_address(b.ip)} <= set(net.hosts())
     assert gateway not in (a.ip, b.ip)
-    code, out = _sh(engine, b.id, "ip route show default; ip -o -4 addr show eth0")
+    code, out = _sh(engine, b.id, "ip route show default; ip -o -4 addr show eth0; ip -o link show eth0")
     assert code == 0 and f"default via {gateway} dev eth0" in out and f"{b.ip}/{net.prefixlen}" in out, out
+    assert mac_of(b.ip) in out, out  # Docker's: 02:42 and the address
     assert len(bridge_ports(engine_env.bridge)) == 2
 
     def fetched() -> str | bool:
