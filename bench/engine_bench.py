@@ -11,7 +11,7 @@ Rows, in one run on one machine:
 - the same bundle as `runc create` + `runc start` + `runc delete`: the split any monitor needs.
 - the engine (in-process facade), --network none: that bundle plus overlay rootfs, netns, conmon,
   logs, state records.
-- the engine, --network bridge (CNI bridge + host-local IPAM + portmap): the default.
+- the engine, --network bridge (the node bridge wired in-process, host-local's store): the default.
 - the engine through the daemon's API (`svcd node`, gRPC on its unix socket), --network none.
 Memory: the daemon's and conmon's proportional set size (PSS) per running `sleep` container.
 """
@@ -265,7 +265,7 @@ def main() -> int:
         ("runc_same", "runc run, the engine's bundle"),
         ("runc_split", "runc create + start + delete, engine's"),
         ("engine_none", "engine, --network none"),
-        ("engine_bridge", "engine, --network bridge (CNI)"),
+        ("engine_bridge", "engine, --network bridge"),
         ("daemon_none", "engine via svcd node API, network none"),
     ):
         r = results[key]
