@@ -1,14 +1,17 @@
 """Roll a new image out to 10 nodes: bytes the registry serves, and time until every replica runs,
 with peer distribution and without it (`svcd node --peer-port 0`).
 
-    sudo python3 bench/rollout_bench.py [--nodes 10] [--mb 30] [--layers 3] [--registry-mbps R] [--json out.json]
+    sudo python3 bench/rollout_bench.py [--nodes 10] [--mb 30] [--layers 3] [--registry-mbps R]
+        [--node-cpus C] [--json out.json]
 
 One manager and `--nodes` real node daemons on loopback addresses (tests/harness.py), the CNCF registry
 (Debian's docker-registry) on 127.0.0.1 behind a small counting proxy: every byte of every GET body the
 registry sends passes through it. The image: `--layers` layers of random (incompressible) data, gzip, `--mb`
 MB in all, on busybox. `--registry-mbps R` paces what the proxy sends to R MB/s in all, shared by every
 connection: the registry's uplink as the bottleneck (the case the targets are about), where on loopback
-without it the 2 cores are. For each mode, a fresh cluster:
+without it the 2 cores are. `--node-cpus C` (simulated, named as such: separate hosts) puts each node
+daemon, and what it starts but its containers, in a cgroup of its own limited to C cores (CFS quota): ten
+hosts of their own CPU, where without it ten daemons share this machine's. For each mode, a fresh cluster:
 
 - single: a 1-replica service of image A, placed on one node: the time of one node's pull and start;
 - rollout: `svc create --replicas N` of image B, one replica per node, all nodes needing it at once (the
@@ -135,13 +138,65 @@ def _wait_running(c: Any, name: str, n: int, timeout: float = 600) -> None:
         time.sleep(0.2)
 
 
-def run_mode(peers: bool, nodes: int, proxy: CountingProxy) -> dict[str, Any]:
+class CpuLimits:
+    """One CPU-limited cgroup per node daemon (v1's cpu controller, or v2's cpu.max); removed at close."""
+
+    def __init__(self, cpus: float) -> None:
+        self.cpus = cpus
+        self.v1 = os.path.isdir("/sys/fs/cgroup/cpu")
+        self.root = "/sys/fs/cgroup/cpu" if self.v1 else "/sys/fs/cgroup"
+        self.made: list[str] = []
+        if not self.v1:
+            with open(os.path.join(self.root, "cgroup.subtree_control"), "w") as f:
+                f.write("+cpu")
+
+    def limit(self, pid: int) -> None:
+        path = os.path.join(self.root, f"svc-rollout-bench-{os.getpid()}-{len(self.made)}")
+        os.mkdir(path)
+        self.made.append(path)
+        period = 100_000
+        if self.v1:
+            for name, value in (("cpu.cfs_period_us", period), ("cpu.cfs_quota_us", int(self.cpus * period))):
+                with open(os.path.join(path, name), "w") as f:
+                    f.write(str(value))
+        else:
+            with open(os.path.join(path, "cpu.max"), "w") as f:
+                f.write(f"{int(self.cpus * period)} {period}")
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+
+    def close(self) -> None:
+        for path in self.made:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    os.rmdir(path)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        print(f"could not remove {path}", file=sys.stderr)
+                        break
+                    time.sleep(0.1)
+        self.made = []
+
+
+def run_mode(peers: bool, nodes: int, proxy: CountingProxy, limits: CpuLimits | None = None) -> dict[str, Any]:
     with cluster() as c:
         node_extra = [] if peers else ["--peer-port", "0"]
         plain = c._daemon
 
         def daemon(h: Any, args: list[str], role: str) -> Any:
-            return plain(h, [*args, *node_extra] if role == "node" else args, role)
+            d = plain(h, [*args, *node_extra] if role == "node" else args, role)
+            if role == "node" and limits is not None:
+                start = d.start
+
+                def limited_start() -> Any:
+                    start()
+                    limits.limit(d.pid)  # before its Python has started a thread
+                    return d
+
+                d.start = limited_start
+            return d
 
         c._daemon = daemon
         m = c.start_manager(c.add_host())
@@ -184,6 +239,7 @@ def main() -> int:
     ap.add_argument("--mb", type=int, default=30)
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--registry-mbps", type=float, default=0, help="pace the registry to this many MB/s (0: no limit)")
+    ap.add_argument("--node-cpus", type=float, default=0, help="limit each node daemon to this many cores (0: none)")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     base = tempfile.mkdtemp(prefix="svc-rollout-bench-")
@@ -205,10 +261,16 @@ def main() -> int:
             )  # fmt: skip
             doc = json.loads(r.stdout)
             sizes[tag] = doc["config"]["size"] + sum(layer["size"] for layer in doc["layers"]) + len(r.stdout)
-        results = [run_mode(False, args.nodes, proxy), run_mode(True, args.nodes, proxy)]
+        limits = CpuLimits(args.node_cpus) if args.node_cpus > 0 else None
+        try:
+            results = [run_mode(False, args.nodes, proxy, limits), run_mode(True, args.nodes, proxy, limits)]
+        finally:
+            if limits is not None:
+                limits.close()
         for res in results:
             res["image_bytes"] = sizes["b"]
             res["registry_mbps"] = args.registry_mbps or None
+            res["node_cpus"] = args.node_cpus or None
             res["registry_bytes_per_image"] = round(res["rollout_registry_bytes"] / sizes["b"], 2)
             res["rollout_over_single"] = round(res["rollout_s"] / res["single_s"], 2)
             label = "peers" if res["peers"] else "no peers (--peer-port 0)"

@@ -144,7 +144,7 @@ class Engine:
         self._restore()
         self.overlays.collect()  # network namespaces no adopted container uses
         # Exits are settled on a small pool: a hundred containers killed at once release
-        # (runc delete, CNI DEL, unmount) in parallel, not one after the other.
+        # (runc delete, the veth, unmount) in parallel, not one after the other.
         self._exit_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="exit")
         self._watcher = ExitWatcher(exit_dir, self._exit_seen, self._exited_per_state_dir)
         self._watcher.start()
