@@ -186,6 +186,7 @@ def main() -> int:
     p.add_argument("--idle", type=int, default=50, help="running containers for the memory figure")
     p.add_argument("--json", help="also write results here")
     args = p.parse_args()
+    from helpers import delete_bridge
     from imagebuild import write_rootfs_tar
 
     base = tempfile.mkdtemp(prefix="svc-bench-")
@@ -250,7 +251,7 @@ def main() -> int:
         if daemon is not None:
             daemon.terminate()
             daemon.wait(10)
-        subprocess.run(["ip", "link", "del", cfg.bridge], capture_output=True)
+        delete_bridge(cfg.bridge)  # with its MASQUERADE rule and FORWARD chain, as the tests' teardown does
         for ctl in os.listdir("/sys/fs/cgroup"):
             try:
                 os.rmdir(os.path.join("/sys/fs/cgroup", ctl, cfg.cgroup_parent))

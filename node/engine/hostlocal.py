@@ -1,13 +1,14 @@
 """Addresses on the node bridge, reserved in-process the way the CNI `host-local` plugin keeps them.
 
 Rule: the store on disk is host-local's own, so either can read what the other wrote (a container
-attached by an older svc through the plugin is released here, and back): `<data dir>/<network>/<ip>`
+attached by an older svc through the plugin is released here): `<data dir>/<network>/<ip>`
 holds `<container id>\\r\\n<ifname>`, `last_reserved_ip.0` the last address handed out (the next search
 starts after it, so a released address is not reused at once), and every change is made holding an
 flock on `<data dir>/<network>/lock`, as the plugin does. The range is the plugin's default: from the
 subnet's first address to the one before its broadcast, without the gateway (the first). Who holds
 what is read from disk once, at the first change, and kept in memory after: this daemon is the only
-writer of its run directory's store.
+writer of its run directory's store now (no plugin runs for it). Failures are RuntimeFailures naming
+the store, and a reservation that could not be written completely is taken back.
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ from collections.abc import Iterator
 
 from svc.errors import RuntimeFailure
 
-LAST_RESERVED = "last_reserved_ip.0"
+LAST_RESERVED = "last_reserved_ip.0"  # .0: the first (only) range set
 LOCK = "lock"
 LINE_BREAK = "\r\n"
 
 
 class HostLocal:
-    def __init__(self, data_dir: str, network: str, subnet: str) -> None:
-        self.dir = os.path.join(data_dir, network)
-        self.network = ipaddress.IPv4Network(subnet)
+    def __init__(self, data_dir: str, network_name: str, subnet: ipaddress.IPv4Network) -> None:
+        self.dir = os.path.join(data_dir, network_name)
+        self.network = subnet
         self.gateway = self.network.network_address + 1
         self._lock = threading.Lock()  # flock is per open file: this keeps our own threads in line cheaply
         self._owners: dict[str, str] | None = None  # address -> its file's content, once read
@@ -37,19 +38,24 @@ class HostLocal:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         with self._lock:
-            os.makedirs(self.dir, mode=0o755, exist_ok=True)
-            fd = os.open(os.path.join(self.dir, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                os.makedirs(self.dir, mode=0o755, exist_ok=True)
+                fd = os.open(os.path.join(self.dir, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                raise RuntimeFailure(f"bridge addresses in {self.dir}: {exc.strerror or exc}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
+            except OSError as exc:
+                raise RuntimeFailure(f"bridge addresses in {self.dir}: {exc.strerror or exc}") from None
             finally:
                 os.close(fd)  # releases the flock
 
     def reserve(self, cid: str, ifname: str) -> ipaddress.IPv4Interface:
         """The container's address (with the subnet's prefix); the one it holds already if any."""
         with self._locked():
-            held = self._held_by(cid, ifname)
-            if held:
+            held = [ip for ip in self._held_by(cid, ifname) if ipaddress.ip_address(ip) in self.network]
+            if held:  # host-local refuses a second one; the same answer again is what a retried start needs
                 return ipaddress.IPv4Interface(f"{held[0]}/{self.network.prefixlen}")
             first = int(self.network.network_address) + 1
             last = int(self.network.broadcast_address) - 1
@@ -59,12 +65,16 @@ class HostLocal:
                 ip = ipaddress.IPv4Address(n)
                 if ip == self.gateway:
                     continue
+                path = os.path.join(self.dir, str(ip))
                 try:
-                    fd = os.open(os.path.join(self.dir, str(ip)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
                 except FileExistsError:
                     continue
                 try:
                     os.write(fd, (cid + LINE_BREAK + ifname).encode())
+                except OSError:
+                    os.unlink(path)  # an empty file would hold the address for no one, for good
+                    raise
                 finally:
                     os.close(fd)
                 self._read_owners()[str(ip)] = cid + LINE_BREAK + ifname

@@ -24,7 +24,7 @@ from svc.ports import is_host
 from svc.v1 import container_pb2 as pb
 
 from . import forwardrules
-from .bridgelink import IFNAME, BridgeLinks
+from .bridgelink import IFNAME, BridgeLinks, Plugged
 from .hostlocal import HostLocal
 from .netns import Namespaces
 
@@ -49,6 +49,8 @@ class BridgeNetwork:
             net = ipaddress.ip_network(subnet)
         except ValueError as exc:
             raise InvalidArgument(f"invalid bridge subnet {subnet!r}: {exc}") from exc
+        if not isinstance(net, ipaddress.IPv4Network) or net.prefixlen > 30:
+            raise InvalidArgument(f"invalid bridge subnet {subnet!r}: an IPv4 subnet of at least 4 addresses is needed")
         if len(bridge) > 15:
             raise InvalidArgument(f"bridge name {bridge!r} is longer than 15 characters")
         self.bridge = bridge
@@ -60,7 +62,7 @@ class BridgeNetwork:
         os.makedirs(state_dir, exist_ok=True)
         self.name = "svc-" + bridge
         self._masquerading = False
-        self.ipam = HostLocal(os.path.join(state_dir, "ipam"), self.name, self.subnet)
+        self.ipam = HostLocal(os.path.join(state_dir, "ipam"), self.name, net)
         gateway = ipaddress.IPv4Interface(f"{self.ipam.gateway}/{self.ipam.network.prefixlen}")
         self.links = BridgeLinks(bridge, gateway)
 
@@ -113,14 +115,14 @@ class BridgeNetwork:
             "runtimeConfig": {"portMappings": ports},
         }
 
-    def _result(self, path: str, address: ipaddress.IPv4Interface, made: dict[str, str]) -> dict[str, Any]:
+    def _result(self, path: str, address: ipaddress.IPv4Interface, made: Plugged) -> dict[str, Any]:
         """The bridge plugin's result for what bridgelink made: portmap's prevResult."""
         return {
             "cniVersion": CNI_VERSION,
             "interfaces": [
                 {"name": self.bridge},
-                {"name": made["host_end"]},
-                {"name": IFNAME, "mac": made["mac"], "sandbox": path},
+                {"name": made.host_end},
+                {"name": IFNAME, "mac": made.mac, "sandbox": path},
             ],
             "ips": [{"address": str(address), "gateway": str(self.ipam.gateway), "interface": 2}],
             "routes": [{"dst": "0.0.0.0/0"}],
@@ -134,7 +136,7 @@ class BridgeNetwork:
             "CNI_COMMAND": command,
             "CNI_CONTAINERID": cid,
             "CNI_NETNS": netns,
-            "CNI_IFNAME": "eth0" if plugin_conf["type"] != "loopback" else "lo",
+            "CNI_IFNAME": IFNAME,
             "CNI_PATH": ":".join(self.plugin_dirs),
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         }

@@ -5,7 +5,7 @@ container's namespace, a bridge port's hairpin mode, an address, a link up, a de
 removed), each request acknowledged or raised as OSError with the kernel's errno. pyroute2's IPRoute
 costs ~0.5 ms of CPU to open and a few more per call in its asyncio core: 6 ms per start, more than
 the two CNI plugin processes it replaced. Everything else (the bridge itself, overlays) stays with
-pyroute2 (nlns.py). Formats: linux/netlink.h, linux/rtnetlink.h, linux/if_link.h.
+pyroute2 (nlns.py). Formats: linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ _IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, cha
 _IFADDR = struct.Struct("=BBBBI")  # ifaddrmsg: family, prefix length, flags, scope, index
 _RTMSG = struct.Struct("=BBBBBBBBI")  # rtmsg
 _seq = itertools.count(1)
+TIMEOUT = 30.0  # the kernel answers within the send; only a wedged one takes longer
 
 
 def attr(kind: int, payload: bytes) -> bytes:
@@ -50,6 +51,7 @@ def nested(kind: int, *attrs: bytes) -> bytes:
 
 
 def name(s: str) -> bytes:
+    """An interface name as the kernel reads it: NUL-terminated."""
     return s.encode() + b"\0"
 
 
@@ -61,10 +63,14 @@ class Rtnl:
     """One NETLINK_ROUTE socket (a namespace's, from nlns.netlink_socket_in, or this process's)."""
 
     def __init__(self, sock: socket.socket | None = None) -> None:
-        self.sock = sock or socket.socket(
-            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE
-        )
-        self.sock.bind((0, 0))
+        kind = socket.SOCK_RAW | socket.SOCK_CLOEXEC
+        self.sock = sock or socket.socket(socket.AF_NETLINK, kind, socket.NETLINK_ROUTE)
+        try:
+            self.sock.settimeout(TIMEOUT)
+            self.sock.bind((0, 0))
+        except OSError:
+            self.sock.close()
+            raise
 
     def __enter__(self) -> Rtnl:
         return self
@@ -96,8 +102,15 @@ class Rtnl:
                 reply = payload  # a GET answers first, then acknowledges
 
     def index_of(self, ifname: str) -> int:
+        return self.link(ifname)[0]
+
+    def link(self, ifname: str) -> tuple[int, int]:
+        """The link's index and flags (IFF_UP, ...)."""
         body = self.request(RTM_GETLINK, ifinfo() + attr(IFLA_IFNAME, name(ifname)))
-        return int(_IFINFO.unpack_from(body)[2])
+        if len(body) < _IFINFO.size:
+            raise OSError(0, f"no answer for link {ifname}")
+        _, _, index, flags, _ = _IFINFO.unpack_from(body)
+        return int(index), int(flags)
 
     def add_veth(self, host_end: str, master: int, peer: str, peer_ns_fd: int, peer_mac: bytes) -> None:
         """The pair, the host end a port of `master` and up, the peer in the namespace of `peer_ns_fd`."""
