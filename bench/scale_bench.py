@@ -53,14 +53,13 @@ class SvcSide:
         self.c = c = stack.enter_context(cluster())
         self.m = c.start_manager(c.add_host())
         self.n = c.start_node(c.add_host())
+        from svc.client import EngineClient
+
+        self.engine = EngineClient(os.path.join(self.n.run_dir, "engine.sock"))
         c.import_image(self.n, c.busybox)
         time.sleep(2)
         c.ok("create", "--name", "web", "--replicas", "1", "busybox", "sleep", "1000000")
         wait(lambda: self.running() == 1)
-
-        from svc.client import EngineClient
-
-        self.engine = EngineClient(os.path.join(self.n.run_dir, "engine.sock"))
 
     def running(self) -> int:
         if self.poll == "api":
@@ -82,13 +81,12 @@ class SwarmSide:
     def __init__(self, stack: contextlib.ExitStack, poll: str = "api") -> None:
         self.poll = poll
         self.d = d = stack.enter_context(DockerSwarm())
+        self.api = UnixHTTPConnection(os.path.join(d.dir, "docker.sock"))
         d.load_busybox(os.path.join(d.dir, "busybox.tar"))
         d.docker("service", "create", "-d", "--no-resolve-image", "--name", "web", "busybox", "sleep", "1000000")
         wait(lambda: self.running() == 1)
         self.versions = d.versions()
         self.rss_mib = d.rss_mib()
-
-        self.api = UnixHTTPConnection(os.path.join(d.dir, "docker.sock"))
 
     def running(self) -> int:
         if self.poll == "api":  # GET /containers/json lists running containers only, as `docker ps`
@@ -97,6 +95,9 @@ class SwarmSide:
             return len(json.loads(self.api.getresponse().read()))
         # `docker ps` lists running containers only: a new CLI process each poll, like svc's `container ls`.
         return len(self.d.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=web").stdout.split())
+
+    def scale(self, replicas: int) -> None:
+        self.d.docker("service", "scale", "-d", f"web={replicas}")
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -109,9 +110,6 @@ class UnixHTTPConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(self.path)
-
-    def scale(self, replicas: int) -> None:
-        self.d.docker("service", "scale", "-d", f"web={replicas}")
 
 
 def one_run(side: SvcSide | SwarmSide, replicas: int, out: dict[str, list[float]]) -> None:
